@@ -1,0 +1,58 @@
+import type { DataKeyCacheOptions } from '../keys/data-key-cache.js';
+import type { KeyProvider } from '../kms/key-provider.js';
+import type { KeyStore } from '../keystore/key-store.js';
+import type { PaddingOption } from '../envelope/plaintext.js';
+
+/**
+ * What a client (or one field) may do. `WriteOnly` cannot decrypt and `ReadOnly` cannot
+ * encrypt: the forbidden call fails with `ERR_MODE_FORBIDDEN` before any key is touched. See
+ * docs/modes.md for the provider permissions each mode needs.
+ */
+export type Mode = 'ReadWrite' | 'WriteOnly' | 'ReadOnly';
+
+/** Per-field settings, keyed `table.field` in {@link FieldsealOptions.fields}. */
+export interface FieldPolicy {
+  /** Narrows the client's mode for this field (a field can never widen it). */
+  readonly mode?: Mode;
+  /**
+   * Migration escape hatch: a value in this field that is not an envelope is returned as it
+   * is and counted in `metrics().plaintextReads`, instead of failing with
+   * `ERR_PLAINTEXT_IN_ENCRYPTED_FIELD`. Turn it off once the backfill reports zero.
+   */
+  readonly allowPlaintextRead?: boolean;
+  /** Length-hiding padding for every value written to this field. */
+  readonly pad?: PaddingOption;
+}
+
+/**
+ * How data keys are found.
+ * - `embedded`: each envelope carries its data key wrapped under `masterKeyId` by the first
+ *   provider (self-contained; no key store). One data key per tenant is cached for writes.
+ * - `store`: envelopes carry `keyId` + version; wrapped versions live in `store`
+ *   (compact). Versions are created with `provisionKey` and wrapped under `masterKeyId`.
+ */
+export type KeysConfig =
+  | { readonly mode: 'embedded'; readonly masterKeyId: string }
+  | {
+      readonly mode: 'store';
+      readonly store: KeyStore;
+      readonly masterKeyId: string;
+      /** Key id written into envelopes (default `default`); keep it short. */
+      readonly keyId?: string;
+    };
+
+/** Options of {@link createFieldseal}. */
+export interface FieldsealOptions {
+  /**
+   * The key provider, or several: the first wraps new keys, any of them can unwrap keys whose
+   * envelope or key-store row names its id.
+   */
+  readonly provider: KeyProvider | readonly KeyProvider[];
+  readonly keys: KeysConfig;
+  /** Data-key cache limits; `maxAgeMs` is required. */
+  readonly cache: DataKeyCacheOptions;
+  /** Client-wide mode (default `ReadWrite`). */
+  readonly mode?: Mode;
+  /** Per-field policies keyed `table.field`. */
+  readonly fields?: Readonly<Record<string, FieldPolicy>>;
+}

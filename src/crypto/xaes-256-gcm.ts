@@ -1,0 +1,142 @@
+import { createCipheriv, createDecipheriv, type Cipher } from 'node:crypto';
+import { AuthenticationFailedError, InvalidKeyMaterialError } from '../errors.js';
+
+/**
+ * XAES-256-GCM (C2SP, https://c2sp.org/XAES-256-GCM): AES-256-GCM under a key derived per
+ * value from a 192-bit nonce with the NIST SP 800-108r1 counter-mode KDF over CMAC-AES-256.
+ *
+ * The AES block function and AES-GCM are OpenSSL's (`node:crypto`); this file only composes
+ * them. The KDF runs on one long-lived AES-256-ECB context per root key, so a per-value key
+ * costs one 32-byte `update` (~1 µs) instead of an HMAC (~4.5 µs) or `hkdfSync` (~20 µs).
+ */
+
+/** Nonce length of XAES-256-GCM in bytes (192 bits). */
+export const XAES_NONCE_LENGTH = 24;
+/** GCM tag length in bytes; always passed to OpenSSL as `authTagLength`. */
+export const GCM_TAG_LENGTH = 16;
+const KEY_LENGTH = 32;
+
+/**
+ * A root key ready for XAES-256-GCM: the AES-256 key schedule lives inside an OpenSSL
+ * context, and `K1` (the CMAC subkey) is precomputed. `destroy()` frees the context,
+ * which OpenSSL cleanses.
+ * @internal
+ */
+export class XaesRootKey {
+  #ecb: Cipher | undefined;
+  readonly #k1: Buffer;
+  readonly #block = Buffer.alloc(32);
+
+  constructor(key: Uint8Array) {
+    if (key.byteLength !== KEY_LENGTH) throw new InvalidKeyMaterialError('root key must be 32 bytes');
+    const ecb = createCipheriv('aes-256-ecb', key, null);
+    ecb.setAutoPadding(false);
+    this.#ecb = ecb;
+    // C2SP XAES-256-GCM: L = AES-256_K(0^128); K1 = L << 1, xor 0x87 if MSB(L) = 1
+    // (the CMAC subkey of NIST SP 800-38B §6.1).
+    const l = ecb.update(Buffer.alloc(16));
+    const k1 = Buffer.alloc(16);
+    for (let i = 0; i < 15; i++) k1[i] = ((l[i]! << 1) | (l[i + 1]! >>> 7)) & 0xff;
+    k1[15] = (l[15]! << 1) & 0xff;
+    if ((l[0]! & 0x80) !== 0) k1[15] = k1[15]! ^ 0x87;
+    l.fill(0);
+    this.#k1 = k1;
+  }
+
+  /**
+   * Kx = AES_K(M1 xor K1) || AES_K(M2 xor K1), with M_i = 0x00 || i || 'X' || 0x00 || N[:12].
+   * The caller must wipe the returned key after use.
+   */
+  deriveKey(nonce: Uint8Array, nonceOffset: number): Buffer {
+    const ecb = this.#ecb;
+    if (ecb === undefined) throw new InvalidKeyMaterialError('root key has been destroyed');
+    const m = this.#block;
+    const k1 = this.#k1;
+    m[0] = 0x00;
+    m[1] = 0x01;
+    m[2] = 0x58;
+    m[3] = 0x00;
+    m[16] = 0x00;
+    m[17] = 0x02;
+    m[18] = 0x58;
+    m[19] = 0x00;
+    for (let i = 0; i < 12; i++) {
+      const n = nonce[nonceOffset + i]!;
+      m[4 + i] = n;
+      m[20 + i] = n;
+    }
+    for (let i = 0; i < 16; i++) {
+      m[i] = m[i]! ^ k1[i]!;
+      m[16 + i] = m[16 + i]! ^ k1[i]!;
+    }
+    const kx = ecb.update(m);
+    m.fill(0);
+    return kx;
+  }
+
+  destroy(): void {
+    const ecb = this.#ecb;
+    this.#ecb = undefined;
+    this.#k1.fill(0);
+    if (ecb !== undefined) ecb.final();
+  }
+
+  get destroyed(): boolean {
+    return this.#ecb === undefined;
+  }
+}
+
+/**
+ * Encrypt `parts` (concatenated) under XAES-256-GCM with the concatenation of `aad` as AAD. Returns the ciphertext chunks and the tag.
+ * @internal
+ */
+export function xaesSeal(
+  root: XaesRootKey,
+  nonce: Uint8Array,
+  nonceOffset: number,
+  aad: readonly Uint8Array[],
+  parts: readonly Uint8Array[],
+): { chunks: Buffer[]; tag: Buffer } {
+  const kx = root.deriveKey(nonce, nonceOffset);
+  const iv = nonce.subarray(nonceOffset + 12, nonceOffset + 24);
+  const cipher = createCipheriv('aes-256-gcm', kx, iv, { authTagLength: GCM_TAG_LENGTH });
+  kx.fill(0);
+  // OpenSSL's GCM absorbs successive AAD updates as one concatenated string.
+  for (const a of aad) cipher.setAAD(a);
+  const chunks: Buffer[] = [];
+  for (const p of parts) chunks.push(cipher.update(p));
+  const last = cipher.final();
+  if (last.byteLength > 0) chunks.push(last);
+  return { chunks, tag: cipher.getAuthTag() };
+}
+
+/**
+ * Decrypt and verify under XAES-256-GCM.
+ * @throws AuthenticationFailedError when the tag does not verify (tampering or wrong AAD).
+ * @internal
+ */
+export function xaesOpen(
+  root: XaesRootKey,
+  nonce: Uint8Array,
+  nonceOffset: number,
+  aad: readonly Uint8Array[],
+  ciphertext: Uint8Array,
+  tag: Uint8Array,
+): Buffer {
+  if (tag.byteLength !== GCM_TAG_LENGTH) throw new AuthenticationFailedError();
+  const kx = root.deriveKey(nonce, nonceOffset);
+  const iv = nonce.subarray(nonceOffset + 12, nonceOffset + 24);
+  const decipher = createDecipheriv('aes-256-gcm', kx, iv, { authTagLength: GCM_TAG_LENGTH });
+  kx.fill(0);
+  for (const a of aad) decipher.setAAD(a);
+  decipher.setAuthTag(tag);
+  const out = decipher.update(ciphertext);
+  try {
+    decipher.final();
+  } catch {
+    // OpenSSL released unauthenticated plaintext into `out`: wipe it before failing.
+    out.fill(0);
+    throw new AuthenticationFailedError();
+  }
+  return out;
+}

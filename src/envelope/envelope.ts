@@ -1,0 +1,116 @@
+import {
+  MalformedCiphertextError,
+  UnsupportedFormatError,
+  WrongKeyError,
+} from '../errors.js';
+import { constantTimeEqual } from '../crypto/constant-time.js';
+import { fillRandom } from '../crypto/random.js';
+import { xaesOpen, xaesSeal } from '../crypto/xaes-256-gcm.js';
+import type { DataKey } from '../keys/data-key.js';
+import {
+  COMMITMENT_LENGTH,
+  FLAG_KEYREF_MASK,
+  FLAG_PADDED,
+  FLAG_RESERVED_MASK,
+  FORMAT_VERSION_1,
+  MAGIC,
+  NONCE_LENGTH,
+  SUITE_XAES256GCM_HKDFSHA256_COMMIT,
+  TAG_LENGTH,
+} from './format.js';
+import { decodeKeyRef, type KeyRef } from './key-ref.js';
+import { decodePlaintext, encodePlaintext } from './plaintext.js';
+
+/**
+ * Seal one value (docs/format.md §2): `prefix | nonce | commitment | ciphertext | tag`, where
+ * `prefix` is {@link encodeHeaderPrefix} of the key reference and the AAD is everything before
+ * the ciphertext followed by the canonical context.
+ * @internal
+ */
+export function sealValue(
+  key: DataKey,
+  prefix: Buffer,
+  contextBytes: Buffer,
+  value: unknown,
+  bucket: number,
+): Buffer {
+  const parts = encodePlaintext(value, bucket);
+  let plainLength = 0;
+  for (const p of parts) plainLength += p.byteLength;
+  const headerLength = prefix.byteLength + NONCE_LENGTH + COMMITMENT_LENGTH;
+  const out = Buffer.allocUnsafe(headerLength + plainLength + TAG_LENGTH);
+  prefix.copy(out, 0);
+  if (bucket > 0) out[3] = out[3]! | FLAG_PADDED;
+  const nonceAt = prefix.byteLength;
+  fillRandom(out, nonceAt, NONCE_LENGTH);
+  key.commitment.copy(out, nonceAt + NONCE_LENGTH);
+  const header = out.subarray(0, headerLength);
+  const { chunks, tag } = xaesSeal(key.root, out, nonceAt, [header, contextBytes], parts);
+  let at = headerLength;
+  for (const c of chunks) at += c.copy(out, at);
+  tag.copy(out, at);
+  // Padding is zeros plus one marker byte: nothing to wipe. Encoded bodies of non-byte values
+  // were created here and hold plaintext: wipe them.
+  if (!(value instanceof Uint8Array)) parts[1]!.fill(0);
+  return out;
+}
+
+/** A parsed envelope: its key reference and views of its parts. @internal */
+export interface ParsedEnvelope {
+  readonly bytes: Buffer;
+  readonly keyRef: KeyRef;
+  readonly padded: boolean;
+  readonly nonceOffset: number;
+  readonly headerLength: number;
+}
+
+/**
+ * Parse and structurally validate an envelope without any key.
+ * @throws UnsupportedFormatError for an unknown version or suite (no downgrade, no guess);
+ *   MalformedCiphertextError for anything else out of shape.
+ * @internal
+ */
+export function parseEnvelope(bytes: Buffer): ParsedEnvelope {
+  if (bytes.byteLength < 4 || bytes[0] !== MAGIC) {
+    throw new MalformedCiphertextError('value is not a fieldseal envelope');
+  }
+  if (bytes[1] !== FORMAT_VERSION_1) throw new UnsupportedFormatError('envelope version is not supported');
+  if (bytes[2] !== SUITE_XAES256GCM_HKDFSHA256_COMMIT) {
+    throw new UnsupportedFormatError('envelope algorithm suite is not supported');
+  }
+  const flags = bytes[3]!;
+  if ((flags & FLAG_RESERVED_MASK) !== 0) {
+    throw new MalformedCiphertextError('envelope has reserved flag bits set');
+  }
+  const [keyRef, at] = decodeKeyRef(bytes, flags & FLAG_KEYREF_MASK);
+  const headerLength = at + NONCE_LENGTH + COMMITMENT_LENGTH;
+  // At least the one-byte type tag must be encrypted.
+  if (bytes.byteLength < headerLength + 1 + TAG_LENGTH) {
+    throw new MalformedCiphertextError('envelope is truncated');
+  }
+  return { bytes, keyRef, padded: (flags & FLAG_PADDED) !== 0, nonceOffset: at, headerLength };
+}
+
+/**
+ * Verify the key commitment, then decrypt and decode.
+ * @throws WrongKeyError when `key` is not the data key that sealed the value;
+ *   AuthenticationFailedError when the tag fails (tampering or another context).
+ * @internal
+ */
+export function openValue(env: ParsedEnvelope, key: DataKey, contextBytes: Buffer): unknown {
+  const { bytes, nonceOffset, headerLength } = env;
+  const commitAt = nonceOffset + NONCE_LENGTH;
+  if (!constantTimeEqual(bytes.subarray(commitAt, commitAt + COMMITMENT_LENGTH), key.commitment)) {
+    throw new WrongKeyError();
+  }
+  const tagAt = bytes.byteLength - TAG_LENGTH;
+  const plain = xaesOpen(
+    key.root,
+    bytes,
+    nonceOffset,
+    [bytes.subarray(0, headerLength), contextBytes],
+    bytes.subarray(headerLength, tagAt),
+    bytes.subarray(tagAt),
+  );
+  return decodePlaintext(plain, env.padded);
+}

@@ -1,0 +1,172 @@
+import { MalformedCiphertextError, UnsupportedValueError, ValueTooLargeError } from '../errors.js';
+import { MAX_PLAINTEXT_BYTES } from './format.js';
+
+/**
+ * Typed plaintext encoding (docs/format.md §5): one type-tag byte, then the value's bytes,
+ * then, when the envelope's padded flag is set, ISO/IEC 7816-4 padding (0x80, then zeros) up
+ * to a multiple of the bucket size. The tag travels inside the ciphertext, so the stored form
+ * does not reveal the type, and a value comes back as the type it went in as.
+ */
+
+/** Types a field value may have. JSON covers plain objects, arrays and null. */
+export type FieldValue =
+  | string
+  | number
+  | bigint
+  | boolean
+  | Date
+  | Uint8Array
+  | null
+  | readonly unknown[]
+  | { readonly [key: string]: unknown };
+
+export const TYPE_STRING = 0x01;
+export const TYPE_NUMBER = 0x02;
+export const TYPE_BIGINT = 0x03;
+export const TYPE_BOOLEAN = 0x04;
+export const TYPE_DATE = 0x05;
+export const TYPE_BYTES = 0x06;
+export const TYPE_BUFFER = 0x07;
+export const TYPE_JSON = 0x08;
+
+/** Padding choice: `'bucket-N'` pads the encoded plaintext to a multiple of N bytes. */
+export type PaddingOption = false | 'bucket-16' | 'bucket-32' | 'bucket-64' | 'bucket-256' | number;
+
+/** Resolve a padding option to a bucket size in bytes (0 = no padding). @internal */
+export function bucketSize(pad: PaddingOption | undefined): number {
+  if (pad === undefined || pad === false) return 0;
+  const n = typeof pad === 'number' ? pad : Number(pad.slice('bucket-'.length));
+  if (!Number.isInteger(n) || n < 2 || n > 65536) {
+    throw new RangeError(`pad: expected false, 'bucket-N' or an integer 2..65536, got ${String(pad)}`);
+  }
+  return n;
+}
+
+const tagByte: Buffer[] = [];
+for (let t = 0; t <= TYPE_JSON; t++) tagByte.push(Buffer.from([t]));
+
+/**
+ * Encode a value as the parts of its plaintext (tag, body, optional padding), without
+ * copying the body of byte values.
+ * @internal
+ */
+export function encodePlaintext(value: unknown, bucket: number): Uint8Array[] {
+  const [tag, body] = encodeBody(value);
+  const length = 1 + body.byteLength;
+  const parts: Uint8Array[] = [tagByte[tag]!, body];
+  if (bucket > 0) {
+    const padded = Math.ceil((length + 1) / bucket) * bucket;
+    const padding = Buffer.alloc(padded - length);
+    padding[0] = 0x80;
+    parts.push(padding);
+  }
+  const total = parts.reduce((n, p) => n + p.byteLength, 0);
+  if (total > MAX_PLAINTEXT_BYTES) throw new ValueTooLargeError();
+  return parts;
+}
+
+function encodeBody(value: unknown): [number, Uint8Array] {
+  switch (typeof value) {
+    case 'string':
+      if (!value.isWellFormed()) {
+        throw new UnsupportedValueError('strings must be well-formed Unicode (no lone surrogates)');
+      }
+      return [TYPE_STRING, Buffer.from(value, 'utf8')];
+    case 'number': {
+      const b = Buffer.allocUnsafe(8);
+      b.writeDoubleBE(value, 0);
+      return [TYPE_NUMBER, b];
+    }
+    case 'bigint':
+      return [TYPE_BIGINT, Buffer.from(value.toString(10), 'latin1')];
+    case 'boolean':
+      return [TYPE_BOOLEAN, Buffer.from([value ? 1 : 0])];
+    case 'object': {
+      if (value === null) return [TYPE_JSON, Buffer.from('null', 'latin1')];
+      if (value instanceof Date) {
+        const t = value.getTime();
+        if (Number.isNaN(t)) throw new UnsupportedValueError('Invalid Date cannot be encrypted');
+        const b = Buffer.allocUnsafe(8);
+        b.writeDoubleBE(t, 0);
+        return [TYPE_DATE, b];
+      }
+      if (Buffer.isBuffer(value)) return [TYPE_BUFFER, value];
+      if (value instanceof Uint8Array) return [TYPE_BYTES, value];
+      if (ArrayBuffer.isView(value)) {
+        throw new UnsupportedValueError('only Uint8Array and Buffer byte values are supported');
+      }
+      let json: string | undefined;
+      try {
+        json = JSON.stringify(value);
+      } catch {
+        // The message of a JSON error can quote the value: never pass it on.
+        throw new UnsupportedValueError('object is not JSON-serialisable');
+      }
+      if (json === undefined) throw new UnsupportedValueError('object is not JSON-serialisable');
+      return [TYPE_JSON, Buffer.from(json, 'utf8')];
+    }
+    default:
+      throw new UnsupportedValueError(`values of type ${typeof value} cannot be encrypted`);
+  }
+}
+
+/**
+ * Decode an authenticated plaintext. Only runs after the GCM tag verified, so a failure here
+ * means a writer that did not follow the format: it is still an error, never a guess.
+ * @internal
+ */
+export function decodePlaintext(plain: Buffer, padded: boolean): unknown {
+  const value = decodeValue(plain, padded);
+  // Byte values are returned as views of `plain`; anything else was copied out, so the
+  // scratch plaintext is wiped now rather than left for the garbage collector.
+  if (!(value instanceof Uint8Array)) plain.fill(0);
+  return value;
+}
+
+function decodeValue(plain: Buffer, padded: boolean): unknown {
+  let end = plain.byteLength;
+  if (padded) {
+    while (end > 0 && plain[end - 1] === 0) end--;
+    if (end === 0 || plain[end - 1] !== 0x80) throw malformed();
+    end--;
+  }
+  if (end < 1) throw malformed();
+  const tag = plain[0];
+  switch (tag) {
+    case TYPE_STRING:
+      return plain.toString('utf8', 1, end);
+    case TYPE_NUMBER:
+      if (end !== 9) throw malformed();
+      return plain.readDoubleBE(1);
+    case TYPE_BIGINT: {
+      const s = plain.toString('latin1', 1, end);
+      if (!/^-?(0|[1-9][0-9]*)$/.test(s)) throw malformed();
+      return BigInt(s);
+    }
+    case TYPE_BOOLEAN:
+      if (end !== 2 || plain[1]! > 1) throw malformed();
+      return plain[1] === 1;
+    case TYPE_DATE: {
+      if (end !== 9) throw malformed();
+      const d = new Date(plain.readDoubleBE(1));
+      if (Number.isNaN(d.getTime())) throw malformed();
+      return d;
+    }
+    case TYPE_BYTES:
+      return new Uint8Array(plain.buffer, plain.byteOffset + 1, end - 1);
+    case TYPE_BUFFER:
+      return plain.subarray(1, end);
+    case TYPE_JSON:
+      try {
+        return JSON.parse(plain.toString('utf8', 1, end)) as unknown;
+      } catch {
+        throw malformed();
+      }
+    default:
+      throw malformed();
+  }
+}
+
+function malformed(): MalformedCiphertextError {
+  return new MalformedCiphertextError('decrypted plaintext is not in the fieldseal value format');
+}

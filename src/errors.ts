@@ -1,0 +1,219 @@
+/**
+ * Every failure fieldseal reports is a {@link FieldsealError} with a stable string `code`.
+ *
+ * Messages are fixed strings chosen by fieldseal: they never contain plaintext, ciphertext,
+ * key bytes or context values, so an error can be logged as it is. Test `err.code`, not
+ * `instanceof`: two copies of the package may be loaded in one process.
+ *
+ * @example
+ * ```ts
+ * import { isFieldsealError } from 'fieldseal';
+ * try {
+ *   await fs.decrypt(stored, context);
+ * } catch (err) {
+ *   if (isFieldsealError(err) && err.code === 'ERR_AUTHENTICATION_FAILED') reject();
+ *   else throw err;
+ * }
+ * ```
+ * @module
+ */
+
+/** Every error code fieldseal can raise; `switch (err.code)` narrows on it. */
+export type FieldsealErrorCode =
+  | 'ERR_KEY_NOT_CONFIGURED'
+  | 'ERR_INVALID_KEY_MATERIAL'
+  | 'ERR_INVALID_CONTEXT'
+  | 'ERR_MALFORMED_CIPHERTEXT'
+  | 'ERR_UNSUPPORTED_FORMAT'
+  | 'ERR_WRONG_KEY'
+  | 'ERR_AUTHENTICATION_FAILED'
+  | 'ERR_KEY_NOT_FOUND'
+  | 'ERR_KEY_SHREDDED'
+  | 'ERR_KEY_UNWRAP_FAILED'
+  | 'ERR_PROVIDER_UNAVAILABLE'
+  | 'ERR_MODE_FORBIDDEN'
+  | 'ERR_PLAINTEXT_IN_ENCRYPTED_FIELD'
+  | 'ERR_UNSUPPORTED_VALUE'
+  | 'ERR_VALUE_TOO_LARGE'
+  | 'ERR_BATCH_FAILED';
+
+/** Non-secret facts an error may carry: names of things, never their contents. */
+export interface ErrorDetails {
+  /** `table.field` the failing value belongs to, when known. */
+  readonly field?: string;
+  /** Key reference (`keyId@version` or `provider:masterKeyId`), never key bytes. */
+  readonly keyRef?: string;
+  /** Secret-source reference such as an environment variable name, never its value. */
+  readonly reference?: string;
+}
+
+const FIELDSEAL_ERROR = Symbol.for('fieldseal.error');
+
+/**
+ * Base class of every fieldseal error.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof FieldsealError) console.error(err.code);
+ * ```
+ */
+export class FieldsealError extends Error {
+  /** Stable machine-readable code; part of the public API. */
+  readonly code: FieldsealErrorCode;
+  /** Non-secret details (field and key names). */
+  readonly details: ErrorDetails;
+  /** @internal */
+  readonly [FIELDSEAL_ERROR] = true;
+
+  constructor(
+    code: FieldsealErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: ErrorDetails } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = Object.freeze({ ...options.details });
+    this.name = new.target.name;
+  }
+
+  /** JSON form for structured logs: code, name, message and details only. */
+  toJSON(): { name: string; code: FieldsealErrorCode; message: string; details: ErrorDetails } {
+    return { name: this.name, code: this.code, message: this.message, details: this.details };
+  }
+}
+
+/**
+ * True for any fieldseal error, even one thrown by another loaded copy of the package.
+ *
+ * @example
+ * ```ts
+ * if (isFieldsealError(err)) metrics.increment(err.code);
+ * ```
+ */
+export function isFieldsealError(err: unknown): err is FieldsealError {
+  return typeof err === 'object' && err !== null && FIELDSEAL_ERROR in err;
+}
+
+type Opts = { cause?: unknown; details?: ErrorDetails };
+
+/** A write or read needed a key and none is configured for it. Raised before any I/O. */
+export class KeyNotConfiguredError extends FieldsealError {
+  constructor(message = 'no key is configured for this operation', o?: Opts) {
+    super('ERR_KEY_NOT_CONFIGURED', message, o);
+  }
+}
+/** Key material has the wrong length or encoding (the message names the reference only). */
+export class InvalidKeyMaterialError extends FieldsealError {
+  constructor(message = 'key material is invalid', o?: Opts) {
+    super('ERR_INVALID_KEY_MATERIAL', message, o);
+  }
+}
+/** The encryption context is missing a required entry or is not a string map. */
+export class InvalidContextError extends FieldsealError {
+  constructor(message = 'encryption context is invalid', o?: Opts) {
+    super('ERR_INVALID_CONTEXT', message, o);
+  }
+}
+/** The stored value is not a well-formed fieldseal envelope. */
+export class MalformedCiphertextError extends FieldsealError {
+  constructor(message = 'stored value is not a well-formed envelope', o?: Opts) {
+    super('ERR_MALFORMED_CIPHERTEXT', message, o);
+  }
+}
+/** The envelope names a format version or algorithm suite this release does not accept. */
+export class UnsupportedFormatError extends FieldsealError {
+  constructor(message = 'envelope version or suite is not supported', o?: Opts) {
+    super('ERR_UNSUPPORTED_FORMAT', message, o);
+  }
+}
+/** The key commitment does not match: the value was sealed under another data key. */
+export class WrongKeyError extends FieldsealError {
+  constructor(message = 'value was encrypted under a different data key', o?: Opts) {
+    super('ERR_WRONG_KEY', message, o);
+  }
+}
+/** The GCM tag did not verify: the value was tampered with or the context differs. */
+export class AuthenticationFailedError extends FieldsealError {
+  constructor(message = 'authentication failed: value tampered or context mismatch', o?: Opts) {
+    super('ERR_AUTHENTICATION_FAILED', message, o);
+  }
+}
+/** The key (version) the envelope names does not exist in the key store or provider. */
+export class KeyNotFoundError extends FieldsealError {
+  constructor(message = 'key not found', o?: Opts) {
+    super('ERR_KEY_NOT_FOUND', message, o);
+  }
+}
+/** The key was destroyed (crypto-shredded); the data it protected is unrecoverable. */
+export class KeyShreddedError extends FieldsealError {
+  constructor(message = 'key has been shredded', o?: Opts) {
+    super('ERR_KEY_SHREDDED', message, o);
+  }
+}
+/** The provider refused to unwrap a data key (wrong master key, wrong context, tampered). */
+export class KeyUnwrapFailedError extends FieldsealError {
+  constructor(message = 'data key could not be unwrapped', o?: Opts) {
+    super('ERR_KEY_UNWRAP_FAILED', message, o);
+  }
+}
+/** The key provider (KMS, HSM, secret backend) could not be reached or failed. */
+export class ProviderUnavailableError extends FieldsealError {
+  constructor(message = 'key provider unavailable', o?: Opts) {
+    super('ERR_PROVIDER_UNAVAILABLE', message, o);
+  }
+}
+/** The client's or field's mode forbids the operation (WriteOnly decrypt, ReadOnly encrypt). */
+export class ModeForbiddenError extends FieldsealError {
+  constructor(message = 'operation forbidden by the configured mode', o?: Opts) {
+    super('ERR_MODE_FORBIDDEN', message, o);
+  }
+}
+/** A value read from an encrypted field is plaintext and the field is not in migration. */
+export class PlaintextInEncryptedFieldError extends FieldsealError {
+  constructor(message = 'plaintext found in an encrypted field', o?: Opts) {
+    super('ERR_PLAINTEXT_IN_ENCRYPTED_FIELD', message, o);
+  }
+}
+/** The value's type cannot be encrypted (undefined, function, symbol, invalid Date...). */
+export class UnsupportedValueError extends FieldsealError {
+  constructor(message = 'value type cannot be encrypted', o?: Opts) {
+    super('ERR_UNSUPPORTED_VALUE', message, o);
+  }
+}
+/** The value exceeds the largest plaintext an envelope may hold. */
+export class ValueTooLargeError extends FieldsealError {
+  constructor(message = 'value is too large to encrypt', o?: Opts) {
+    super('ERR_VALUE_TOO_LARGE', message, o);
+  }
+}
+
+/** One failed item of a batch: its index and the error, never its value. */
+export interface BatchFailure {
+  readonly index: number;
+  readonly error: FieldsealError;
+}
+
+/**
+ * Some items of a batch failed. No item of the batch is returned, so a half-processed
+ * batch can never be mistaken for a whole one; `failures` says which items failed and why.
+ */
+export class BatchError extends FieldsealError {
+  readonly failures: readonly BatchFailure[];
+  constructor(failures: readonly BatchFailure[]) {
+    super('ERR_BATCH_FAILED', `${failures.length} item(s) of the batch failed`);
+    this.failures = Object.freeze([...failures]);
+  }
+  override toJSON(): ReturnType<FieldsealError['toJSON']> & {
+    failures: { index: number; code: FieldsealErrorCode }[];
+  } {
+    return {
+      ...super.toJSON(),
+      failures: this.failures.map((f) => ({ index: f.index, code: f.error.code })),
+    };
+  }
+}
+
+/** Wrap anything thrown by a plug point into a fieldseal error, keeping fieldseal errors. */
+export function asFieldsealError(err: unknown, fallback: () => FieldsealError): FieldsealError {
+  return isFieldsealError(err) ? err : fallback();
+}

@@ -1,0 +1,40 @@
+/**
+ * fieldseal: fail-closed field encryption for database records.
+ *
+ * @example
+ * ```ts
+ * import { createFieldseal, LocalKeyProvider, EnvSecretSource } from 'fieldseal';
+ * const fs = createFieldseal({
+ *   provider: new LocalKeyProvider({ source: new EnvSecretSource({ keys: { master: 'FIELDSEAL_MASTER_KEY' } }) }),
+ *   keys: { mode: 'embedded', masterKeyId: 'master' },
+ *   cache: { maxAgeMs: 300_000 },
+ * });
+ * ```
+ * @module
+ */
+export * from './errors.js';
+export { createFieldseal, Fieldseal } from './client/fieldseal.js';
+export type { DecryptItem, EncryptItem, EncryptOptions, Settled } from './client/fieldseal.js';
+export type { FieldPolicy, FieldsealOptions, KeysConfig, Mode } from './client/options.js';
+export type { FieldsealMetrics } from './client/metrics.js';
+export type { EncryptionContext, KeyContext } from './envelope/context.js';
+export type { FieldValue, PaddingOption } from './envelope/plaintext.js';
+export type { KeyRef } from './envelope/key-ref.js';
+export { inspectEnvelope, type EnvelopeInfo } from './envelope/inspect-envelope.js';
+export { DataKey } from './keys/data-key.js';
+export { DataKeyCache } from './keys/data-key-cache.js';
+export type { CacheLease, DataKeyCacheOptions, DataKeyCacheStats } from './keys/data-key-cache.js';
+export { REDACTED } from './keys/redacted.js';
+export { KeyProvider } from './kms/key-provider.js';
+export type { GeneratedDataKey, KeyProviderCapabilities, ProviderCallCounts } from './kms/key-provider.js';
+export { LocalKeyProvider, type LocalKeyProviderOptions } from './kms/local/local-key-provider.js';
+export type { KeyStore, KeyVersionState, NewKeyVersion, StoredKeyVersion } from './keystore/key-store.js';
+export { SecretKey, type KeyEncoding, type SecretSource } from './secrets/secret-source.js';
+export { EnvSecretSource, type EnvSecretSourceOptions } from './secrets/env/env-secret-source.js';
+export {
+  FileSecretSource,
+  generateKeyFile,
+  type FileSecretSourceOptions,
+} from './secrets/file/file-secret-source.js';
+export { Sensitive, sensitive } from './redact/sensitive.js';
+export { pinoRedactPaths, type PinoRedactOptions } from './redact/pino-redact-paths.js';

@@ -1,0 +1,187 @@
+import type { DataKey } from './data-key.js';
+
+/** Limits of a {@link DataKeyCache}. `maxAgeMs` is required: a key never lives longer. */
+export interface DataKeyCacheOptions {
+  /** Maximum age of an entry in milliseconds (0 disables caching, keeping single-flight). */
+  readonly maxAgeMs: number;
+  /** Maximum values one cached key may encrypt or decrypt before it is reloaded (default 2^32). */
+  readonly maxUses?: number;
+  /** Maximum number of cached keys; the least recently used is evicted (default 1000). */
+  readonly maxEntries?: number;
+}
+
+/** Counters of a cache; never contains key material or key ids. */
+export interface DataKeyCacheStats {
+  readonly hits: number;
+  readonly misses: number;
+  readonly evictions: number;
+  readonly entries: number;
+}
+
+/** A key handed to one caller: the caller owns one reference and must `release()` it. */
+export interface CacheLease<X> {
+  readonly key: DataKey;
+  readonly extra: X;
+  readonly hit: boolean;
+}
+
+interface Entry {
+  readonly key: DataKey;
+  readonly extra: unknown;
+  readonly createdAt: number;
+  uses: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+interface Pending {
+  joined: number;
+  uses: number;
+  promise: Promise<{ key: DataKey; extra: unknown }>;
+}
+
+/**
+ * Unwrapped data keys, keyed by a string that identifies the key completely (provider, master
+ * key, key id, version, tenant, provider context) and never by connection. Concurrent misses
+ * for one id share a single load ("a burst of reads costs one unwrap"). Entries expire after
+ * `maxAgeMs` (a timer wipes them even if nobody asks again), after `maxUses`, or by LRU; an
+ * evicted key is zeroed as soon as no operation still holds it.
+ *
+ * @example
+ * ```ts
+ * const cache = new DataKeyCache({ maxAgeMs: 60_000, maxUses: 100_000, maxEntries: 500 });
+ * const lease = await cache.acquire('t:acme|v3', 1, () => loadKey());
+ * try { use(lease.key); } finally { lease.key.release(); }
+ * ```
+ */
+export class DataKeyCache {
+  readonly #maxAgeMs: number;
+  readonly #maxUses: number;
+  readonly #maxEntries: number;
+  readonly #entries = new Map<string, Entry>();
+  readonly #pending = new Map<string, Pending>();
+  #hits = 0;
+  #misses = 0;
+  #evictions = 0;
+
+  constructor(options: DataKeyCacheOptions) {
+    const { maxAgeMs, maxUses = 2 ** 32, maxEntries = 1000 } = options;
+    if (!Number.isFinite(maxAgeMs) || maxAgeMs < 0 || maxAgeMs > 2 ** 31 - 1) {
+      throw new RangeError(`cache.maxAgeMs: expected 0..2147483647 ms, got ${String(maxAgeMs)}`);
+    }
+    if (!Number.isInteger(maxUses) || maxUses < 1) {
+      throw new RangeError(`cache.maxUses: expected a positive integer, got ${String(maxUses)}`);
+    }
+    if (!Number.isInteger(maxEntries) || maxEntries < 0) {
+      throw new RangeError(`cache.maxEntries: expected an integer >= 0, got ${String(maxEntries)}`);
+    }
+    this.#maxAgeMs = maxAgeMs;
+    this.#maxUses = maxUses;
+    this.#maxEntries = maxEntries;
+  }
+
+  /**
+   * A leased key for `id`, counting `uses` against the entry's use limit; `load` runs on a
+   * miss (once for all concurrent callers) and must return a key with one reference.
+   */
+  async acquire<X>(
+    id: string,
+    uses: number,
+    load: () => Promise<{ key: DataKey; extra: X }>,
+  ): Promise<CacheLease<X>> {
+    const entry = this.#entries.get(id);
+    if (entry !== undefined) {
+      if (this.#fresh(entry) && entry.uses + uses <= this.#maxUses) {
+        entry.uses += uses;
+        this.#entries.delete(id);
+        this.#entries.set(id, entry);
+        this.#hits++;
+        return { key: entry.key.retain(), extra: entry.extra as X, hit: true };
+      }
+      this.#evict(id);
+    }
+    const pending = this.#pending.get(id);
+    if (pending !== undefined) {
+      pending.joined++;
+      pending.uses += uses;
+      this.#hits++;
+      const r = await pending.promise;
+      return { key: r.key, extra: r.extra as X, hit: true };
+    }
+    this.#misses++;
+    const slot: Pending = { joined: 1, uses, promise: Promise.resolve() as never };
+    slot.promise = (async () => {
+      let loaded: { key: DataKey; extra: unknown };
+      try {
+        loaded = await load();
+      } finally {
+        this.#pending.delete(id);
+      }
+      // Synchronous from here: every caller that joined gets its own reference.
+      for (let i = 1; i < slot.joined; i++) loaded.key.retain();
+      if (slot.uses <= this.#maxUses) this.#store(id, loaded.key.retain(), loaded.extra, slot.uses);
+      return loaded;
+    })();
+    this.#pending.set(id, slot);
+    const r = await slot.promise;
+    return { key: r.key, extra: r.extra as X, hit: false };
+  }
+
+  /** Seed the cache with a key the caller already holds (adds the cache's own reference). */
+  insert(id: string, key: DataKey, extra: unknown): void {
+    if (this.#entries.has(id) || this.#pending.has(id)) return;
+    this.#store(id, key.retain(), extra, 0);
+  }
+
+  /** Evict (and zero) every entry whose id matches; returns how many were evicted. */
+  purge(matches: (id: string) => boolean = () => true): number {
+    let n = 0;
+    for (const id of [...this.#entries.keys()]) {
+      if (matches(id)) {
+        this.#evict(id);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  stats(): DataKeyCacheStats {
+    return {
+      hits: this.#hits,
+      misses: this.#misses,
+      evictions: this.#evictions,
+      entries: this.#entries.size,
+    };
+  }
+
+  /** Takes ownership of one reference of `key`. */
+  #store(id: string, key: DataKey, extra: unknown, uses: number): void {
+    if (this.#maxAgeMs === 0 || this.#maxEntries === 0) {
+      key.release();
+      return;
+    }
+    this.#evict(id);
+    const entry: Entry = { key, extra, createdAt: performance.now(), uses, timer: undefined };
+    entry.timer = setTimeout(() => {
+      if (this.#entries.get(id) === entry) this.#evict(id);
+    }, this.#maxAgeMs);
+    entry.timer.unref();
+    this.#entries.set(id, entry);
+    while (this.#entries.size > this.#maxEntries) {
+      const oldest = this.#entries.keys().next().value as string;
+      this.#evict(oldest);
+    }
+  }
+
+  #fresh(entry: Entry): boolean {
+    return performance.now() - entry.createdAt < this.#maxAgeMs;
+  }
+
+  #evict(id: string): void {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return;
+    this.#entries.delete(id);
+    if (entry.timer !== undefined) clearTimeout(entry.timer);
+    entry.key.release();
+    this.#evictions++;
+  }
+}

@@ -1,0 +1,25 @@
+import { inspect } from 'node:util';
+
+/** What every secret-holding object prints as, wherever it is printed. */
+export const REDACTED = '[REDACTED]';
+
+/**
+ * Base class for objects that hold secrets: `util.inspect`, `console.log`, `JSON.stringify`,
+ * template strings and `String()` all print `[REDACTED]`. Secret fields are `#private`, so
+ * they are invisible to `Object.keys`, spread and structured logging too.
+ * @internal
+ */
+export abstract class RedactedObject {
+  [inspect.custom](): string {
+    return REDACTED;
+  }
+  toJSON(): string {
+    return REDACTED;
+  }
+  toString(): string {
+    return REDACTED;
+  }
+  [Symbol.toPrimitive](): string {
+    return REDACTED;
+  }
+}

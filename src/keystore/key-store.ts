@@ -1,0 +1,46 @@
+/**
+ * Where wrapped data-key versions live when envelopes reference keys by id and version
+ * (the compact form). Every lookup is scoped by tenant: an implementation must never return
+ * a row of another tenant, whatever key id or version is asked for.
+ *
+ * @example
+ * ```ts
+ * const store: KeyStore = new MemoryKeyStore();
+ * const active = await store.getActiveVersion('acme', 'default');
+ * ```
+ */
+export interface KeyStore {
+  /** The version used for new writes, if the tenant's key id has one. */
+  getActiveVersion(tenant: string, keyId: string): Promise<StoredKeyVersion | undefined>;
+  /** Any version, including decrypt-only and shredded ones. */
+  getVersion(tenant: string, keyId: string, version: number): Promise<StoredKeyVersion | undefined>;
+  /**
+   * Add `version` as the new active version, demoting the previous active one to
+   * `decrypt-only`, atomically and only if the active version is still `expectedActive`
+   * (`null`: no version yet). Returns the stored row, or `undefined` when another writer won
+   * the race (the caller re-reads).
+   */
+  createVersion(
+    record: NewKeyVersion,
+    expectedActive: number | null,
+  ): Promise<StoredKeyVersion | undefined>;
+}
+
+/** Lifecycle state of a data-key version. */
+export type KeyVersionState = 'active' | 'decrypt-only' | 'shredded';
+
+/** A data-key version as stored: wrapped only, never in plaintext. */
+export interface StoredKeyVersion {
+  readonly tenant: string;
+  readonly keyId: string;
+  readonly version: number;
+  readonly state: KeyVersionState;
+  /** Provider that wrapped the key, and its master key id. */
+  readonly providerId: string;
+  readonly masterKeyId: string;
+  readonly wrapped: Uint8Array;
+  readonly createdAt: Date;
+}
+
+/** A version to add with {@link KeyStore.createVersion}. */
+export type NewKeyVersion = Omit<StoredKeyVersion, 'state' | 'createdAt'>;

@@ -1,0 +1,62 @@
+import type { KeyStore, NewKeyVersion, StoredKeyVersion } from '../key-store.js';
+
+/**
+ * A {@link KeyStore} in process memory, for tests and examples. Rows are frozen copies;
+ * `createVersion` is atomic because JavaScript runs it without interleaving.
+ *
+ * @example
+ * ```ts
+ * import { MemoryKeyStore } from 'fieldseal/testing';
+ * const fs = createFieldseal({ provider, keys: { mode: 'store', store: new MemoryKeyStore() }, cache });
+ * ```
+ */
+export class MemoryKeyStore implements KeyStore {
+  readonly #rows = new Map<string, StoredKeyVersion[]>();
+
+  getActiveVersion(tenant: string, keyId: string): Promise<StoredKeyVersion | undefined> {
+    return Promise.resolve(this.#list(tenant, keyId).find((r) => r.state === 'active'));
+  }
+
+  getVersion(tenant: string, keyId: string, version: number): Promise<StoredKeyVersion | undefined> {
+    return Promise.resolve(this.#list(tenant, keyId).find((r) => r.version === version));
+  }
+
+  createVersion(record: NewKeyVersion, expectedActive: number | null): Promise<StoredKeyVersion | undefined> {
+    const list = this.#list(record.tenant, record.keyId);
+    const active = list.find((r) => r.state === 'active');
+    if ((active?.version ?? null) !== expectedActive || list.some((r) => r.version === record.version)) {
+      return Promise.resolve(undefined);
+    }
+    const next = list.map((r) => (r === active ? Object.freeze({ ...r, state: 'decrypt-only' as const }) : r));
+    const row: StoredKeyVersion = Object.freeze({
+      ...record,
+      wrapped: Uint8Array.from(record.wrapped),
+      state: 'active',
+      createdAt: new Date(),
+    });
+    next.push(row);
+    this.#rows.set(this.#id(record.tenant, record.keyId), next);
+    return Promise.resolve(row);
+  }
+
+  /** Test helper: mark a version shredded and drop its wrapped bytes. */
+  shred(tenant: string, keyId: string, version?: number): void {
+    const id = this.#id(tenant, keyId);
+    this.#rows.set(
+      id,
+      this.#list(tenant, keyId).map((r) =>
+        version === undefined || r.version === version
+          ? Object.freeze({ ...r, state: 'shredded' as const, wrapped: new Uint8Array(0) })
+          : r,
+      ),
+    );
+  }
+
+  #list(tenant: string, keyId: string): StoredKeyVersion[] {
+    return this.#rows.get(this.#id(tenant, keyId)) ?? [];
+  }
+
+  #id(tenant: string, keyId: string): string {
+    return JSON.stringify([tenant, keyId]);
+  }
+}

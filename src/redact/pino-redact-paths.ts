@@ -1,0 +1,41 @@
+/** Options of {@link pinoRedactPaths}. */
+export interface PinoRedactOptions {
+  /** How many levels of nesting below the top to cover with `*` wildcards (default 2). */
+  readonly depth?: number;
+  /** Extra path prefixes the fields appear under, e.g. `['req.body']`. */
+  readonly prefixes?: readonly string[];
+}
+
+const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/**
+ * Turn encrypted field names into `pino` `redact.paths`, covering the field at the top level,
+ * under wildcards down to `depth`, and under the given prefixes.
+ *
+ * @example
+ * ```ts
+ * import pino from 'pino';
+ * const logger = pino({ redact: { paths: pinoRedactPaths(['ssn', 'card-number']), censor: '[REDACTED]' } });
+ * logger.info({ customer: { ssn: '123-45-6789' } }); // ssn printed as [REDACTED]
+ * ```
+ */
+export function pinoRedactPaths(fields: readonly string[], options: PinoRedactOptions = {}): string[] {
+  const depth = options.depth ?? 2;
+  if (!Number.isInteger(depth) || depth < 0 || depth > 8) {
+    throw new RangeError(`depth: expected an integer 0..8, got ${String(depth)}`);
+  }
+  const paths = new Set<string>();
+  for (const field of fields) {
+    if (typeof field !== 'string' || field.length === 0) throw new TypeError('fields: expected non-empty strings');
+    const access = IDENT.test(field) ? `.${field}` : `[${JSON.stringify(field)}]`;
+    const top = IDENT.test(field) ? field : `[${JSON.stringify(field)}]`;
+    paths.add(top);
+    let prefix = '';
+    for (let level = 1; level <= depth; level++) {
+      prefix = prefix === '' ? '*' : `${prefix}.*`;
+      paths.add(`${prefix}${access}`);
+    }
+    for (const p of options.prefixes ?? []) paths.add(`${p}${access}`);
+  }
+  return [...paths];
+}
