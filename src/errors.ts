@@ -18,7 +18,15 @@
  * @module
  */
 
-/** Every error code fieldseal can raise; `switch (err.code)` narrows on it. */
+/**
+ * Every error code fieldseal can raise; `switch (err.code)` narrows on it.
+ * @example
+ * ```ts
+ * function status(code: FieldsealErrorCode): number {
+ *   return code === 'ERR_PROVIDER_UNAVAILABLE' ? 503 : 500;
+ * }
+ * ```
+ */
 export type FieldsealErrorCode =
   | 'ERR_KEY_NOT_CONFIGURED'
   | 'ERR_INVALID_KEY_MATERIAL'
@@ -37,7 +45,13 @@ export type FieldsealErrorCode =
   | 'ERR_VALUE_TOO_LARGE'
   | 'ERR_BATCH_FAILED';
 
-/** Non-secret facts an error may carry: names of things, never their contents. */
+/**
+ * Non-secret facts an error may carry: names of things, never their contents.
+ * @example
+ * ```ts
+ * if (err.details.field !== undefined) metrics.increment(`decrypt_failed.${err.details.field}`);
+ * ```
+ */
 export interface ErrorDetails {
   /** `table.field` the failing value belongs to, when known. */
   readonly field?: string;
@@ -96,98 +110,194 @@ export function isFieldsealError(err: unknown): err is FieldsealError {
 
 type Opts = { cause?: unknown; details?: ErrorDetails };
 
-/** A write or read needed a key and none is configured for it. Raised before any I/O. */
+/**
+ * A write or read needed a key and none is configured for it. Raised before any I/O.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_KEY_NOT_CONFIGURED') { report(err); }
+ * ```
+ */
 export class KeyNotConfiguredError extends FieldsealError {
   constructor(message = 'no key is configured for this operation', o?: Opts) {
     super('ERR_KEY_NOT_CONFIGURED', message, o);
   }
 }
-/** Key material has the wrong length or encoding (the message names the reference only). */
+/**
+ * Key material has the wrong length or encoding (the message names the reference only).
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_INVALID_KEY_MATERIAL') { report(err); }
+ * ```
+ */
 export class InvalidKeyMaterialError extends FieldsealError {
   constructor(message = 'key material is invalid', o?: Opts) {
     super('ERR_INVALID_KEY_MATERIAL', message, o);
   }
 }
-/** The encryption context is missing a required entry or is not a string map. */
+/**
+ * The encryption context is missing a required entry or is not a string map.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_INVALID_CONTEXT') { report(err); }
+ * ```
+ */
 export class InvalidContextError extends FieldsealError {
   constructor(message = 'encryption context is invalid', o?: Opts) {
     super('ERR_INVALID_CONTEXT', message, o);
   }
 }
-/** The stored value is not a well-formed fieldseal envelope. */
+/**
+ * The stored value is not a well-formed fieldseal envelope.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_MALFORMED_CIPHERTEXT') { report(err); }
+ * ```
+ */
 export class MalformedCiphertextError extends FieldsealError {
   constructor(message = 'stored value is not a well-formed envelope', o?: Opts) {
     super('ERR_MALFORMED_CIPHERTEXT', message, o);
   }
 }
-/** The envelope names a format version or algorithm suite this release does not accept. */
+/**
+ * The envelope names a format version or algorithm suite this release does not accept.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_UNSUPPORTED_FORMAT') { report(err); }
+ * ```
+ */
 export class UnsupportedFormatError extends FieldsealError {
   constructor(message = 'envelope version or suite is not supported', o?: Opts) {
     super('ERR_UNSUPPORTED_FORMAT', message, o);
   }
 }
-/** The key commitment does not match: the value was sealed under another data key. */
+/**
+ * The key commitment does not match: the value was sealed under another data key.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_WRONG_KEY') { report(err); }
+ * ```
+ */
 export class WrongKeyError extends FieldsealError {
   constructor(message = 'value was encrypted under a different data key', o?: Opts) {
     super('ERR_WRONG_KEY', message, o);
   }
 }
-/** The GCM tag did not verify: the value was tampered with or the context differs. */
+/**
+ * The GCM tag did not verify: the value was tampered with or the context differs.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_AUTHENTICATION_FAILED') { report(err); }
+ * ```
+ */
 export class AuthenticationFailedError extends FieldsealError {
   constructor(message = 'authentication failed: value tampered or context mismatch', o?: Opts) {
     super('ERR_AUTHENTICATION_FAILED', message, o);
   }
 }
-/** The key (version) the envelope names does not exist in the key store or provider. */
+/**
+ * The key (version) the envelope names does not exist in the key store or provider.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_KEY_NOT_FOUND') { report(err); }
+ * ```
+ */
 export class KeyNotFoundError extends FieldsealError {
   constructor(message = 'key not found', o?: Opts) {
     super('ERR_KEY_NOT_FOUND', message, o);
   }
 }
-/** The key was destroyed (crypto-shredded); the data it protected is unrecoverable. */
+/**
+ * The key was destroyed (crypto-shredded); the data it protected is unrecoverable.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_KEY_SHREDDED') { report(err); }
+ * ```
+ */
 export class KeyShreddedError extends FieldsealError {
   constructor(message = 'key has been shredded', o?: Opts) {
     super('ERR_KEY_SHREDDED', message, o);
   }
 }
-/** The provider refused to unwrap a data key (wrong master key, wrong context, tampered). */
+/**
+ * The provider refused to unwrap a data key (wrong master key, wrong context, tampered).
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_KEY_UNWRAP_FAILED') { report(err); }
+ * ```
+ */
 export class KeyUnwrapFailedError extends FieldsealError {
   constructor(message = 'data key could not be unwrapped', o?: Opts) {
     super('ERR_KEY_UNWRAP_FAILED', message, o);
   }
 }
-/** The key provider (KMS, HSM, secret backend) could not be reached or failed. */
+/**
+ * The key provider (KMS, HSM, secret backend) could not be reached or failed.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_PROVIDER_UNAVAILABLE') { report(err); }
+ * ```
+ */
 export class ProviderUnavailableError extends FieldsealError {
   constructor(message = 'key provider unavailable', o?: Opts) {
     super('ERR_PROVIDER_UNAVAILABLE', message, o);
   }
 }
-/** The client's or field's mode forbids the operation (WriteOnly decrypt, ReadOnly encrypt). */
+/**
+ * The client's or field's mode forbids the operation (WriteOnly decrypt, ReadOnly encrypt).
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_MODE_FORBIDDEN') { report(err); }
+ * ```
+ */
 export class ModeForbiddenError extends FieldsealError {
   constructor(message = 'operation forbidden by the configured mode', o?: Opts) {
     super('ERR_MODE_FORBIDDEN', message, o);
   }
 }
-/** A value read from an encrypted field is plaintext and the field is not in migration. */
+/**
+ * A value read from an encrypted field is plaintext and the field is not in migration.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_PLAINTEXT_IN_ENCRYPTED_FIELD') { report(err); }
+ * ```
+ */
 export class PlaintextInEncryptedFieldError extends FieldsealError {
   constructor(message = 'plaintext found in an encrypted field', o?: Opts) {
     super('ERR_PLAINTEXT_IN_ENCRYPTED_FIELD', message, o);
   }
 }
-/** The value's type cannot be encrypted (undefined, function, symbol, invalid Date...). */
+/**
+ * The value's type cannot be encrypted (undefined, function, symbol, invalid Date...).
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_UNSUPPORTED_VALUE') { report(err); }
+ * ```
+ */
 export class UnsupportedValueError extends FieldsealError {
   constructor(message = 'value type cannot be encrypted', o?: Opts) {
     super('ERR_UNSUPPORTED_VALUE', message, o);
   }
 }
-/** The value exceeds the largest plaintext an envelope may hold. */
+/**
+ * The value exceeds the largest plaintext an envelope may hold.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_VALUE_TOO_LARGE') { report(err); }
+ * ```
+ */
 export class ValueTooLargeError extends FieldsealError {
   constructor(message = 'value is too large to encrypt', o?: Opts) {
     super('ERR_VALUE_TOO_LARGE', message, o);
   }
 }
 
-/** One failed item of a batch: its index and the error, never its value. */
+/**
+ * One failed item of a batch: its index and the error, never its value.
+ * @example
+ * ```ts
+ * for (const f of err.failures) console.warn(`item ${f.index}: ${f.error.code}`);
+ * ```
+ */
 export interface BatchFailure {
   readonly index: number;
   readonly error: FieldsealError;
@@ -196,6 +306,11 @@ export interface BatchFailure {
 /**
  * Some items of a batch failed. No item of the batch is returned, so a half-processed
  * batch can never be mistaken for a whole one; `failures` says which items failed and why.
+ * @example
+ * ```ts
+ * try { await fs.decryptMany(items); }
+ * catch (err) { if (err instanceof BatchError) retry(err.failures.map((f) => f.index)); }
+ * ```
  */
 export class BatchError extends FieldsealError {
   readonly failures: readonly BatchFailure[];
@@ -211,9 +326,4 @@ export class BatchError extends FieldsealError {
       failures: this.failures.map((f) => ({ index: f.index, code: f.error.code })),
     };
   }
-}
-
-/** Wrap anything thrown by a plug point into a fieldseal error, keeping fieldseal errors. */
-export function asFieldsealError(err: unknown, fallback: () => FieldsealError): FieldsealError {
-  return isFieldsealError(err) ? err : fallback();
 }

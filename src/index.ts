@@ -26,9 +26,18 @@ export { DataKeyCache } from './keys/data-key-cache.js';
 export type { CacheLease, DataKeyCacheOptions, DataKeyCacheStats } from './keys/data-key-cache.js';
 export { REDACTED } from './keys/redacted.js';
 export { KeyProvider } from './kms/key-provider.js';
-export type { GeneratedDataKey, KeyProviderCapabilities, ProviderCallCounts } from './kms/key-provider.js';
+export type {
+  GeneratedDataKey,
+  KeyProviderCapabilities,
+  ProviderCallCounts,
+} from './kms/key-provider.js';
 export { LocalKeyProvider, type LocalKeyProviderOptions } from './kms/local/local-key-provider.js';
-export type { KeyStore, KeyVersionState, NewKeyVersion, StoredKeyVersion } from './keystore/key-store.js';
+export type {
+  KeyStore,
+  KeyVersionState,
+  NewKeyVersion,
+  StoredKeyVersion,
+} from './keystore/key-store.js';
 export { SecretKey, type KeyEncoding, type SecretSource } from './secrets/secret-source.js';
 export { EnvSecretSource, type EnvSecretSourceOptions } from './secrets/env/env-secret-source.js';
 export {

@@ -25,7 +25,12 @@ program
       ),
     );
     console.log('\nAttacks and mistakes, each refused with a typed error:\n');
-    console.log(renderTable(['attempt', 'result'], report.failures.map((f) => [f.attempt, f.code])));
+    console.log(
+      renderTable(
+        ['attempt', 'result'],
+        report.failures.map((f) => [f.attempt, f.code]),
+      ),
+    );
     const m = report.metrics;
     const calls = Object.values(m.providerCalls)[0];
     console.log(
@@ -69,6 +74,12 @@ program
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  console.error(isFieldsealError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : 'failed');
+  console.error(
+    isFieldsealError(err)
+      ? `${err.code}: ${err.message}`
+      : err instanceof Error
+        ? err.message
+        : 'failed',
+  );
   process.exitCode = 1;
 });

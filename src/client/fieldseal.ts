@@ -1,10 +1,10 @@
 import {
   BatchError,
-  FieldsealError,
   KeyNotConfiguredError,
   ModeForbiddenError,
   PlaintextInEncryptedFieldError,
   type BatchFailure,
+  type FieldsealError,
   isFieldsealError,
 } from '../errors.js';
 import { encodeContext, type EncryptionContext } from '../envelope/context.js';
@@ -18,23 +18,48 @@ import { KeyResolver } from './key-resolver.js';
 import { MetricsRecorder, type FieldsealMetrics } from './metrics.js';
 import type { FieldPolicy, FieldsealOptions, Mode } from './options.js';
 
-/** One value to encrypt in a batch. */
+/**
+ * One value to encrypt in a batch.
+ * @example
+ * ```ts
+ * const item: EncryptItem = { value: 'a@example.com', context: { tenant, table: 'users', field: 'email', record: id } };
+ * ```
+ */
 export interface EncryptItem {
   readonly value: FieldValue;
   readonly context: EncryptionContext;
   readonly pad?: PaddingOption;
 }
 
-/** One stored value to decrypt in a batch, with the context it must have been written under. */
+/**
+ * One stored value to decrypt in a batch, with the context it must have been written under.
+ * @example
+ * ```ts
+ * const items: DecryptItem[] = rows.map((r) => ({ stored: r.email, context: { tenant, table: 'users', field: 'email', record: r.id } }));
+ * ```
+ */
 export interface DecryptItem {
   readonly stored: string | Uint8Array;
   readonly context: EncryptionContext;
 }
 
-/** Per-item outcome of {@link Fieldseal.decryptManySettled}. */
-export type Settled<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: FieldsealError };
+/**
+ * Per-item outcome of {@link Fieldseal.decryptManySettled}.
+ * @example
+ * ```ts
+ * const emails = (await fs.decryptManySettled<string>(items)).map((r) => (r.ok ? r.value : null));
+ * ```
+ */
+export type Settled<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: FieldsealError };
 
-/** Per-call options of `encrypt`. */
+/**
+ * Per-call options of `encrypt`.
+ * @example
+ * ```ts
+ * await fs.encrypt(note, context, { pad: 'bucket-256' });
+ * ```
+ */
 export interface EncryptOptions {
   /** Padding for this value (overrides the field policy). */
   readonly pad?: PaddingOption;
@@ -105,7 +130,9 @@ export class Fieldseal {
     }
     this.mode = mode;
     this.#fields = Object.freeze({ ...fields });
-    this.#providers = Array.isArray(provider) ? [...(provider as readonly KeyProvider[])] : [provider as KeyProvider];
+    this.#providers = Array.isArray(provider)
+      ? [...(provider as readonly KeyProvider[])]
+      : [provider as KeyProvider];
     this.#cache = new DataKeyCache(cache);
     this.#resolver = new KeyResolver(keys, this.#providers, this.#cache);
   }
@@ -115,7 +142,11 @@ export class Fieldseal {
    * @throws ModeForbiddenError, InvalidContextError, UnsupportedValueError, ValueTooLargeError,
    *   KeyNotConfiguredError, ProviderUnavailableError (all `FieldsealError`).
    */
-  async encrypt(value: FieldValue, context: EncryptionContext, options?: EncryptOptions): Promise<string> {
+  async encrypt(
+    value: FieldValue,
+    context: EncryptionContext,
+    options?: EncryptOptions,
+  ): Promise<string> {
     return toText(await this.encryptToBytes(value, context, options));
   }
 
@@ -132,7 +163,13 @@ export class Fieldseal {
       const item = this.#prepareWrite(value, context, options?.pad);
       const lease = await this.#resolver.forWrite(item.tenant, 1);
       try {
-        const out = sealValue(lease.key, lease.extra.prefix, item.contextBytes, item.value, item.bucket);
+        const out = sealValue(
+          lease.key,
+          lease.extra.prefix,
+          item.contextBytes,
+          item.value,
+          item.bucket,
+        );
         this.#metrics.encrypted++;
         return out;
       } finally {
@@ -149,7 +186,10 @@ export class Fieldseal {
    *   UnsupportedFormatError, WrongKeyError, AuthenticationFailedError, KeyNotFoundError,
    *   KeyShreddedError, KeyUnwrapFailedError, ProviderUnavailableError.
    */
-  async decrypt<T = FieldValue>(stored: string | Uint8Array, context: EncryptionContext): Promise<T> {
+  async decrypt<T = FieldValue>(
+    stored: string | Uint8Array,
+    context: EncryptionContext,
+  ): Promise<T> {
     try {
       const item = this.#prepareRead(stored, context);
       if (item.kind === 'plaintext') return item.value as T;
@@ -181,10 +221,14 @@ export class Fieldseal {
       this.#attempt(index, failures, () => this.#prepareWrite(it.value, it.context, it.pad)),
     );
     const uses = new Map<string, number>();
-    for (const p of prepared) if (p !== undefined) uses.set(p.tenant, (uses.get(p.tenant) ?? 0) + 1);
+    for (const p of prepared)
+      if (p !== undefined) uses.set(p.tenant, (uses.get(p.tenant) ?? 0) + 1);
     const leases = new Map(
       await Promise.all(
-        [...uses].map(async ([tenant, n]) => [tenant, await settle(this.#resolver.forWrite(tenant, n))] as const),
+        [...uses].map(
+          async ([tenant, n]) =>
+            [tenant, await settle(this.#resolver.forWrite(tenant, n))] as const,
+        ),
       ),
     );
     const out: Buffer[] = [];
@@ -194,7 +238,13 @@ export class Fieldseal {
         const lease = leases.get(p.tenant)!;
         const sealed = this.#attempt(index, failures, () => {
           if (!lease.ok) throw lease.error;
-          return sealValue(lease.value.key, lease.value.extra.prefix, p.contextBytes, p.value, p.bucket);
+          return sealValue(
+            lease.value.key,
+            lease.value.extra.prefix,
+            p.contextBytes,
+            p.value,
+            p.bucket,
+          );
         });
         if (sealed !== undefined) out[index] = sealed;
       });
@@ -224,7 +274,10 @@ export class Fieldseal {
   /** Like {@link Fieldseal.decryptMany}, but reports each item's own outcome. */
   async decryptManySettled<T = FieldValue>(items: readonly DecryptItem[]): Promise<Settled<T>[]> {
     const results = new Array<Settled<T>>(items.length);
-    const groups = new Map<string, { ref: ParsedEnvelope['keyRef']; tenant: string; members: [number, Envelope][] }>();
+    const groups = new Map<
+      string,
+      { ref: ParsedEnvelope['keyRef']; tenant: string; members: [number, Envelope][] }
+    >();
     items.forEach((it, index) => {
       try {
         const p = this.#prepareRead(it.stored, it.context);
@@ -234,7 +287,8 @@ export class Fieldseal {
         }
         const id = this.#resolver.readId(p.env.keyRef, p.tenant);
         const group = groups.get(id);
-        if (group === undefined) groups.set(id, { ref: p.env.keyRef, tenant: p.tenant, members: [[index, p]] });
+        if (group === undefined)
+          groups.set(id, { ref: p.env.keyRef, tenant: p.tenant, members: [[index, p]] });
         else group.members.push([index, p]);
       } catch (err) {
         results[index] = { ok: false, error: this.#batchFailure(err) };
@@ -247,7 +301,10 @@ export class Fieldseal {
           for (const [index, p] of members) {
             try {
               if (!lease.ok) throw lease.error;
-              results[index] = { ok: true, value: openValue(p.env, lease.value.key, p.contextBytes) as T };
+              results[index] = {
+                ok: true,
+                value: openValue(p.env, lease.value.key, p.contextBytes) as T,
+              };
               this.#metrics.decrypted++;
             } catch (err) {
               results[index] = { ok: false, error: this.#batchFailure(err) };
@@ -266,9 +323,18 @@ export class Fieldseal {
    * version if one exists). Only for `keys.mode: 'store'`.
    */
   async provisionKey(tenant: string): Promise<Omit<StoredKeyVersion, 'wrapped'>> {
-    if (typeof tenant !== 'string' || tenant.length === 0) throw new TypeError('tenant: expected a non-empty string');
-    const { wrapped: _wrapped, ...row } = await this.#resolver.provision(tenant);
-    return row;
+    if (typeof tenant !== 'string' || tenant.length === 0)
+      throw new TypeError('tenant: expected a non-empty string');
+    const row = await this.#resolver.provision(tenant);
+    return {
+      tenant: row.tenant,
+      keyId: row.keyId,
+      version: row.version,
+      state: row.state,
+      providerId: row.providerId,
+      masterKeyId: row.masterKeyId,
+      createdAt: row.createdAt,
+    };
   }
 
   /** Counters: values, failures by code, plaintext reads by field, cache and provider calls. */
@@ -295,10 +361,16 @@ export class Fieldseal {
     return this.#fields[`${context.table}.${context.field}`] ?? EMPTY_POLICY;
   }
 
-  #prepareWrite(value: unknown, context: EncryptionContext, pad: PaddingOption | undefined): PreparedWrite {
+  #prepareWrite(
+    value: unknown,
+    context: EncryptionContext,
+    pad: PaddingOption | undefined,
+  ): PreparedWrite {
     const policy = this.#policy(context);
     if (!allows(this.mode, 'write') || !allows(policy.mode, 'write')) {
-      throw new ModeForbiddenError('encryption is forbidden in this mode', { details: fieldOf(context) });
+      throw new ModeForbiddenError('encryption is forbidden in this mode', {
+        details: fieldOf(context),
+      });
     }
     const contextBytes = encodeContext(context);
     return { tenant: context.tenant, contextBytes, bucket: bucketSize(pad ?? policy.pad), value };
@@ -307,7 +379,9 @@ export class Fieldseal {
   #prepareRead(stored: string | Uint8Array, context: EncryptionContext): PreparedRead {
     const policy = this.#policy(context);
     if (!allows(this.mode, 'read') || !allows(policy.mode, 'read')) {
-      throw new ModeForbiddenError('decryption is forbidden in this mode', { details: fieldOf(context) });
+      throw new ModeForbiddenError('decryption is forbidden in this mode', {
+        details: fieldOf(context),
+      });
     }
     const contextBytes = encodeContext(context);
     const classified = classifyStored(stored);
@@ -319,7 +393,12 @@ export class Fieldseal {
       this.#metrics.plaintextRead(field);
       return { kind: 'plaintext', value: stored };
     }
-    return { kind: 'envelope', tenant: context.tenant, env: parseEnvelope(classified.bytes), contextBytes };
+    return {
+      kind: 'envelope',
+      tenant: context.tenant,
+      env: parseEnvelope(classified.bytes),
+      contextBytes,
+    };
   }
 
   #attempt<T>(index: number, failures: BatchFailure[], fn: () => T): T | undefined {
@@ -365,15 +444,21 @@ function allows(mode: Mode | undefined, op: 'read' | 'write'): boolean {
 
 function checkMode(mode: unknown, name: string): void {
   if (mode !== 'ReadWrite' && mode !== 'WriteOnly' && mode !== 'ReadOnly') {
-    throw new TypeError(`${name}: expected 'ReadWrite', 'WriteOnly' or 'ReadOnly', got ${String(mode)}`);
+    throw new TypeError(
+      `${name}: expected 'ReadWrite', 'WriteOnly' or 'ReadOnly', got ${String(mode)}`,
+    );
   }
 }
 
 function fieldOf(context: EncryptionContext): { field?: string } {
-  return typeof context === 'object' && context !== null ? { field: `${context.table}.${context.field}` } : {};
+  return typeof context === 'object' && context !== null
+    ? { field: `${context.table}.${context.field}` }
+    : {};
 }
 
-async function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+async function settle<T>(
+  p: Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
   try {
     return { ok: true, value: await p };
   } catch (error) {

@@ -1,14 +1,10 @@
-import {
-  KeyNotConfiguredError,
-  KeyNotFoundError,
-  KeyShreddedError,
-} from '../errors.js';
+import { KeyNotConfiguredError, KeyNotFoundError, KeyShreddedError } from '../errors.js';
 import type { KeyContext } from '../envelope/context.js';
 import { encodeHeaderPrefix, type KeyRef } from '../envelope/key-ref.js';
 import type { CacheLease, DataKeyCache } from '../keys/data-key-cache.js';
 import type { DataKey } from '../keys/data-key.js';
 import type { KeyProvider } from '../kms/key-provider.js';
-import type { KeyStore, StoredKeyVersion } from '../keystore/key-store.js';
+import type { StoredKeyVersion } from '../keystore/key-store.js';
 import { cacheId } from '../lib/cache-id.js';
 import type { KeysConfig } from './options.js';
 
@@ -45,7 +41,8 @@ export class KeyResolver {
     this.#writer = first;
     this.#providers = new Map(providers.map((p) => [p.id, p]));
     this.#keyId = config.mode === 'store' ? (config.keyId ?? DEFAULT_KEY_ID) : '';
-    if (config.mode === 'store') encodeHeaderPrefix({ kind: 'store', keyId: this.#keyId, version: 1 });
+    if (config.mode === 'store')
+      encodeHeaderPrefix({ kind: 'store', keyId: this.#keyId, version: 1 });
   }
 
   /** The tenant's current write key, leased for `uses` encryptions. */
@@ -56,7 +53,12 @@ export class KeyResolver {
       const master = config.masterKeyId;
       return this.#cache.acquire(cacheId('w', provider.id, master, tenant), uses, async () => {
         const { key, wrapped } = await provider.generateDataKey(master, embeddedContext(tenant));
-        const ref: KeyRef = { kind: 'embedded', providerId: provider.id, masterKeyId: master, wrapped };
+        const ref: KeyRef = {
+          kind: 'embedded',
+          providerId: provider.id,
+          masterKeyId: master,
+          wrapped,
+        };
         // A value read back right after it was written must not cost an unwrap.
         this.#cache.insert(this.readId(ref, tenant), key, undefined);
         return { key, extra: { prefix: encodeHeaderPrefix(ref) } };
@@ -85,7 +87,11 @@ export class KeyResolver {
             details: { keyRef: `${ref.providerId}:${ref.masterKeyId}` },
           });
         }
-        const key = await provider.unwrapDataKey(ref.masterKeyId, ref.wrapped, embeddedContext(tenant));
+        const key = await provider.unwrapDataKey(
+          ref.masterKeyId,
+          ref.wrapped,
+          embeddedContext(tenant),
+        );
         return { key, extra: undefined };
       }
       const config = this.#config;
@@ -133,14 +139,23 @@ export class KeyResolver {
       );
       if (row !== undefined) return row;
     }
-    throw new KeyNotFoundError('could not provision the tenant key: concurrent writers kept winning');
+    throw new KeyNotFoundError(
+      'could not provision the tenant key: concurrent writers kept winning',
+    );
   }
 
-  async #unwrapRow(row: StoredKeyVersion, tenant: string, keyId: string, version: number): Promise<DataKey> {
+  async #unwrapRow(
+    row: StoredKeyVersion,
+    tenant: string,
+    keyId: string,
+    version: number,
+  ): Promise<DataKey> {
     const keyRef = `${keyId}@${version}`;
     // Defence in depth: a store that returned another tenant's or version's row is a bug.
     if (row.tenant !== tenant || row.keyId !== keyId || row.version !== version) {
-      throw new KeyNotFoundError('key store returned a row for another key', { details: { keyRef } });
+      throw new KeyNotFoundError('key store returned a row for another key', {
+        details: { keyRef },
+      });
     }
     if (row.state === 'shredded') throw new KeyShreddedError(undefined, { details: { keyRef } });
     const provider = this.#providers.get(row.providerId);
@@ -149,13 +164,25 @@ export class KeyResolver {
         details: { keyRef },
       });
     }
-    return provider.unwrapDataKey(row.masterKeyId, row.wrapped, storeContext(tenant, keyId, version));
+    return provider.unwrapDataKey(
+      row.masterKeyId,
+      row.wrapped,
+      storeContext(tenant, keyId, version),
+    );
   }
 
   /** Cache id of the key an envelope names, for `tenant`: equal ids mean one key. */
   readId(ref: KeyRef, tenant: string): string {
     return ref.kind === 'embedded'
-      ? cacheId('e', ref.providerId, ref.masterKeyId, tenant, Buffer.from(ref.wrapped.buffer, ref.wrapped.byteOffset, ref.wrapped.byteLength).toString('base64'))
+      ? cacheId(
+          'e',
+          ref.providerId,
+          ref.masterKeyId,
+          tenant,
+          Buffer.from(ref.wrapped.buffer, ref.wrapped.byteOffset, ref.wrapped.byteLength).toString(
+            'base64',
+          ),
+        )
       : cacheId('s', ref.keyId, tenant, String(ref.version));
   }
 }

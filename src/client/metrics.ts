@@ -5,6 +5,11 @@ import type { ProviderCallCounts } from '../kms/key-provider.js';
 /**
  * Counters of one client. Only counts and names of fields and error codes: never a value,
  * a context value, a key or a key id.
+ * @example
+ * ```ts
+ * const m = fs.metrics();
+ * gauge('fieldseal_plaintext_left', m.plaintextReads['customers.ssn'] ?? 0);
+ * ```
  */
 export interface FieldsealMetrics {
   readonly encrypted: number;

@@ -7,10 +7,23 @@ import type { PaddingOption } from '../envelope/plaintext.js';
  * What a client (or one field) may do. `WriteOnly` cannot decrypt and `ReadOnly` cannot
  * encrypt: the forbidden call fails with `ERR_MODE_FORBIDDEN` before any key is touched. See
  * docs/modes.md for the provider permissions each mode needs.
+ * @example
+ * ```ts
+ * const ingest = createFieldseal({ ...options, mode: 'WriteOnly' });
+ * ```
  */
 export type Mode = 'ReadWrite' | 'WriteOnly' | 'ReadOnly';
 
-/** Per-field settings, keyed `table.field` in {@link FieldsealOptions.fields}. */
+/**
+ * Per-field settings, keyed `table.field` in {@link FieldsealOptions.fields}.
+ * @example
+ * ```ts
+ * const fields: Record<string, FieldPolicy> = {
+ *   'customers.ssn': { pad: 'bucket-16' },
+ *   'customers.phone': { allowPlaintextRead: true }, // being migrated
+ * };
+ * ```
+ */
 export interface FieldPolicy {
   /** Narrows the client's mode for this field (a field can never widen it). */
   readonly mode?: Mode;
@@ -30,6 +43,10 @@ export interface FieldPolicy {
  *   provider (self-contained; no key store). One data key per tenant is cached for writes.
  * - `store`: envelopes carry `keyId` + version; wrapped versions live in `store`
  *   (compact). Versions are created with `provisionKey` and wrapped under `masterKeyId`.
+ * @example
+ * ```ts
+ * const keys: KeysConfig = { mode: 'store', store, masterKeyId: 'master', keyId: 'k1' };
+ * ```
  */
 export type KeysConfig =
   | { readonly mode: 'embedded'; readonly masterKeyId: string }
@@ -41,7 +58,17 @@ export type KeysConfig =
       readonly keyId?: string;
     };
 
-/** Options of {@link createFieldseal}. */
+/**
+ * Options of {@link createFieldseal}.
+ * @example
+ * ```ts
+ * const options: FieldsealOptions = {
+ *   provider,
+ *   keys: { mode: 'embedded', masterKeyId: 'master' },
+ *   cache: { maxAgeMs: 300_000, maxUses: 1_000_000, maxEntries: 1000 },
+ * };
+ * ```
+ */
 export interface FieldsealOptions {
   /**
    * The key provider, or several: the first wraps new keys, any of them can unwrap keys whose

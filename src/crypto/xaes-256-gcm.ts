@@ -28,7 +28,8 @@ export class XaesRootKey {
   readonly #block = Buffer.alloc(32);
 
   constructor(key: Uint8Array) {
-    if (key.byteLength !== KEY_LENGTH) throw new InvalidKeyMaterialError('root key must be 32 bytes');
+    if (key.byteLength !== KEY_LENGTH)
+      throw new InvalidKeyMaterialError('root key must be 32 bytes');
     const ecb = createCipheriv('aes-256-ecb', key, null);
     ecb.setAutoPadding(false);
     this.#ecb = ecb;
@@ -38,7 +39,7 @@ export class XaesRootKey {
     const k1 = Buffer.alloc(16);
     for (let i = 0; i < 15; i++) k1[i] = ((l[i]! << 1) | (l[i + 1]! >>> 7)) & 0xff;
     k1[15] = (l[15]! << 1) & 0xff;
-    if ((l[0]! & 0x80) !== 0) k1[15] = k1[15]! ^ 0x87;
+    if ((l[0]! & 0x80) !== 0) k1[15] ^= 0x87;
     l.fill(0);
     this.#k1 = k1;
   }

@@ -81,7 +81,12 @@ export async function runDemo(directory: string): Promise<DemoReport> {
   const stored = new Map<string, string>();
   for (const c of customers) {
     for (const [field, value] of Object.entries(c.fields)) {
-      const context: EncryptionContext = { tenant: c.tenant, table: 'customers', field, record: c.id };
+      const context: EncryptionContext = {
+        tenant: c.tenant,
+        table: 'customers',
+        field,
+        record: c.id,
+      };
       const s = await fs.encrypt(value as FieldValue, context);
       stored.set(`${c.id}.${field}`, s);
       const back = await fs.decrypt(s, context);
@@ -102,10 +107,22 @@ export async function runDemo(directory: string): Promise<DemoReport> {
     record: id,
   });
   const attempts: [string, () => Promise<unknown>][] = [
-    ['tampered ciphertext (one character changed)', () => fs.decrypt(flipNearEnd(ssn), ctx('cus_1001', 'acme-health', 'ssn'))],
-    ['SSN of cus_1001 pasted into cus_1002', () => fs.decrypt(ssn, ctx('cus_1002', 'acme-health', 'ssn'))],
-    ['SSN of cus_1001 read as another tenant', () => fs.decrypt(ssn, ctx('cus_1001', 'globex-bank', 'ssn'))],
-    ['legacy plaintext in an encrypted field', () => fs.decrypt('521-44-8790', ctx('cus_1001', 'acme-health', 'ssn'))],
+    [
+      'tampered ciphertext (one character changed)',
+      () => fs.decrypt(flipNearEnd(ssn), ctx('cus_1001', 'acme-health', 'ssn')),
+    ],
+    [
+      'SSN of cus_1001 pasted into cus_1002',
+      () => fs.decrypt(ssn, ctx('cus_1002', 'acme-health', 'ssn')),
+    ],
+    [
+      'SSN of cus_1001 read as another tenant',
+      () => fs.decrypt(ssn, ctx('cus_1001', 'globex-bank', 'ssn')),
+    ],
+    [
+      'legacy plaintext in an encrypted field',
+      () => fs.decrypt('521-44-8790', ctx('cus_1001', 'acme-health', 'ssn')),
+    ],
   ];
   const failures: { attempt: string; code: string }[] = [];
   for (const [attempt, run] of attempts) {
@@ -122,9 +139,17 @@ export async function runDemo(directory: string): Promise<DemoReport> {
 function show(v: unknown): string {
   if (v instanceof Date) return `Date(${v.toISOString()})`;
   if (Buffer.isBuffer(v)) return `Buffer(${v.toString('utf8')})`;
-  if (typeof v === 'bigint') return `${v}n`;
-  if (typeof v === 'object') return JSON.stringify(v);
-  return typeof v === 'string' ? v : String(v);
+  switch (typeof v) {
+    case 'bigint':
+      return `${v}n`;
+    case 'string':
+      return v;
+    case 'number':
+    case 'boolean':
+      return String(v);
+    default:
+      return JSON.stringify(v);
+  }
 }
 
 /** Change one base64url character inside the ciphertext, well clear of the header. */

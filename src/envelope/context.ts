@@ -134,6 +134,9 @@ function writeString(out: Buffer, at: number, s: string): number {
 /**
  * The context given to a key provider when it wraps or unwraps a data key: the tenant plus,
  * for key-store keys, the key id and version. AWS KMS and Vault see exactly these entries.
- * @internal
+ * @example
+ * ```ts
+ * const ctx: KeyContext = { tenant: 'acme', key: 'default', version: '3' };
+ * ```
  */
 export type KeyContext = Readonly<Record<string, string>>;

@@ -8,7 +8,10 @@ import { MAGIC, TEXT_PREFIX } from './format.js';
 
 /** Text form of a binary envelope. @internal */
 export function toText(bytes: Uint8Array): string {
-  return TEXT_PREFIX + Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
+  return (
+    TEXT_PREFIX +
+    Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url')
+  );
 }
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
@@ -17,8 +20,7 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 
 /** What a stored value turned out to be. @internal */
 export type Classified =
-  | { readonly kind: 'envelope'; readonly bytes: Buffer }
-  | { readonly kind: 'plaintext' };
+  { readonly kind: 'envelope'; readonly bytes: Buffer } | { readonly kind: 'plaintext' };
 
 /**
  * Decide whether a stored value is an envelope, and decode the text form strictly: only the
@@ -32,7 +34,8 @@ export type Classified =
 export function classifyStored(stored: string | Uint8Array): Classified {
   if (typeof stored === 'string') {
     if (!stored.startsWith(TEXT_PREFIX)) {
-      if (OTHER_VERSION.test(stored)) throw new UnsupportedFormatError('text envelope version is not supported');
+      if (OTHER_VERSION.test(stored))
+        throw new UnsupportedFormatError('text envelope version is not supported');
       return { kind: 'plaintext' };
     }
     const body = stored.slice(TEXT_PREFIX.length);
@@ -48,14 +51,17 @@ export function classifyStored(stored: string | Uint8Array): Classified {
       }
     }
     const bytes = Buffer.from(body, 'base64url');
-    if (bytes[0] !== MAGIC) throw new MalformedCiphertextError('text envelope does not hold an envelope');
+    if (bytes[0] !== MAGIC)
+      throw new MalformedCiphertextError('text envelope does not hold an envelope');
     return { kind: 'envelope', bytes };
   }
   if (stored instanceof Uint8Array) {
     if (stored.byteLength === 0 || stored[0] !== MAGIC) return { kind: 'plaintext' };
     return {
       kind: 'envelope',
-      bytes: Buffer.isBuffer(stored) ? stored : Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength),
+      bytes: Buffer.isBuffer(stored)
+        ? stored
+        : Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength),
     };
   }
   throw new MalformedCiphertextError('stored value must be a string or a Uint8Array');

@@ -1,8 +1,4 @@
-import {
-  MalformedCiphertextError,
-  UnsupportedFormatError,
-  WrongKeyError,
-} from '../errors.js';
+import { MalformedCiphertextError, UnsupportedFormatError, WrongKeyError } from '../errors.js';
 import { constantTimeEqual } from '../crypto/constant-time.js';
 import { fillRandom } from '../crypto/random.js';
 import { xaesOpen, xaesSeal } from '../crypto/xaes-256-gcm.js';
@@ -74,7 +70,8 @@ export function parseEnvelope(bytes: Buffer): ParsedEnvelope {
   if (bytes.byteLength < 4 || bytes[0] !== MAGIC) {
     throw new MalformedCiphertextError('value is not a fieldseal envelope');
   }
-  if (bytes[1] !== FORMAT_VERSION_1) throw new UnsupportedFormatError('envelope version is not supported');
+  if (bytes[1] !== FORMAT_VERSION_1)
+    throw new UnsupportedFormatError('envelope version is not supported');
   if (bytes[2] !== SUITE_XAES256GCM_HKDFSHA256_COMMIT) {
     throw new UnsupportedFormatError('envelope algorithm suite is not supported');
   }

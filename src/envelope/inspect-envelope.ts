@@ -3,13 +3,24 @@ import { parseEnvelope } from './envelope.js';
 import { COMMITMENT_LENGTH, NONCE_LENGTH, TAG_LENGTH } from './format.js';
 import { describeKeyRef } from './key-ref.js';
 
-/** Public facts about a stored envelope, readable without any key. */
+/**
+ * Public facts about a stored envelope, readable without any key.
+ * @example
+ * ```ts
+ * const info: EnvelopeInfo | undefined = inspectEnvelope(stored);
+ * ```
+ */
 export interface EnvelopeInfo {
   readonly version: 1;
   readonly suite: 'XAES-256-GCM/HKDF-SHA256/commit-256';
   readonly keyRef:
     | { readonly kind: 'store'; readonly keyId: string; readonly version: number }
-    | { readonly kind: 'embedded'; readonly providerId: string; readonly masterKeyId: string; readonly wrappedBytes: number };
+    | {
+        readonly kind: 'embedded';
+        readonly providerId: string;
+        readonly masterKeyId: string;
+        readonly wrappedBytes: number;
+      };
   /** `keyId@version` or `provider:masterKeyId`. */
   readonly keyLabel: string;
   readonly padded: boolean;
@@ -40,7 +51,12 @@ export function inspectEnvelope(stored: string | Uint8Array): EnvelopeInfo | und
     keyRef:
       ref.kind === 'store'
         ? { kind: 'store', keyId: ref.keyId, version: ref.version }
-        : { kind: 'embedded', providerId: ref.providerId, masterKeyId: ref.masterKeyId, wrappedBytes: ref.wrapped.byteLength },
+        : {
+            kind: 'embedded',
+            providerId: ref.providerId,
+            masterKeyId: ref.masterKeyId,
+            wrappedBytes: ref.wrapped.byteLength,
+          },
     keyLabel: describeKeyRef(ref),
     padded: env.padded,
     bytes: c.bytes.byteLength,

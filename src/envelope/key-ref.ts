@@ -15,6 +15,10 @@ import {
  * Which data key sealed a value (docs/format.md §3).
  * - `store`: a key id and version resolved through a {@link KeyStore} (compact).
  * - `embedded`: the data key itself, wrapped by a key provider (self-contained).
+ * @example
+ * ```ts
+ * const ref: KeyRef = { kind: 'store', keyId: 'default', version: 3 };
+ * ```
  */
 export type KeyRef =
   | { readonly kind: 'store'; readonly keyId: string; readonly version: number }

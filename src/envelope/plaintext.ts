@@ -8,7 +8,13 @@ import { MAX_PLAINTEXT_BYTES } from './format.js';
  * does not reveal the type, and a value comes back as the type it went in as.
  */
 
-/** Types a field value may have. JSON covers plain objects, arrays and null. */
+/**
+ * Types a field value may have. JSON covers plain objects, arrays and null.
+ * @example
+ * ```ts
+ * const values: FieldValue[] = ['text', 42, 10n, true, new Date(), new Uint8Array([1]), { a: 1 }, null];
+ * ```
+ */
 export type FieldValue =
   | string
   | number
@@ -29,7 +35,14 @@ export const TYPE_BYTES = 0x06;
 export const TYPE_BUFFER = 0x07;
 export const TYPE_JSON = 0x08;
 
-/** Padding choice: `'bucket-N'` pads the encoded plaintext to a multiple of N bytes. */
+/**
+ * Padding choice: `'bucket-N'` (or the number N) pads the encoded plaintext to a multiple of N
+ * bytes, so stored lengths reveal only the bucket.
+ * @example
+ * ```ts
+ * await fs.encrypt(ssn, context, { pad: 'bucket-16' });
+ * ```
+ */
 export type PaddingOption = false | 'bucket-16' | 'bucket-32' | 'bucket-64' | 'bucket-256' | number;
 
 /** Resolve a padding option to a bucket size in bytes (0 = no padding). @internal */
@@ -37,7 +50,9 @@ export function bucketSize(pad: PaddingOption | undefined): number {
   if (pad === undefined || pad === false) return 0;
   const n = typeof pad === 'number' ? pad : Number(pad.slice('bucket-'.length));
   if (!Number.isInteger(n) || n < 2 || n > 65536) {
-    throw new RangeError(`pad: expected false, 'bucket-N' or an integer 2..65536, got ${String(pad)}`);
+    throw new RangeError(
+      `pad: expected false, 'bucket-N' or an integer 2..65536, got ${String(pad)}`,
+    );
   }
   return n;
 }

@@ -1,6 +1,12 @@
 import type { DataKey } from './data-key.js';
 
-/** Limits of a {@link DataKeyCache}. `maxAgeMs` is required: a key never lives longer. */
+/**
+ * Limits of a {@link DataKeyCache}. `maxAgeMs` is required: a key never lives longer.
+ * @example
+ * ```ts
+ * const cache: DataKeyCacheOptions = { maxAgeMs: 60_000, maxUses: 100_000, maxEntries: 500 };
+ * ```
+ */
 export interface DataKeyCacheOptions {
   /** Maximum age of an entry in milliseconds (0 disables caching, keeping single-flight). */
   readonly maxAgeMs: number;
@@ -10,7 +16,13 @@ export interface DataKeyCacheOptions {
   readonly maxEntries?: number;
 }
 
-/** Counters of a cache; never contains key material or key ids. */
+/**
+ * Counters of a cache; never contains key material or key ids.
+ * @example
+ * ```ts
+ * const { hits, misses } = fs.metrics().cache;
+ * ```
+ */
 export interface DataKeyCacheStats {
   readonly hits: number;
   readonly misses: number;
@@ -18,7 +30,14 @@ export interface DataKeyCacheStats {
   readonly entries: number;
 }
 
-/** A key handed to one caller: the caller owns one reference and must `release()` it. */
+/**
+ * A key handed to one caller: the caller owns one reference and must `release()` it.
+ * @example
+ * ```ts
+ * const lease = await cache.acquire(id, 1, load);
+ * try { use(lease.key); } finally { lease.key.release(); }
+ * ```
+ */
 export interface CacheLease<X> {
   readonly key: DataKey;
   readonly extra: X;

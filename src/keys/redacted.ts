@@ -1,6 +1,12 @@
 import { inspect } from 'node:util';
 
-/** What every secret-holding object prints as, wherever it is printed. */
+/**
+ * What every secret-holding object prints as, wherever it is printed.
+ * @example
+ * ```ts
+ * String(sensitive('x')) === REDACTED; // true
+ * ```
+ */
 export const REDACTED = '[REDACTED]';
 
 /**

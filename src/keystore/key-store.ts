@@ -26,10 +26,23 @@ export interface KeyStore {
   ): Promise<StoredKeyVersion | undefined>;
 }
 
-/** Lifecycle state of a data-key version. */
+/**
+ * Lifecycle state of a data-key version: exactly one `active` per tenant and key id, older
+ * ones `decrypt-only`, destroyed ones `shredded`.
+ * @example
+ * ```ts
+ * const readable = (s: KeyVersionState) => s !== 'shredded';
+ * ```
+ */
 export type KeyVersionState = 'active' | 'decrypt-only' | 'shredded';
 
-/** A data-key version as stored: wrapped only, never in plaintext. */
+/**
+ * A data-key version as stored: wrapped only, never in plaintext.
+ * @example
+ * ```ts
+ * const row: StoredKeyVersion | undefined = await store.getVersion('acme', 'default', 2);
+ * ```
+ */
 export interface StoredKeyVersion {
   readonly tenant: string;
   readonly keyId: string;
@@ -42,5 +55,11 @@ export interface StoredKeyVersion {
   readonly createdAt: Date;
 }
 
-/** A version to add with {@link KeyStore.createVersion}. */
+/**
+ * A version to add with {@link KeyStore.createVersion}.
+ * @example
+ * ```ts
+ * await store.createVersion({ tenant, keyId, version: 1, providerId: 'local', masterKeyId: 'master', wrapped }, null);
+ * ```
+ */
 export type NewKeyVersion = Omit<StoredKeyVersion, 'state' | 'createdAt'>;

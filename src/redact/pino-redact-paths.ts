@@ -1,4 +1,10 @@
-/** Options of {@link pinoRedactPaths}. */
+/**
+ * Options of {@link pinoRedactPaths}.
+ * @example
+ * ```ts
+ * pinoRedactPaths(['ssn'], { depth: 3, prefixes: ['req.body'] });
+ * ```
+ */
 export interface PinoRedactOptions {
   /** How many levels of nesting below the top to cover with `*` wildcards (default 2). */
   readonly depth?: number;
@@ -19,14 +25,18 @@ const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
  * logger.info({ customer: { ssn: '123-45-6789' } }); // ssn printed as [REDACTED]
  * ```
  */
-export function pinoRedactPaths(fields: readonly string[], options: PinoRedactOptions = {}): string[] {
+export function pinoRedactPaths(
+  fields: readonly string[],
+  options: PinoRedactOptions = {},
+): string[] {
   const depth = options.depth ?? 2;
   if (!Number.isInteger(depth) || depth < 0 || depth > 8) {
     throw new RangeError(`depth: expected an integer 0..8, got ${String(depth)}`);
   }
   const paths = new Set<string>();
   for (const field of fields) {
-    if (typeof field !== 'string' || field.length === 0) throw new TypeError('fields: expected non-empty strings');
+    if (typeof field !== 'string' || field.length === 0)
+      throw new TypeError('fields: expected non-empty strings');
     const access = IDENT.test(field) ? `.${field}` : `[${JSON.stringify(field)}]`;
     const top = IDENT.test(field) ? field : `[${JSON.stringify(field)}]`;
     paths.add(top);

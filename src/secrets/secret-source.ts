@@ -58,7 +58,13 @@ export interface SecretSource {
   getKey(reference: string): Promise<SecretKey>;
 }
 
-/** How raw secret text is decoded when it carries no `base64:` / `hex:` prefix. */
+/**
+ * How raw secret text is decoded when it carries no `base64:` / `hex:` prefix.
+ * @example
+ * ```ts
+ * new EnvSecretSource({ keys: { master: 'MASTER_KEY_HEX' }, encoding: 'hex' });
+ * ```
+ */
 export type KeyEncoding = 'base64' | 'hex';
 
 const HEX = /^[0-9a-fA-F]*$/;

@@ -4,7 +4,13 @@ import type { KeyContext } from '../envelope/context.js';
 import { LocalKeyProvider } from '../kms/local/local-key-provider.js';
 import { SecretKey, type SecretSource } from '../secrets/secret-source.js';
 
-/** A fault to inject into the next provider calls. */
+/**
+ * A fault to inject into the next provider calls.
+ * @example
+ * ```ts
+ * provider.injectFault('timeout', 2);
+ * ```
+ */
 export type InjectedFault = 'unavailable' | 'timeout';
 
 class MemorySecretSource implements SecretSource {
@@ -16,7 +22,9 @@ class MemorySecretSource implements SecretSource {
   getKey(reference: string): Promise<SecretKey> {
     const key = this.keys.get(reference);
     return key === undefined
-      ? Promise.reject(new KeyNotConfiguredError(`no master key "${reference}"`, { details: { reference } }))
+      ? Promise.reject(
+          new KeyNotConfiguredError(`no master key "${reference}"`, { details: { reference } }),
+        )
       : Promise.resolve(key);
   }
 }
@@ -71,7 +79,11 @@ export class MemoryKeyProvider extends LocalKeyProvider {
     this.#latencyMs = ms;
   }
 
-  protected override async _wrap(masterKeyId: string, key: Uint8Array, context: KeyContext): Promise<Uint8Array> {
+  protected override async _wrap(
+    masterKeyId: string,
+    key: Uint8Array,
+    context: KeyContext,
+  ): Promise<Uint8Array> {
     await this.#before();
     return super._wrap(masterKeyId, key, context);
   }

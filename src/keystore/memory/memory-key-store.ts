@@ -17,17 +17,29 @@ export class MemoryKeyStore implements KeyStore {
     return Promise.resolve(this.#list(tenant, keyId).find((r) => r.state === 'active'));
   }
 
-  getVersion(tenant: string, keyId: string, version: number): Promise<StoredKeyVersion | undefined> {
+  getVersion(
+    tenant: string,
+    keyId: string,
+    version: number,
+  ): Promise<StoredKeyVersion | undefined> {
     return Promise.resolve(this.#list(tenant, keyId).find((r) => r.version === version));
   }
 
-  createVersion(record: NewKeyVersion, expectedActive: number | null): Promise<StoredKeyVersion | undefined> {
+  createVersion(
+    record: NewKeyVersion,
+    expectedActive: number | null,
+  ): Promise<StoredKeyVersion | undefined> {
     const list = this.#list(record.tenant, record.keyId);
     const active = list.find((r) => r.state === 'active');
-    if ((active?.version ?? null) !== expectedActive || list.some((r) => r.version === record.version)) {
+    if (
+      (active?.version ?? null) !== expectedActive ||
+      list.some((r) => r.version === record.version)
+    ) {
       return Promise.resolve(undefined);
     }
-    const next = list.map((r) => (r === active ? Object.freeze({ ...r, state: 'decrypt-only' as const }) : r));
+    const next = list.map((r) =>
+      r === active ? Object.freeze({ ...r, state: 'decrypt-only' as const }) : r,
+    );
     const row: StoredKeyVersion = Object.freeze({
       ...record,
       wrapped: Uint8Array.from(record.wrapped),

@@ -5,7 +5,13 @@ import { XaesRootKey, xaesOpen, xaesSeal } from '../../crypto/xaes-256-gcm.js';
 import type { SecretSource } from '../../secrets/secret-source.js';
 import { KeyProvider, type KeyProviderCapabilities } from '../key-provider.js';
 
-/** Options of {@link LocalKeyProvider}. */
+/**
+ * Options of {@link LocalKeyProvider}.
+ * @example
+ * ```ts
+ * const options: LocalKeyProviderOptions = { source: new FileSecretSource({ keys: { master: path } }) };
+ * ```
+ */
 export interface LocalKeyProviderOptions {
   /** Where master keys come from; a master key id is a reference in this source. */
   readonly source: SecretSource;
@@ -46,7 +52,11 @@ export class LocalKeyProvider extends KeyProvider {
     this.id = options.id ?? 'local';
   }
 
-  protected async _wrap(masterKeyId: string, key: Uint8Array, context: KeyContext): Promise<Uint8Array> {
+  protected async _wrap(
+    masterKeyId: string,
+    key: Uint8Array,
+    context: KeyContext,
+  ): Promise<Uint8Array> {
     const master = await this.#source.getKey(masterKeyId);
     const out = Buffer.allocUnsafe(WRAPPED_LENGTH);
     out[0] = WRAP_VERSION;

@@ -1,7 +1,13 @@
 import { KeyNotConfiguredError } from '../../errors.js';
 import { PreloadedSecretSource, decodeKeyText, type KeyEncoding } from '../secret-source.js';
 
-/** Options of {@link EnvSecretSource}. */
+/**
+ * Options of {@link EnvSecretSource}.
+ * @example
+ * ```ts
+ * const options: EnvSecretSourceOptions = { keys: { master: 'FIELDSEAL_MASTER_KEY' } };
+ * ```
+ */
 export interface EnvSecretSourceOptions {
   /** Reference name → environment variable name, e.g. `{ master: 'FIELDSEAL_MASTER_KEY' }`. */
   readonly keys: Readonly<Record<string, string>>;

@@ -4,7 +4,13 @@ import { dirname } from 'node:path';
 import { InvalidKeyMaterialError, KeyNotConfiguredError } from '../../errors.js';
 import { PreloadedSecretSource, decodeKeyText, type KeyEncoding } from '../secret-source.js';
 
-/** Options of {@link FileSecretSource}. */
+/**
+ * Options of {@link FileSecretSource}.
+ * @example
+ * ```ts
+ * const options: FileSecretSourceOptions = { keys: { master: '/run/secrets/master' }, encoding: 'raw' };
+ * ```
+ */
 export interface FileSecretSourceOptions {
   /** Reference name → file path, e.g. `{ master: '/run/secrets/fieldseal-master' }`. */
   readonly keys: Readonly<Record<string, string>>;
