@@ -49,6 +49,14 @@ export class XaesRootKey {
    * The caller must wipe the returned key after use.
    */
   deriveKey(nonce: Uint8Array, nonceOffset: number): Buffer {
+    // A short nonce would silently become a short GCM IV: never let that happen.
+    if (
+      !Number.isInteger(nonceOffset) ||
+      nonceOffset < 0 ||
+      nonce.byteLength < nonceOffset + XAES_NONCE_LENGTH
+    ) {
+      throw new RangeError('nonce: expected 24 bytes at the given offset');
+    }
     const ecb = this.#ecb;
     if (ecb === undefined) throw new InvalidKeyMaterialError('root key has been destroyed');
     const m = this.#block;
