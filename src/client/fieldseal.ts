@@ -10,7 +10,14 @@ import {
 import { encodeContext, type EncryptionContext } from '../envelope/context.js';
 import { classifyStored, toText } from '../envelope/encoding.js';
 import { openValue, parseEnvelope, sealValue, type ParsedEnvelope } from '../envelope/envelope.js';
-import { bucketSize, type FieldValue, type PaddingOption } from '../envelope/plaintext.js';
+import {
+  bucketSize,
+  encodePlaintext,
+  wipeEncoded,
+  type EncodedPlaintext,
+  type FieldValue,
+  type PaddingOption,
+} from '../envelope/plaintext.js';
 import { DataKeyCache } from '../keys/data-key-cache.js';
 import type { KeyProvider } from '../kms/key-provider.js';
 import type { StoredKeyVersion } from '../keystore/key-store.js';
@@ -68,8 +75,7 @@ export interface EncryptOptions {
 interface PreparedWrite {
   readonly tenant: string;
   readonly contextBytes: Buffer;
-  readonly bucket: number;
-  readonly value: unknown;
+  readonly plaintext: EncodedPlaintext;
 }
 
 interface Envelope {
@@ -125,6 +131,10 @@ export class Fieldseal {
     }
     checkMode(mode, 'mode');
     for (const [name, policy] of Object.entries(fields)) {
+      // Exactly one dot: otherwise "a.b" + "c" and "a" + "b.c" would share a policy.
+      if (!/^[^.]+\.[^.]+$/.test(name)) {
+        throw new TypeError(`fields["${name}"]: expected a "table.field" key with exactly one dot`);
+      }
       if (policy.mode !== undefined) checkMode(policy.mode, `fields["${name}"].mode`);
       bucketSize(policy.pad);
     }
@@ -161,19 +171,17 @@ export class Fieldseal {
   ): Promise<Buffer> {
     try {
       const item = this.#prepareWrite(value, context, options?.pad);
-      const lease = await this.#resolver.forWrite(item.tenant, 1);
       try {
-        const out = sealValue(
-          lease.key,
-          lease.extra.prefix,
-          item.contextBytes,
-          item.value,
-          item.bucket,
-        );
-        this.#metrics.encrypted++;
-        return out;
+        const lease = await this.#resolver.forWrite(item.tenant, 1);
+        try {
+          const out = sealValue(lease.key, lease.extra.prefix, item.contextBytes, item.plaintext);
+          this.#metrics.encrypted++;
+          return out;
+        } finally {
+          lease.key.release();
+        }
       } finally {
-        lease.key.release();
+        wipeEncoded(item.plaintext);
       }
     } catch (err) {
       throw this.#failed(err);
@@ -214,46 +222,57 @@ export class Fieldseal {
     return (await this.encryptManyToBytes(items)).map(toText);
   }
 
-  /** Binary form of {@link Fieldseal.encryptMany}. */
+  /**
+   * Binary form of {@link Fieldseal.encryptMany}. Values are grouped by tenant in chunks of at
+   * most `cache.maxUses`, and each chunk costs at most one key fetch.
+   */
   async encryptManyToBytes(items: readonly EncryptItem[]): Promise<Buffer[]> {
     const failures: BatchFailure[] = [];
     const prepared: (PreparedWrite | undefined)[] = items.map((it, index) =>
       this.#attempt(index, failures, () => this.#prepareWrite(it.value, it.context, it.pad)),
     );
-    const uses = new Map<string, number>();
-    for (const p of prepared)
-      if (p !== undefined) uses.set(p.tenant, (uses.get(p.tenant) ?? 0) + 1);
-    const leases = new Map(
-      await Promise.all(
-        [...uses].map(
-          async ([tenant, n]) =>
-            [tenant, await settle(this.#resolver.forWrite(tenant, n))] as const,
-        ),
-      ),
-    );
-    const out: Buffer[] = [];
     try {
+      const chunks: { tenant: string; indexes: number[] }[] = [];
+      const current = new Map<string, { tenant: string; indexes: number[] }>();
       prepared.forEach((p, index) => {
         if (p === undefined) return;
-        const lease = leases.get(p.tenant)!;
-        const sealed = this.#attempt(index, failures, () => {
-          if (!lease.ok) throw lease.error;
-          return sealValue(
-            lease.value.key,
-            lease.value.extra.prefix,
-            p.contextBytes,
-            p.value,
-            p.bucket,
-          );
-        });
-        if (sealed !== undefined) out[index] = sealed;
+        let chunk = current.get(p.tenant);
+        if (chunk === undefined || chunk.indexes.length >= this.#cache.maxUses) {
+          chunk = { tenant: p.tenant, indexes: [] };
+          current.set(p.tenant, chunk);
+          chunks.push(chunk);
+        }
+        chunk.indexes.push(index);
       });
+      const out: Buffer[] = [];
+      await Promise.all(
+        chunks.map(async ({ tenant, indexes }) => {
+          const lease = await settle(this.#resolver.forWrite(tenant, indexes.length));
+          try {
+            for (const index of indexes) {
+              const p = prepared[index]!;
+              const sealed = this.#attempt(index, failures, () => {
+                if (!lease.ok) throw lease.error;
+                return sealValue(
+                  lease.value.key,
+                  lease.value.extra.prefix,
+                  p.contextBytes,
+                  p.plaintext,
+                );
+              });
+              if (sealed !== undefined) out[index] = sealed;
+            }
+          } finally {
+            if (lease.ok) lease.value.key.release();
+          }
+        }),
+      );
+      if (failures.length > 0) throw new BatchError(failures.sort((a, b) => a.index - b.index));
+      this.#metrics.encrypted += out.length;
+      return out;
     } finally {
-      for (const l of leases.values()) if (l.ok) l.value.key.release();
+      for (const p of prepared) if (p !== undefined) wipeEncoded(p.plaintext);
     }
-    if (failures.length > 0) throw new BatchError(failures.sort((a, b) => a.index - b.index));
-    this.#metrics.encrypted += out.length;
-    return out;
   }
 
   /**
@@ -373,7 +392,8 @@ export class Fieldseal {
       });
     }
     const contextBytes = encodeContext(context);
-    return { tenant: context.tenant, contextBytes, bucket: bucketSize(pad ?? policy.pad), value };
+    const plaintext = encodePlaintext(value, bucketSize(pad ?? policy.pad));
+    return { tenant: context.tenant, contextBytes, plaintext };
   }
 
   #prepareRead(stored: string | Uint8Array, context: EncryptionContext): PreparedRead {

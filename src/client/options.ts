@@ -80,6 +80,10 @@ export interface FieldsealOptions {
   readonly cache: DataKeyCacheOptions;
   /** Client-wide mode (default `ReadWrite`). */
   readonly mode?: Mode;
-  /** Per-field policies keyed `table.field`. */
+  /**
+   * Per-field policies keyed `table.field` (exactly one dot, so no two fields can share a
+   * policy). Fields whose table or field name contains a dot cannot have a policy and get the
+   * strict default: the client's mode, no plaintext reads, no padding.
+   */
   readonly fields?: Readonly<Record<string, FieldPolicy>>;
 }

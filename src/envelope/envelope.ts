@@ -15,10 +15,10 @@ import {
   TAG_LENGTH,
 } from './format.js';
 import { decodeKeyRef, type KeyRef } from './key-ref.js';
-import { decodePlaintext, encodePlaintext } from './plaintext.js';
+import { decodePlaintext, type EncodedPlaintext } from './plaintext.js';
 
 /**
- * Seal one value (docs/format.md §2): `prefix | nonce | commitment | ciphertext | tag`, where
+ * Seal one encoded value (docs/format.md §2): `prefix | nonce | commitment | ciphertext | tag`, where
  * `prefix` is {@link encodeHeaderPrefix} of the key reference and the AAD is everything before
  * the ciphertext followed by the canonical context.
  * @internal
@@ -27,16 +27,15 @@ export function sealValue(
   key: DataKey,
   prefix: Buffer,
   contextBytes: Buffer,
-  value: unknown,
-  bucket: number,
+  plaintext: EncodedPlaintext,
 ): Buffer {
-  const parts = encodePlaintext(value, bucket);
+  const { parts } = plaintext;
   let plainLength = 0;
   for (const p of parts) plainLength += p.byteLength;
   const headerLength = prefix.byteLength + NONCE_LENGTH + COMMITMENT_LENGTH;
   const out = Buffer.allocUnsafe(headerLength + plainLength + TAG_LENGTH);
   prefix.copy(out, 0);
-  if (bucket > 0) out[3] = out[3]! | FLAG_PADDED;
+  if (plaintext.padded) out[3] = out[3]! | FLAG_PADDED;
   const nonceAt = prefix.byteLength;
   fillRandom(out, nonceAt, NONCE_LENGTH);
   key.commitment.copy(out, nonceAt + NONCE_LENGTH);
@@ -45,9 +44,6 @@ export function sealValue(
   let at = headerLength;
   for (const c of chunks) at += c.copy(out, at);
   tag.copy(out, at);
-  // Padding is zeros plus one marker byte: nothing to wipe. Encoded bodies of non-byte values
-  // were created here and hold plaintext: wipe them.
-  if (!(value instanceof Uint8Array)) parts[1]!.fill(0);
   return out;
 }
 

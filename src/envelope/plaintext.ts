@@ -60,12 +60,23 @@ export function bucketSize(pad: PaddingOption | undefined): number {
 const tagByte: Buffer[] = [];
 for (let t = 0; t <= TYPE_JSON; t++) tagByte.push(Buffer.from([t]));
 
+/** A value encoded and ready to seal. @internal */
+export interface EncodedPlaintext {
+  /** Type tag, body, optional padding: encrypted in this order. */
+  readonly parts: readonly Uint8Array[];
+  readonly padded: boolean;
+  /** The body was created by the encoder (not the caller's bytes) and must be wiped. */
+  readonly ownsBody: boolean;
+}
+
 /**
  * Encode a value as the parts of its plaintext (tag, body, optional padding), without
- * copying the body of byte values.
+ * copying the body of byte values. Runs before any key is fetched, so an unsupported value
+ * costs no provider call.
+ * @throws UnsupportedValueError, ValueTooLargeError
  * @internal
  */
-export function encodePlaintext(value: unknown, bucket: number): Uint8Array[] {
+export function encodePlaintext(value: unknown, bucket: number): EncodedPlaintext {
   const [tag, body] = encodeBody(value);
   const length = 1 + body.byteLength;
   const parts: Uint8Array[] = [tagByte[tag]!, body];
@@ -76,8 +87,17 @@ export function encodePlaintext(value: unknown, bucket: number): Uint8Array[] {
     parts.push(padding);
   }
   const total = parts.reduce((n, p) => n + p.byteLength, 0);
-  if (total > MAX_PLAINTEXT_BYTES) throw new ValueTooLargeError();
-  return parts;
+  const ownsBody = !(value instanceof Uint8Array);
+  if (total > MAX_PLAINTEXT_BYTES) {
+    if (ownsBody) body.fill(0);
+    throw new ValueTooLargeError();
+  }
+  return { parts, padded: bucket > 0, ownsBody };
+}
+
+/** Wipe what the encoder created (never the caller's own bytes). @internal */
+export function wipeEncoded(encoded: EncodedPlaintext): void {
+  if (encoded.ownsBody) encoded.parts[1]!.fill(0);
 }
 
 function encodeBody(value: unknown): [number, Uint8Array] {
@@ -110,10 +130,16 @@ function encodeBody(value: unknown): [number, Uint8Array] {
       if (ArrayBuffer.isView(value)) {
         throw new UnsupportedValueError('only Uint8Array and Buffer byte values are supported');
       }
+      if (!isJsonContainer(value)) {
+        // Map, Set, class instances (a `Sensitive` wrapper prints "[REDACTED]" as JSON):
+        // JSON would store something else than the value. Refuse rather than lose data.
+        throw new UnsupportedValueError('only plain objects and arrays are stored as JSON');
+      }
       let json: string | undefined;
       try {
-        json = JSON.stringify(value);
-      } catch {
+        json = JSON.stringify(value, strictJson);
+      } catch (err) {
+        if (err instanceof UnsupportedValueError) throw err;
         // The message of a JSON error can quote the value: never pass it on.
         throw new UnsupportedValueError('object is not JSON-serialisable');
       }
@@ -123,6 +149,27 @@ function encodeBody(value: unknown): [number, Uint8Array] {
     default:
       throw new UnsupportedValueError(`values of type ${typeof value} cannot be encrypted`);
   }
+}
+
+function isJsonContainer(value: object): boolean {
+  if (Array.isArray(value)) return true;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * JSON.stringify replacer that refuses nested values JSON would silently change: objects that
+ * are not plain objects or arrays (a nested Date is allowed and becomes its ISO string, as
+ * JSON defines). `this[key]` is the value before `toJSON` ran.
+ */
+function strictJson(this: unknown, key: string, value: unknown): unknown {
+  const original: unknown = (this as Record<string, unknown>)[key];
+  if (typeof original === 'object' && original !== null && !(original instanceof Date)) {
+    if (!isJsonContainer(original)) {
+      throw new UnsupportedValueError('only plain objects and arrays can be nested in JSON');
+    }
+  }
+  return value;
 }
 
 /**

@@ -55,6 +55,8 @@ interface Entry {
 interface Pending {
   joined: number;
   uses: number;
+  /** Set by `purge`: the load still completes for its callers but is not cached. */
+  purged: boolean;
   promise: Promise<{ key: DataKey; extra: unknown }>;
 }
 
@@ -119,7 +121,9 @@ export class DataKeyCache {
       this.#evict(id);
     }
     const pending = this.#pending.get(id);
-    if (pending !== undefined) {
+    // Join a load in flight only while the joint uses stay within the limit; otherwise load a
+    // separate key, so concurrency never lets one data key exceed `maxUses`.
+    if (pending !== undefined && !pending.purged && pending.uses + uses <= this.#maxUses) {
       pending.joined++;
       pending.uses += uses;
       this.#hits++;
@@ -127,22 +131,29 @@ export class DataKeyCache {
       return { key: r.key, extra: r.extra as X, hit: true };
     }
     this.#misses++;
-    const slot: Pending = { joined: 1, uses, promise: Promise.resolve() as never };
+    const slot: Pending = { joined: 1, uses, purged: false, promise: Promise.resolve() as never };
     slot.promise = (async () => {
       let loaded: { key: DataKey; extra: unknown };
       try {
         loaded = await load();
       } finally {
-        this.#pending.delete(id);
+        if (this.#pending.get(id) === slot) this.#pending.delete(id);
       }
       // Synchronous from here: every caller that joined gets its own reference.
       for (let i = 1; i < slot.joined; i++) loaded.key.retain();
-      if (slot.uses <= this.#maxUses) this.#store(id, loaded.key.retain(), loaded.extra, slot.uses);
+      if (!slot.purged && slot.uses < this.#maxUses) {
+        this.#store(id, loaded.key.retain(), loaded.extra, slot.uses);
+      }
       return loaded;
     })();
     this.#pending.set(id, slot);
     const r = await slot.promise;
     return { key: r.key, extra: r.extra as X, hit: false };
+  }
+
+  /** The use limit of one cached key. */
+  get maxUses(): number {
+    return this.#maxUses;
   }
 
   /** Seed the cache with a key the caller already holds (adds the cache's own reference). */
@@ -151,8 +162,17 @@ export class DataKeyCache {
     this.#store(id, key.retain(), extra, 0);
   }
 
-  /** Evict (and zero) every entry whose id matches; returns how many were evicted. */
+  /**
+   * Evict (and zero) every entry whose id matches; returns how many were evicted. Loads in
+   * flight for a matching id still answer their callers but are not cached.
+   */
   purge(matches: (id: string) => boolean = () => true): number {
+    for (const [id, slot] of this.#pending) {
+      if (matches(id)) {
+        slot.purged = true;
+        this.#pending.delete(id);
+      }
+    }
     let n = 0;
     for (const id of [...this.#entries.keys()]) {
       if (matches(id)) {

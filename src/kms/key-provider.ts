@@ -90,13 +90,15 @@ export abstract class KeyProvider {
     this.#check('generate', masterKeyId);
     const ctx = freezeContext(context);
     this.#calls.generate++;
-    const raw = await this.#call(() => this._generate(masterKeyId, ctx));
+    const raw: unknown = await this.#call(() => this._generate(masterKeyId, ctx));
+    const plaintext = (raw as { plaintext?: unknown } | null | undefined)?.plaintext;
+    const wrapped = (raw as { wrapped?: unknown } | null | undefined)?.wrapped;
     try {
-      checkKeyBytes(raw.plaintext);
-      checkWrapped(raw.wrapped);
-      return { key: DataKey.fromBytes(raw.plaintext), wrapped: Uint8Array.from(raw.wrapped) };
+      checkKeyBytes(plaintext);
+      checkWrapped(wrapped);
+      return { key: DataKey.fromBytes(plaintext), wrapped: Uint8Array.from(wrapped) };
     } finally {
-      raw.plaintext.fill(0);
+      wipe(plaintext);
     }
   }
 
@@ -110,7 +112,7 @@ export abstract class KeyProvider {
     this.#calls.wrap++;
     const copy = Buffer.from(key.exposeBytes());
     try {
-      const wrapped = await this.#call(() => this._wrap(masterKeyId, copy, ctx));
+      const wrapped: unknown = await this.#call(() => this._wrap(masterKeyId, copy, ctx));
       checkWrapped(wrapped);
       return Uint8Array.from(wrapped);
     } finally {
@@ -132,12 +134,14 @@ export abstract class KeyProvider {
     checkWrapped(wrapped);
     const ctx = freezeContext(context);
     this.#calls.unwrap++;
-    const raw = await this.#call(() => this._unwrap(masterKeyId, Uint8Array.from(wrapped), ctx));
+    const raw: unknown = await this.#call(() =>
+      this._unwrap(masterKeyId, Uint8Array.from(wrapped), ctx),
+    );
     try {
       checkKeyBytes(raw);
       return DataKey.fromBytes(raw);
     } finally {
-      raw.fill(0);
+      wipe(raw);
     }
   }
 
@@ -200,13 +204,14 @@ function freezeContext(context: KeyContext): KeyContext {
   return Object.freeze(copy);
 }
 
-function checkKeyBytes(bytes: Uint8Array): void {
+/** Postconditions run on whatever an implementation returned, typed or not. */
+function checkKeyBytes(bytes: unknown): asserts bytes is Uint8Array {
   if (!(bytes instanceof Uint8Array) || bytes.byteLength !== DATA_KEY_LENGTH) {
     throw new InvalidKeyMaterialError('key provider returned a data key that is not 32 bytes');
   }
 }
 
-function checkWrapped(bytes: Uint8Array): void {
+function checkWrapped(bytes: unknown): asserts bytes is Uint8Array {
   if (
     !(bytes instanceof Uint8Array) ||
     bytes.byteLength < 1 ||
@@ -214,4 +219,8 @@ function checkWrapped(bytes: Uint8Array): void {
   ) {
     throw new InvalidKeyMaterialError('wrapped data key length is out of range');
   }
+}
+
+function wipe(bytes: unknown): void {
+  if (bytes instanceof Uint8Array) bytes.fill(0);
 }

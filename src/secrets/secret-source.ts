@@ -73,10 +73,17 @@ const B64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 /**
  * Decode secret text into exactly 32 bytes: `base64:<...>` or `hex:<...>`, or raw text with
  * an explicit `encoding`. Surrounding whitespace (a trailing newline in a file) is ignored.
+ * `origin` (e.g. `environment variable X`) is named in errors next to the reference.
  * @throws InvalidKeyMaterialError naming `reference` (never the value).
  * @internal
  */
-export function decodeKeyText(reference: string, text: string, encoding?: KeyEncoding): Buffer {
+export function decodeKeyText(
+  reference: string,
+  text: string,
+  encoding?: KeyEncoding,
+  origin?: string,
+): Buffer {
+  const where = origin === undefined ? `key "${reference}"` : `key "${reference}" (${origin})`;
   const trimmed = text.trim();
   let enc: KeyEncoding | undefined = encoding;
   let body = trimmed;
@@ -89,7 +96,7 @@ export function decodeKeyText(reference: string, text: string, encoding?: KeyEnc
   }
   if (enc === undefined) {
     throw new InvalidKeyMaterialError(
-      `key "${reference}" has no "base64:" or "hex:" prefix and no encoding option was given`,
+      `${where} has no "base64:" or "hex:" prefix and no encoding option was given`,
       { details: { reference } },
     );
   }
@@ -99,7 +106,7 @@ export function decodeKeyText(reference: string, text: string, encoding?: KeyEnc
     const got = valid ? `${bytes.byteLength} bytes` : `invalid ${enc}`;
     bytes.fill(0);
     throw new InvalidKeyMaterialError(
-      `key "${reference}" must decode to exactly 32 bytes of ${enc} (got ${got})`,
+      `${where} must decode to exactly 32 bytes of ${enc} (got ${got})`,
       { details: { reference } },
     );
   }

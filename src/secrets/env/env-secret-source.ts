@@ -43,7 +43,10 @@ export class EnvSecretSource extends PreloadedSecretSource {
           { details: { reference } },
         );
       }
-      this.load(reference, decodeKeyText(reference, text, options.encoding));
+      this.load(
+        reference,
+        decodeKeyText(reference, text, options.encoding, `environment variable ${variable}`),
+      );
     }
   }
 }
