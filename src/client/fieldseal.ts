@@ -375,8 +375,8 @@ export class Fieldseal {
     return this.#cache.purge();
   }
 
+  /** Policy of a context that `encodeContext` has already validated. */
   #policy(context: EncryptionContext): FieldPolicy {
-    if (typeof context !== 'object' || context === null) return EMPTY_POLICY;
     return this.#fields[`${context.table}.${context.field}`] ?? EMPTY_POLICY;
   }
 
@@ -385,25 +385,26 @@ export class Fieldseal {
     context: EncryptionContext,
     pad: PaddingOption | undefined,
   ): PreparedWrite {
+    // Validate the context first: nothing below may stringify an unchecked value.
+    const contextBytes = encodeContext(context);
     const policy = this.#policy(context);
     if (!allows(this.mode, 'write') || !allows(policy.mode, 'write')) {
       throw new ModeForbiddenError('encryption is forbidden in this mode', {
         details: fieldOf(context),
       });
     }
-    const contextBytes = encodeContext(context);
     const plaintext = encodePlaintext(value, bucketSize(pad ?? policy.pad));
     return { tenant: context.tenant, contextBytes, plaintext };
   }
 
   #prepareRead(stored: string | Uint8Array, context: EncryptionContext): PreparedRead {
+    const contextBytes = encodeContext(context);
     const policy = this.#policy(context);
     if (!allows(this.mode, 'read') || !allows(policy.mode, 'read')) {
       throw new ModeForbiddenError('decryption is forbidden in this mode', {
         details: fieldOf(context),
       });
     }
-    const contextBytes = encodeContext(context);
     const classified = classifyStored(stored);
     if (classified.kind === 'plaintext') {
       const field = `${context.table}.${context.field}`;
@@ -470,10 +471,8 @@ function checkMode(mode: unknown, name: string): void {
   }
 }
 
-function fieldOf(context: EncryptionContext): { field?: string } {
-  return typeof context === 'object' && context !== null
-    ? { field: `${context.table}.${context.field}` }
-    : {};
+function fieldOf(context: EncryptionContext): { field: string } {
+  return { field: `${context.table}.${context.field}` };
 }
 
 async function settle<T>(

@@ -35,10 +35,8 @@ export function pinoRedactPaths(
   }
   const paths = new Set<string>();
   for (const field of fields) {
-    if (typeof field !== 'string' || field.length === 0)
-      throw new TypeError('fields: expected non-empty strings');
-    const access = IDENT.test(field) ? `.${field}` : `[${JSON.stringify(field)}]`;
-    const top = IDENT.test(field) ? field : `[${JSON.stringify(field)}]`;
+    const access = accessor(field);
+    const top = access.startsWith('.') ? field : access;
     paths.add(top);
     let prefix = '';
     for (let level = 1; level <= depth; level++) {
@@ -48,4 +46,26 @@ export function pinoRedactPaths(
     for (const p of options.prefixes ?? []) paths.add(`${p}${access}`);
   }
   return [...paths];
+}
+
+/** Characters pino's path syntax cannot carry inside a quoted key (it does not unescape). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must be refused
+const UNSAYABLE = /[\\[\],\u0000-\u001f\u007f]|\.\./u;
+
+/**
+ * The pino accessor for one field name: `.name` for identifiers, `["name"]` or `['name']`
+ * otherwise. Names pino cannot express are refused rather than turned into a path that
+ * silently redacts nothing.
+ */
+function accessor(field: string): string {
+  if (typeof field !== 'string' || field.length === 0) {
+    throw new TypeError('fields: expected non-empty strings');
+  }
+  if (IDENT.test(field)) return `.${field}`;
+  if (UNSAYABLE.test(field) || (field.includes('"') && field.includes("'"))) {
+    throw new TypeError(
+      `fields: ${JSON.stringify(field)} cannot be expressed as a pino redact path; rename it or redact it another way`,
+    );
+  }
+  return field.includes('"') ? `['${field}']` : `["${field}"]`;
 }
