@@ -1,4 +1,4 @@
-import { describe, expectTypeOf, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   createFieldseal,
   type EncryptionContext,
@@ -20,11 +20,16 @@ describe('public API types', () => {
   });
   const ctx: EncryptionContext = { tenant: 't', table: 'users', field: 'email' };
 
-  it('encrypt returns text, encryptToBytes returns a Buffer, decrypt defaults to FieldValue', () => {
-    expectTypeOf(fs.encrypt('x', ctx)).toEqualTypeOf<Promise<string>>();
-    expectTypeOf(fs.encryptToBytes('x', ctx)).toEqualTypeOf<Promise<Buffer>>();
-    expectTypeOf(fs.decrypt(Buffer.alloc(0), ctx)).toEqualTypeOf<Promise<FieldValue>>();
-    expectTypeOf(fs.decrypt<string>('fs1:', ctx)).toEqualTypeOf<Promise<string>>();
+  it('encrypt returns text, encryptToBytes returns a Buffer, decrypt defaults to FieldValue', async () => {
+    const text = fs.encrypt('x', ctx);
+    const bytes = fs.encryptToBytes('x', ctx);
+    expectTypeOf(text).toEqualTypeOf<Promise<string>>();
+    expectTypeOf(bytes).toEqualTypeOf<Promise<Buffer>>();
+    const untyped = fs.decrypt(await bytes, ctx);
+    const typed = fs.decrypt<string>(await text, ctx);
+    expectTypeOf(untyped).toEqualTypeOf<Promise<FieldValue>>();
+    expectTypeOf(typed).toEqualTypeOf<Promise<string>>();
+    expect([await untyped, await typed]).toEqual(['x', 'x']);
     expectTypeOf(fs.decryptManySettled<number>([])).toEqualTypeOf<Promise<Settled<number>[]>>();
   });
 
