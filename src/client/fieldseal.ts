@@ -109,6 +109,7 @@ const EMPTY_POLICY: FieldPolicy = Object.freeze({});
 export class Fieldseal {
   readonly mode: Mode;
   readonly #fields: Readonly<Record<string, FieldPolicy>>;
+  readonly #hasPolicies: boolean;
   readonly #cache: DataKeyCache;
   readonly #resolver: KeyResolver;
   readonly #providers: readonly KeyProvider[];
@@ -140,6 +141,7 @@ export class Fieldseal {
     }
     this.mode = mode;
     this.#fields = Object.freeze({ ...fields });
+    this.#hasPolicies = Object.keys(fields).length > 0;
     this.#providers = Array.isArray(provider)
       ? [...(provider as readonly KeyProvider[])]
       : [provider as KeyProvider];
@@ -172,7 +174,9 @@ export class Fieldseal {
     try {
       const item = this.#prepareWrite(value, context, options?.pad);
       try {
-        const lease = await this.#resolver.forWrite(item.tenant, 1);
+        const lease =
+          this.#resolver.peekWrite(item.tenant, 1) ??
+          (await this.#resolver.forWrite(item.tenant, 1));
         try {
           const out = sealValue(lease.key, lease.extra.prefix, item.contextBytes, item.plaintext);
           this.#metrics.encrypted++;
@@ -201,7 +205,9 @@ export class Fieldseal {
     try {
       const item = this.#prepareRead(stored, context);
       if (item.kind === 'plaintext') return item.value as T;
-      const lease = await this.#resolver.forRead(item.env.keyRef, item.tenant, 1);
+      const lease =
+        this.#resolver.peekRead(item.env.keyRef, item.tenant, 1) ??
+        (await this.#resolver.forRead(item.env.keyRef, item.tenant, 1));
       try {
         const value = openValue(item.env, lease.key, item.contextBytes);
         this.#metrics.decrypted++;
@@ -377,6 +383,7 @@ export class Fieldseal {
 
   /** Policy of a context that `encodeContext` has already validated. */
   #policy(context: EncryptionContext): FieldPolicy {
+    if (!this.#hasPolicies) return EMPTY_POLICY;
     return this.#fields[`${context.table}.${context.field}`] ?? EMPTY_POLICY;
   }
 

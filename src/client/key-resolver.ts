@@ -45,13 +45,31 @@ export class KeyResolver {
       encodeHeaderPrefix({ kind: 'store', keyId: this.#keyId, version: 1 });
   }
 
+  /** The cache id of the tenant's write key. */
+  #writeId(tenant: string): string {
+    const config = this.#config;
+    return config.mode === 'embedded'
+      ? cacheId('w', this.#writer.id, config.masterKeyId, tenant)
+      : cacheId('a', this.#keyId, tenant);
+  }
+
+  /** The tenant's write key if it is cached (synchronous hot path), else `undefined`. */
+  peekWrite(tenant: string, uses: number): CacheLease<WriteKeyExtra> | undefined {
+    return this.#cache.tryAcquire(this.#writeId(tenant), uses);
+  }
+
+  /** The key an envelope names if it is cached (synchronous hot path), else `undefined`. */
+  peekRead(ref: KeyRef, tenant: string, uses: number): CacheLease<unknown> | undefined {
+    return this.#cache.tryAcquire(this.readId(ref, tenant), uses);
+  }
+
   /** The tenant's current write key, leased for `uses` encryptions. */
   forWrite(tenant: string, uses: number): Promise<CacheLease<WriteKeyExtra>> {
     const config = this.#config;
     if (config.mode === 'embedded') {
       const provider = this.#writer;
       const master = config.masterKeyId;
-      return this.#cache.acquire(cacheId('w', provider.id, master, tenant), uses, async () => {
+      return this.#cache.acquire(this.#writeId(tenant), uses, async () => {
         const { key, wrapped } = await provider.generateDataKey(master, embeddedContext(tenant));
         const ref: KeyRef = {
           kind: 'embedded',
@@ -65,7 +83,7 @@ export class KeyResolver {
       });
     }
     const keyId = this.#keyId;
-    return this.#cache.acquire(cacheId('a', keyId, tenant), uses, async () => {
+    return this.#cache.acquire(this.#writeId(tenant), uses, async () => {
       const row = await config.store.getActiveVersion(tenant, keyId);
       if (row === undefined) {
         throw new KeyNotConfiguredError('tenant has no active data key: call provisionKey first');

@@ -70,16 +70,80 @@ export function encodeContext(ctx: EncryptionContext): Buffer {
 export function encodeCanonicalMap(
   ctx: Readonly<Record<string, string | readonly string[] | undefined>>,
 ): Buffer {
-  const entries: [Buffer, string | readonly string[]][] = [];
+  return asciiEncoding(ctx) ?? generalEncoding(ctx);
+}
+
+/**
+ * The same bytes as {@link generalEncoding} for the common case — every key and value an
+ * ASCII string (ids and names) — written byte by byte into one buffer. For ASCII, UTF-16
+ * order is UTF-8 byte order and string length is byte length. Anything else (non-ASCII,
+ * lists, out-of-range sizes) returns `undefined` and takes the general path, which also
+ * produces every error.
+ */
+function asciiEncoding(
+  ctx: Readonly<Record<string, string | readonly string[] | undefined>>,
+): Buffer | undefined {
+  const all = Object.keys(ctx);
+  if (all.length > MAX_ENTRIES) return undefined;
+  const keys: string[] = [];
   let size = 2;
-  for (const key of Object.keys(ctx)) {
+  for (const key of all) {
     const value = ctx[key];
     if (value === undefined) continue;
-    const keyBytes = Buffer.from(key, 'utf8');
-    if (keyBytes.byteLength === 0 || keyBytes.byteLength > MAX_KEY_BYTES) {
-      invalid('encryption context keys must be 1..255 bytes');
+    if (typeof value !== 'string') return undefined;
+    if (key.length === 0 || key.length > MAX_KEY_BYTES || value.length > MAX_VALUE_BYTES) {
+      return undefined;
     }
-    size += 2 + keyBytes.byteLength;
+    size += 4 + key.length + value.length;
+    // Insertion sort: a context has a handful of keys, and Array#sort costs ~10x more here.
+    let i = keys.length;
+    keys.push(key);
+    while (i > 0 && keys[i - 1]! > key) {
+      keys[i] = keys[i - 1]!;
+      i--;
+    }
+    keys[i] = key;
+  }
+  const out = Buffer.allocUnsafe(size);
+  out[0] = keys.length >>> 8;
+  out[1] = keys.length & 0xff;
+  let at = 2;
+  for (const key of keys) {
+    const value = ctx[key] as string;
+    out[at++] = key.length;
+    at = putAscii(out, at, key);
+    if (at < 0) return undefined;
+    out[at++] = VALUE_STRING;
+    out[at++] = value.length >>> 8;
+    out[at++] = value.length & 0xff;
+    at = putAscii(out, at, value);
+    if (at < 0) return undefined;
+  }
+  return out;
+}
+
+function putAscii(out: Buffer, at: number, s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return -1;
+    out[at + i] = c;
+  }
+  return at + s.length;
+}
+
+function generalEncoding(
+  ctx: Readonly<Record<string, string | readonly string[] | undefined>>,
+): Buffer {
+  const entries: Entry[] = [];
+  let size = 2;
+  let asciiKeys = true;
+  for (const key in ctx) {
+    if (!Object.prototype.hasOwnProperty.call(ctx, key)) continue;
+    const value = ctx[key];
+    if (value === undefined) continue;
+    const name = keyName(key);
+    asciiKeys &&= name.ascii;
+    size += 2 + name.bytes.byteLength;
     if (typeof value === 'string') {
       size += 2 + stringSize(value);
     } else if (Array.isArray(value)) {
@@ -95,25 +159,60 @@ export function encodeCanonicalMap(
     } else {
       invalid('encryption context values must be strings or lists of strings');
     }
-    entries.push([keyBytes, value]);
+    entries.push({ key, name, value });
   }
   if (entries.length > MAX_ENTRIES) invalid('encryption context has more than 64 entries');
-  entries.sort((a, b) => Buffer.compare(a[0], b[0]));
+  // For ASCII keys, UTF-16 string order is UTF-8 byte order: no native compare needed.
+  entries.sort(
+    asciiKeys
+      ? (a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+      : (a, b) => Buffer.compare(a.name.bytes, b.name.bytes),
+  );
   const out = Buffer.allocUnsafe(size);
-  let at = out.writeUInt16BE(entries.length, 0);
-  for (const [keyBytes, value] of entries) {
-    at = out.writeUInt8(keyBytes.byteLength, at);
-    at += keyBytes.copy(out, at);
+  out[0] = entries.length >>> 8;
+  out[1] = entries.length & 0xff;
+  let at = 2;
+  for (const { name, value } of entries) {
+    out[at++] = name.bytes.byteLength;
+    at += name.bytes.copy(out, at);
     if (typeof value === 'string') {
-      at = out.writeUInt8(VALUE_STRING, at);
+      out[at++] = VALUE_STRING;
       at = writeString(out, at, value);
     } else {
-      at = out.writeUInt8(VALUE_LIST, at);
-      at = out.writeUInt8(value.length, at);
+      out[at++] = VALUE_LIST;
+      out[at++] = value.length;
       for (const item of value) at = writeString(out, at, item);
     }
   }
   return out;
+}
+
+interface KeyName {
+  readonly bytes: Buffer;
+  readonly ascii: boolean;
+}
+
+interface Entry {
+  readonly key: string;
+  readonly name: KeyName;
+  readonly value: string | readonly string[];
+}
+
+/** Encoded context keys: a handful of names recur on every call, so keep their bytes. */
+const keyNames = new Map<string, KeyName>();
+const MAX_CACHED_KEY_NAMES = 256;
+
+function keyName(key: string): KeyName {
+  const cached = keyNames.get(key);
+  if (cached !== undefined) return cached;
+  if (!key.isWellFormed()) invalid('encryption context keys must be well-formed Unicode');
+  const bytes = Buffer.from(key, 'utf8');
+  if (bytes.byteLength === 0 || bytes.byteLength > MAX_KEY_BYTES) {
+    invalid('encryption context keys must be 1..255 bytes');
+  }
+  const name = { bytes, ascii: bytes.byteLength === key.length };
+  if (keyNames.size < MAX_CACHED_KEY_NAMES) keyNames.set(key, name);
+  return name;
 }
 
 function stringSize(s: string): number {
@@ -125,9 +224,9 @@ function stringSize(s: string): number {
 }
 
 function writeString(out: Buffer, at: number, s: string): number {
-  const lenAt = at;
   const written = out.write(s, at + 2, 'utf8');
-  out.writeUInt16BE(written, lenAt);
+  out[at] = written >>> 8;
+  out[at + 1] = written & 0xff;
   return at + 2 + written;
 }
 

@@ -33,14 +33,17 @@ export function sealValue(
   let plainLength = 0;
   for (const p of parts) plainLength += p.byteLength;
   const headerLength = prefix.byteLength + NONCE_LENGTH + COMMITMENT_LENGTH;
-  const out = Buffer.allocUnsafe(headerLength + plainLength + TAG_LENGTH);
-  prefix.copy(out, 0);
-  if (plaintext.padded) out[3] = out[3]! | FLAG_PADDED;
+  // The AAD (header || context) is built in one buffer: one setAAD call instead of two.
+  const aad = Buffer.allocUnsafe(headerLength + contextBytes.byteLength);
+  prefix.copy(aad, 0);
+  if (plaintext.padded) aad[3] = aad[3]! | FLAG_PADDED;
   const nonceAt = prefix.byteLength;
-  fillRandom(out, nonceAt, NONCE_LENGTH);
-  key.commitment.copy(out, nonceAt + NONCE_LENGTH);
-  const header = out.subarray(0, headerLength);
-  const { chunks, tag } = xaesSeal(key.root, out, nonceAt, [header, contextBytes], parts);
+  fillRandom(aad, nonceAt, NONCE_LENGTH);
+  key.commitment.copy(aad, nonceAt + NONCE_LENGTH);
+  contextBytes.copy(aad, headerLength);
+  const { chunks, tag } = xaesSeal(key.root, aad, nonceAt, [aad], parts);
+  const out = Buffer.allocUnsafe(headerLength + plainLength + TAG_LENGTH);
+  aad.copy(out, 0, 0, headerLength);
   let at = headerLength;
   for (const c of chunks) at += c.copy(out, at);
   tag.copy(out, at);
@@ -101,7 +104,7 @@ export function openValue(env: ParsedEnvelope, key: DataKey, contextBytes: Buffe
     key.root,
     bytes,
     nonceOffset,
-    [bytes.subarray(0, headerLength), contextBytes],
+    [Buffer.concat([bytes.subarray(0, headerLength), contextBytes])],
     bytes.subarray(headerLength, tagAt),
     bytes.subarray(tagAt),
   );

@@ -141,6 +141,15 @@ export function decodeKeyRef(bytes: Buffer, kind: number): [KeyRef, number] {
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function strictUtf8(bytes: Buffer, start: number, end: number): string {
+  // Identifiers are nearly always ASCII: decode those without the (slow) fatal TextDecoder.
+  let ascii = true;
+  for (let i = start; i < end; i++) {
+    if (bytes[i]! > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return bytes.toString('latin1', start, end);
   try {
     return decoder.decode(bytes.subarray(start, end));
   } catch {

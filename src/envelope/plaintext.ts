@@ -62,42 +62,79 @@ for (let t = 0; t <= TYPE_JSON; t++) tagByte.push(Buffer.from([t]));
 
 /** A value encoded and ready to seal. @internal */
 export interface EncodedPlaintext {
-  /** Type tag, body, optional padding: encrypted in this order. */
+  /** Encrypted in this order: one buffer for small values, tag / body / padding for large ones. */
   readonly parts: readonly Uint8Array[];
   readonly padded: boolean;
-  /** The body was created by the encoder (not the caller's bytes) and must be wiped. */
-  readonly ownsBody: boolean;
+  /** Buffers created by the encoder (they hold plaintext) and wiped after sealing. */
+  readonly owned: readonly Uint8Array[];
 }
 
+/** Up to this size a value is copied into one buffer: one GCM update instead of three. */
+const SMALL = 4096;
+
 /**
- * Encode a value as the parts of its plaintext (tag, body, optional padding), without
- * copying the body of byte values. Runs before any key is fetched, so an unsupported value
- * costs no provider call.
+ * Encode a value as its plaintext (tag, body, optional padding). Small values become one
+ * buffer; large byte values are not copied. Runs before any key is fetched, so an unsupported
+ * value costs no provider call.
  * @throws UnsupportedValueError, ValueTooLargeError
  * @internal
  */
 export function encodePlaintext(value: unknown, bucket: number): EncodedPlaintext {
+  if (typeof value === 'string' && value.length <= SMALL) {
+    if (!value.isWellFormed()) {
+      throw new UnsupportedValueError('strings must be well-formed Unicode (no lone surrogates)');
+    }
+    // Written straight after the tag: no intermediate buffer to copy or wipe.
+    const n = Buffer.byteLength(value, 'utf8');
+    const out = allocPlaintext(TYPE_STRING, n, bucket);
+    out.write(value, 1, 'utf8');
+    return { parts: [out], padded: bucket > 0, owned: [out] };
+  }
   const [tag, body] = encodeBody(value);
+  const ownsBody = !(value instanceof Uint8Array);
+  if (body.byteLength <= SMALL) {
+    const out = allocPlaintext(tag, body.byteLength, bucket);
+    out.set(body, 1);
+    if (ownsBody) body.fill(0);
+    return { parts: [out], padded: bucket > 0, owned: [out] };
+  }
+  if (bucket > MAX_PLAINTEXT_BYTES) throw new ValueTooLargeError();
   const length = 1 + body.byteLength;
   const parts: Uint8Array[] = [tagByte[tag]!, body];
   if (bucket > 0) {
-    const padded = Math.ceil((length + 1) / bucket) * bucket;
-    const padding = Buffer.alloc(padded - length);
+    const padding = Buffer.alloc(paddedLength(length, bucket) - length);
     padding[0] = 0x80;
     parts.push(padding);
   }
-  const total = parts.reduce((n, p) => n + p.byteLength, 0);
-  const ownsBody = !(value instanceof Uint8Array);
-  if (total > MAX_PLAINTEXT_BYTES) {
+  if (paddedLength(length, bucket) > MAX_PLAINTEXT_BYTES) {
     if (ownsBody) body.fill(0);
     throw new ValueTooLargeError();
   }
-  return { parts, padded: bucket > 0, ownsBody };
+  return { parts, padded: bucket > 0, owned: ownsBody ? [body] : [] };
+}
+
+/** Length after ISO/IEC 7816-4 padding to a multiple of `bucket` (0: no padding). */
+function paddedLength(length: number, bucket: number): number {
+  return bucket > 0 ? Math.ceil((length + 1) / bucket) * bucket : length;
+}
+
+/** A buffer for tag + `n` body bytes + padding, with the tag and padding already written. */
+function allocPlaintext(tag: number, n: number, bucket: number): Buffer {
+  const length = 1 + n;
+  const total = paddedLength(length, bucket);
+  if (total > MAX_PLAINTEXT_BYTES) throw new ValueTooLargeError();
+  const out = Buffer.allocUnsafe(total);
+  out[0] = tag;
+  if (total > length) {
+    out[length] = 0x80;
+    out.fill(0, length + 1);
+  }
+  return out;
 }
 
 /** Wipe what the encoder created (never the caller's own bytes). @internal */
 export function wipeEncoded(encoded: EncodedPlaintext): void {
-  if (encoded.ownsBody) encoded.parts[1]!.fill(0);
+  for (const b of encoded.owned) b.fill(0);
 }
 
 function encodeBody(value: unknown): [number, Uint8Array] {

@@ -81,6 +81,7 @@ export class DataKeyCache {
   readonly #entries = new Map<string, Entry>();
   readonly #pending = new Map<string, Pending>();
   #hits = 0;
+  #last: Entry | undefined;
   #misses = 0;
   #evictions = 0;
 
@@ -109,17 +110,8 @@ export class DataKeyCache {
     uses: number,
     load: () => Promise<{ key: DataKey; extra: X }>,
   ): Promise<CacheLease<X>> {
-    const entry = this.#entries.get(id);
-    if (entry !== undefined) {
-      if (this.#fresh(entry) && entry.uses + uses <= this.#maxUses) {
-        entry.uses += uses;
-        this.#entries.delete(id);
-        this.#entries.set(id, entry);
-        this.#hits++;
-        return { key: entry.key.retain(), extra: entry.extra as X, hit: true };
-      }
-      this.#evict(id);
-    }
+    const hit = this.tryAcquire<X>(id, uses);
+    if (hit !== undefined) return hit;
     const pending = this.#pending.get(id);
     // Join a load in flight only while the joint uses stay within the limit; otherwise load a
     // separate key, so concurrency never lets one data key exceed `maxUses`.
@@ -154,6 +146,28 @@ export class DataKeyCache {
   /** The use limit of one cached key. */
   get maxUses(): number {
     return this.#maxUses;
+  }
+
+  /**
+   * The cached key for `id` if it is fresh and has `uses` left, synchronously (the hot path of
+   * every warm read and write); otherwise `undefined` (and a stale entry is evicted).
+   */
+  tryAcquire<X>(id: string, uses: number): CacheLease<X> | undefined {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return undefined;
+    if (this.#fresh(entry) && entry.uses + uses <= this.#maxUses) {
+      entry.uses += uses;
+      // LRU order: move to the end, but only when not already the most recent entry.
+      if (entry !== this.#last) {
+        this.#entries.delete(id);
+        this.#entries.set(id, entry);
+        this.#last = entry;
+      }
+      this.#hits++;
+      return { key: entry.key.retain(), extra: entry.extra as X, hit: true };
+    }
+    this.#evict(id);
+    return undefined;
   }
 
   /** Seed the cache with a key the caller already holds (adds the cache's own reference). */
@@ -199,12 +213,13 @@ export class DataKeyCache {
       return;
     }
     this.#evict(id);
-    const entry: Entry = { key, extra, createdAt: performance.now(), uses, timer: undefined };
+    const entry: Entry = { key, extra, createdAt: Date.now(), uses, timer: undefined };
     entry.timer = setTimeout(() => {
       if (this.#entries.get(id) === entry) this.#evict(id);
     }, this.#maxAgeMs);
     entry.timer.unref();
     this.#entries.set(id, entry);
+    this.#last = entry;
     while (this.#entries.size > this.#maxEntries) {
       const oldest = this.#entries.keys().next().value as string;
       this.#evict(oldest);
@@ -212,13 +227,14 @@ export class DataKeyCache {
   }
 
   #fresh(entry: Entry): boolean {
-    return performance.now() - entry.createdAt < this.#maxAgeMs;
+    return Date.now() - entry.createdAt < this.#maxAgeMs;
   }
 
   #evict(id: string): void {
     const entry = this.#entries.get(id);
     if (entry === undefined) return;
     this.#entries.delete(id);
+    if (this.#last === entry) this.#last = undefined;
     if (entry.timer !== undefined) clearTimeout(entry.timer);
     entry.key.release();
     this.#evictions++;
