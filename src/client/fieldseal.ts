@@ -21,6 +21,7 @@ import {
 import { DataKeyCache } from '../keys/data-key-cache.js';
 import type { KeyProvider } from '../kms/key-provider.js';
 import type { StoredKeyVersion } from '../keystore/key-store.js';
+import { mapLimit } from '../lib/map-limit.js';
 import { KeyResolver } from './key-resolver.js';
 import { MetricsRecorder, type FieldsealMetrics } from './metrics.js';
 import type { FieldPolicy, FieldsealOptions, Mode } from './options.js';
@@ -88,6 +89,7 @@ interface Envelope {
 type PreparedRead = { readonly kind: 'plaintext'; readonly value: unknown } | Envelope;
 
 const EMPTY_POLICY: FieldPolicy = Object.freeze({});
+const DEFAULT_BATCH_KEY_CONCURRENCY = 16;
 
 /**
  * A field-encryption client bound at construction to its key provider(s), key configuration
@@ -110,6 +112,7 @@ export class Fieldseal {
   readonly mode: Mode;
   readonly #fields: Readonly<Record<string, FieldPolicy>>;
   readonly #hasPolicies: boolean;
+  readonly #loadConcurrency: number;
   readonly #cache: DataKeyCache;
   readonly #resolver: KeyResolver;
   readonly #providers: readonly KeyProvider[];
@@ -120,7 +123,20 @@ export class Fieldseal {
     if (typeof options !== 'object' || options === null) {
       throw new KeyNotConfiguredError('createFieldseal needs options with a provider and keys');
     }
-    const { provider, keys, cache, mode = 'ReadWrite', fields = {} } = options;
+    const {
+      provider,
+      keys,
+      cache,
+      mode = 'ReadWrite',
+      fields = {},
+      batchKeyConcurrency = DEFAULT_BATCH_KEY_CONCURRENCY,
+    } = options;
+    if (!Number.isInteger(batchKeyConcurrency) || batchKeyConcurrency < 1) {
+      throw new RangeError(
+        `batchKeyConcurrency: expected a positive integer, got ${String(batchKeyConcurrency)}`,
+      );
+    }
+    this.#loadConcurrency = batchKeyConcurrency;
     if (provider === undefined || provider === null) {
       throw new KeyNotConfiguredError('createFieldseal needs a key provider');
     }
@@ -251,28 +267,26 @@ export class Fieldseal {
         chunk.indexes.push(index);
       });
       const out: Buffer[] = [];
-      await Promise.all(
-        chunks.map(async ({ tenant, indexes }) => {
-          const lease = await settle(this.#resolver.forWrite(tenant, indexes.length));
-          try {
-            for (const index of indexes) {
-              const p = prepared[index]!;
-              const sealed = this.#attempt(index, failures, () => {
-                if (!lease.ok) throw lease.error;
-                return sealValue(
-                  lease.value.key,
-                  lease.value.extra.prefix,
-                  p.contextBytes,
-                  p.plaintext,
-                );
-              });
-              if (sealed !== undefined) out[index] = sealed;
-            }
-          } finally {
-            if (lease.ok) lease.value.key.release();
+      await mapLimit(chunks, this.#loadConcurrency, async ({ tenant, indexes }) => {
+        const lease = await settle(this.#resolver.forWrite(tenant, indexes.length));
+        try {
+          for (const index of indexes) {
+            const p = prepared[index]!;
+            const sealed = this.#attempt(index, failures, () => {
+              if (!lease.ok) throw lease.error;
+              return sealValue(
+                lease.value.key,
+                lease.value.extra.prefix,
+                p.contextBytes,
+                p.plaintext,
+              );
+            });
+            if (sealed !== undefined) out[index] = sealed;
           }
-        }),
-      );
+        } finally {
+          if (lease.ok) lease.value.key.release();
+        }
+      });
       if (failures.length > 0) throw new BatchError(failures.sort((a, b) => a.index - b.index));
       this.#metrics.encrypted += out.length;
       return out;
@@ -319,8 +333,10 @@ export class Fieldseal {
         results[index] = { ok: false, error: this.#batchFailure(err) };
       }
     });
-    await Promise.all(
-      [...groups.values()].map(async ({ ref, tenant, members }) => {
+    await mapLimit(
+      [...groups.values()],
+      this.#loadConcurrency,
+      async ({ ref, tenant, members }) => {
         const lease = await settle(this.#resolver.forRead(ref, tenant, members.length));
         try {
           for (const [index, p] of members) {
@@ -338,7 +354,7 @@ export class Fieldseal {
         } finally {
           if (lease.ok) lease.value.key.release();
         }
-      }),
+      },
     );
     return results;
   }

@@ -78,6 +78,11 @@ export interface FieldsealOptions {
   readonly keys: KeysConfig;
   /** Data-key cache limits; `maxAgeMs` is required. */
   readonly cache: DataKeyCacheOptions;
+  /**
+   * How many key loads (provider calls) a batch runs at once on cache misses (default 16),
+   * so a batch over 1,000 tenants does not fire 1,000 KMS requests together.
+   */
+  readonly batchKeyConcurrency?: number;
   /** Client-wide mode (default `ReadWrite`). */
   readonly mode?: Mode;
   /**

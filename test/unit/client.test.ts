@@ -1179,3 +1179,50 @@ describe('field policy keys', () => {
     });
   });
 });
+
+describe('batch key loads are bounded', () => {
+  class CountingProvider extends MemoryKeyProvider {
+    inFlight = 0;
+    maxInFlight = 0;
+    protected override async _unwrap(
+      masterKeyId: string,
+      wrapped: Uint8Array,
+      context: Readonly<Record<string, string>>,
+    ): Promise<Uint8Array> {
+      this.inFlight++;
+      this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+      try {
+        await new Promise((r) => setTimeout(r, 2));
+        return await super._unwrap(masterKeyId, wrapped, context);
+      } finally {
+        this.inFlight--;
+      }
+    }
+  }
+
+  it('a cold batch over 60 tenants runs at most batchKeyConcurrency unwraps at once', async () => {
+    const provider = new CountingProvider();
+    const store = new MemoryKeyStore();
+    const options = {
+      provider,
+      keys: { mode: 'store' as const, store, masterKeyId: 'master', keyId: 'k' },
+      cache: { maxAgeMs: 60_000 },
+    };
+    const writer = createFieldseal(options);
+    const items = [];
+    for (let t = 0; t < 60; t++) {
+      await writer.provisionKey(`t${t}`);
+      const context = { tenant: `t${t}`, table: 'users', field: 'email', record: 'r' };
+      items.push({ stored: await writer.encrypt(`v${t}`, context), context });
+    }
+    const reader = createFieldseal({ ...options, batchKeyConcurrency: 4 });
+    const before = provider.calls.unwrap;
+    provider.maxInFlight = 0;
+    const values = await reader.decryptMany(items);
+    expect(values).toEqual(items.map((_, t) => `v${t}`));
+    expect(provider.calls.unwrap - before).toBe(60);
+    expect(provider.maxInFlight).toBeLessThanOrEqual(4);
+    expect(provider.maxInFlight).toBeGreaterThan(1);
+    expect(() => createFieldseal({ ...options, batchKeyConcurrency: 0 })).toThrow(RangeError);
+  });
+});
