@@ -1,94 +1,24 @@
 import {
   BatchError,
   KeyNotConfiguredError,
-  ModeForbiddenError,
-  PlaintextInEncryptedFieldError,
   type BatchFailure,
   type FieldsealError,
   isFieldsealError,
 } from '../errors.js';
-import { encodeContext, type EncryptionContext } from '../envelope/context.js';
-import { classifyStored, toText } from '../envelope/encoding.js';
-import { openValue, parseEnvelope, sealValue, type ParsedEnvelope } from '../envelope/envelope.js';
-import {
-  bucketSize,
-  encodePlaintext,
-  wipeEncoded,
-  type EncodedPlaintext,
-  type FieldValue,
-  type PaddingOption,
-} from '../envelope/plaintext.js';
+import type { EncryptionContext } from '../envelope/context.js';
+import { toText } from '../envelope/encoding.js';
+import { openValue, sealValue } from '../envelope/envelope.js';
+import { wipeEncoded, type FieldValue } from '../envelope/plaintext.js';
 import { DataKeyCache } from '../keys/data-key-cache.js';
 import type { KeyProvider } from '../kms/key-provider.js';
 import type { StoredKeyVersion } from '../keystore/key-store.js';
 import { mapLimit } from '../lib/map-limit.js';
+import { FieldRules, type PreparedEnvelope, type PreparedWrite } from './field-rules.js';
+import type { DecryptItem, EncryptItem, EncryptOptions, Settled } from './items.js';
 import { KeyResolver } from './key-resolver.js';
 import { MetricsRecorder, type FieldsealMetrics } from './metrics.js';
-import type { FieldPolicy, FieldsealOptions, Mode } from './options.js';
+import type { FieldsealOptions, Mode } from './options.js';
 
-/**
- * One value to encrypt in a batch.
- * @example
- * ```ts
- * const item: EncryptItem = { value: 'a@example.com', context: { tenant, table: 'users', field: 'email', record: id } };
- * ```
- */
-export interface EncryptItem {
-  readonly value: FieldValue;
-  readonly context: EncryptionContext;
-  readonly pad?: PaddingOption;
-}
-
-/**
- * One stored value to decrypt in a batch, with the context it must have been written under.
- * @example
- * ```ts
- * const items: DecryptItem[] = rows.map((r) => ({ stored: r.email, context: { tenant, table: 'users', field: 'email', record: r.id } }));
- * ```
- */
-export interface DecryptItem {
-  readonly stored: string | Uint8Array;
-  readonly context: EncryptionContext;
-}
-
-/**
- * Per-item outcome of {@link Fieldseal.decryptManySettled}.
- * @example
- * ```ts
- * const emails = (await fs.decryptManySettled<string>(items)).map((r) => (r.ok ? r.value : null));
- * ```
- */
-export type Settled<T> =
-  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: FieldsealError };
-
-/**
- * Per-call options of `encrypt`.
- * @example
- * ```ts
- * await fs.encrypt(note, context, { pad: 'bucket-256' });
- * ```
- */
-export interface EncryptOptions {
-  /** Padding for this value (overrides the field policy). */
-  readonly pad?: PaddingOption;
-}
-
-interface PreparedWrite {
-  readonly tenant: string;
-  readonly contextBytes: Buffer;
-  readonly plaintext: EncodedPlaintext;
-}
-
-interface Envelope {
-  readonly kind: 'envelope';
-  readonly tenant: string;
-  readonly env: ParsedEnvelope;
-  readonly contextBytes: Buffer;
-}
-
-type PreparedRead = { readonly kind: 'plaintext'; readonly value: unknown } | Envelope;
-
-const EMPTY_POLICY: FieldPolicy = Object.freeze({});
 const DEFAULT_BATCH_KEY_CONCURRENCY = 16;
 
 /**
@@ -109,9 +39,7 @@ const DEFAULT_BATCH_KEY_CONCURRENCY = 16;
  * ```
  */
 export class Fieldseal {
-  readonly mode: Mode;
-  readonly #fields: Readonly<Record<string, FieldPolicy>>;
-  readonly #hasPolicies: boolean;
+  readonly #rules: FieldRules;
   readonly #loadConcurrency: number;
   readonly #cache: DataKeyCache;
   readonly #resolver: KeyResolver;
@@ -146,18 +74,7 @@ export class Fieldseal {
     if (cache === undefined || cache === null) {
       throw new TypeError('cache: expected { maxAgeMs, maxUses?, maxEntries? }');
     }
-    checkMode(mode, 'mode');
-    for (const [name, policy] of Object.entries(fields)) {
-      // Exactly one dot: otherwise "a.b" + "c" and "a" + "b.c" would share a policy.
-      if (!/^[^.]+\.[^.]+$/.test(name)) {
-        throw new TypeError(`fields["${name}"]: expected a "table.field" key with exactly one dot`);
-      }
-      if (policy.mode !== undefined) checkMode(policy.mode, `fields["${name}"].mode`);
-      bucketSize(policy.pad);
-    }
-    this.mode = mode;
-    this.#fields = Object.freeze({ ...fields });
-    this.#hasPolicies = Object.keys(fields).length > 0;
+    this.#rules = new FieldRules(mode, fields, this.#metrics);
     this.#providers = Array.isArray(provider)
       ? [...(provider as readonly KeyProvider[])]
       : [provider as KeyProvider];
@@ -188,7 +105,7 @@ export class Fieldseal {
     options?: EncryptOptions,
   ): Promise<Buffer> {
     try {
-      const item = this.#prepareWrite(value, context, options?.pad);
+      const item = this.#rules.prepareWrite(value, context, options?.pad);
       try {
         const lease =
           this.#resolver.peekWrite(item.tenant, 1) ??
@@ -219,7 +136,7 @@ export class Fieldseal {
     context: EncryptionContext,
   ): Promise<T> {
     try {
-      const item = this.#prepareRead(stored, context);
+      const item = this.#rules.prepareRead(stored, context);
       if (item.kind === 'plaintext') return item.value as T;
       const lease =
         this.#resolver.peekRead(item.env.keyRef, item.tenant, 1) ??
@@ -251,7 +168,7 @@ export class Fieldseal {
   async encryptManyToBytes(items: readonly EncryptItem[]): Promise<Buffer[]> {
     const failures: BatchFailure[] = [];
     const prepared: (PreparedWrite | undefined)[] = items.map((it, index) =>
-      this.#attempt(index, failures, () => this.#prepareWrite(it.value, it.context, it.pad)),
+      this.#attempt(index, failures, () => this.#rules.prepareWrite(it.value, it.context, it.pad)),
     );
     try {
       const chunks: { tenant: string; indexes: number[] }[] = [];
@@ -315,11 +232,15 @@ export class Fieldseal {
     const results = new Array<Settled<T>>(items.length);
     const groups = new Map<
       string,
-      { ref: ParsedEnvelope['keyRef']; tenant: string; members: [number, Envelope][] }
+      {
+        ref: PreparedEnvelope['env']['keyRef'];
+        tenant: string;
+        members: [number, PreparedEnvelope][];
+      }
     >();
     items.forEach((it, index) => {
       try {
-        const p = this.#prepareRead(it.stored, it.context);
+        const p = this.#rules.prepareRead(it.stored, it.context);
         if (p.kind === 'plaintext') {
           results[index] = { ok: true, value: p.value as T };
           return;
@@ -378,6 +299,11 @@ export class Fieldseal {
     };
   }
 
+  /** The client-wide mode. */
+  get mode(): Mode {
+    return this.#rules.mode;
+  }
+
   /** Counters: values, failures by code, plaintext reads by field, cache and provider calls. */
   metrics(): FieldsealMetrics {
     const providerCalls: Record<string, ReturnType<() => KeyProvider['calls']>> = {};
@@ -395,54 +321,6 @@ export class Fieldseal {
   /** Zero and drop every cached data key. The client stays usable (keys reload on demand). */
   clearCache(): number {
     return this.#cache.purge();
-  }
-
-  /** Policy of a context that `encodeContext` has already validated. */
-  #policy(context: EncryptionContext): FieldPolicy {
-    if (!this.#hasPolicies) return EMPTY_POLICY;
-    return this.#fields[`${context.table}.${context.field}`] ?? EMPTY_POLICY;
-  }
-
-  #prepareWrite(
-    value: unknown,
-    context: EncryptionContext,
-    pad: PaddingOption | undefined,
-  ): PreparedWrite {
-    // Validate the context first: nothing below may stringify an unchecked value.
-    const contextBytes = encodeContext(context);
-    const policy = this.#policy(context);
-    if (!allows(this.mode, 'write') || !allows(policy.mode, 'write')) {
-      throw new ModeForbiddenError('encryption is forbidden in this mode', {
-        details: fieldOf(context),
-      });
-    }
-    const plaintext = encodePlaintext(value, bucketSize(pad ?? policy.pad));
-    return { tenant: context.tenant, contextBytes, plaintext };
-  }
-
-  #prepareRead(stored: string | Uint8Array, context: EncryptionContext): PreparedRead {
-    const contextBytes = encodeContext(context);
-    const policy = this.#policy(context);
-    if (!allows(this.mode, 'read') || !allows(policy.mode, 'read')) {
-      throw new ModeForbiddenError('decryption is forbidden in this mode', {
-        details: fieldOf(context),
-      });
-    }
-    const classified = classifyStored(stored);
-    if (classified.kind === 'plaintext') {
-      const field = `${context.table}.${context.field}`;
-      if (policy.allowPlaintextRead !== true) {
-        throw new PlaintextInEncryptedFieldError(undefined, { details: { field } });
-      }
-      this.#metrics.plaintextRead(field);
-      return { kind: 'plaintext', value: stored };
-    }
-    return {
-      kind: 'envelope',
-      tenant: context.tenant,
-      env: parseEnvelope(classified.bytes),
-      contextBytes,
-    };
   }
 
   #attempt<T>(index: number, failures: BatchFailure[], fn: () => T): T | undefined {
@@ -479,23 +357,6 @@ export class Fieldseal {
  */
 export function createFieldseal(options: FieldsealOptions): Fieldseal {
   return new Fieldseal(options);
-}
-
-function allows(mode: Mode | undefined, op: 'read' | 'write'): boolean {
-  if (mode === undefined || mode === 'ReadWrite') return true;
-  return op === 'write' ? mode === 'WriteOnly' : mode === 'ReadOnly';
-}
-
-function checkMode(mode: unknown, name: string): void {
-  if (mode !== 'ReadWrite' && mode !== 'WriteOnly' && mode !== 'ReadOnly') {
-    throw new TypeError(
-      `${name}: expected 'ReadWrite', 'WriteOnly' or 'ReadOnly', got ${String(mode)}`,
-    );
-  }
-}
-
-function fieldOf(context: EncryptionContext): { field: string } {
-  return { field: `${context.table}.${context.field}` };
 }
 
 async function settle<T>(

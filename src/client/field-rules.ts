@@ -1,0 +1,127 @@
+import { ModeForbiddenError, PlaintextInEncryptedFieldError } from '../errors.js';
+import { encodeContext, type EncryptionContext } from '../envelope/context.js';
+import { classifyStored } from '../envelope/encoding.js';
+import { parseEnvelope, type ParsedEnvelope } from '../envelope/envelope.js';
+import {
+  bucketSize,
+  encodePlaintext,
+  type EncodedPlaintext,
+  type PaddingOption,
+} from '../envelope/plaintext.js';
+import type { MetricsRecorder } from './metrics.js';
+import type { FieldPolicy, Mode } from './options.js';
+
+/** A value checked, encoded and ready to seal once its tenant's key is known. @internal */
+export interface PreparedWrite {
+  readonly tenant: string;
+  readonly contextBytes: Buffer;
+  readonly plaintext: EncodedPlaintext;
+}
+
+/** A stored value checked and parsed, waiting for the key it names. @internal */
+export interface PreparedEnvelope {
+  readonly kind: 'envelope';
+  readonly tenant: string;
+  readonly env: ParsedEnvelope;
+  readonly contextBytes: Buffer;
+}
+
+/** @internal */
+export type PreparedRead =
+  { readonly kind: 'plaintext'; readonly value: unknown } | PreparedEnvelope;
+
+const EMPTY_POLICY: FieldPolicy = Object.freeze({});
+
+/**
+ * Everything decided before a key is touched: context validation, the client's and the
+ * field's mode, value encoding, legacy-plaintext handling. No I/O happens here, so every
+ * refusal costs no provider call.
+ * @internal
+ */
+export class FieldRules {
+  readonly mode: Mode;
+  readonly #fields: Readonly<Record<string, FieldPolicy>>;
+  readonly #hasPolicies: boolean;
+  readonly #metrics: MetricsRecorder;
+
+  constructor(mode: Mode, fields: Readonly<Record<string, FieldPolicy>>, metrics: MetricsRecorder) {
+    checkMode(mode, 'mode');
+    for (const [name, policy] of Object.entries(fields)) {
+      // Exactly one dot: otherwise "a.b" + "c" and "a" + "b.c" would share a policy.
+      if (!/^[^.]+\.[^.]+$/.test(name)) {
+        throw new TypeError(`fields["${name}"]: expected a "table.field" key with exactly one dot`);
+      }
+      if (policy.mode !== undefined) checkMode(policy.mode, `fields["${name}"].mode`);
+      bucketSize(policy.pad);
+    }
+    this.mode = mode;
+    this.#fields = Object.freeze({ ...fields });
+    this.#hasPolicies = Object.keys(fields).length > 0;
+    this.#metrics = metrics;
+  }
+
+  prepareWrite(
+    value: unknown,
+    context: EncryptionContext,
+    pad: PaddingOption | undefined,
+  ): PreparedWrite {
+    // Validate the context first: nothing below may stringify an unchecked value.
+    const contextBytes = encodeContext(context);
+    const policy = this.#policy(context);
+    if (!allows(this.mode, 'write') || !allows(policy.mode, 'write')) {
+      throw new ModeForbiddenError('encryption is forbidden in this mode', {
+        details: fieldOf(context),
+      });
+    }
+    const plaintext = encodePlaintext(value, bucketSize(pad ?? policy.pad));
+    return { tenant: context.tenant, contextBytes, plaintext };
+  }
+
+  prepareRead(stored: string | Uint8Array, context: EncryptionContext): PreparedRead {
+    const contextBytes = encodeContext(context);
+    const policy = this.#policy(context);
+    if (!allows(this.mode, 'read') || !allows(policy.mode, 'read')) {
+      throw new ModeForbiddenError('decryption is forbidden in this mode', {
+        details: fieldOf(context),
+      });
+    }
+    const classified = classifyStored(stored);
+    if (classified.kind === 'plaintext') {
+      const { field } = fieldOf(context);
+      if (policy.allowPlaintextRead !== true) {
+        throw new PlaintextInEncryptedFieldError(undefined, { details: { field } });
+      }
+      this.#metrics.plaintextRead(field);
+      return { kind: 'plaintext', value: stored };
+    }
+    return {
+      kind: 'envelope',
+      tenant: context.tenant,
+      env: parseEnvelope(classified.bytes),
+      contextBytes,
+    };
+  }
+
+  /** Policy of a context that `encodeContext` has already validated. */
+  #policy(context: EncryptionContext): FieldPolicy {
+    if (!this.#hasPolicies) return EMPTY_POLICY;
+    return this.#fields[`${context.table}.${context.field}`] ?? EMPTY_POLICY;
+  }
+}
+
+function allows(mode: Mode | undefined, op: 'read' | 'write'): boolean {
+  if (mode === undefined || mode === 'ReadWrite') return true;
+  return op === 'write' ? mode === 'WriteOnly' : mode === 'ReadOnly';
+}
+
+function checkMode(mode: unknown, name: string): void {
+  if (mode !== 'ReadWrite' && mode !== 'WriteOnly' && mode !== 'ReadOnly') {
+    throw new TypeError(
+      `${name}: expected 'ReadWrite', 'WriteOnly' or 'ReadOnly', got ${String(mode)}`,
+    );
+  }
+}
+
+function fieldOf(context: EncryptionContext): { field: string } {
+  return { field: `${context.table}.${context.field}` };
+}
