@@ -102,6 +102,11 @@ export class FieldRules {
     };
   }
 
+  /** The configured policy of `table.field` (an empty frozen object when none). */
+  policyOf(table: string, field: string): FieldPolicy {
+    return this.#fields[`${table}.${field}`] ?? EMPTY_POLICY;
+  }
+
   /** Policy of a context that `encodeContext` has already validated. */
   #policy(context: EncryptionContext): FieldPolicy {
     if (!this.#hasPolicies) return EMPTY_POLICY;

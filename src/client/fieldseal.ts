@@ -17,7 +17,7 @@ import { FieldRules, type PreparedEnvelope, type PreparedWrite } from './field-r
 import type { DecryptItem, EncryptItem, EncryptOptions, Settled } from './items.js';
 import { KeyResolver } from './key-resolver.js';
 import { MetricsRecorder, type FieldsealMetrics } from './metrics.js';
-import type { FieldsealOptions, Mode } from './options.js';
+import type { FieldPolicy, FieldsealOptions, Mode } from './options.js';
 
 const DEFAULT_BATCH_KEY_CONCURRENCY = 16;
 
@@ -297,6 +297,18 @@ export class Fieldseal {
       masterKeyId: row.masterKeyId,
       createdAt: row.createdAt,
     };
+  }
+
+  /**
+   * The policy this client enforces for `table.field` (an empty frozen object when none).
+   * Model helpers use it to refuse clients that were not configured with a model's policies.
+   * @example
+   * ```ts
+   * fs.fieldPolicy('customers', 'ssn').mode; // 'WriteOnly'
+   * ```
+   */
+  fieldPolicy(table: string, field: string): FieldPolicy {
+    return this.#rules.policyOf(table, field);
   }
 
   /** The client-wide mode. */
