@@ -15,7 +15,13 @@
 export * from './errors.js';
 export { createFieldseal, Fieldseal } from './client/fieldseal.js';
 export type { DecryptItem, EncryptItem, EncryptOptions, Settled } from './client/items.js';
-export type { FieldPolicy, FieldsealOptions, KeysConfig, Mode } from './client/options.js';
+export type {
+  FieldPolicy,
+  FieldsealOptions,
+  KeysConfig,
+  MasterKeyChoice,
+  Mode,
+} from './client/options.js';
 export type { FieldsealMetrics } from './client/metrics.js';
 export type { EncryptionContext, KeyContext } from './envelope/context.js';
 export type { FieldValue, PaddingOption } from './envelope/plaintext.js';

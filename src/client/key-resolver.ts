@@ -33,8 +33,11 @@ export class KeyResolver {
     if (first === undefined) {
       throw new KeyNotConfiguredError('createFieldseal needs at least one key provider');
     }
-    if (typeof config.masterKeyId !== 'string' || config.masterKeyId.length === 0) {
-      throw new KeyNotConfiguredError('keys.masterKeyId must name the master key');
+    const master = config.masterKeyId;
+    if (!(typeof master === 'string' && master.length > 0) && typeof master !== 'function') {
+      throw new KeyNotConfiguredError(
+        'keys.masterKeyId must name the master key or map a tenant to its master key',
+      );
     }
     this.#config = config;
     this.#cache = cache;
@@ -49,7 +52,7 @@ export class KeyResolver {
   #writeId(tenant: string): string {
     const config = this.#config;
     return config.mode === 'embedded'
-      ? cacheId('w', this.#writer.id, config.masterKeyId, tenant)
+      ? cacheId('w', this.#writer.id, this.#masterFor(tenant), tenant)
       : cacheId('a', this.#keyId, tenant);
   }
 
@@ -68,7 +71,7 @@ export class KeyResolver {
     const config = this.#config;
     if (config.mode === 'embedded') {
       const provider = this.#writer;
-      const master = config.masterKeyId;
+      const master = this.#masterFor(tenant);
       return this.#cache.acquire(this.#writeId(tenant), uses, async () => {
         const { key, wrapped } = await provider.generateDataKey(master, embeddedContext(tenant));
         const ref: KeyRef = {
@@ -140,7 +143,7 @@ export class KeyResolver {
       if (active !== undefined) return active;
       const version = 1;
       const generated = await this.#writer.generateDataKey(
-        config.masterKeyId,
+        this.#masterFor(tenant),
         storeContext(tenant, keyId, version),
       );
       generated.key.release();
@@ -150,7 +153,7 @@ export class KeyResolver {
           keyId,
           version,
           providerId: this.#writer.id,
-          masterKeyId: config.masterKeyId,
+          masterKeyId: this.#masterFor(tenant),
           wrapped: generated.wrapped,
         },
         null,
@@ -187,6 +190,16 @@ export class KeyResolver {
       row.wrapped,
       storeContext(tenant, keyId, version),
     );
+  }
+
+  /** The master key id for `tenant` (per-tenant function or shared id), validated. */
+  #masterFor(tenant: string): string {
+    const choice = this.#config.masterKeyId;
+    const id = typeof choice === 'function' ? choice(tenant) : choice;
+    if (typeof id !== 'string' || id.length === 0) {
+      throw new KeyNotConfiguredError('no master key is configured for this tenant');
+    }
+    return id;
   }
 
   /** Cache id of the key an envelope names, for `tenant`: equal ids mean one key. */

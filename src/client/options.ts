@@ -46,17 +46,31 @@ export interface FieldPolicy {
  * @example
  * ```ts
  * const keys: KeysConfig = { mode: 'store', store, masterKeyId: 'master', keyId: 'k1' };
+ * // One master key per tenant instead of one shared master key:
+ * const perTenant: KeysConfig = { mode: 'embedded', masterKeyId: (tenant) => `alias/fs/${tenant}` };
  * ```
  */
 export type KeysConfig =
-  | { readonly mode: 'embedded'; readonly masterKeyId: string }
+  | { readonly mode: 'embedded'; readonly masterKeyId: MasterKeyChoice }
   | {
       readonly mode: 'store';
       readonly store: KeyStore;
-      readonly masterKeyId: string;
+      readonly masterKeyId: MasterKeyChoice;
       /** Key id written into envelopes (default `default`); keep it short. */
       readonly keyId?: string;
     };
+
+/**
+ * Which master key wraps a tenant's data keys: one shared master key for every tenant (a
+ * string), or one master key per tenant (a function of the tenant id). Per-tenant master keys
+ * let a KMS policy, an audit trail and a key deletion address exactly one tenant.
+ * @example
+ * ```ts
+ * const shared: MasterKeyChoice = 'master';
+ * const perTenant: MasterKeyChoice = (tenant) => `alias/fieldseal/${tenant}`;
+ * ```
+ */
+export type MasterKeyChoice = string | ((tenant: string) => string);
 
 /**
  * Options of {@link createFieldseal}.

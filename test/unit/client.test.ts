@@ -1226,3 +1226,48 @@ describe('batch key loads are bounded', () => {
     expect(() => createFieldseal({ ...options, batchKeyConcurrency: 0 })).toThrow(RangeError);
   });
 });
+
+describe('per-tenant master keys', () => {
+  it('wraps each tenant under its own master key; destroying one master key loses exactly that tenant', async () => {
+    const provider = new MemoryKeyProvider({ masterKeys: ['mk-a', 'mk-b'] });
+    const options = {
+      provider,
+      keys: { mode: 'embedded' as const, masterKeyId: (tenant: string) => `mk-${tenant}` },
+      cache: { maxAgeMs: 60_000 },
+    };
+    const writer = createFieldseal(options);
+    const ctxA = { tenant: 'a', table: 'users', field: 'email', record: '1' };
+    const ctxB = { tenant: 'b', table: 'users', field: 'email', record: '1' };
+    const a = await writer.encrypt('alice@example.com', ctxA);
+    const b = await writer.encrypt('bob@example.com', ctxB);
+    expect(inspectEnvelope(a)?.keyLabel).toBe('memory:mk-a');
+    expect(inspectEnvelope(b)?.keyLabel).toBe('memory:mk-b');
+    provider.destroyMasterKey('mk-a');
+    const reader = createFieldseal(options);
+    await expect(reader.decrypt(a, ctxA)).rejects.toMatchObject({ code: 'ERR_KEY_NOT_CONFIGURED' });
+    await expect(reader.decrypt(b, ctxB)).resolves.toBe('bob@example.com');
+  });
+
+  it('store mode records the per-tenant master key on the version row', async () => {
+    const provider = new MemoryKeyProvider({ masterKeys: ['mk-a'] });
+    const store = new MemoryKeyStore();
+    const fs = createFieldseal({
+      provider,
+      keys: { mode: 'store', store, keyId: 'k', masterKeyId: (t: string) => `mk-${t}` },
+      cache: { maxAgeMs: 60_000 },
+    });
+    expect((await fs.provisionKey('a')).masterKeyId).toBe('mk-a');
+    await expect(fs.provisionKey('zz')).rejects.toMatchObject({ code: 'ERR_KEY_NOT_CONFIGURED' });
+  });
+
+  it('a mapping that yields no master key fails closed', async () => {
+    const fs = createFieldseal({
+      provider: new MemoryKeyProvider(),
+      keys: { mode: 'embedded', masterKeyId: () => '' },
+      cache: { maxAgeMs: 1000 },
+    });
+    await expect(
+      fs.encrypt('x', { tenant: 't', table: 'users', field: 'email' }),
+    ).rejects.toMatchObject({ code: 'ERR_KEY_NOT_CONFIGURED' });
+  });
+});
