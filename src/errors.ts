@@ -39,6 +39,7 @@ export type FieldsealErrorCode =
   | 'ERR_KEY_SHREDDED'
   | 'ERR_KEY_UNWRAP_FAILED'
   | 'ERR_PROVIDER_UNAVAILABLE'
+  | 'ERR_KEY_STORE_UNAVAILABLE'
   | 'ERR_MODE_FORBIDDEN'
   | 'ERR_PLAINTEXT_IN_ENCRYPTED_FIELD'
   | 'ERR_UNSUPPORTED_VALUE'
@@ -240,6 +241,18 @@ export class KeyUnwrapFailedError extends FieldsealError {
 export class ProviderUnavailableError extends FieldsealError {
   constructor(message = 'key provider unavailable', o?: Opts) {
     super('ERR_PROVIDER_UNAVAILABLE', message, o);
+  }
+}
+/**
+ * The key store (the database holding wrapped data-key versions) could not be reached or failed.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_KEY_STORE_UNAVAILABLE') { report(err); }
+ * ```
+ */
+export class KeyStoreUnavailableError extends FieldsealError {
+  constructor(message = 'key store unavailable', o?: Opts) {
+    super('ERR_KEY_STORE_UNAVAILABLE', message, o);
   }
 }
 /**

@@ -7,9 +7,11 @@ import { fileURLToPath } from 'node:url';
  * lists of the package entry points with the TypeScript compiler, so a new undocumented
  * export fails the suite.
  */
-const entryPoints = ['../../src/index.ts', '../../src/testing/index.ts'].map((p) =>
-  fileURLToPath(new URL(p, import.meta.url)),
-);
+const entryPoints = [
+  '../../src/index.ts',
+  '../../src/testing/index.ts',
+  '../../src/keystore/postgres/index.ts',
+].map((p) => fileURLToPath(new URL(p, import.meta.url)));
 
 function undocumentedExports(): { entry: string; missing: string[]; total: number }[] {
   const program = ts.createProgram(entryPoints, {
@@ -43,7 +45,7 @@ function undocumentedExports(): { entry: string; missing: string[]; total: numbe
 describe('public API documentation', () => {
   it('every export of every entry point has a TSDoc summary and an @example', () => {
     for (const { entry, missing, total } of undocumentedExports()) {
-      expect(total, entry).toBeGreaterThan(entry.endsWith('testing/index.ts') ? 2 : 30);
+      expect(total, entry).toBeGreaterThan(entry.endsWith('src/index.ts') ? 30 : 2);
       expect(missing, `undocumented exports of ${entry}`).toEqual([]);
     }
   });

@@ -1,0 +1,20 @@
+/**
+ * PostgreSQL key store for fieldseal, on a PostgreSQL server (`pg`) or embedded PGlite.
+ *
+ * @example
+ * ```ts
+ * import { PostgresKeyStore, fromPGlite, migrate } from 'fieldseal/postgres';
+ * ```
+ * @module
+ */
+export { PostgresKeyStore, type PostgresKeyStoreOptions } from './postgres-key-store.js';
+export { migrate, schemaVersion, SCHEMA_VERSION } from './migrations.js';
+export { enableRowLevelSecurity } from './row-level-security.js';
+export {
+  fromPGlite,
+  fromPgPool,
+  type PGliteLike,
+  type PgPoolClientLike,
+  type PgPoolLike,
+  type SqlClient,
+} from './sql-client.js';

@@ -1,0 +1,202 @@
+import { KeyStoreUnavailableError, isFieldsealError } from '../../errors.js';
+import type { KeyStore, KeyVersionState, NewKeyVersion, StoredKeyVersion } from '../key-store.js';
+import type { SqlClient } from './sql-client.js';
+
+/**
+ * Options of {@link PostgresKeyStore}.
+ * @example
+ * ```ts
+ * const options: PostgresKeyStoreOptions = { sql: fromPgPool(pool), rls: true };
+ * ```
+ */
+export interface PostgresKeyStoreOptions {
+  /** The connection (`fromPgPool(pool)` or `fromPGlite(db)`); migrate it first. */
+  readonly sql: SqlClient;
+  /**
+   * Row-level security: run every query in a transaction that sets `app.tenant_id` to the
+   * tenant asked for (and, with `role`, `SET LOCAL ROLE` to a non-owner role), so the
+   * policies of {@link enableRowLevelSecurity} hide every other tenant's rows even from a
+   * buggy query. Costs a transaction per key lookup; lookups are cached.
+   */
+  readonly rls?: boolean | { readonly role: string };
+}
+
+interface Row {
+  tenant_id: string;
+  key_id: string;
+  version: string | number;
+  state: KeyVersionState;
+  provider_id: string;
+  master_key_id: string;
+  wrapped: Uint8Array | null;
+  created_at: Date | string;
+}
+
+const COLUMNS =
+  'tenant_id, key_id, version, state, provider_id, master_key_id, wrapped, created_at';
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * A {@link KeyStore} in PostgreSQL — a server through `pg`, or embedded PGlite — with the
+ * schema applied by {@link migrate}. Every query names the tenant; a partial unique index
+ * guarantees one active version per tenant and key id under any concurrency.
+ *
+ * @example
+ * ```ts
+ * const sql = fromPGlite(await PGlite.create('./.fieldseal/db'));
+ * await migrate(sql);
+ * const store = new PostgresKeyStore({ sql });
+ * const fs = createFieldseal({ provider, keys: { mode: 'store', store, masterKeyId: 'master' }, cache });
+ * ```
+ */
+export class PostgresKeyStore implements KeyStore {
+  readonly #sql: SqlClient;
+  readonly #rls: false | { role: string | undefined };
+
+  constructor(options: PostgresKeyStoreOptions) {
+    this.#sql = options.sql;
+    const rls = options.rls ?? false;
+    if (typeof rls === 'object') {
+      if (!IDENTIFIER.test(rls.role))
+        throw new TypeError('rls.role: expected a lower-case SQL identifier');
+      this.#rls = { role: rls.role };
+    } else {
+      this.#rls = rls ? { role: undefined } : false;
+    }
+  }
+
+  getActiveVersion(tenant: string, keyId: string): Promise<StoredKeyVersion | undefined> {
+    return this.#scoped(tenant, async (sql) => {
+      const { rows } = await sql.query<Row>(
+        `SELECT ${COLUMNS} FROM fieldseal_key_versions
+          WHERE tenant_id = $1 AND key_id = $2 AND state = 'active'`,
+        [tenant, keyId],
+      );
+      return rows[0] === undefined ? undefined : toStored(rows[0]);
+    });
+  }
+
+  getVersion(
+    tenant: string,
+    keyId: string,
+    version: number,
+  ): Promise<StoredKeyVersion | undefined> {
+    return this.#scoped(tenant, async (sql) => {
+      const { rows } = await sql.query<Row>(
+        `SELECT ${COLUMNS} FROM fieldseal_key_versions
+          WHERE tenant_id = $1 AND key_id = $2 AND version = $3`,
+        [tenant, keyId, version],
+      );
+      return rows[0] === undefined ? undefined : toStored(rows[0]);
+    });
+  }
+
+  /**
+   * List a tenant's versions (newest first), without the wrapped keys' bytes being needed by
+   * the caller — for CLIs and audits.
+   */
+  listVersions(tenant: string, keyId?: string): Promise<StoredKeyVersion[]> {
+    return this.#scoped(tenant, async (sql) => {
+      const { rows } = await sql.query<Row>(
+        `SELECT ${COLUMNS} FROM fieldseal_key_versions
+          WHERE tenant_id = $1 AND ($2::text IS NULL OR key_id = $2)
+          ORDER BY key_id, version DESC`,
+        [tenant, keyId ?? null],
+      );
+      return rows.map(toStored);
+    });
+  }
+
+  async createVersion(
+    record: NewKeyVersion,
+    expectedActive: number | null,
+  ): Promise<StoredKeyVersion | undefined> {
+    try {
+      return await this.#transaction(record.tenant, async (tx) => {
+        await tx.query(
+          'INSERT INTO fieldseal_tenants (tenant_id) VALUES ($1) ON CONFLICT (tenant_id) DO NOTHING',
+          [record.tenant],
+        );
+        // Lock the current active row (if any) so concurrent rotations serialise here.
+        const { rows } = await tx.query<{ version: string | number }>(
+          `SELECT version FROM fieldseal_key_versions
+            WHERE tenant_id = $1 AND key_id = $2 AND state = 'active' FOR UPDATE`,
+          [record.tenant, record.keyId],
+        );
+        const active = rows[0] === undefined ? null : Number(rows[0].version);
+        if (active !== expectedActive) return undefined;
+        if (active !== null) {
+          await tx.query(
+            `UPDATE fieldseal_key_versions SET state = 'decrypt-only'
+              WHERE tenant_id = $1 AND key_id = $2 AND version = $3`,
+            [record.tenant, record.keyId, active],
+          );
+        }
+        const inserted = await tx.query<Row>(
+          `INSERT INTO fieldseal_key_versions
+             (tenant_id, key_id, version, state, provider_id, master_key_id, wrapped)
+           VALUES ($1, $2, $3, 'active', $4, $5, $6)
+           RETURNING ${COLUMNS}`,
+          [
+            record.tenant,
+            record.keyId,
+            record.version,
+            record.providerId,
+            record.masterKeyId,
+            Buffer.from(record.wrapped),
+          ],
+        );
+        return toStored(inserted.rows[0]!);
+      });
+    } catch (err) {
+      // Another writer created the first active version (or this version) at the same moment:
+      // the unique indexes refused ours. The caller re-reads.
+      if (isUniqueViolation(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Run a read scoped to `tenant` (under RLS when configured). */
+  #scoped<T>(tenant: string, fn: (sql: SqlClient) => Promise<T>): Promise<T> {
+    return this.#rls === false ? this.#guard(() => fn(this.#sql)) : this.#transaction(tenant, fn);
+  }
+
+  #transaction<T>(tenant: string, fn: (sql: SqlClient) => Promise<T>): Promise<T> {
+    const rls = this.#rls;
+    return this.#guard(() =>
+      this.#sql.transaction(async (tx) => {
+        if (rls !== false) {
+          if (rls.role !== undefined) await tx.exec(`SET LOCAL ROLE ${rls.role}`);
+          await tx.query("SELECT set_config('app.tenant_id', $1, true)", [tenant]);
+        }
+        return fn(tx);
+      }),
+    );
+  }
+
+  async #guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (isFieldsealError(err) || isUniqueViolation(err)) throw err;
+      throw new KeyStoreUnavailableError('PostgreSQL key store query failed', { cause: err });
+    }
+  }
+}
+
+function toStored(row: Row): StoredKeyVersion {
+  return Object.freeze({
+    tenant: row.tenant_id,
+    keyId: row.key_id,
+    version: Number(row.version),
+    state: row.state,
+    providerId: row.provider_id,
+    masterKeyId: row.master_key_id,
+    wrapped: row.wrapped === null ? new Uint8Array(0) : Uint8Array.from(row.wrapped),
+    createdAt: row.created_at instanceof Date ? row.created_at : new Date(row.created_at),
+  });
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
+}
