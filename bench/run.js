@@ -372,7 +372,7 @@ async function coldPath() {
     { length: COLD_VALUES },
     (_, i) => `tenant-${String(i).padStart(4, '0')}`,
   );
-  for (const t of tenants) await fs.provisionKey(t);
+  for (const t of tenants) await fs.provisionTenant(t);
   const value = (i) => Buffer.from(`value-${String(i).padStart(10, '0')}`, 'utf8'); // 16 bytes
   const ctx = (tenant, i) => ({
     tenant,
@@ -510,7 +510,7 @@ async function coldPath() {
     `fs.metrics().providerCalls since start: ${JSON.stringify(fs.metrics().providerCalls)}`,
   );
   console.log(
-    `  (includes ${fmtInt(COLD_VALUES)} generate calls of provisionKey, the unwraps of the setup encryptions and of the untimed warm-up pass)`,
+    `  (includes ${fmtInt(COLD_VALUES)} generate calls of provisionTenant, the unwraps of the setup encryptions and of the untimed warm-up pass)`,
   );
 }
 
@@ -528,7 +528,7 @@ async function main() {
   );
 
   const clients = { store: newStoreClient(), embedded: newEmbeddedClient() };
-  await clients.store.fs.provisionKey(CONTEXT.tenant);
+  await clients.store.fs.provisionTenant(CONTEXT.tenant);
   // Warm both data-key caches (write key and read key) before any timing.
   for (const { fs } of Object.values(clients)) {
     const probe = randomBytes(16);

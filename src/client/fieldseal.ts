@@ -284,7 +284,7 @@ export class Fieldseal {
    * Create version 1 of the tenant's data key in the key store (no-op returning the active
    * version if one exists). Only for `keys.mode: 'store'`.
    */
-  async provisionKey(tenant: string): Promise<Omit<StoredKeyVersion, 'wrapped'>> {
+  async provisionTenant(tenant: string): Promise<Omit<StoredKeyVersion, 'wrapped'>> {
     if (typeof tenant !== 'string' || tenant.length === 0)
       throw new TypeError('tenant: expected a non-empty string');
     const row = await this.#resolver.provision(tenant);

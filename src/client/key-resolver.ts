@@ -89,7 +89,7 @@ export class KeyResolver {
     return this.#cache.acquire(this.#writeId(tenant), uses, async () => {
       const row = await config.store.getActiveVersion(tenant, keyId);
       if (row === undefined) {
-        throw new KeyNotConfiguredError('tenant has no active data key: call provisionKey first');
+        throw new KeyNotConfiguredError('tenant has no active data key: call provisionTenant first');
       }
       const key = await this.#unwrapRow(row, tenant, keyId, row.version);
       const ref: KeyRef = { kind: 'store', keyId, version: row.version };
@@ -135,7 +135,7 @@ export class KeyResolver {
   async provision(tenant: string): Promise<StoredKeyVersion> {
     const config = this.#config;
     if (config.mode !== 'store') {
-      throw new KeyNotConfiguredError('provisionKey needs keys.mode "store"');
+      throw new KeyNotConfiguredError('provisionTenant needs keys.mode "store"');
     }
     const keyId = this.#keyId;
     for (let attempt = 0; attempt < 5; attempt++) {

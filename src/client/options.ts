@@ -42,7 +42,7 @@ export interface FieldPolicy {
  * - `embedded`: each envelope carries its data key wrapped under `masterKeyId` by the first
  *   provider (self-contained; no key store). One data key per tenant is cached for writes.
  * - `store`: envelopes carry `keyId` + version; wrapped versions live in `store`
- *   (compact). Versions are created with `provisionKey` and wrapped under `masterKeyId`.
+ *   (compact). Versions are created with `provisionTenant` and wrapped under `masterKeyId`.
  * @example
  * ```ts
  * const keys: KeysConfig = { mode: 'store', store, masterKeyId: 'master', keyId: 'k1' };

@@ -53,8 +53,8 @@ function postgresBehaviour(name: string, open: () => SqlClient) {
       const writer = createFieldseal(options);
       const a = `a-${randomBytes(4).toString('hex')}`;
       const b = `b-${randomBytes(4).toString('hex')}`;
-      await writer.provisionKey(a);
-      await writer.provisionKey(b);
+      await writer.provisionTenant(a);
+      await writer.provisionTenant(b);
       const va = await writer.encrypt('alice@example.com', ctx(a));
       const vb = await writer.encrypt('bob@example.com', ctx(b));
       const reader = createFieldseal(options);
@@ -142,7 +142,7 @@ describe.skipIf(PG_URL === undefined)('PostgreSQL server (FIELDSEAL_TEST_PG_URL)
     const two = client(env.pool(1));
     for (let i = 0; i < 10; i++) {
       const t = `race-${i}-${randomBytes(3).toString('hex')}`;
-      const [r1, r2] = await Promise.all([one.provisionKey(t), two.provisionKey(t)]);
+      const [r1, r2] = await Promise.all([one.provisionTenant(t), two.provisionTenant(t)]);
       expect(r1.version).toBe(1);
       expect(r2.version).toBe(1);
       const { rows } = await sql.query<{ n: string }>(

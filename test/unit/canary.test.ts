@@ -450,7 +450,7 @@ describe('canary matcher (self-test)', () => {
 describe('canary: nothing leaks plaintext or key material', () => {
   it('successful round trips in both key modes and both forms', async () => {
     const c = makeClients();
-    await c.stored.provisionKey('acme');
+    await c.stored.provisionTenant('acme');
     const texts = await capture(async (sink) => {
       for (const client of [c.embedded, c.stored]) {
         for (const ctx of [CTX, CANARY_CTX]) {
@@ -490,7 +490,7 @@ describe('canary: nothing leaks plaintext or key material', () => {
       expect(
         await c.embedded.decrypt(`legacy ${CANARY}`, { ...CTX, table: 'legacy', field: 'notes' }),
       ).toBe(`legacy ${CANARY}`);
-      const row = await c.stored.provisionKey('acme');
+      const row = await c.stored.provisionTenant('acme');
       sink.add(...renderObject(row));
       for (const client of [c.embedded, c.stored, c.embeddedB64]) {
         sink.add(...renderObject(client), ...renderObject(client.metrics()));
@@ -503,9 +503,9 @@ describe('canary: nothing leaks plaintext or key material', () => {
 
   it('every failure path, every error rendering, every cause chain', async () => {
     const c = makeClients();
-    await c.stored.provisionKey('acme');
-    await c.stored.provisionKey('globex');
-    await c.otherStored.provisionKey('acme');
+    await c.stored.provisionTenant('acme');
+    await c.stored.provisionTenant('globex');
+    await c.otherStored.provisionTenant('acme');
     const errors: unknown[] = [];
     const texts = await capture(async (sink) => {
       for (const [name, client, other] of [
@@ -741,7 +741,7 @@ describe('canary: nothing leaks plaintext or key material', () => {
       );
       await failure(c.embedded.decrypt(written, CANARY_CTX), 'ERR_PROVIDER_UNAVAILABLE', errors);
       await failure(c.stored.encrypt(CANARY, CANARY_CTX), 'ERR_PROVIDER_UNAVAILABLE', errors);
-      await failure(c.stored.provisionKey('umbrella'), 'ERR_PROVIDER_UNAVAILABLE', errors);
+      await failure(c.stored.provisionTenant('umbrella'), 'ERR_PROVIDER_UNAVAILABLE', errors);
       await failure(
         c.embedded.encryptMany([{ value: CANARY, context: { ...CANARY_CTX, tenant: 'initech' } }]),
         'ERR_BATCH_FAILED',

@@ -161,7 +161,7 @@ describe('construction', () => {
 });
 
 describe('store mode', () => {
-  it('encrypt before provisionKey -> ERR_KEY_NOT_CONFIGURED with no provider call', async () => {
+  it('encrypt before provisionTenant -> ERR_KEY_NOT_CONFIGURED with no provider call', async () => {
     const provider = new MemoryKeyProvider();
     const fs = stored(provider, new MemoryKeyStore());
     expect((await rejection(fs.encrypt('x', ctx()))).code).toBe('ERR_KEY_NOT_CONFIGURED');
@@ -171,21 +171,21 @@ describe('store mode', () => {
     expect(provider.calls).toEqual(ZERO_CALLS);
   });
 
-  it('provisionKey creates version 1 once and round-trips', async () => {
+  it('provisionTenant creates version 1 once and round-trips', async () => {
     const provider = new MemoryKeyProvider();
     const fs = stored(provider, new MemoryKeyStore());
-    const row = await fs.provisionKey('acme');
+    const row = await fs.provisionTenant('acme');
     expect(row).toMatchObject({ tenant: 'acme', keyId: 'k', version: 1, state: 'active' });
     expect('wrapped' in row).toBe(false);
-    await fs.provisionKey('acme');
+    await fs.provisionTenant('acme');
     expect(provider.calls.generate).toBe(1);
     const v = await fs.encrypt('123-45-6789', ctx());
     expect(inspectEnvelope(v)).toMatchObject({ keyLabel: 'k@1', keyRef: { kind: 'store' } });
     expect(await fs.decrypt(v, ctx())).toBe('123-45-6789');
   });
 
-  it('provisionKey in embedded mode -> ERR_KEY_NOT_CONFIGURED', async () => {
-    expect((await rejection(embedded().provisionKey('acme'))).code).toBe('ERR_KEY_NOT_CONFIGURED');
+  it('provisionTenant in embedded mode -> ERR_KEY_NOT_CONFIGURED', async () => {
+    expect((await rejection(embedded().provisionTenant('acme'))).code).toBe('ERR_KEY_NOT_CONFIGURED');
   });
 });
 
@@ -369,8 +369,8 @@ describe('wrong key, shredding, destroyed master keys, outages', () => {
     const providerB = new MemoryKeyProvider();
     const a = stored(providerA, new MemoryKeyStore());
     const b = stored(providerB, new MemoryKeyStore());
-    await a.provisionKey('acme');
-    await b.provisionKey('acme');
+    await a.provisionTenant('acme');
+    await b.provisionTenant('acme');
     const v = await a.encrypt('secret', ctx());
     const err = await rejection(b.decrypt(v, ctx()));
     expect(err.code).toBe('ERR_WRONG_KEY');
@@ -415,7 +415,7 @@ describe('wrong key, shredding, destroyed master keys, outages', () => {
     const provider = new MemoryKeyProvider();
     const store = new MemoryKeyStore();
     const fs = stored(provider, store);
-    await fs.provisionKey('acme');
+    await fs.provisionTenant('acme');
     const v = await fs.encrypt('secret', ctx());
     store.shred('acme', 'k');
     expect(fs.clearCache()).toBeGreaterThan(0);
@@ -433,8 +433,8 @@ describe('wrong key, shredding, destroyed master keys, outages', () => {
     const provider = new MemoryKeyProvider();
     const store = new MemoryKeyStore();
     const fs = stored(provider, store);
-    await fs.provisionKey('acme');
-    await fs.provisionKey('globex');
+    await fs.provisionTenant('acme');
+    await fs.provisionTenant('globex');
     const a = await fs.encrypt('a', ctx('acme'));
     const g = await fs.encrypt('g', ctx('globex'));
     store.shred('acme', 'k');
@@ -446,7 +446,7 @@ describe('wrong key, shredding, destroyed master keys, outages', () => {
   it('an unknown key version (store mode) -> ERR_KEY_NOT_FOUND', async () => {
     const provider = new MemoryKeyProvider();
     const fs = stored(provider, new MemoryKeyStore());
-    await fs.provisionKey('acme');
+    await fs.provisionTenant('acme');
     const v = await fs.encrypt('x', ctx());
     // Another store where the tenant has no key at all.
     expect((await rejection(stored(provider, new MemoryKeyStore()).decrypt(v, ctx()))).code).toBe(
@@ -458,7 +458,7 @@ describe('wrong key, shredding, destroyed master keys, outages', () => {
     for (const mode of ['embedded', 'store'] as const) {
       const provider = new MemoryKeyProvider();
       const fs = mode === 'embedded' ? embedded(provider) : stored(provider, new MemoryKeyStore());
-      if (mode === 'store') await fs.provisionKey('acme');
+      if (mode === 'store') await fs.provisionTenant('acme');
       const v = await fs.encrypt('secret', ctx());
       provider.destroyMasterKey('master');
       fs.clearCache();
@@ -507,7 +507,7 @@ describe('wrong key, shredding, destroyed master keys, outages', () => {
   it('store mode outage -> ERR_PROVIDER_UNAVAILABLE for reads and writes', async () => {
     const provider = new MemoryKeyProvider();
     const fs = stored(provider, new MemoryKeyStore());
-    await fs.provisionKey('acme');
+    await fs.provisionTenant('acme');
     const v = await fs.encrypt('secret', ctx());
     fs.clearCache();
     provider.injectFault('timeout', Infinity);
@@ -693,8 +693,8 @@ describe('data-key cache', () => {
   it('two tenants never share a data key in store mode either', async () => {
     const provider = new MemoryKeyProvider();
     const fs = stored(provider, new MemoryKeyStore());
-    await fs.provisionKey('acme');
-    await fs.provisionKey('globex');
+    await fs.provisionTenant('acme');
+    await fs.provisionTenant('globex');
     const a = await fs.encrypt('x', ctx('acme'));
     const g = await fs.encrypt('x', ctx('globex'));
     expect(inspectEnvelope(a)!.keyLabel).toBe(inspectEnvelope(g)!.keyLabel);
@@ -730,7 +730,7 @@ describe('batches', () => {
     const provider = new MemoryKeyProvider();
     const store = new MemoryKeyStore();
     const fs = stored(provider, store);
-    for (const t of tenants) await fs.provisionKey(t);
+    for (const t of tenants) await fs.provisionTenant(t);
     expect(provider.calls).toEqual({ generate: 3, wrap: 0, unwrap: 0 });
     const out = await fs.encryptManyToBytes(items);
     expect(provider.calls.unwrap).toBe(3);
@@ -1211,7 +1211,7 @@ describe('batch key loads are bounded', () => {
     const writer = createFieldseal(options);
     const items = [];
     for (let t = 0; t < 60; t++) {
-      await writer.provisionKey(`t${t}`);
+      await writer.provisionTenant(`t${t}`);
       const context = { tenant: `t${t}`, table: 'users', field: 'email', record: 'r' };
       items.push({ stored: await writer.encrypt(`v${t}`, context), context });
     }
@@ -1256,8 +1256,8 @@ describe('per-tenant master keys', () => {
       keys: { mode: 'store', store, keyId: 'k', masterKeyId: (t: string) => `mk-${t}` },
       cache: { maxAgeMs: 60_000 },
     });
-    expect((await fs.provisionKey('a')).masterKeyId).toBe('mk-a');
-    await expect(fs.provisionKey('zz')).rejects.toMatchObject({ code: 'ERR_KEY_NOT_CONFIGURED' });
+    expect((await fs.provisionTenant('a')).masterKeyId).toBe('mk-a');
+    await expect(fs.provisionTenant('zz')).rejects.toMatchObject({ code: 'ERR_KEY_NOT_CONFIGURED' });
   });
 
   it('a mapping that yields no master key fails closed', async () => {

@@ -53,7 +53,7 @@ function makeHarness(mode: KeyMode): Harness {
     provisioned,
     async ensureTenant(tenant: string) {
       if (provisioned.has(tenant)) return;
-      await writer.provisionKey(tenant);
+      await writer.provisionTenant(tenant);
       provisioned.add(tenant);
     },
   };

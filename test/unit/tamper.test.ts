@@ -127,7 +127,7 @@ beforeAll(async () => {
     keys: { mode: 'store', store, masterKeyId: 'master' },
     cache: { maxAgeMs: 60_000 },
   });
-  await storeFs.provisionKey('acme');
+  await storeFs.provisionTenant('acme');
   const embeddedFs = createFieldseal({
     provider,
     keys: { mode: 'embedded', masterKeyId: 'master' },
@@ -412,8 +412,8 @@ async function storeClient(): Promise<Fieldseal> {
     keys: { mode: 'store', store: new MemoryKeyStore(), masterKeyId: 'master' },
     cache: { maxAgeMs: 60_000 },
   });
-  await fs.provisionKey('t1');
-  await fs.provisionKey('t2');
+  await fs.provisionTenant('t1');
+  await fs.provisionTenant('t2');
   return fs;
 }
 
