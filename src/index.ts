@@ -53,3 +53,18 @@ export {
 } from './secrets/file/file-secret-source.js';
 export { Sensitive, sensitive } from './redact/sensitive.js';
 export { pinoRedactPaths, type PinoRedactOptions } from './redact/pino-redact-paths.js';
+export {
+  CONFIG_FILE,
+  readConfig,
+  validateConfig,
+  type FieldsealConfig,
+} from './config/config-file.js';
+export { lockDataDir } from './config/data-dir-lock.js';
+export {
+  openDatabase,
+  openFromConfig,
+  type OpenedDatabase,
+  type OpenedFieldseal,
+} from './config/open-from-config.js';
+export { initProject, type InitReport } from './config/init-project.js';
+export { runDoctor, type DoctorCheck } from './config/doctor.js';

@@ -1,7 +1,20 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { runDemo } from '../demo/run-demo.js';
-import { generateKeyFile, inspectEnvelope, isFieldsealError } from '../index.js';
+import {
+  CONFIG_FILE,
+  generateKeyFile,
+  initProject,
+  inspectEnvelope,
+  isFieldsealError,
+  openDatabase,
+  openFromConfig,
+  readConfig,
+  runDoctor,
+  type EncryptionContext,
+  type OpenedFieldseal,
+} from '../index.js';
+import { migrate } from '../keystore/postgres/index.js';
 import { abbreviate, renderTable } from './table.js';
 
 const program = new Command()
@@ -71,6 +84,199 @@ program
         ],
       ),
     );
+  });
+
+interface GlobalOptions {
+  config: string;
+  json?: boolean;
+}
+
+const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+
+/** Print rows as a table, or as JSON with --json. */
+function output(
+  headers: readonly string[],
+  rows: readonly (readonly string[])[],
+  json: unknown,
+): void {
+  if (globals().json === true) console.log(JSON.stringify(json, null, 2));
+  else console.log(rows.length === 0 ? '(none)' : renderTable(headers, rows));
+}
+
+async function withClient<T>(fn: (opened: OpenedFieldseal) => Promise<T>): Promise<T> {
+  const opened = await openFromConfig(readConfig(globals().config));
+  try {
+    return await fn(opened);
+  } finally {
+    await opened.close();
+  }
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY)
+    throw new Error('pipe the value on standard input (never as an argument)');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  return text.endsWith('\n') ? text.slice(0, text.endsWith('\r\n') ? -2 : -1) : text;
+}
+
+interface ContextOptions {
+  tenant: string;
+  table: string;
+  field: string;
+  record?: string;
+}
+
+function contextOf(o: ContextOptions): EncryptionContext {
+  return o.record === undefined
+    ? { tenant: o.tenant, table: o.table, field: o.field }
+    : { tenant: o.tenant, table: o.table, field: o.field, record: o.record };
+}
+
+const withContext = (cmd: Command): Command =>
+  cmd
+    .requiredOption('--tenant <id>', 'tenant the value belongs to')
+    .requiredOption('--table <name>', 'table (entity) name')
+    .requiredOption('--field <name>', 'field (column) name')
+    .option('--record <key>', "the record's key, bound into the value");
+
+program
+  .option('-c, --config <file>', 'configuration file', CONFIG_FILE)
+  .option('--json', 'machine-readable output');
+
+program
+  .command('init')
+  .description('create fieldseal.config.json, a master key file and the embedded database schema')
+  .option('--dir <path>', 'folder for the key file and the embedded database', '.fieldseal')
+  .action(async (opts: { dir: string }) => {
+    const r = await initProject({ configFile: globals().config, dir: opts.dir });
+    output(
+      ['created', 'path'],
+      [
+        ['configuration', r.configFile],
+        ['master key file', `${r.keyFile}${r.createdKeyFile ? '' : ' (existing, kept)'}`],
+        ['embedded database (schema applied)', r.database],
+      ],
+      r,
+    );
+  });
+
+program
+  .command('migrate')
+  .description("apply fieldseal's schema migrations to the configured database")
+  .action(async () => {
+    const db = await openDatabase(readConfig(globals().config));
+    try {
+      const applied = await migrate(db.sql);
+      output(
+        ['applied migrations'],
+        applied.map((v) => [String(v)]),
+        { applied },
+      );
+    } finally {
+      await db.close();
+    }
+  });
+
+const tenant = program.command('tenant').description('tenants and their data keys');
+tenant
+  .command('create')
+  .description('provision the first data-key version of one or more tenants')
+  .argument('<tenant...>', 'tenant ids')
+  .action(async (ids: string[]) => {
+    await withClient(async ({ fs }) => {
+      const rows = [];
+      for (const id of ids) rows.push(await fs.provisionTenant(id));
+      output(
+        ['tenant', 'key', 'version', 'state', 'master key'],
+        rows.map((r) => [
+          r.tenant,
+          r.keyId,
+          String(r.version),
+          r.state,
+          `${r.providerId}:${r.masterKeyId}`,
+        ]),
+        rows,
+      );
+    });
+  });
+tenant
+  .command('list')
+  .description('list tenants with their active data-key version')
+  .action(async () => {
+    await withClient(async ({ store }) => {
+      const rows = await store.listTenants();
+      output(
+        ['tenant', 'active version', 'versions', 'created'],
+        rows.map((r) => [
+          r.tenant,
+          r.activeVersion === null ? '-' : String(r.activeVersion),
+          String(r.versions),
+          r.createdAt.toISOString(),
+        ]),
+        rows,
+      );
+    });
+  });
+
+program
+  .command('keys')
+  .description('data keys of a tenant')
+  .command('list')
+  .argument('<tenant>', 'tenant id')
+  .action(async (id: string) => {
+    await withClient(async ({ store }) => {
+      const rows = await store.listVersions(id);
+      output(
+        ['key', 'version', 'state', 'master key', 'wrapped bytes', 'created'],
+        rows.map((r) => [
+          r.keyId,
+          String(r.version),
+          r.state,
+          `${r.providerId}:${r.masterKeyId}`,
+          String(r.wrapped.byteLength),
+          r.createdAt.toISOString(),
+        ]),
+        rows.map(({ wrapped, ...r }) => ({ ...r, wrappedBytes: wrapped.byteLength })),
+      );
+    });
+  });
+
+withContext(
+  program
+    .command('encrypt')
+    .description('encrypt the value read from standard input; prints the fs1: text form'),
+).action(async (opts: ContextOptions) => {
+  const value = await readStdin();
+  await withClient(async ({ fs }) => {
+    console.log(await fs.encrypt(value, contextOf(opts)));
+  });
+});
+
+withContext(
+  program.command('decrypt').description('decrypt the fs1: value read from standard input'),
+).action(async (opts: ContextOptions) => {
+  const stored = (await readStdin()).trim();
+  await withClient(async ({ fs }) => {
+    const value = await fs.decrypt(stored, contextOf(opts));
+    console.log(typeof value === 'string' ? value : JSON.stringify(value));
+  });
+});
+
+program
+  .command('doctor')
+  .description(
+    'check configuration, master key, provider, database and schema; says how to fix what is wrong',
+  )
+  .action(async () => {
+    const checks = await runDoctor(globals().config);
+    output(
+      ['check', 'result', 'detail', 'fix'],
+      checks.map((c) => [c.check, c.ok ? 'ok' : 'FAIL', c.detail, c.fix ?? '']),
+      checks,
+    );
+    if (checks.some((c) => !c.ok)) process.exitCode = 1;
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -7,7 +7,11 @@
  * ```
  * @module
  */
-export { PostgresKeyStore, type PostgresKeyStoreOptions } from './postgres-key-store.js';
+export {
+  PostgresKeyStore,
+  type PostgresKeyStoreOptions,
+  type TenantSummary,
+} from './postgres-key-store.js';
 export { migrate, schemaVersion, SCHEMA_VERSION } from './migrations.js';
 export { enableRowLevelSecurity } from './row-level-security.js';
 export {

@@ -21,6 +21,20 @@ export interface PostgresKeyStoreOptions {
   readonly rls?: boolean | { readonly role: string };
 }
 
+/**
+ * One line of {@link PostgresKeyStore.listTenants}.
+ * @example
+ * ```ts
+ * for (const t of await store.listTenants()) console.log(t.tenant, t.activeVersion);
+ * ```
+ */
+export interface TenantSummary {
+  readonly tenant: string;
+  readonly createdAt: Date;
+  readonly versions: number;
+  readonly activeVersion: number | null;
+}
+
 interface Row {
   tenant_id: string;
   key_id: string;
@@ -104,6 +118,32 @@ export class PostgresKeyStore implements KeyStore {
         [tenant, keyId ?? null],
       );
       return rows.map(toStored);
+    });
+  }
+
+  /**
+   * Every tenant with its active version and version count (an administrative listing: under
+   * row-level security it shows only what the session may see).
+   */
+  listTenants(): Promise<TenantSummary[]> {
+    return this.#guard(async () => {
+      const { rows } = await this.#sql.query<{
+        tenant_id: string;
+        created_at: Date | string;
+        versions: string | number;
+        active: string | number | null;
+      }>(
+        `SELECT t.tenant_id, t.created_at, count(v.version) AS versions,
+                max(v.version) FILTER (WHERE v.state = 'active') AS active
+           FROM fieldseal_tenants t LEFT JOIN fieldseal_key_versions v USING (tenant_id)
+          GROUP BY t.tenant_id, t.created_at ORDER BY t.tenant_id`,
+      );
+      return rows.map((r) => ({
+        tenant: r.tenant_id,
+        createdAt: r.created_at instanceof Date ? r.created_at : new Date(r.created_at),
+        versions: Number(r.versions),
+        activeVersion: r.active === null ? null : Number(r.active),
+      }));
     });
   }
 

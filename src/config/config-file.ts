@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+
+/**
+ * `fieldseal.config.json`: what the CLI (and any script) needs to open a client. Paths are
+ * relative to the file. The master key itself never goes in the config: only where it lives.
+ * @example
+ * ```json
+ * {
+ *   "version": 1,
+ *   "database": { "kind": "pglite", "dataDir": ".fieldseal/db" },
+ *   "provider": { "kind": "local", "keyFile": ".fieldseal/master.key", "masterKeyId": "master" },
+ *   "keyId": "default",
+ *   "cache": { "maxAgeSeconds": 300 }
+ * }
+ * ```
+ */
+export interface FieldsealConfig {
+  readonly version: 1;
+  readonly database:
+    | { readonly kind: 'pglite'; readonly dataDir: string }
+    | { readonly kind: 'postgres'; readonly url: string };
+  readonly provider: {
+    readonly kind: 'local';
+    readonly keyFile: string;
+    readonly masterKeyId: string;
+  };
+  readonly keyId: string;
+  readonly cache: { readonly maxAgeSeconds: number; readonly maxUses?: number };
+}
+
+/** Default name of the configuration file. */
+export const CONFIG_FILE = 'fieldseal.config.json';
+
+/**
+ * Read and validate a configuration file; relative paths are resolved against its folder.
+ * @throws TypeError naming the first invalid setting; Error (ENOENT) when the file is missing.
+ * @example
+ * ```ts
+ * const config = readConfig('fieldseal.config.json');
+ * ```
+ */
+export function readConfig(path: string): FieldsealConfig {
+  const raw = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+  return validateConfig(raw, dirname(resolve(path)));
+}
+
+/**
+ * Validate a configuration object (see {@link FieldsealConfig}), resolving relative paths
+ * against `baseDir`.
+ * @example
+ * ```ts
+ * const config = validateConfig(JSON.parse(text), process.cwd());
+ * ```
+ */
+export function validateConfig(raw: unknown, baseDir: string): FieldsealConfig {
+  const o = object(raw, 'config');
+  if (o.version !== 1) throw new TypeError('config.version: expected 1');
+  const db = object(o.database, 'config.database');
+  const database =
+    db.kind === 'pglite'
+      ? { kind: 'pglite' as const, dataDir: path(db.dataDir, 'config.database.dataDir', baseDir) }
+      : db.kind === 'postgres'
+        ? { kind: 'postgres' as const, url: text(db.url, 'config.database.url') }
+        : fail('config.database.kind: expected "pglite" or "postgres"');
+  const p = object(o.provider, 'config.provider');
+  if (p.kind !== 'local') throw new TypeError('config.provider.kind: expected "local"');
+  const provider = {
+    kind: 'local' as const,
+    keyFile: path(p.keyFile, 'config.provider.keyFile', baseDir),
+    masterKeyId: text(p.masterKeyId, 'config.provider.masterKeyId'),
+  };
+  const c = object(o.cache, 'config.cache');
+  const maxAgeSeconds = c.maxAgeSeconds;
+  if (typeof maxAgeSeconds !== 'number' || !(maxAgeSeconds >= 0 && maxAgeSeconds <= 86_400)) {
+    throw new TypeError('config.cache.maxAgeSeconds: expected a number of seconds, 0..86400');
+  }
+  const maxUses = c.maxUses;
+  if (
+    maxUses !== undefined &&
+    (typeof maxUses !== 'number' || !Number.isInteger(maxUses) || maxUses < 1)
+  ) {
+    throw new TypeError('config.cache.maxUses: expected a positive integer');
+  }
+  return {
+    version: 1,
+    database,
+    provider,
+    keyId: text(o.keyId, 'config.keyId'),
+    cache: maxUses === undefined ? { maxAgeSeconds } : { maxAgeSeconds, maxUses },
+  };
+}
+
+function object(v: unknown, name: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new TypeError(`${name}: expected an object`);
+  return v as Record<string, unknown>;
+}
+
+function text(v: unknown, name: string): string {
+  if (typeof v !== 'string' || v.length === 0)
+    throw new TypeError(`${name}: expected a non-empty string`);
+  return v;
+}
+
+function path(v: unknown, name: string, baseDir: string): string {
+  const p = text(v, name);
+  return isAbsolute(p) ? p : resolve(baseDir, p);
+}
+
+function fail(message: string): never {
+  throw new TypeError(message);
+}

@@ -1,0 +1,96 @@
+import { createFieldseal, type Fieldseal } from '../client/fieldseal.js';
+import { LocalKeyProvider } from '../kms/local/local-key-provider.js';
+import { PostgresKeyStore } from '../keystore/postgres/postgres-key-store.js';
+import { migrate } from '../keystore/postgres/migrations.js';
+import { fromPGlite, fromPgPool, type SqlClient } from '../keystore/postgres/sql-client.js';
+import { FileSecretSource } from '../secrets/file/file-secret-source.js';
+import type { FieldsealConfig } from './config-file.js';
+import { lockDataDir } from './data-dir-lock.js';
+
+/** A database connection opened from a configuration, with its own `close`. */
+export interface OpenedDatabase {
+  readonly sql: SqlClient;
+  readonly close: () => Promise<void>;
+}
+
+/** A client, its key store and database, opened from a configuration. */
+export interface OpenedFieldseal extends OpenedDatabase {
+  readonly fs: Fieldseal;
+  readonly store: PostgresKeyStore;
+  readonly provider: LocalKeyProvider;
+  readonly config: FieldsealConfig;
+}
+
+/**
+ * Open the configured database: embedded PGlite (locked against a second process) or a
+ * PostgreSQL server through `pg`. The drivers are optional peer dependencies, loaded here only.
+ * @example
+ * ```ts
+ * const db = await openDatabase(readConfig('fieldseal.config.json'));
+ * try { await migrate(db.sql); } finally { await db.close(); }
+ * ```
+ */
+export async function openDatabase(config: FieldsealConfig): Promise<OpenedDatabase> {
+  if (config.database.kind === 'pglite') {
+    const release = lockDataDir(config.database.dataDir);
+    try {
+      const { PGlite } = await import('@electric-sql/pglite');
+      const db = await PGlite.create(config.database.dataDir);
+      return {
+        sql: fromPGlite(db),
+        close: async () => {
+          try {
+            await db.close();
+          } finally {
+            release();
+          }
+        },
+      };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+  const pg = await import('pg');
+  const pool = new pg.default.Pool({ connectionString: config.database.url, max: 4 });
+  return { sql: fromPgPool(pool), close: () => pool.end() };
+}
+
+/**
+ * Open a client from a configuration: local provider with the configured key file, the
+ * PostgreSQL key store on the configured database (migrated unless `migrate: false`).
+ * @throws KeyNotConfiguredError / InvalidKeyMaterialError for a missing or bad key file.
+ * @example
+ * ```ts
+ * const { fs, close } = await openFromConfig(readConfig('fieldseal.config.json'));
+ * try { console.log(await fs.decrypt(stored, context)); } finally { await close(); }
+ * ```
+ */
+export async function openFromConfig(
+  config: FieldsealConfig,
+  options: { readonly migrate?: boolean } = {},
+): Promise<OpenedFieldseal> {
+  // Key first: a bad key refuses to start before any database is opened.
+  const provider = new LocalKeyProvider({
+    source: new FileSecretSource({
+      keys: { [config.provider.masterKeyId]: config.provider.keyFile },
+    }),
+  });
+  const db = await openDatabase(config);
+  try {
+    if (options.migrate !== false) await migrate(db.sql);
+    const store = new PostgresKeyStore({ sql: db.sql });
+    const fs = createFieldseal({
+      provider,
+      keys: { mode: 'store', store, masterKeyId: config.provider.masterKeyId, keyId: config.keyId },
+      cache: {
+        maxAgeMs: config.cache.maxAgeSeconds * 1000,
+        ...(config.cache.maxUses === undefined ? {} : { maxUses: config.cache.maxUses }),
+      },
+    });
+    return { ...db, fs, store, provider, config };
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}
