@@ -89,7 +89,9 @@ export class KeyResolver {
     return this.#cache.acquire(this.#writeId(tenant), uses, async () => {
       const row = await config.store.getActiveVersion(tenant, keyId);
       if (row === undefined) {
-        throw new KeyNotConfiguredError('tenant has no active data key: call provisionTenant first');
+        throw new KeyNotConfiguredError(
+          'tenant has no active data key: call provisionTenant first',
+        );
       }
       const key = await this.#unwrapRow(row, tenant, keyId, row.version);
       const ref: KeyRef = { kind: 'store', keyId, version: row.version };

@@ -185,7 +185,9 @@ describe('store mode', () => {
   });
 
   it('provisionTenant in embedded mode -> ERR_KEY_NOT_CONFIGURED', async () => {
-    expect((await rejection(embedded().provisionTenant('acme'))).code).toBe('ERR_KEY_NOT_CONFIGURED');
+    expect((await rejection(embedded().provisionTenant('acme'))).code).toBe(
+      'ERR_KEY_NOT_CONFIGURED',
+    );
   });
 });
 
@@ -1257,7 +1259,9 @@ describe('per-tenant master keys', () => {
       cache: { maxAgeMs: 60_000 },
     });
     expect((await fs.provisionTenant('a')).masterKeyId).toBe('mk-a');
-    await expect(fs.provisionTenant('zz')).rejects.toMatchObject({ code: 'ERR_KEY_NOT_CONFIGURED' });
+    await expect(fs.provisionTenant('zz')).rejects.toMatchObject({
+      code: 'ERR_KEY_NOT_CONFIGURED',
+    });
   });
 
   it('a mapping that yields no master key fails closed', async () => {
