@@ -68,3 +68,38 @@ export {
 } from './config/open-from-config.js';
 export { initProject, type InitReport } from './config/init-project.js';
 export { runDoctor, type DoctorCheck } from './config/doctor.js';
+export { defineModel, type ModelDefinition } from './model/define-model.js';
+export {
+  field,
+  FieldBuilder,
+  type EncryptedFieldOptions,
+  type FieldKind,
+  type FieldTypes,
+  type StorageKind,
+} from './model/field.js';
+export type {
+  AnyField,
+  AnyModel,
+  InferRecord,
+  InferStored,
+  InferStoredInput,
+  Model,
+  ModelFields,
+  ModelPolicies,
+} from './model/model-types.js';
+export {
+  decryptRecord,
+  decryptRecords,
+  decryptRecordsSettled,
+  encryptRecord,
+  encryptRecords,
+  type RecordFieldError,
+  type SettledRecord,
+} from './model/record-codec.js';
+export {
+  defineModelFromSeedShape,
+  type SeedAttribute,
+  type SeedAttributeType,
+  type SeedFields,
+  type SeedShapeDefinition,
+} from './model/seed-shape.js';

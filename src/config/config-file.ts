@@ -29,7 +29,13 @@ export interface FieldsealConfig {
   readonly cache: { readonly maxAgeSeconds: number; readonly maxUses?: number };
 }
 
-/** Default name of the configuration file. */
+/**
+ * Default name of the configuration file.
+ * @example
+ * ```ts
+ * const config = readConfig(CONFIG_FILE);
+ * ```
+ */
 export const CONFIG_FILE = 'fieldseal.config.json';
 
 /**

@@ -6,7 +6,13 @@ import { FileSecretSource } from '../secrets/file/file-secret-source.js';
 import { readConfig, type FieldsealConfig } from './config-file.js';
 import { openDatabase } from './open-from-config.js';
 
-/** One check of {@link runDoctor}. */
+/**
+ * One check of {@link runDoctor}.
+ * @example
+ * ```ts
+ * const failed: DoctorCheck[] = (await runDoctor(CONFIG_FILE)).filter((c) => !c.ok);
+ * ```
+ */
 export interface DoctorCheck {
   readonly check: string;
   readonly ok: boolean;

@@ -4,7 +4,13 @@ import { generateKeyFile } from '../secrets/file/file-secret-source.js';
 import { readConfig, type FieldsealConfig } from './config-file.js';
 import { openFromConfig } from './open-from-config.js';
 
-/** What {@link initProject} created. */
+/**
+ * What {@link initProject} created.
+ * @example
+ * ```ts
+ * const { configFile, keyFile }: InitReport = await initProject({ configFile: 'fieldseal.config.json', dir: '.fieldseal' });
+ * ```
+ */
 export interface InitReport {
   readonly configFile: string;
   readonly keyFile: string;

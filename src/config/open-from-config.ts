@@ -7,13 +7,26 @@ import { FileSecretSource } from '../secrets/file/file-secret-source.js';
 import type { FieldsealConfig } from './config-file.js';
 import { lockDataDir } from './data-dir-lock.js';
 
-/** A database connection opened from a configuration, with its own `close`. */
+/**
+ * A database connection opened from a configuration, with its own `close`.
+ * @example
+ * ```ts
+ * const db: OpenedDatabase = await openDatabase(config);
+ * await db.close();
+ * ```
+ */
 export interface OpenedDatabase {
   readonly sql: SqlClient;
   readonly close: () => Promise<void>;
 }
 
-/** A client, its key store and database, opened from a configuration. */
+/**
+ * A client, its key store and database, opened from a configuration.
+ * @example
+ * ```ts
+ * const { fs, store, close }: OpenedFieldseal = await openFromConfig(config);
+ * ```
+ */
 export interface OpenedFieldseal extends OpenedDatabase {
   readonly fs: Fieldseal;
   readonly store: PostgresKeyStore;

@@ -1,0 +1,190 @@
+import type { FieldPolicy } from '../client/options.js';
+import { encodeContext } from '../envelope/context.js';
+import { bucketSize } from '../envelope/plaintext.js';
+import { fieldSpec, type FieldKind, type FieldSpec, type StorageKind } from './field.js';
+
+/** An encrypted field's settings, checked. @internal */
+export interface PlannedEncryption {
+  readonly policy: FieldPolicy;
+  /** Padding bucket in bytes (0: none), as the client compares it. */
+  readonly bucket: number;
+  readonly storage: StorageKind;
+  readonly context: Readonly<Record<string, string>>;
+}
+
+/** One field of a checked model. @internal */
+export interface PlannedField {
+  readonly name: string;
+  /** `table.field`, the client's policy key and `details.field` of errors. */
+  readonly qualified: string;
+  readonly kind: FieldKind;
+  readonly nullable: boolean;
+  readonly optional: boolean;
+  readonly encryption: PlannedEncryption | undefined;
+}
+
+/** Everything the record codec needs, computed once by `defineModel`. @internal */
+export interface ModelPlan {
+  readonly table: string;
+  readonly tenant: string;
+  readonly key: readonly string[];
+  readonly fields: readonly PlannedField[];
+  readonly encrypted: readonly PlannedField[];
+  readonly names: ReadonlySet<string>;
+  readonly policies: Readonly<Record<string, FieldPolicy>>;
+}
+
+/** Raw definition as `defineModel` receives it (unchecked: JavaScript callers exist). */
+interface RawDefinition {
+  readonly table: unknown;
+  readonly tenant: unknown;
+  readonly key: unknown;
+  readonly fields: unknown;
+}
+
+const RESERVED_CONTEXT = new Set(['tenant', 'table', 'field', 'record']);
+const KEY_KINDS: ReadonlySet<FieldKind> = new Set(['string', 'number', 'bigint']);
+const MODES: ReadonlySet<unknown> = new Set(['ReadWrite', 'WriteOnly', 'ReadOnly']);
+/** The encryption context holds at most 64 strings in a list. */
+const MAX_KEY_FIELDS = 64;
+
+function fail(message: string): never {
+  throw new TypeError(message);
+}
+
+function checkName(what: string, name: unknown): string {
+  if (typeof name !== 'string' || name.length === 0) fail(`${what}: expected a non-empty string`);
+  // The client keys policies `table.field` with exactly one dot.
+  if (name.includes('.')) fail(`${what} "${name}": names may not contain "."`);
+  return name;
+}
+
+/**
+ * Check a model definition and compute its plan.
+ * @throws TypeError naming the field for every definition mistake.
+ * @internal
+ */
+export function planModel(definition: RawDefinition): ModelPlan {
+  if (typeof definition !== 'object' || definition === null) {
+    fail('defineModel: expected { table, tenant, key, fields }');
+  }
+  const table = checkName('table', definition.table);
+  const rawFields = definition.fields;
+  if (typeof rawFields !== 'object' || rawFields === null || Array.isArray(rawFields)) {
+    fail(`model ${table}: fields: expected an object of field builders`);
+  }
+  const fields: PlannedField[] = [];
+  for (const [name, builder] of Object.entries(rawFields)) {
+    checkName(`model ${table}: field`, name);
+    const spec = fieldSpec(builder);
+    if (spec === undefined) {
+      fail(`field ${table}.${name}: expected a field builder (field.string(), field.date(), ...)`);
+    }
+    fields.push(planField(table, name, spec));
+  }
+  const byName = new Map(fields.map((f) => [f.name, f]));
+
+  const tenant = definition.tenant;
+  if (typeof tenant !== 'string') fail(`model ${table}: tenant: expected a field name`);
+  const tenantField = byName.get(tenant);
+  if (tenantField === undefined) fail(`model ${table}: tenant field "${tenant}" is not declared`);
+  if (tenantField.encryption !== undefined) {
+    fail(`field ${table}.${tenant}: an encrypted field cannot be the tenant field`);
+  }
+  if (tenantField.kind !== 'string' || tenantField.nullable || tenantField.optional) {
+    fail(`field ${table}.${tenant}: the tenant field must be a required field.string()`);
+  }
+
+  const key = definition.key;
+  if (!Array.isArray(key) || key.length === 0) {
+    fail(`model ${table}: key: expected a non-empty list of field names`);
+  }
+  if (key.length > MAX_KEY_FIELDS) fail(`model ${table}: key: at most 64 fields`);
+  const keyNames: string[] = [];
+  for (const name of key as unknown[]) {
+    if (typeof name !== 'string') fail(`model ${table}: key: expected field names`);
+    const f = byName.get(name);
+    if (f === undefined) fail(`model ${table}: key field "${name}" is not declared`);
+    if (f.encryption !== undefined) {
+      fail(`field ${table}.${name}: an encrypted field cannot be a key field`);
+    }
+    if (!KEY_KINDS.has(f.kind) || f.nullable || f.optional) {
+      fail(`field ${table}.${name}: key fields must be required string, number or bigint fields`);
+    }
+    if (keyNames.includes(name)) fail(`model ${table}: key field "${name}" is listed twice`);
+    keyNames.push(name);
+  }
+
+  const encrypted = fields.filter((f) => f.encryption !== undefined);
+  const policies: Record<string, FieldPolicy> = {};
+  for (const f of encrypted) policies[f.qualified] = f.encryption!.policy;
+  return Object.freeze({
+    table,
+    tenant,
+    key: Object.freeze(keyNames),
+    fields: Object.freeze(fields),
+    encrypted: Object.freeze(encrypted),
+    names: new Set(byName.keys()),
+    policies: Object.freeze(policies),
+  });
+}
+
+function planField(table: string, name: string, spec: FieldSpec): PlannedField {
+  const qualified = `${table}.${name}`;
+  const base = {
+    name,
+    qualified,
+    kind: spec.kind,
+    nullable: spec.nullable,
+    optional: spec.optional,
+  };
+  const options = spec.encryption;
+  if (options === undefined) return Object.freeze({ ...base, encryption: undefined });
+  const where = `field ${qualified}`;
+  if (spec.indexed || (options as { indexed?: unknown }).indexed === true) {
+    fail(`${where}: an encrypted field cannot be indexed (its stored form is randomised)`);
+  }
+  const { mode, allowPlaintextRead, pad, storage = 'binary', context = {} } = options;
+  if (mode !== undefined && !MODES.has(mode)) {
+    fail(`${where}: mode: expected 'ReadWrite', 'WriteOnly' or 'ReadOnly'`);
+  }
+  if (allowPlaintextRead !== undefined && typeof allowPlaintextRead !== 'boolean') {
+    fail(`${where}: allowPlaintextRead: expected a boolean`);
+  }
+  if (allowPlaintextRead === true && spec.kind !== 'string' && spec.kind !== 'bytes') {
+    fail(`${where}: allowPlaintextRead is only for string and bytes fields`);
+  }
+  let bucket: number;
+  try {
+    bucket = bucketSize(pad);
+  } catch {
+    fail(`${where}: pad: expected false, 'bucket-N' or an integer 2..65536`);
+  }
+  if (storage !== 'binary' && storage !== 'text') {
+    fail(`${where}: storage: expected 'binary' or 'text'`);
+  }
+  if (typeof context !== 'object' || context === null || Array.isArray(context)) {
+    fail(`${where}: context: expected an object of strings`);
+  }
+  for (const [entry, value] of Object.entries(context)) {
+    if (RESERVED_CONTEXT.has(entry)) {
+      fail(`${where}: context: "${entry}" is reserved (tenant, table, field, record)`);
+    }
+    if (typeof value !== 'string') fail(`${where}: context: "${entry}" must be a string`);
+  }
+  try {
+    // The same checks the client makes on every call, made once here.
+    encodeContext({ ...context, tenant: 't', table, field: name, record: 'r' });
+  } catch (err) {
+    fail(`${where}: context: ${(err as Error).message}`);
+  }
+  const policy: FieldPolicy = Object.freeze({
+    ...(mode === undefined ? {} : { mode }),
+    ...(allowPlaintextRead === undefined ? {} : { allowPlaintextRead }),
+    ...(pad === undefined ? {} : { pad }),
+  });
+  return Object.freeze({
+    ...base,
+    encryption: Object.freeze({ policy, bucket, storage, context: Object.freeze({ ...context }) }),
+  });
+}

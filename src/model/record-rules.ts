@@ -1,0 +1,167 @@
+import type { Fieldseal } from '../client/fieldseal.js';
+import type { FieldPolicy } from '../client/options.js';
+import {
+  KeyNotConfiguredError,
+  MalformedCiphertextError,
+  UnsupportedValueError,
+  type FieldsealError,
+} from '../errors.js';
+import type { EncryptionContext } from '../envelope/context.js';
+import { bucketSize } from '../envelope/plaintext.js';
+import type { FieldKind } from './field.js';
+import type { ModelPlan, PlannedEncryption, PlannedField } from './model-plan.js';
+
+/*
+ * What the record codec checks around the client (all internal): that the client enforces
+ * the model's policies, that records have the model's shape, and the context of each value.
+ */
+
+/** Clients already checked against a plan (policies are frozen at client construction). */
+const registered = new WeakMap<object, WeakSet<ModelPlan>>();
+
+/**
+ * Refuse a client that does not enforce exactly the model's policies, so that, for example,
+ * a `WriteOnly` field is never read through a client that was not told it is write-only.
+ * @throws KeyNotConfiguredError naming the first field that differs.
+ */
+export function assertRegistered(fs: Fieldseal, plan: ModelPlan): void {
+  if (typeof fs !== 'object' || fs === null || typeof fs.fieldPolicy !== 'function') {
+    throw new TypeError('fs: expected a Fieldseal client');
+  }
+  let checked = registered.get(fs);
+  if (checked?.has(plan) === true) return;
+  for (const f of plan.encrypted) {
+    if (!samePolicy(fs.fieldPolicy(plan.table, f.name), f.encryption!)) {
+      throw new KeyNotConfiguredError(
+        `model ${f.qualified} is not registered with this client: pass fields: { ...model.policies }`,
+        { details: { field: f.qualified } },
+      );
+    }
+  }
+  if (checked === undefined) {
+    checked = new WeakSet();
+    registered.set(fs, checked);
+  }
+  checked.add(plan);
+}
+
+/** Equal in effect: an absent mode is ReadWrite, absent plaintext reads are off, pads by size. */
+function samePolicy(actual: FieldPolicy, declared: PlannedEncryption): boolean {
+  const want = declared.policy;
+  if ((actual.mode ?? 'ReadWrite') !== (want.mode ?? 'ReadWrite')) return false;
+  if ((actual.allowPlaintextRead === true) !== (want.allowPlaintextRead === true)) return false;
+  try {
+    return bucketSize(actual.pad) === declared.bucket;
+  } catch {
+    return false;
+  }
+}
+
+/** A record or row as an object; on encryption, undeclared properties are refused. */
+export function asRecord(
+  plan: ModelPlan,
+  value: unknown,
+  what: 'record' | 'row',
+): Readonly<Record<string, unknown>> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(`model ${plan.table}: expected each ${what} to be an object`);
+  }
+  if (what === 'record') {
+    // A misspelt sensitive field would otherwise be written in plaintext, or dropped.
+    for (const name of Object.keys(value)) {
+      if (!plan.names.has(name)) {
+        throw new TypeError(
+          `model ${plan.table}: the record has a field "${name}" it does not declare`,
+        );
+      }
+    }
+  }
+  return value as Readonly<Record<string, unknown>>;
+}
+
+/** The context entries shared by every value of one record. */
+export interface RecordScope {
+  readonly tenant: string;
+  readonly record: string | readonly string[];
+}
+
+/**
+ * Tenant id and record key of a record (or stored row: both hold them in plaintext).
+ * @throws TypeError when the tenant is not a string or a key value is not a string, a finite
+ *   number or a bigint.
+ */
+export function scopeOf(plan: ModelPlan, source: Readonly<Record<string, unknown>>): RecordScope {
+  const tenant = source[plan.tenant];
+  if (typeof tenant !== 'string') {
+    throw new TypeError(`field ${plan.table}.${plan.tenant}: the tenant id must be a string`);
+  }
+  const parts = plan.key.map((name) => keyPart(plan, name, source[name]));
+  return { tenant, record: parts.length === 1 ? parts[0]! : parts };
+}
+
+function keyPart(plan: ModelPlan, name: string, value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'bigint') return String(value);
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  throw new TypeError(
+    `field ${plan.table}.${name}: key values must be strings, finite numbers or bigints`,
+  );
+}
+
+/** `{ tenant, table, field, record, ...static context }` of one encrypted field. */
+export function contextOf(plan: ModelPlan, f: PlannedField, scope: RecordScope): EncryptionContext {
+  return {
+    ...f.encryption!.context,
+    tenant: scope.tenant,
+    table: plan.table,
+    field: f.name,
+    record: scope.record,
+  };
+}
+
+/**
+ * The error for a `null` / `undefined` value in an encrypted field that does not allow it
+ * (`null` needs `.nullable()`, `undefined` needs `.optional()`), or `undefined` if allowed.
+ */
+export function absentError(
+  f: PlannedField,
+  value: null | undefined,
+  op: 'encrypt' | 'decrypt',
+): FieldsealError | undefined {
+  if (value === null ? f.nullable : f.optional) return undefined;
+  const details = { field: f.qualified };
+  const needs = value === null ? '.nullable()' : '.optional()';
+  return op === 'encrypt'
+    ? new UnsupportedValueError(`model field ${f.qualified}: a value is required (or ${needs})`, {
+        details,
+      })
+    : new MalformedCiphertextError(
+        `model field ${f.qualified}: the stored value is missing and the field is not ${needs}`,
+        { details },
+      );
+}
+
+/** Whether a (decrypted or to-be-encrypted) value has the field's declared kind. */
+export function hasKind(kind: FieldKind, value: unknown): boolean {
+  switch (kind) {
+    case 'string':
+    case 'number':
+    case 'bigint':
+    case 'boolean':
+      return typeof value === kind;
+    case 'date':
+      return value instanceof Date;
+    case 'bytes':
+      return value instanceof Uint8Array;
+    case 'json':
+      return true;
+  }
+}
+
+/** The error for a value whose type is not the field's kind (the value is never included). */
+export function kindError(f: PlannedField, op: 'encrypt' | 'decrypt'): FieldsealError {
+  const what = op === 'encrypt' ? 'the value' : 'the decrypted value';
+  return new UnsupportedValueError(`model field ${f.qualified}: ${what} is not a ${f.kind}`, {
+    details: { field: f.qualified },
+  });
+}
