@@ -22,3 +22,4 @@ export {
   type PgPoolLike,
   type SqlClient,
 } from './sql-client.js';
+export * from '../../integrations/postgres/index.js';
