@@ -4,7 +4,13 @@ import type { AnyModel, InferRecord, InferStored } from '../../model/model-types
 import { decryptRecord, decryptRecords, encryptRecords } from '../../model/record-codec.js';
 import type { SqlClient } from '../../keystore/postgres/sql-client.js';
 
-/** Options of {@link createModelRepository}. */
+/**
+ * Options of {@link createModelRepository}.
+ * @example
+ * ```ts
+ * const options: ModelRepositoryOptions<typeof Customer> = { sql, fs, model: Customer };
+ * ```
+ */
 export interface ModelRepositoryOptions<M extends AnyModel> {
   readonly sql: SqlClient;
   readonly fs: Fieldseal;
@@ -13,7 +19,13 @@ export interface ModelRepositoryOptions<M extends AnyModel> {
   readonly tableName?: string;
 }
 
-/** Key values of one record, in the model's key order. */
+/**
+ * Key values of one record, in the model's key order.
+ * @example
+ * ```ts
+ * await repo.get('acme', ['cus_1'] satisfies KeyValues);
+ * ```
+ */
 export type KeyValues = readonly (string | number | bigint)[];
 
 /**
