@@ -1,3 +1,4 @@
+import { PGlite } from '@electric-sql/pglite';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -7,13 +8,20 @@ import {
   inspectEnvelope,
   isFieldsealError,
   LocalKeyProvider,
-  type EncryptionContext,
-  type FieldValue,
+  type FieldsealMetrics,
 } from '../index.js';
+import {
+  PostgresKeyStore,
+  createModelRepository,
+  fromPGlite,
+  migrate,
+} from '../keystore/postgres/index.js';
+import { Customer, demoCustomers } from './demo-data.js';
 
-/** One printed row of the demo. */
+/** One printed row of the demo: the stored form next to the decrypted one. */
 export interface DemoRow {
-  readonly customer: string;
+  readonly tenant: string;
+  readonly id: string;
   readonly field: string;
   readonly stored: string;
   readonly key: string;
@@ -24,136 +32,141 @@ export interface DemoRow {
 export interface DemoReport {
   readonly keyFile: string;
   readonly createdKeyFile: boolean;
+  readonly tenants: readonly string[];
+  readonly records: number;
+  readonly writeMs: number;
+  readonly readMs: number;
   readonly rows: readonly DemoRow[];
   readonly failures: readonly { readonly attempt: string; readonly code: string }[];
-  readonly metrics: ReturnType<ReturnType<typeof createFieldseal>['metrics']>;
+  /** The reading client's figures: a cold cache reading every record once, then again. */
+  readonly readMetrics: FieldsealMetrics;
 }
 
-const customers = [
-  {
-    id: 'cus_1001',
-    tenant: 'acme-health',
-    fields: {
-      full_name: 'Maria Gonzalez',
-      ssn: '521-44-8790',
-      email: 'maria.gonzalez@example.com',
-      date_of_birth: new Date('1984-03-17T00:00:00Z'),
-    },
-  },
-  {
-    id: 'cus_1002',
-    tenant: 'acme-health',
-    fields: {
-      full_name: 'Wei Zhang',
-      ssn: '078-05-1120',
-      credit_limit: 12500.5,
-      notes: { allergies: ['penicillin'], vip: true },
-    },
-  },
-  {
-    id: 'cus_2001',
-    tenant: 'globex-bank',
-    fields: {
-      full_name: 'Amara Okafor',
-      card_number: '4111 1111 1111 1111',
-      account_balance_cents: 98_765_432_109_876n,
-      api_secret: Buffer.from('sk_live_51HxT9sJk2L0pQ', 'utf8'),
-    },
-  },
-] as const;
+const TENANTS = ['acme-health', 'globex-bank', 'initech-hr'];
+const PER_TENANT = 1000;
 
 /**
- * The demo behind `npm run demo`: encrypts realistic customer records with the local key
- * provider and a master key kept in a local file, decrypts them, and shows a tampered value
- * and a value moved to another record failing with their error codes. Public API only.
+ * The demo behind `npm run demo`: embedded PGlite, the local key provider with a master key
+ * kept in a local file, three tenants, 3,000 customer records written and read back through
+ * the model repository, the stored form next to the decrypted one, attacks failing with their
+ * codes, and the key-cache figures. Public API only.
  */
 export async function runDemo(directory: string): Promise<DemoReport> {
   const keyFile = join(directory, 'demo-master.key');
   const createdKeyFile = !existsSync(keyFile);
   if (createdKeyFile) generateKeyFile(keyFile);
-  const fs = createFieldseal({
-    provider: new LocalKeyProvider({ source: new FileSecretSource({ keys: { master: keyFile } }) }),
-    keys: { mode: 'embedded', masterKeyId: 'master' },
-    cache: { maxAgeMs: 60_000, maxUses: 10_000 },
-    fields: { 'customers.ssn': { pad: 'bucket-16' } },
-  });
-  const rows: DemoRow[] = [];
-  const stored = new Map<string, string>();
-  for (const c of customers) {
-    for (const [field, value] of Object.entries(c.fields)) {
-      const context: EncryptionContext = {
-        tenant: c.tenant,
-        table: 'customers',
-        field,
-        record: c.id,
-      };
-      const s = await fs.encrypt(value as FieldValue, context);
-      stored.set(`${c.id}.${field}`, s);
-      const back = await fs.decrypt(s, context);
-      rows.push({
-        customer: `${c.tenant}/${c.id}`,
-        field,
-        stored: s,
-        key: inspectEnvelope(s)?.keyLabel ?? '',
-        decrypted: show(back),
+  const provider = () =>
+    new LocalKeyProvider({ source: new FileSecretSource({ keys: { master: keyFile } }) });
+  const db = await PGlite.create(); // in memory: the demo leaves no database behind
+  try {
+    const sql = fromPGlite(db);
+    await migrate(sql);
+    const store = new PostgresKeyStore({ sql });
+    const client = () =>
+      createFieldseal({
+        provider: provider(),
+        keys: { mode: 'store', store, masterKeyId: 'master' },
+        cache: { maxAgeMs: 60_000, maxUses: 1_000_000 },
+        fields: { ...Customer.policies },
       });
+    const writer = client();
+    for (const t of TENANTS) await writer.provisionTenant(t);
+    const customers = createModelRepository({ sql, fs: writer, model: Customer });
+    await customers.createTable();
+    const records = TENANTS.flatMap((t) => demoCustomers(t, PER_TENANT));
+    let started = performance.now();
+    await customers.insert(records);
+    const writeMs = performance.now() - started;
+
+    // A second process would start cold: a fresh client reads everything back, twice.
+    const reader = client();
+    const readRepo = createModelRepository({ sql, fs: reader, model: Customer });
+    started = performance.now();
+    for (let pass = 0; pass < 2; pass++) {
+      for (const t of TENANTS) {
+        const back = await readRepo.list(t, { limit: PER_TENANT });
+        if (back.length !== PER_TENANT) throw new Error('demo: records missing');
+      }
     }
-  }
-  const ssn = stored.get('cus_1001.ssn')!;
-  const ctx = (id: string, tenant: string, field: string): EncryptionContext => ({
-    tenant,
-    table: 'customers',
-    field,
-    record: id,
-  });
-  const attempts: [string, () => Promise<unknown>][] = [
-    [
-      'tampered ciphertext (one character changed)',
-      () => fs.decrypt(flipNearEnd(ssn), ctx('cus_1001', 'acme-health', 'ssn')),
-    ],
-    [
-      'SSN of cus_1001 pasted into cus_1002',
-      () => fs.decrypt(ssn, ctx('cus_1002', 'acme-health', 'ssn')),
-    ],
-    [
-      'SSN of cus_1001 read as another tenant',
-      () => fs.decrypt(ssn, ctx('cus_1001', 'globex-bank', 'ssn')),
-    ],
-    [
-      'legacy plaintext in an encrypted field',
-      () => fs.decrypt('521-44-8790', ctx('cus_1001', 'acme-health', 'ssn')),
-    ],
-  ];
-  const failures: { attempt: string; code: string }[] = [];
-  for (const [attempt, run] of attempts) {
-    try {
-      await run();
-      failures.push({ attempt, code: 'DECRYPTED (this must never happen)' });
-    } catch (err) {
-      failures.push({ attempt, code: isFieldsealError(err) ? err.code : 'unexpected error' });
+    const readMs = performance.now() - started;
+
+    const rows: DemoRow[] = [];
+    for (const t of TENANTS) {
+      const [stored] = await readRepo.listStored(t, { limit: 1 });
+      const plain = await readRepo.get(t, [stored!.id]);
+      for (const f of ['full_name', 'ssn', 'balance_cents'] as const) {
+        const s = stored![f];
+        const text = s === null ? 'NULL' : `\\x${Buffer.from(s).toString('hex')}`;
+        rows.push({
+          tenant: t,
+          id: stored!.id,
+          field: f,
+          stored: text,
+          key: s === null ? '' : (inspectEnvelope(s)?.keyLabel ?? ''),
+          decrypted: show(plain![f]),
+        });
+      }
     }
+
+    const failures: { attempt: string; code: string }[] = [];
+    const attempt = async (name: string, run: () => Promise<unknown>): Promise<void> => {
+      try {
+        await run();
+        failures.push({ attempt: name, code: 'DECRYPTED (this must never happen)' });
+      } catch (err) {
+        failures.push({
+          attempt: name,
+          code: isFieldsealError(err) ? err.code : 'unexpected error',
+        });
+      }
+    };
+    const copy = (field: string, from: [string, string], to: [string, string]) =>
+      sql.query(
+        `UPDATE customers SET ${field} = (SELECT ${field} FROM customers WHERE tenant_id = $1 AND id = $2)
+          WHERE tenant_id = $3 AND id = $4`,
+        [...from, ...to],
+      );
+    await copy('full_name', ['acme-health', 'cus_00001'], ['globex-bank', 'cus_00002']);
+    await attempt("acme-health's name pasted into a globex-bank row", () =>
+      readRepo.get('globex-bank', ['cus_00002']),
+    );
+    await copy('email', ['acme-health', 'cus_00003'], ['acme-health', 'cus_00004']);
+    await attempt('an email moved to another row of the same tenant', () =>
+      readRepo.get('acme-health', ['cus_00004']),
+    );
+    await sql.query(
+      `UPDATE customers SET balance_cents = set_byte(balance_cents, length(balance_cents) - 20,
+         get_byte(balance_cents, length(balance_cents) - 20) # 1)
+        WHERE tenant_id = 'initech-hr' AND id = 'cus_00005'`,
+    );
+    await attempt('one bit of a stored balance flipped', () =>
+      readRepo.get('initech-hr', ['cus_00005']),
+    );
+    await sql.query(
+      `UPDATE customers SET ssn = convert_to('078-05-1120', 'UTF8') WHERE tenant_id = 'initech-hr' AND id = 'cus_00006'`,
+    );
+    await attempt('legacy plaintext written into the SSN column', () =>
+      readRepo.get('initech-hr', ['cus_00006']),
+    );
+    return {
+      keyFile,
+      createdKeyFile,
+      tenants: TENANTS,
+      records: records.length,
+      writeMs,
+      readMs,
+      rows,
+      failures,
+      readMetrics: reader.metrics(),
+    };
+  } finally {
+    await db.close();
   }
-  return { keyFile, createdKeyFile, rows, failures, metrics: fs.metrics() };
 }
 
 function show(v: unknown): string {
-  if (v instanceof Date) return `Date(${v.toISOString()})`;
-  if (Buffer.isBuffer(v)) return `Buffer(${v.toString('utf8')})`;
-  switch (typeof v) {
-    case 'bigint':
-      return `${v}n`;
-    case 'string':
-      return v;
-    case 'number':
-    case 'boolean':
-      return String(v);
-    default:
-      return JSON.stringify(v);
-  }
-}
-
-/** Change one base64url character inside the ciphertext, well clear of the header. */
-function flipNearEnd(text: string): string {
-  const i = text.length - 30;
-  return text.slice(0, i) + (text[i] === 'A' ? 'B' : 'A') + text.slice(i + 1);
+  if (v === null) return 'NULL';
+  if (v instanceof Date) return v.toISOString().slice(0, 10);
+  if (typeof v === 'bigint') return `${v}n`;
+  return typeof v === 'string' ? v : JSON.stringify(v);
 }
