@@ -4,10 +4,10 @@ import type { Model, ModelFields, ModelPolicies } from './model-types.js';
 
 type Types<F> = F extends { readonly '~types': infer X extends FieldTypes } ? X : never;
 
-/** Fields that may hold the tenant id: plain, required strings. */
-type TenantFieldOf<F extends ModelFields> = {
+/** Names of the plain (not encrypted), required fields whose value type is within `V`. */
+type PlainRequiredFieldOf<F extends ModelFields, V> = {
   [K in keyof F]: Types<F[K]> extends {
-    readonly value: string;
+    readonly value: V;
     readonly storage: undefined;
     readonly nullable: false;
     readonly optional: false;
@@ -17,18 +17,11 @@ type TenantFieldOf<F extends ModelFields> = {
 }[keyof F] &
   string;
 
+/** Fields that may hold the tenant id: plain, required strings. */
+type TenantFieldOf<F extends ModelFields> = PlainRequiredFieldOf<F, string>;
+
 /** Fields that may be part of the record key: plain, required strings, numbers or bigints. */
-type KeyFieldOf<F extends ModelFields> = {
-  [K in keyof F]: Types<F[K]> extends {
-    readonly value: string | number | bigint;
-    readonly storage: undefined;
-    readonly nullable: false;
-    readonly optional: false;
-  }
-    ? K
-    : never;
-}[keyof F] &
-  string;
+type KeyFieldOf<F extends ModelFields> = PlainRequiredFieldOf<F, string | number | bigint>;
 
 /**
  * The argument of {@link defineModel}.
