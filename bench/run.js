@@ -25,6 +25,7 @@ import {
   timedGuarded,
 } from './harness.js';
 import { rawDecrypt, rawDecryptAsync, rawEncrypt, rawEncryptAsync } from './raw.js';
+import { runRecordBenchmarks } from './records.js';
 
 const RUNS = Math.max(5, Number(process.env.BENCH_RUNS ?? 5));
 const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 100);
@@ -557,6 +558,9 @@ async function main() {
 
   await storedOverhead(clients);
   await coldPath();
+
+  // Whole records, provider calls per 10,000 records, database throughput (issue #3).
+  await runRecordBenchmarks();
 
   // Optional machine-readable copy of the throughput medians, to compare runs.
   if (process.env.BENCH_JSON) {
