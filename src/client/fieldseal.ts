@@ -332,6 +332,7 @@ export class Fieldseal {
 
   /** Zero and drop every cached data key. The client stays usable (keys reload on demand). */
   clearCache(): number {
+    this.#resolver.clear();
     return this.#cache.purge();
   }
 

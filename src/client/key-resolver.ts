@@ -4,7 +4,7 @@ import { encodeHeaderPrefix, type KeyRef } from '../envelope/key-ref.js';
 import type { CacheLease, DataKeyCache } from '../keys/data-key-cache.js';
 import type { DataKey } from '../keys/data-key.js';
 import type { KeyProvider } from '../kms/key-provider.js';
-import type { StoredKeyVersion } from '../keystore/key-store.js';
+import type { KeyStore, StoredKeyVersion } from '../keystore/key-store.js';
 import { cacheId } from '../lib/cache-id.js';
 import type { KeysConfig } from './options.js';
 
@@ -27,6 +27,8 @@ export class KeyResolver {
   readonly #providers: ReadonlyMap<string, KeyProvider>;
   readonly #writer: KeyProvider;
   readonly #keyId: string;
+  readonly #active = new Map<string, { version: number; at: number }>();
+  readonly #activeLoads = new Map<string, Promise<StoredKeyVersion>>();
 
   constructor(config: KeysConfig, providers: readonly KeyProvider[], cache: DataKeyCache) {
     const first = providers[0];
@@ -48,17 +50,83 @@ export class KeyResolver {
       encodeHeaderPrefix({ kind: 'store', keyId: this.#keyId, version: 1 });
   }
 
-  /** The cache id of the tenant's write key. */
+  /** The cache id of the tenant's write key in embedded mode. */
   #writeId(tenant: string): string {
-    const config = this.#config;
-    return config.mode === 'embedded'
-      ? cacheId('w', this.#writer.id, this.#masterFor(tenant), tenant)
-      : cacheId('a', this.#keyId, tenant);
+    return cacheId('w', this.#writer.id, this.#masterFor(tenant), tenant);
   }
 
   /** The tenant's write key if it is cached (synchronous hot path), else `undefined`. */
   peekWrite(tenant: string, uses: number): CacheLease<WriteKeyExtra> | undefined {
-    return this.#cache.tryAcquire(this.#writeId(tenant), uses);
+    if (this.#config.mode === 'embedded')
+      return this.#cache.tryAcquire(this.#writeId(tenant), uses);
+    const active = this.#active.get(tenant);
+    if (active === undefined || Date.now() - active.at >= this.#cache.maxAgeMs) return undefined;
+    return this.#cache.tryAcquire(
+      this.readId({ kind: 'store', keyId: this.#keyId, version: active.version }, tenant),
+      uses,
+    );
+  }
+
+  /** Forget cached active versions (with the data-key cache's own purge). */
+  clear(): void {
+    this.#active.clear();
+  }
+
+  /** The active version of the tenant's key id, cached like the keys, single-flight. */
+  async #activeVersion(tenant: string): Promise<{ version: number; row?: StoredKeyVersion }> {
+    const cached = this.#active.get(tenant);
+    if (cached !== undefined && Date.now() - cached.at < this.#cache.maxAgeMs) {
+      return { version: cached.version };
+    }
+    let load = this.#activeLoads.get(tenant);
+    if (load === undefined) {
+      const store = (this.#config as { store: KeyStore }).store;
+      load = (async () => {
+        try {
+          const row = await store.getActiveVersion(tenant, this.#keyId);
+          if (row === undefined) {
+            throw new KeyNotConfiguredError(
+              'tenant has no active data key: call provisionTenant first',
+            );
+          }
+          if (this.#cache.maxAgeMs > 0 && this.#cache.maxEntries > 0) {
+            this.#active.delete(tenant);
+            this.#active.set(tenant, { version: row.version, at: Date.now() });
+            if (this.#active.size > this.#cache.maxEntries) {
+              this.#active.delete(this.#active.keys().next().value as string);
+            }
+          }
+          return row;
+        } finally {
+          this.#activeLoads.delete(tenant);
+        }
+      })();
+      this.#activeLoads.set(tenant, load);
+    }
+    const row = await load;
+    return { version: row.version, row };
+  }
+
+  /** Lease a key-store version through its (single) cache entry. */
+  #storeLease(
+    tenant: string,
+    keyId: string,
+    version: number,
+    uses: number,
+    known?: StoredKeyVersion,
+  ): Promise<CacheLease<WriteKeyExtra>> {
+    const ref: KeyRef = { kind: 'store', keyId, version };
+    return this.#cache.acquire(this.readId(ref, tenant), uses, async () => {
+      const store = (this.#config as { store: KeyStore }).store;
+      const row = known ?? (await store.getVersion(tenant, keyId, version));
+      if (row === undefined) {
+        throw new KeyNotFoundError('key version not found for this tenant', {
+          details: { keyRef: `${keyId}@${version}` },
+        });
+      }
+      const key = await this.#unwrapRow(row, tenant, keyId, version);
+      return { key, extra: { prefix: encodeHeaderPrefix(ref) } };
+    });
   }
 
   /** The key an envelope names if it is cached (synchronous hot path), else `undefined`. */
@@ -67,7 +135,7 @@ export class KeyResolver {
   }
 
   /** The tenant's current write key, leased for `uses` encryptions. */
-  forWrite(tenant: string, uses: number): Promise<CacheLease<WriteKeyExtra>> {
+  async forWrite(tenant: string, uses: number): Promise<CacheLease<WriteKeyExtra>> {
     const config = this.#config;
     if (config.mode === 'embedded') {
       const provider = this.#writer;
@@ -85,51 +153,37 @@ export class KeyResolver {
         return { key, extra: { prefix: encodeHeaderPrefix(ref) } };
       });
     }
-    const keyId = this.#keyId;
-    return this.#cache.acquire(this.#writeId(tenant), uses, async () => {
-      const row = await config.store.getActiveVersion(tenant, keyId);
-      if (row === undefined) {
-        throw new KeyNotConfiguredError(
-          'tenant has no active data key: call provisionTenant first',
-        );
-      }
-      const key = await this.#unwrapRow(row, tenant, keyId, row.version);
-      const ref: KeyRef = { kind: 'store', keyId, version: row.version };
-      this.#cache.insert(this.readId(ref, tenant), key, undefined);
-      return { key, extra: { prefix: encodeHeaderPrefix(ref) } };
-    });
+    // Store mode: the write key is the active version's read entry, so a tenant that is both
+    // written and read occupies one cache entry, not two.
+    const active = await this.#activeVersion(tenant);
+    return this.#storeLease(tenant, this.#keyId, active.version, uses, active.row);
   }
 
   /** The key an envelope names, for `tenant`, leased for `uses` decryptions. */
   forRead(ref: KeyRef, tenant: string, uses: number): Promise<CacheLease<unknown>> {
-    return this.#cache.acquire(this.readId(ref, tenant), uses, async () => {
-      if (ref.kind === 'embedded') {
-        const provider = this.#providers.get(ref.providerId);
-        if (provider === undefined) {
-          throw new KeyNotConfiguredError('no configured key provider matches the envelope', {
-            details: { keyRef: `${ref.providerId}:${ref.masterKeyId}` },
-          });
-        }
-        const key = await provider.unwrapDataKey(
-          ref.masterKeyId,
-          ref.wrapped,
-          embeddedContext(tenant),
+    if (ref.kind === 'store') {
+      if (this.#config.mode !== 'store') {
+        return Promise.reject(
+          new KeyNotConfiguredError('envelope references a key store and none is configured', {
+            details: { keyRef: `${ref.keyId}@${ref.version}` },
+          }),
         );
-        return { key, extra: undefined };
       }
-      const config = this.#config;
-      if (config.mode !== 'store') {
-        throw new KeyNotConfiguredError('envelope references a key store and none is configured', {
-          details: { keyRef: `${ref.keyId}@${ref.version}` },
+      return this.#storeLease(tenant, ref.keyId, ref.version, uses);
+    }
+    return this.#cache.acquire(this.readId(ref, tenant), uses, async () => {
+      const provider = this.#providers.get(ref.providerId);
+      if (provider === undefined) {
+        throw new KeyNotConfiguredError('no configured key provider matches the envelope', {
+          details: { keyRef: `${ref.providerId}:${ref.masterKeyId}` },
         });
       }
-      const row = await config.store.getVersion(tenant, ref.keyId, ref.version);
-      if (row === undefined) {
-        throw new KeyNotFoundError('key version not found for this tenant', {
-          details: { keyRef: `${ref.keyId}@${ref.version}` },
-        });
-      }
-      return { key: await this.#unwrapRow(row, tenant, ref.keyId, ref.version), extra: undefined };
+      const key = await provider.unwrapDataKey(
+        ref.masterKeyId,
+        ref.wrapped,
+        embeddedContext(tenant),
+      );
+      return { key, extra: undefined };
     });
   }
 

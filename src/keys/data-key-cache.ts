@@ -12,7 +12,11 @@ export interface DataKeyCacheOptions {
   readonly maxAgeMs: number;
   /** Maximum values one cached key may encrypt or decrypt before it is reloaded (default 2^32). */
   readonly maxUses?: number;
-  /** Maximum number of cached keys; the least recently used is evicted (default 1000). */
+  /**
+   * Maximum number of cached keys; the least recently used is evicted (default 10,000). Size it
+   * to the tenants active within `maxAgeMs`: one entry per tenant in store mode, two in embedded
+   * mode (the tenant's write key, and the read entry of each data key being read).
+   */
   readonly maxEntries?: number;
 }
 
@@ -86,7 +90,7 @@ export class DataKeyCache {
   #evictions = 0;
 
   constructor(options: DataKeyCacheOptions) {
-    const { maxAgeMs, maxUses = 2 ** 32, maxEntries = 1000 } = options;
+    const { maxAgeMs, maxUses = 2 ** 32, maxEntries = 10_000 } = options;
     if (!Number.isFinite(maxAgeMs) || maxAgeMs < 0 || maxAgeMs > 2 ** 31 - 1) {
       throw new RangeError(`cache.maxAgeMs: expected 0..2147483647 ms, got ${String(maxAgeMs)}`);
     }
@@ -146,6 +150,16 @@ export class DataKeyCache {
   /** The use limit of one cached key. */
   get maxUses(): number {
     return this.#maxUses;
+  }
+
+  /** The age limit of an entry, in milliseconds. */
+  get maxAgeMs(): number {
+    return this.#maxAgeMs;
+  }
+
+  /** The entry limit. */
+  get maxEntries(): number {
+    return this.#maxEntries;
   }
 
   /**

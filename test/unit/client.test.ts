@@ -1275,3 +1275,33 @@ describe('per-tenant master keys', () => {
     ).rejects.toMatchObject({ code: 'ERR_KEY_NOT_CONFIGURED' });
   });
 });
+
+describe('cache sizing across many tenants', () => {
+  it('store mode: writes and reads of 1,000 tenants cost one unwrap per tenant with the default cache', async () => {
+    const provider = new MemoryKeyProvider();
+    const store = new MemoryKeyStore();
+    const options = {
+      provider,
+      keys: { mode: 'store' as const, store, masterKeyId: 'master', keyId: 'k' },
+      cache: { maxAgeMs: 60_000 },
+    };
+    const admin = createFieldseal(options);
+    const tenants = Array.from({ length: 1000 }, (_, i) => `tenant-${i}`);
+    for (const t of tenants) await admin.provisionTenant(t);
+    const fs = createFieldseal(options);
+    const before = provider.calls.unwrap;
+    for (let round = 0; round < 3; round++) {
+      const items = tenants.map((t) => ({
+        value: `${t}-${round}`,
+        context: { tenant: t, table: 'users', field: 'email', record: String(round) },
+      }));
+      const stored = await fs.encryptMany(items);
+      const back = await fs.decryptMany(
+        stored.map((s, i) => ({ stored: s, context: items[i]!.context })),
+      );
+      expect(back).toEqual(items.map((i) => i.value));
+    }
+    expect(provider.calls.unwrap - before).toBe(1000);
+    expect(fs.metrics().cache.entries).toBe(1000);
+  });
+});
