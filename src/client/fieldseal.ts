@@ -7,6 +7,7 @@ import {
 } from '../errors.js';
 import type { EncryptionContext } from '../envelope/context.js';
 import { toText } from '../envelope/encoding.js';
+import { inspectEnvelope } from '../envelope/inspect-envelope.js';
 import { openValue, sealValue } from '../envelope/envelope.js';
 import { wipeEncoded, type FieldValue } from '../envelope/plaintext.js';
 import { DataKeyCache } from '../keys/data-key-cache.js';
@@ -287,16 +288,58 @@ export class Fieldseal {
   async provisionTenant(tenant: string): Promise<Omit<StoredKeyVersion, 'wrapped'>> {
     if (typeof tenant !== 'string' || tenant.length === 0)
       throw new TypeError('tenant: expected a non-empty string');
-    const row = await this.#resolver.provision(tenant);
-    return {
-      tenant: row.tenant,
-      keyId: row.keyId,
-      version: row.version,
-      state: row.state,
-      providerId: row.providerId,
-      masterKeyId: row.masterKeyId,
-      createdAt: row.createdAt,
-    };
+    return withoutWrapped(await this.#resolver.provision(tenant));
+  }
+
+  /**
+   * Rotate the tenant's data key (store mode): a new version is generated, wrapped and made
+   * active; older versions stay readable. No row is rewritten: values move to the new version
+   * when they are next written, or through {@link Fieldseal.reencrypt}.
+   * @throws KeyNotConfiguredError when the tenant was never provisioned.
+   * @example
+   * ```ts
+   * const { version } = await fs.rotateTenantKey('acme'); // 2
+   * ```
+   */
+  async rotateTenantKey(tenant: string): Promise<Omit<StoredKeyVersion, 'wrapped'>> {
+    if (typeof tenant !== 'string' || tenant.length === 0) {
+      throw new TypeError('tenant: expected a non-empty string');
+    }
+    return withoutWrapped(await this.#resolver.rotate(tenant));
+  }
+
+  /**
+   * Decrypt a stored value and, if its data key is not the tenant's current one, encrypt it
+   * again under the current key (same encoding as given: text stays text). The building block
+   * of lazy re-encryption and backfills. In store mode a value already under the active
+   * version is returned as it is (after it authenticates); in embedded mode, which has no
+   * versions, the value is always sealed again under the current write key.
+   * @returns the value to store and whether it changed.
+   * @example
+   * ```ts
+   * const { stored, changed } = await fs.reencrypt(row.ssn, context);
+   * if (changed) await db.update(row.id, { ssn: stored });
+   * ```
+   */
+  async reencrypt<S extends string | Uint8Array>(
+    stored: S,
+    context: EncryptionContext,
+  ): Promise<{ stored: S extends string ? string : Buffer; changed: boolean }> {
+    type Out = S extends string ? string : Buffer;
+    const info = inspectEnvelope(stored);
+    if (info?.keyRef.kind === 'store') {
+      const current = await this.#resolver.activeVersion(context.tenant);
+      if (info.keyRef.keyId === this.#resolver.keyId && info.keyRef.version === current) {
+        await this.decrypt(stored, context); // still authenticate what we vouch for
+        return { stored: stored as unknown as Out, changed: false };
+      }
+    }
+    const value = await this.decrypt(stored, context);
+    const out =
+      typeof stored === 'string'
+        ? await this.encrypt(value, context)
+        : await this.encryptToBytes(value, context);
+    return { stored: out as Out, changed: true };
   }
 
   /**
@@ -380,4 +423,16 @@ async function settle<T>(
   } catch (error) {
     return { ok: false, error };
   }
+}
+
+function withoutWrapped(row: StoredKeyVersion): Omit<StoredKeyVersion, 'wrapped'> {
+  return {
+    tenant: row.tenant,
+    keyId: row.keyId,
+    version: row.version,
+    state: row.state,
+    providerId: row.providerId,
+    masterKeyId: row.masterKeyId,
+    createdAt: row.createdAt,
+  };
 }

@@ -50,6 +50,11 @@ export class KeyResolver {
       encodeHeaderPrefix({ kind: 'store', keyId: this.#keyId, version: 1 });
   }
 
+  /** The key id new envelopes name in store mode. */
+  get keyId(): string {
+    return this.#keyId;
+  }
+
   /** The cache id of the tenant's write key in embedded mode. */
   #writeId(tenant: string): string {
     return cacheId('w', this.#writer.id, this.#masterFor(tenant), tenant);
@@ -185,6 +190,66 @@ export class KeyResolver {
       );
       return { key, extra: undefined };
     });
+  }
+
+  /**
+   * Rotate the tenant's data key: a new version becomes active for writes, older versions stay
+   * readable (decrypt-only). Compare-and-set on the active version: when two rotations race,
+   * exactly one new version is created and both callers get it.
+   */
+  async rotate(tenant: string): Promise<StoredKeyVersion> {
+    const config = this.#config;
+    if (config.mode !== 'store') {
+      throw new KeyNotConfiguredError('rotateTenantKey needs keys.mode "store"');
+    }
+    const keyId = this.#keyId;
+    const active = await config.store.getActiveVersion(tenant, keyId);
+    if (active === undefined) {
+      throw new KeyNotConfiguredError('tenant has no active data key: call provisionTenant first');
+    }
+    const version = active.version + 1;
+    if (version > 0xffffffff) throw new RangeError('the tenant key has reached version 2^32-1');
+    const master = this.#masterFor(tenant);
+    const generated = await this.#writer.generateDataKey(
+      master,
+      storeContext(tenant, keyId, version),
+    );
+    try {
+      const row = await config.store.createVersion(
+        {
+          tenant,
+          keyId,
+          version,
+          providerId: this.#writer.id,
+          masterKeyId: master,
+          wrapped: generated.wrapped,
+        },
+        active.version,
+      );
+      if (row !== undefined) {
+        // This process writes under the new version at once; others within their cache age.
+        const ref: KeyRef = { kind: 'store', keyId, version };
+        this.#cache.insert(this.readId(ref, tenant), generated.key, {
+          prefix: encodeHeaderPrefix(ref),
+        });
+        this.#active.delete(tenant);
+        return row;
+      }
+    } finally {
+      generated.key.release();
+    }
+    // Another writer rotated first: theirs is the new version.
+    this.#active.delete(tenant);
+    const winner = await config.store.getActiveVersion(tenant, keyId);
+    if (winner === undefined || winner.version <= active.version) {
+      throw new KeyNotFoundError('the tenant key changed during rotation; retry');
+    }
+    return winner;
+  }
+
+  /** The tenant's active version as this process currently writes it. */
+  async activeVersion(tenant: string): Promise<number> {
+    return (await this.#activeVersion(tenant)).version;
   }
 
   /** Provision version 1 of the tenant's data key, or return the active version. */
