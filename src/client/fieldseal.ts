@@ -23,6 +23,19 @@ import type { FieldPolicy, FieldsealOptions, Mode } from './options.js';
 const DEFAULT_BATCH_KEY_CONCURRENCY = 16;
 
 /**
+ * What {@link Fieldseal.shredTenant} destroyed: the proof of erasure to keep in an audit log.
+ * @example
+ * ```ts
+ * const { tenant, versions, shreddedAt }: ShredReceipt = await fs.shredTenant('acme');
+ * ```
+ */
+export interface ShredReceipt {
+  readonly tenant: string;
+  readonly versions: readonly { readonly keyId: string; readonly version: number }[];
+  readonly shreddedAt: Date;
+}
+
+/**
  * A field-encryption client bound at construction to its key provider(s), key configuration
  * and data-key cache. There is no way to construct one without a key, and no switch that
  * turns encryption off: every failure is a typed {@link FieldsealError}, never plaintext.
@@ -306,6 +319,32 @@ export class Fieldseal {
       throw new TypeError('tenant: expected a non-empty string');
     }
     return withoutWrapped(await this.#resolver.rotate(tenant));
+  }
+
+  /**
+   * Crypto-shred a tenant (store mode): every data-key version is marked `shredded` and its
+   * wrapped bytes are destroyed in the key store, and this process's cached keys of the tenant
+   * are zeroed at once. From then on every read and write of the tenant fails with
+   * `ERR_KEY_SHREDDED`; other tenants are untouched. Other processes stop within their cache's
+   * `maxAgeMs` (or at once after their `clearCache()`). See docs/threat-model.md for what
+   * shredding does and does not erase.
+   * @returns the erasure receipt: which versions were destroyed, and when.
+   * @example
+   * ```ts
+   * const receipt = await fs.shredTenant('acme');
+   * console.log(receipt.versions); // [{ keyId: 'default', version: 1 }, ...]
+   * ```
+   */
+  async shredTenant(tenant: string): Promise<ShredReceipt> {
+    if (typeof tenant !== 'string' || tenant.length === 0) {
+      throw new TypeError('tenant: expected a non-empty string');
+    }
+    const versions = await this.#resolver.shred(tenant);
+    return Object.freeze({
+      tenant,
+      versions: Object.freeze([...versions]),
+      shreddedAt: new Date(),
+    });
   }
 
   /**

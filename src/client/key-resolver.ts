@@ -5,7 +5,7 @@ import type { CacheLease, DataKeyCache } from '../keys/data-key-cache.js';
 import type { DataKey } from '../keys/data-key.js';
 import type { KeyProvider } from '../kms/key-provider.js';
 import type { KeyStore, StoredKeyVersion } from '../keystore/key-store.js';
-import { cacheId } from '../lib/cache-id.js';
+import { cacheId, cacheIdParts } from '../lib/cache-id.js';
 import type { KeysConfig } from './options.js';
 
 /** What an encryption needs besides the key: the cached envelope prefix. @internal */
@@ -72,6 +72,41 @@ export class KeyResolver {
     );
   }
 
+  /**
+   * Zero and forget every cached key of one tenant in this process (after a shred).
+   * @returns how many keys were evicted.
+   */
+  purgeTenant(tenant: string): number {
+    this.#active.delete(tenant);
+    // Where the tenant sits in each kind of id (see #writeId and readId).
+    const tenantAt: Record<string, number> = { w: 3, e: 3, s: 2 };
+    return this.#cache.purge((id) => {
+      const parts = cacheIdParts(id);
+      const at = tenantAt[parts[0] ?? ''];
+      return at !== undefined && parts[at] === tenant;
+    });
+  }
+
+  /**
+   * Shred a tenant in the key store (every version, wrapped bytes destroyed) and in this
+   * process's cache.
+   */
+  async shred(tenant: string): Promise<readonly { keyId: string; version: number }[]> {
+    const config = this.#config;
+    if (config.mode !== 'store') {
+      throw new KeyNotConfiguredError(
+        'shredTenant needs keys.mode "store" (embedded envelopes carry their own wrapped keys: destroy the tenant master key at the provider instead)',
+      );
+    }
+    // Purge before and after: no key of this tenant survives in this process either way.
+    this.purgeTenant(tenant);
+    try {
+      return await config.store.shredTenant(tenant);
+    } finally {
+      this.purgeTenant(tenant);
+    }
+  }
+
   /** Forget cached active versions (with the data-key cache's own purge). */
   clear(): void {
     this.#active.clear();
@@ -89,11 +124,7 @@ export class KeyResolver {
       load = (async () => {
         try {
           const row = await store.getActiveVersion(tenant, this.#keyId);
-          if (row === undefined) {
-            throw new KeyNotConfiguredError(
-              'tenant has no active data key: call provisionTenant first',
-            );
-          }
+          if (row === undefined) throw await this.#noActiveKey(store, tenant);
           if (this.#cache.maxAgeMs > 0 && this.#cache.maxEntries > 0) {
             this.#active.delete(tenant);
             this.#active.set(tenant, { version: row.version, at: Date.now() });
@@ -110,6 +141,16 @@ export class KeyResolver {
     }
     const row = await load;
     return { version: row.version, row };
+  }
+
+  /** Why a tenant has no active version: shredded (its first version says so) or never provisioned. */
+  async #noActiveKey(store: KeyStore, tenant: string): Promise<Error> {
+    const first = await store.getVersion(tenant, this.#keyId, 1);
+    return first?.state === 'shredded'
+      ? new KeyShreddedError('tenant has been shredded', {
+          details: { keyRef: `${this.#keyId}@1` },
+        })
+      : new KeyNotConfiguredError('tenant has no active data key: call provisionTenant first');
   }
 
   /** Lease a key-store version through its (single) cache entry. */
@@ -204,9 +245,7 @@ export class KeyResolver {
     }
     const keyId = this.#keyId;
     const active = await config.store.getActiveVersion(tenant, keyId);
-    if (active === undefined) {
-      throw new KeyNotConfiguredError('tenant has no active data key: call provisionTenant first');
-    }
+    if (active === undefined) throw await this.#noActiveKey(config.store, tenant);
     const version = active.version + 1;
     if (version > 0xffffffff) throw new RangeError('the tenant key has reached version 2^32-1');
     const master = this.#masterFor(tenant);
@@ -262,6 +301,10 @@ export class KeyResolver {
     for (let attempt = 0; attempt < 5; attempt++) {
       const active = await config.store.getActiveVersion(tenant, keyId);
       if (active !== undefined) return active;
+      // A shredded tenant stays shredded: its id cannot be provisioned again by accident.
+      if ((await config.store.getVersion(tenant, keyId, 1))?.state === 'shredded') {
+        throw new KeyShreddedError('tenant has been shredded');
+      }
       const version = 1;
       const generated = await this.#writer.generateDataKey(
         this.#masterFor(tenant),

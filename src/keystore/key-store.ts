@@ -24,6 +24,11 @@ export interface KeyStore {
     record: NewKeyVersion,
     expectedActive: number | null,
   ): Promise<StoredKeyVersion | undefined>;
+  /**
+   * Crypto-shred a tenant: mark every version of every key id `shredded` and destroy its
+   * wrapped bytes. Returns the versions shredded by this call.
+   */
+  shredTenant(tenant: string): Promise<readonly { keyId: string; version: number }[]>;
 }
 
 /**

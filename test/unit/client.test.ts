@@ -424,11 +424,11 @@ describe('wrong key, shredding, destroyed master keys, outages', () => {
     const err = await rejection(fs.decrypt(v, ctx()));
     expect(err.code).toBe('ERR_KEY_SHREDDED');
     expect(err.details.keyRef).toBe('k@1');
-    // A fresh client sees the same, and writes no longer have a key.
+    // A fresh client sees the same, and writes say why they have no key.
     expect((await rejection(stored(provider, store).decrypt(v, ctx()))).code).toBe(
       'ERR_KEY_SHREDDED',
     );
-    expect((await rejection(fs.encrypt('new', ctx()))).code).toBe('ERR_KEY_NOT_CONFIGURED');
+    expect((await rejection(fs.encrypt('new', ctx()))).code).toBe('ERR_KEY_SHREDDED');
   });
 
   it('shredding one tenant does not affect another', async () => {

@@ -51,6 +51,22 @@ export class MemoryKeyStore implements KeyStore {
     return Promise.resolve(row);
   }
 
+  shredTenant(tenant: string): Promise<readonly { keyId: string; version: number }[]> {
+    const done: { keyId: string; version: number }[] = [];
+    for (const [id, rows] of this.#rows) {
+      if (rows[0]?.tenant !== tenant) continue;
+      this.#rows.set(
+        id,
+        rows.map((r) => {
+          if (r.state === 'shredded') return r;
+          done.push({ keyId: r.keyId, version: r.version });
+          return Object.freeze({ ...r, state: 'shredded' as const, wrapped: new Uint8Array(0) });
+        }),
+      );
+    }
+    return Promise.resolve(done);
+  }
+
   /** Test helper: mark a version shredded and drop its wrapped bytes. */
   shred(tenant: string, keyId: string, version?: number): void {
     const id = this.#id(tenant, keyId);

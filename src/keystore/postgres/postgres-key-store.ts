@@ -196,6 +196,18 @@ export class PostgresKeyStore implements KeyStore {
     }
   }
 
+  shredTenant(tenant: string): Promise<readonly { keyId: string; version: number }[]> {
+    return this.#transaction(tenant, async (tx) => {
+      const { rows } = await tx.query<{ key_id: string; version: string | number }>(
+        `UPDATE fieldseal_key_versions SET state = 'shredded', wrapped = NULL
+          WHERE tenant_id = $1 AND state <> 'shredded'
+          RETURNING key_id, version`,
+        [tenant],
+      );
+      return rows.map((r) => ({ keyId: r.key_id, version: Number(r.version) }));
+    });
+  }
+
   /** Run a read scoped to `tenant` (under RLS when configured). */
   #scoped<T>(tenant: string, fn: (sql: SqlClient) => Promise<T>): Promise<T> {
     return this.#rls === false ? this.#guard(() => fn(this.#sql)) : this.#transaction(tenant, fn);
