@@ -13,7 +13,7 @@
  * @module
  */
 export * from './errors.js';
-export { createFieldseal, Fieldseal } from './client/fieldseal.js';
+export { createFieldseal, Fieldseal, type ShredReceipt } from './client/fieldseal.js';
 export type { DecryptItem, EncryptItem, EncryptOptions, Settled } from './client/items.js';
 export type {
   FieldPolicy,
@@ -103,3 +103,11 @@ export {
   type SeedFields,
   type SeedShapeDefinition,
 } from './model/seed-shape.js';
+export {
+  BlindIndexer,
+  createBlindIndexer,
+  type BlindIndexContext,
+  type BlindIndexerOptions,
+  type BlindIndexNormalization,
+  type BlindIndexOptions,
+} from './blind-index/index.js';
