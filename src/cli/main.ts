@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { createInterface } from 'node:readline/promises';
 import { runDemo } from '../demo/run-demo.js';
 import {
   CONFIG_FILE,
@@ -232,6 +233,20 @@ tenant
     });
   });
 tenant
+  .command('rotate')
+  .description('make a new data-key version active for a tenant (old versions stay readable)')
+  .argument('<tenant>', 'tenant id')
+  .action(async (id: string) => {
+    await withClient(async ({ fs }) => {
+      const r = await fs.rotateTenantKey(id);
+      output(
+        ['tenant', 'key', 'active version', 'master key'],
+        [[r.tenant, r.keyId, String(r.version), `${r.providerId}:${r.masterKeyId}`]],
+        r,
+      );
+    });
+  });
+tenant
   .command('list')
   .description('list tenants with their active data-key version')
   .action(async () => {
@@ -246,6 +261,38 @@ tenant
           r.createdAt.toISOString(),
         ]),
         rows,
+      );
+    });
+  });
+
+program
+  .command('shred')
+  .description('crypto-shred a tenant: destroy every data-key version; its data becomes unreadable')
+  .argument('<tenant>', 'tenant id')
+  .option('--yes', 'do not ask for confirmation')
+  .action(async (id: string, opts: { yes?: boolean }) => {
+    if (opts.yes !== true) {
+      if (!process.stdin.isTTY) {
+        throw new Error('refusing to shred without confirmation: pass --yes');
+      }
+      const rl = createInterface({ input: process.stdin, output: process.stdout });
+      const answer = await rl.question(
+        `Shred tenant "${id}"? Every value encrypted for it becomes unreadable, forever. Type the tenant id to confirm: `,
+      );
+      rl.close();
+      if (answer.trim() !== id) throw new Error('not confirmed; nothing was shredded');
+    }
+    await withClient(async ({ fs }) => {
+      const receipt = await fs.shredTenant(id);
+      output(
+        ['tenant', 'key', 'version destroyed', 'shredded at'],
+        receipt.versions.map((v) => [
+          receipt.tenant,
+          v.keyId,
+          String(v.version),
+          receipt.shreddedAt.toISOString(),
+        ]),
+        receipt,
       );
     });
   });

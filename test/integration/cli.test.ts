@@ -66,6 +66,28 @@ describe('fieldseal CLI on embedded PGlite', () => {
     expect(moved.err).toContain('ERR_AUTHENTICATION_FAILED');
   });
 
+  it('tenant rotate, then shred: refuses without --yes, prints the receipt, and the data is gone', () => {
+    expect(run(['tenant', 'create', 'victim']).code).toBe(0);
+    const ctx = ['--tenant', 'victim', '--table', 'users', '--field', 'email'];
+    const before = run(['encrypt', ...ctx], 'gone@example.com').out.trim();
+    const rotated = JSON.parse(run(['--json', 'tenant', 'rotate', 'victim']).out) as {
+      version: number;
+    };
+    expect(rotated.version).toBe(2);
+    const refused = run(['shred', 'victim'], '');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('--yes');
+    expect(run(['decrypt', ...ctx], before).out).toBe('gone@example.com\n');
+    const shred = run(['shred', 'victim', '--yes']);
+    expect(shred.code, shred.err).toBe(0);
+    expect(shred.out).toMatch(/victim\s+default\s+1/);
+    expect(shred.out).toMatch(/victim\s+default\s+2/);
+    const after = run(['decrypt', ...ctx], before);
+    expect(after.code).toBe(1);
+    expect(after.err).toContain('ERR_KEY_SHREDDED');
+    expect(after.out + after.err).not.toContain('gone@example.com');
+  });
+
   it('doctor passes on a good setup and names the fix on a broken key file', () => {
     const ok = run(['doctor']);
     expect(ok.code, ok.out).toBe(0);
