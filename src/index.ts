@@ -29,6 +29,7 @@ export type { KeyRef } from './envelope/key-ref.js';
 export { inspectEnvelope, type EnvelopeInfo } from './envelope/inspect-envelope.js';
 export { DataKey } from './keys/data-key.js';
 export { DataKeyCache } from './keys/data-key-cache.js';
+export type { KeyEventBus } from './keys/key-events.js';
 export type { CacheLease, DataKeyCacheOptions, DataKeyCacheStats } from './keys/data-key-cache.js';
 export { REDACTED } from './keys/redacted.js';
 export { KeyProvider } from './kms/key-provider.js';

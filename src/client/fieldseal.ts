@@ -12,6 +12,7 @@ import { openValue, sealValue } from '../envelope/envelope.js';
 import { wipeEncoded, type FieldValue } from '../envelope/plaintext.js';
 import { DataKeyCache } from '../keys/data-key-cache.js';
 import type { KeyProvider } from '../kms/key-provider.js';
+import type { KeyEventBus } from '../keys/key-events.js';
 import type { StoredKeyVersion } from '../keystore/key-store.js';
 import { mapLimit } from '../lib/map-limit.js';
 import { FieldRules, type PreparedEnvelope, type PreparedWrite } from './field-rules.js';
@@ -55,6 +56,8 @@ export interface ShredReceipt {
 export class Fieldseal {
   readonly #rules: FieldRules;
   readonly #loadConcurrency: number;
+  readonly #keyEvents: KeyEventBus | undefined;
+  readonly #unsubscribe: (() => void) | undefined;
   readonly #cache: DataKeyCache;
   readonly #resolver: KeyResolver;
   readonly #providers: readonly KeyProvider[];
@@ -94,6 +97,10 @@ export class Fieldseal {
       : [provider as KeyProvider];
     this.#cache = new DataKeyCache(cache);
     this.#resolver = new KeyResolver(keys, this.#providers, this.#cache);
+    this.#keyEvents = options.keyEvents;
+    this.#unsubscribe = options.keyEvents?.subscribe((tenant) => {
+      this.#resolver.purgeTenant(tenant);
+    });
   }
 
   /**
@@ -325,8 +332,9 @@ export class Fieldseal {
    * Crypto-shred a tenant (store mode): every data-key version is marked `shredded` and its
    * wrapped bytes are destroyed in the key store, and this process's cached keys of the tenant
    * are zeroed at once. From then on every read and write of the tenant fails with
-   * `ERR_KEY_SHREDDED`; other tenants are untouched. Other processes stop within their cache's
-   * `maxAgeMs` (or at once after their `clearCache()`). See docs/threat-model.md for what
+   * `ERR_KEY_SHREDDED`; other tenants are untouched. Other processes stop at once when the
+   * clients share a `keyEvents` bus (e.g. `pgKeyEvents(pool)`), otherwise within their cache's
+   * `maxAgeMs`. See docs/threat-model.md for what
    * shredding does and does not erase.
    * @returns the erasure receipt: which versions were destroyed, and when.
    * @example
@@ -340,6 +348,8 @@ export class Fieldseal {
       throw new TypeError('tenant: expected a non-empty string');
     }
     const versions = await this.#resolver.shred(tenant);
+    // The store is the truth; the event only makes other processes forget sooner.
+    await this.#keyEvents?.publishShred(tenant);
     return Object.freeze({
       tenant,
       versions: Object.freeze([...versions]),
@@ -410,6 +420,19 @@ export class Fieldseal {
       cache: this.#cache.stats(),
       providerCalls,
     };
+  }
+
+  /**
+   * Stop listening for key events and zero every cached key. Call it when the client is no
+   * longer used.
+   * @example
+   * ```ts
+   * fs.close();
+   * ```
+   */
+  close(): void {
+    this.#unsubscribe?.();
+    this.clearCache();
   }
 
   /** Zero and drop every cached data key. The client stays usable (keys reload on demand). */

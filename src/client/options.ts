@@ -1,6 +1,7 @@
 import type { DataKeyCacheOptions } from '../keys/data-key-cache.js';
 import type { KeyProvider } from '../kms/key-provider.js';
 import type { KeyStore } from '../keystore/key-store.js';
+import type { KeyEventBus } from '../keys/key-events.js';
 import type { PaddingOption } from '../envelope/plaintext.js';
 
 /**
@@ -97,6 +98,11 @@ export interface FieldsealOptions {
    * so a batch over 1,000 tenants does not fire 1,000 KMS requests together.
    */
   readonly batchKeyConcurrency?: number;
+  /**
+   * Fleet-wide key events: when set, `shredTenant` publishes the shred and every client
+   * subscribed on the bus (in any process) zeroes its cached keys of that tenant at once.
+   */
+  readonly keyEvents?: KeyEventBus;
   /** Client-wide mode (default `ReadWrite`). */
   readonly mode?: Mode;
   /**

@@ -23,3 +23,9 @@ export {
   type SqlClient,
 } from './sql-client.js';
 export * from '../../integrations/postgres/index.js';
+export {
+  pgKeyEvents,
+  type PgEventsPool,
+  type PgKeyEvents,
+  type PgListenClient,
+} from './pg-key-events.js';
