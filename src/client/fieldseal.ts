@@ -329,6 +329,30 @@ export class Fieldseal {
   }
 
   /**
+   * Master-key rotation or provider move for one tenant (store mode): every live data-key
+   * version is unwrapped and wrapped again under `masterKeyId` (default: the configured one for
+   * the tenant) by `providerId` (default: the first provider), without touching any stored
+   * value — as MongoDB's `rewrapManyDataKey` does. Each row changes by compare-and-set; rows
+   * changed meanwhile (or shredded) are reported as skipped.
+   * @example
+   * ```ts
+   * const { rewrapped } = await fs.rewrapTenantKeys('acme', { masterKeyId: 'master-2026' });
+   * ```
+   */
+  async rewrapTenantKeys(
+    tenant: string,
+    target: { readonly masterKeyId?: string; readonly providerId?: string } = {},
+  ): Promise<{
+    rewrapped: { keyId: string; version: number }[];
+    skipped: { keyId: string; version: number }[];
+  }> {
+    if (typeof tenant !== 'string' || tenant.length === 0) {
+      throw new TypeError('tenant: expected a non-empty string');
+    }
+    return this.#resolver.rewrap(tenant, { ...target });
+  }
+
+  /**
    * Crypto-shred a tenant (store mode): every data-key version is marked `shredded` and its
    * wrapped bytes are destroyed in the key store, and this process's cached keys of the tenant
    * are zeroed at once. From then on every read and write of the tenant fails with

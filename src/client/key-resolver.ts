@@ -286,6 +286,56 @@ export class KeyResolver {
     return winner;
   }
 
+  /**
+   * Re-wrap every live version of the tenant's keys under `masterKeyId` with `provider` (the
+   * writer by default): the data keys, and so every stored value, stay as they are; only the
+   * wrapped copies in the key store change, each by compare-and-set.
+   */
+  async rewrap(
+    tenant: string,
+    target: { masterKeyId?: string; providerId?: string },
+  ): Promise<{
+    rewrapped: { keyId: string; version: number }[];
+    skipped: { keyId: string; version: number }[];
+  }> {
+    const config = this.#config;
+    if (config.mode !== 'store') {
+      throw new KeyNotConfiguredError('rewrapTenantKeys needs keys.mode "store"');
+    }
+    const provider =
+      target.providerId === undefined ? this.#writer : this.#providers.get(target.providerId);
+    if (provider === undefined) {
+      throw new KeyNotConfiguredError('no configured key provider has that id');
+    }
+    const master = target.masterKeyId ?? this.#masterFor(tenant);
+    const rewrapped: { keyId: string; version: number }[] = [];
+    const skipped: { keyId: string; version: number }[] = [];
+    for (const row of await config.store.listVersions(tenant)) {
+      const id = { keyId: row.keyId, version: row.version };
+      if (row.state === 'shredded') {
+        skipped.push(id);
+        continue;
+      }
+      const key = await this.#unwrapRow(row, tenant, row.keyId, row.version);
+      try {
+        const wrapped = await provider.wrapDataKey(
+          master,
+          key,
+          storeContext(tenant, row.keyId, row.version),
+        );
+        const ok = await config.store.rewrapVersion(row, {
+          providerId: provider.id,
+          masterKeyId: master,
+          wrapped,
+        });
+        (ok ? rewrapped : skipped).push(id);
+      } finally {
+        key.release();
+      }
+    }
+    return { rewrapped, skipped };
+  }
+
   /** The tenant's active version as this process currently writes it. */
   async activeVersion(tenant: string): Promise<number> {
     return (await this.#activeVersion(tenant)).version;

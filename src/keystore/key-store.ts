@@ -29,6 +29,21 @@ export interface KeyStore {
    * wrapped bytes. Returns the versions shredded by this call.
    */
   shredTenant(tenant: string): Promise<readonly { keyId: string; version: number }[]>;
+  /** Every version of the tenant (all key ids), newest first within a key id. */
+  listVersions(tenant: string): Promise<StoredKeyVersion[]>;
+  /**
+   * Replace a version's wrapped key (master-key rotation, provider move) only if it is still
+   * wrapped exactly as `expected` says; the data key itself is unchanged.
+   * @returns false when the row changed meanwhile (or is shredded).
+   */
+  rewrapVersion(
+    expected: StoredKeyVersion,
+    next: {
+      readonly providerId: string;
+      readonly masterKeyId: string;
+      readonly wrapped: Uint8Array;
+    },
+  ): Promise<boolean>;
 }
 
 /**

@@ -82,6 +82,44 @@ export function runKeyStoreSuite(name: string, factory: () => KeyStore | Promise
       expect(Buffer.from((await store.getVersion(a, 'other', 1))!.wrapped)[0]).toBe(0xab);
     });
 
+    it('lists every version of a tenant and nothing of another', async () => {
+      const store = await factory();
+      const t = tenant();
+      await store.createVersion(row(t, 1), null);
+      await store.createVersion(row(t, 2), 1);
+      await store.createVersion(row(t, 1, 'other'), null);
+      await store.createVersion(row(tenant(), 1), null);
+      const list = await store.listVersions(t);
+      expect(list.map((r) => `${r.keyId}@${r.version}`).sort()).toEqual(['k@1', 'k@2', 'other@1']);
+      expect(list.every((r) => r.tenant === t)).toBe(true);
+    });
+
+    it('rewrapVersion replaces the wrapped key only while the row is as expected', async () => {
+      const store = await factory();
+      const t = tenant();
+      const v1 = (await store.createVersion(row(t, 1), null))!;
+      const next = {
+        providerId: 'other-provider',
+        masterKeyId: 'master-2',
+        wrapped: new Uint8Array(73).fill(9),
+      };
+      expect(await store.rewrapVersion(v1, next)).toBe(true);
+      const after = (await store.getVersion(t, 'k', 1))!;
+      expect(after).toMatchObject({
+        providerId: 'other-provider',
+        masterKeyId: 'master-2',
+        state: 'active',
+      });
+      expect(Buffer.from(after.wrapped).equals(Buffer.alloc(73, 9))).toBe(true);
+      // The old expectation no longer holds: a second rewrap from it is refused.
+      expect(await store.rewrapVersion(v1, { ...next, wrapped: new Uint8Array(73).fill(7) })).toBe(
+        false,
+      );
+      expect(Buffer.from((await store.getVersion(t, 'k', 1))!.wrapped)[0]).toBe(9);
+      await store.shredTenant(t);
+      expect(await store.rewrapVersion(after, next)).toBe(false);
+    });
+
     it('concurrent first versions for one tenant: exactly one wins', async () => {
       const store = await factory();
       const t = tenant();

@@ -67,6 +67,50 @@ export class MemoryKeyStore implements KeyStore {
     return Promise.resolve(done);
   }
 
+  listVersions(tenant: string): Promise<StoredKeyVersion[]> {
+    const out: StoredKeyVersion[] = [];
+    for (const rows of this.#rows.values()) {
+      if (rows[0]?.tenant === tenant) out.push(...[...rows].sort((a, b) => b.version - a.version));
+    }
+    return Promise.resolve(out);
+  }
+
+  rewrapVersion(
+    expected: StoredKeyVersion,
+    next: {
+      readonly providerId: string;
+      readonly masterKeyId: string;
+      readonly wrapped: Uint8Array;
+    },
+  ): Promise<boolean> {
+    const id = this.#id(expected.tenant, expected.keyId);
+    const rows = this.#list(expected.tenant, expected.keyId);
+    const current = rows.find((r) => r.version === expected.version);
+    if (
+      current === undefined ||
+      current.state === 'shredded' ||
+      current.providerId !== expected.providerId ||
+      current.masterKeyId !== expected.masterKeyId ||
+      !Buffer.from(current.wrapped).equals(Buffer.from(expected.wrapped))
+    ) {
+      return Promise.resolve(false);
+    }
+    this.#rows.set(
+      id,
+      rows.map((r) =>
+        r === current
+          ? Object.freeze({
+              ...r,
+              providerId: next.providerId,
+              masterKeyId: next.masterKeyId,
+              wrapped: Uint8Array.from(next.wrapped),
+            })
+          : r,
+      ),
+    );
+    return Promise.resolve(true);
+  }
+
   /** Test helper: mark a version shredded and drop its wrapped bytes. */
   shred(tenant: string, keyId: string, version?: number): void {
     const id = this.#id(tenant, keyId);

@@ -109,6 +109,36 @@ export class PostgresKeyStore implements KeyStore {
    * List a tenant's versions (newest first), without the wrapped keys' bytes being needed by
    * the caller — for CLIs and audits.
    */
+  rewrapVersion(
+    expected: StoredKeyVersion,
+    next: {
+      readonly providerId: string;
+      readonly masterKeyId: string;
+      readonly wrapped: Uint8Array;
+    },
+  ): Promise<boolean> {
+    return this.#transaction(expected.tenant, async (tx) => {
+      const { rows } = await tx.query<{ version: string | number }>(
+        `UPDATE fieldseal_key_versions SET provider_id = $5, master_key_id = $6, wrapped = $7
+          WHERE tenant_id = $1 AND key_id = $2 AND version = $3 AND state <> 'shredded'
+            AND provider_id = $4 AND master_key_id = $8 AND wrapped = $9
+          RETURNING version`,
+        [
+          expected.tenant,
+          expected.keyId,
+          expected.version,
+          expected.providerId,
+          next.providerId,
+          next.masterKeyId,
+          Buffer.from(next.wrapped),
+          expected.masterKeyId,
+          Buffer.from(expected.wrapped),
+        ],
+      );
+      return rows.length === 1;
+    });
+  }
+
   listVersions(tenant: string, keyId?: string): Promise<StoredKeyVersion[]> {
     return this.#scoped(tenant, async (sql) => {
       const { rows } = await sql.query<Row>(

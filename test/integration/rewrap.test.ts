@@ -1,0 +1,70 @@
+import { PGlite } from '@electric-sql/pglite';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFieldseal, type KeyStore } from '../../src/index.js';
+import { PostgresKeyStore, fromPGlite, migrate } from '../../src/keystore/postgres/index.js';
+import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
+
+let tenant = 'acme';
+const ctx = (record: string) => ({ tenant, table: 'users', field: 'ssn', record });
+
+function rewrapBehaviour(name: string, makeStore: () => KeyStore) {
+  it(`${name}: master-key rotation re-wraps every version; values stay readable after the old master key is destroyed`, async () => {
+    tenant = `acme-${randomUUID()}`;
+    const store = makeStore();
+    const provider = new MemoryKeyProvider({ masterKeys: ['mk-2025', 'mk-2026'] });
+    const options = (masterKeyId: string) => ({
+      provider,
+      keys: { mode: 'store' as const, store, masterKeyId, keyId: 'k' },
+      cache: { maxAgeMs: 60_000 },
+    });
+    const fs = createFieldseal(options('mk-2025'));
+    await fs.provisionTenant(tenant);
+    const v1 = await fs.encrypt('under version 1', ctx('a'));
+    await fs.rotateTenantKey(tenant);
+    const v2 = await fs.encrypt('under version 2', ctx('b'));
+    const rewrapper = createFieldseal(options('mk-2026'));
+    const report = await rewrapper.rewrapTenantKeys(tenant);
+    expect(report.rewrapped.map((r) => r.version).sort()).toEqual([1, 2]);
+    expect(report.skipped).toEqual([]);
+    for (const v of [1, 2])
+      expect((await store.getVersion(tenant, 'k', v))?.masterKeyId).toBe('mk-2026');
+    provider.destroyMasterKey('mk-2025');
+    const reader = createFieldseal(options('mk-2026'));
+    expect(await reader.decrypt(v1, ctx('a'))).toBe('under version 1');
+    expect(await reader.decrypt(v2, ctx('b'))).toBe('under version 2');
+    // The stored values themselves never changed.
+    expect(await reader.encrypt('new', ctx('c'))).toMatch(/^fs1:/);
+  });
+
+  it(`${name}: without the old master key nothing can be re-wrapped, and nothing changes`, async () => {
+    tenant = `acme-${randomUUID()}`;
+    const store = makeStore();
+    const provider = new MemoryKeyProvider({ masterKeys: ['old', 'new'] });
+    const fs = createFieldseal({
+      provider,
+      keys: { mode: 'store', store, masterKeyId: 'old', keyId: 'k' },
+      cache: { maxAgeMs: 60_000 },
+    });
+    await fs.provisionTenant(tenant);
+    provider.destroyMasterKey('old');
+    await expect(fs.rewrapTenantKeys(tenant, { masterKeyId: 'new' })).rejects.toMatchObject({
+      code: 'ERR_KEY_NOT_CONFIGURED',
+    });
+    expect((await store.getVersion(tenant, 'k', 1))?.masterKeyId).toBe('old');
+  });
+}
+
+describe('rewrapTenantKeys', () => {
+  rewrapBehaviour('memory store', () => new MemoryKeyStore());
+
+  let db: PGlite;
+  beforeAll(async () => {
+    db = await PGlite.create();
+    await migrate(fromPGlite(db));
+  });
+  afterAll(async () => {
+    await db.close();
+  });
+  rewrapBehaviour('PostgreSQL store (PGlite)', () => new PostgresKeyStore({ sql: fromPGlite(db) }));
+});
