@@ -42,6 +42,7 @@ export { LocalKeyProvider, type LocalKeyProviderOptions } from './kms/local/loca
 export type {
   KeyStore,
   KeyVersionState,
+  KeyWrapping,
   NewKeyVersion,
   StoredKeyVersion,
 } from './keystore/key-store.js';

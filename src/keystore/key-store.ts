@@ -36,14 +36,7 @@ export interface KeyStore {
    * wrapped exactly as `expected` says; the data key itself is unchanged.
    * @returns false when the row changed meanwhile (or is shredded).
    */
-  rewrapVersion(
-    expected: StoredKeyVersion,
-    next: {
-      readonly providerId: string;
-      readonly masterKeyId: string;
-      readonly wrapped: Uint8Array;
-    },
-  ): Promise<boolean>;
+  rewrapVersion(expected: StoredKeyVersion, next: KeyWrapping): Promise<boolean>;
 }
 
 /**
@@ -83,3 +76,17 @@ export interface StoredKeyVersion {
  * ```
  */
 export type NewKeyVersion = Omit<StoredKeyVersion, 'state' | 'createdAt'>;
+
+/**
+ * How a data-key version is wrapped: by which provider, under which master key, and the
+ * wrapped bytes. What {@link KeyStore.rewrapVersion} replaces.
+ * @example
+ * ```ts
+ * const next: KeyWrapping = { providerId: 'local', masterKeyId: 'master-2026', wrapped };
+ * ```
+ */
+export interface KeyWrapping {
+  readonly providerId: string;
+  readonly masterKeyId: string;
+  readonly wrapped: Uint8Array;
+}

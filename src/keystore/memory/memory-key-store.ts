@@ -1,4 +1,4 @@
-import type { KeyStore, NewKeyVersion, StoredKeyVersion } from '../key-store.js';
+import type { KeyStore, KeyWrapping, NewKeyVersion, StoredKeyVersion } from '../key-store.js';
 
 /**
  * A {@link KeyStore} in process memory, for tests and examples. Rows are frozen copies;
@@ -75,14 +75,7 @@ export class MemoryKeyStore implements KeyStore {
     return Promise.resolve(out);
   }
 
-  rewrapVersion(
-    expected: StoredKeyVersion,
-    next: {
-      readonly providerId: string;
-      readonly masterKeyId: string;
-      readonly wrapped: Uint8Array;
-    },
-  ): Promise<boolean> {
+  rewrapVersion(expected: StoredKeyVersion, next: KeyWrapping): Promise<boolean> {
     const id = this.#id(expected.tenant, expected.keyId);
     const rows = this.#list(expected.tenant, expected.keyId);
     const current = rows.find((r) => r.version === expected.version);

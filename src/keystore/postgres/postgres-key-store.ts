@@ -1,5 +1,11 @@
 import { KeyStoreUnavailableError, isFieldsealError } from '../../errors.js';
-import type { KeyStore, KeyVersionState, NewKeyVersion, StoredKeyVersion } from '../key-store.js';
+import type {
+  KeyStore,
+  KeyWrapping,
+  KeyVersionState,
+  NewKeyVersion,
+  StoredKeyVersion,
+} from '../key-store.js';
 import type { SqlClient } from './sql-client.js';
 
 /**
@@ -109,14 +115,7 @@ export class PostgresKeyStore implements KeyStore {
    * List a tenant's versions (newest first), without the wrapped keys' bytes being needed by
    * the caller — for CLIs and audits.
    */
-  rewrapVersion(
-    expected: StoredKeyVersion,
-    next: {
-      readonly providerId: string;
-      readonly masterKeyId: string;
-      readonly wrapped: Uint8Array;
-    },
-  ): Promise<boolean> {
+  rewrapVersion(expected: StoredKeyVersion, next: KeyWrapping): Promise<boolean> {
     return this.#transaction(expected.tenant, async (tx) => {
       const { rows } = await tx.query<{ version: string | number }>(
         `UPDATE fieldseal_key_versions SET provider_id = $5, master_key_id = $6, wrapped = $7
