@@ -1,7 +1,11 @@
 /**
- * How the processes of a fleet tell each other that a tenant's keys must go: after a shred,
- * every process purges its cached keys of that tenant at once instead of within its cache age.
- * A small plug point; `pgKeyEvents` (PostgreSQL LISTEN/NOTIFY) is the default implementation.
+ * How the processes of a fleet tell each other to forget a tenant's cached keys at once instead
+ * of within their cache age: after a shred (`publishShred`), and after a version of the
+ * tenant's key was retired or reinstated (`publishKeysChanged`). Subscribers in fieldseal react
+ * to both the same way — zero and drop the tenant's cached keys, which then reload from the key
+ * store, the source of truth — but the events stay distinct, so a listener (audit, alerting)
+ * never takes a retirement for a destruction. A small plug point; `pgKeyEvents` (PostgreSQL
+ * LISTEN/NOTIFY) is the default implementation.
  *
  * @example
  * ```ts
@@ -11,6 +15,14 @@
 export interface KeyEventBus {
   /** Tell every subscriber (in every process) that `tenant` was shredded. */
   publishShred(tenant: string): Promise<void>;
-  /** Call `onShred` for every shred published anywhere; returns the unsubscribe function. */
-  subscribe(onShred: (tenant: string) => void): () => void;
+  /**
+   * Tell every subscriber that versions of `tenant`'s key changed state (retired or
+   * reinstated): cached keys of the tenant must be forgotten and reloaded.
+   */
+  publishKeysChanged(tenant: string): Promise<void>;
+  /**
+   * Call `onEvent` for every event published anywhere, with its kind; returns the unsubscribe
+   * function.
+   */
+  subscribe(onEvent: (tenant: string, kind: 'shred' | 'keys-changed') => void): () => void;
 }

@@ -12,7 +12,7 @@
 export interface KeyStore {
   /** The version used for new writes, if the tenant's key id has one. */
   getActiveVersion(tenant: string, keyId: string): Promise<StoredKeyVersion | undefined>;
-  /** Any version, including decrypt-only and shredded ones. */
+  /** Any version, including decrypt-only, retired and shredded ones. */
   getVersion(tenant: string, keyId: string, version: number): Promise<StoredKeyVersion | undefined>;
   /**
    * Add `version` as the new active version, demoting the previous active one to
@@ -25,29 +25,57 @@ export interface KeyStore {
     expectedActive: number | null,
   ): Promise<StoredKeyVersion | undefined>;
   /**
-   * Crypto-shred a tenant: mark every version of every key id `shredded` and destroy its
-   * wrapped bytes. Returns the versions shredded by this call.
+   * Crypto-shred a tenant: mark every version of every key id (retired ones included)
+   * `shredded` and destroy its wrapped bytes. Returns the versions shredded by this call.
    */
   shredTenant(tenant: string): Promise<readonly { keyId: string; version: number }[]>;
   /** Every version of the tenant (all key ids), newest first within a key id. */
   listVersions(tenant: string): Promise<StoredKeyVersion[]>;
   /**
    * Replace a version's wrapped key (master-key rotation, provider move) only if it is still
-   * wrapped exactly as `expected` says; the data key itself is unchanged.
+   * wrapped exactly as `expected` says; the data key itself is unchanged. Retired versions
+   * are re-wrapped too, so that reinstating one still works after a master-key rotation.
    * @returns false when the row changed meanwhile (or is shredded).
    */
   rewrapVersion(expected: StoredKeyVersion, next: KeyWrapping): Promise<boolean>;
+  /**
+   * Set the minimum decryption version of the tenant's key id, as Vault transit's
+   * `min_decryption_version` does: every `decrypt-only` version numbered below `below` becomes
+   * `retired` (refused for decryption, wrapped bytes kept), in one atomic step. Active,
+   * shredded and already retired versions are left alone; the active version is never retired,
+   * even by a rotation racing this call. Callers should first prove that no stored value still
+   * uses those versions (the backfill module's `retireKeyVersion` counts them).
+   * @param below - an integer from 1 to 2^32; 1 retires nothing.
+   * @returns the versions this call retired, ascending.
+   * @throws KeyVersionActiveError (`ERR_KEY_VERSION_ACTIVE`) when the active version is below
+   *   `below`: nothing is retired. RangeError for a `below` out of range.
+   */
+  retireVersions(tenant: string, keyId: string, below: number): Promise<number[]>;
+  /**
+   * Make a `retired` version `decrypt-only` again (it never becomes active again).
+   * @returns true when the version was retired and is now readable, false when it already was
+   *   readable (`decrypt-only` or `active`).
+   * @throws KeyNotFoundError when the version does not exist, KeyShreddedError when it was
+   *   shredded (its wrapped bytes are gone: nothing can reinstate it).
+   */
+  reinstateVersion(tenant: string, keyId: string, version: number): Promise<boolean>;
 }
 
 /**
- * Lifecycle state of a data-key version: exactly one `active` per tenant and key id, older
- * ones `decrypt-only`, destroyed ones `shredded`.
+ * Lifecycle state of a data-key version:
+ * - `active`: encrypts new values and decrypts; exactly one per tenant and key id;
+ * - `decrypt-only`: an older version, still decrypts;
+ * - `retired`: below the minimum decryption version; refuses decryption (`ERR_KEY_RETIRED`)
+ *   but keeps its wrapped bytes, so it can be reinstated (and is still re-wrapped);
+ * - `shredded`: wrapped bytes destroyed; nothing it protected can be read again.
+ *
+ * `active` → `decrypt-only` (rotation) ⇄ `retired`; any → `shredded` (shredTenant).
  * @example
  * ```ts
- * const readable = (s: KeyVersionState) => s !== 'shredded';
+ * const decrypts = (s: KeyVersionState) => s === 'active' || s === 'decrypt-only';
  * ```
  */
-export type KeyVersionState = 'active' | 'decrypt-only' | 'shredded';
+export type KeyVersionState = 'active' | 'decrypt-only' | 'retired' | 'shredded';
 
 /**
  * A data-key version as stored: wrapped only, never in plaintext.

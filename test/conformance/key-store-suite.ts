@@ -120,6 +120,174 @@ export function runKeyStoreSuite(name: string, factory: () => KeyStore | Promise
       expect(await store.rewrapVersion(after, next)).toBe(false);
     });
 
+    it('retireVersions retires the decrypt-only versions below the bound, keeping their wrapped bytes', async () => {
+      const store = await factory();
+      const t = tenant();
+      const other = tenant();
+      for (const x of [t, other]) {
+        await store.createVersion(row(x, 1), null);
+        await store.createVersion(row(x, 2), 1);
+        await store.createVersion(row(x, 3), 2);
+        await store.createVersion(row(x, 4), 3);
+      }
+      await store.createVersion(row(t, 1, 'other'), null);
+      await store.createVersion(row(t, 2, 'other'), 1);
+      expect(await store.retireVersions(t, 'k', 3)).toEqual([1, 2]);
+      const states = async (x: string, keyId = 'k') =>
+        Object.fromEntries(
+          (await store.listVersions(x))
+            .filter((r) => r.keyId === keyId)
+            .map((r) => [r.version, r.state]),
+        );
+      expect(await states(t)).toEqual({
+        1: 'retired',
+        2: 'retired',
+        3: 'decrypt-only',
+        4: 'active',
+      });
+      for (const v of [1, 2]) {
+        const retired = (await store.getVersion(t, 'k', v))!;
+        expect(retired.state).toBe('retired');
+        expect(Buffer.from(retired.wrapped).equals(Buffer.alloc(73, v))).toBe(true);
+      }
+      // Another tenant, and another key id of the same tenant, are untouched.
+      expect(await states(other)).toEqual({
+        1: 'decrypt-only',
+        2: 'decrypt-only',
+        3: 'decrypt-only',
+        4: 'active',
+      });
+      expect(await states(t, 'other')).toEqual({ 1: 'decrypt-only', 2: 'active' });
+      // Already retired versions are not reported again; a higher bound takes the next one.
+      expect(await store.retireVersions(t, 'k', 3)).toEqual([]);
+      expect(await store.retireVersions(t, 'k', 4)).toEqual([3]);
+      expect(await store.retireVersions(t, 'k', 1)).toEqual([]);
+      expect((await store.getActiveVersion(t, 'k'))?.version).toBe(4);
+    });
+
+    it('retireVersions refuses, atomically, a bound that would include the active version', async () => {
+      const store = await factory();
+      const t = tenant();
+      await store.createVersion(row(t, 1), null);
+      await store.createVersion(row(t, 2), 1);
+      for (const below of [3, 4, 0x100000000]) {
+        const err = await store.retireVersions(t, 'k', below).catch((e: unknown) => e);
+        expect(err).toMatchObject({ code: 'ERR_KEY_VERSION_ACTIVE', details: { keyRef: 'k@2' } });
+        expect((err as Error).message).not.toContain(t);
+      }
+      // Nothing changed: version 1 is still readable and version 2 still active.
+      expect((await store.getVersion(t, 'k', 1))?.state).toBe('decrypt-only');
+      expect((await store.getActiveVersion(t, 'k'))?.version).toBe(2);
+    });
+
+    it('retireVersions and reinstateVersion reject out-of-range numbers with a RangeError', async () => {
+      const store = await factory();
+      const t = tenant();
+      await store.createVersion(row(t, 1), null);
+      for (const below of [0, -1, 1.5, Number.NaN, 0x100000001]) {
+        await expect(store.retireVersions(t, 'k', below)).rejects.toThrow(RangeError);
+      }
+      for (const version of [0, 2.5, 0x100000000]) {
+        await expect(store.reinstateVersion(t, 'k', version)).rejects.toThrow(RangeError);
+      }
+    });
+
+    it('reinstateVersion makes a retired version decrypt-only again, and only a retired one', async () => {
+      const store = await factory();
+      const t = tenant();
+      await store.createVersion(row(t, 1), null);
+      await store.createVersion(row(t, 2), 1);
+      await store.createVersion(row(t, 3), 2);
+      expect(await store.retireVersions(t, 'k', 3)).toEqual([1, 2]);
+      expect(await store.reinstateVersion(t, 'k', 1)).toBe(true);
+      expect((await store.getVersion(t, 'k', 1))?.state).toBe('decrypt-only');
+      expect((await store.getVersion(t, 'k', 2))?.state).toBe('retired');
+      expect(await store.reinstateVersion(t, 'k', 1)).toBe(false); // already readable
+      expect(await store.reinstateVersion(t, 'k', 3)).toBe(false); // active stays active
+      expect((await store.getActiveVersion(t, 'k'))?.version).toBe(3);
+      await expect(store.reinstateVersion(t, 'k', 9)).rejects.toMatchObject({
+        code: 'ERR_KEY_NOT_FOUND',
+        details: { keyRef: 'k@9' },
+      });
+      await expect(store.reinstateVersion(tenant(), 'k', 1)).rejects.toMatchObject({
+        code: 'ERR_KEY_NOT_FOUND',
+      });
+    });
+
+    it('a rotation after a retirement demotes the active version and leaves retired ones retired', async () => {
+      const store = await factory();
+      const t = tenant();
+      await store.createVersion(row(t, 1), null);
+      await store.createVersion(row(t, 2), 1);
+      await store.retireVersions(t, 'k', 2);
+      expect((await store.createVersion(row(t, 3), 2))?.state).toBe('active');
+      expect((await store.getVersion(t, 'k', 1))?.state).toBe('retired');
+      expect((await store.getVersion(t, 'k', 2))?.state).toBe('decrypt-only');
+    });
+
+    it('rewrapVersion re-wraps a retired version, which stays retired', async () => {
+      const store = await factory();
+      const t = tenant();
+      await store.createVersion(row(t, 1), null);
+      await store.createVersion(row(t, 2), 1);
+      await store.retireVersions(t, 'k', 2);
+      const retired = (await store.getVersion(t, 'k', 1))!;
+      const next = { providerId: 'p2', masterKeyId: 'm2', wrapped: new Uint8Array(73).fill(5) };
+      expect(await store.rewrapVersion(retired, next)).toBe(true);
+      const after = (await store.getVersion(t, 'k', 1))!;
+      expect(after).toMatchObject({ state: 'retired', providerId: 'p2', masterKeyId: 'm2' });
+      expect(Buffer.from(after.wrapped).equals(Buffer.alloc(73, 5))).toBe(true);
+    });
+
+    it('shredTenant shreds retired versions too, and a shredded version cannot be reinstated', async () => {
+      const store = await factory();
+      const t = tenant();
+      await store.createVersion(row(t, 1), null);
+      await store.createVersion(row(t, 2), 1);
+      await store.retireVersions(t, 'k', 2);
+      const shredded = await store.shredTenant(t);
+      expect(shredded.map((v) => v.version).sort()).toEqual([1, 2]);
+      const v1 = (await store.getVersion(t, 'k', 1))!;
+      expect(v1.state).toBe('shredded');
+      expect(v1.wrapped.byteLength).toBe(0);
+      await expect(store.reinstateVersion(t, 'k', 1)).rejects.toMatchObject({
+        code: 'ERR_KEY_SHREDDED',
+        details: { keyRef: 'k@1' },
+      });
+      expect(await store.retireVersions(t, 'k', 3)).toEqual([]);
+      expect((await store.getVersion(t, 'k', 1))?.state).toBe('shredded');
+    });
+
+    it('rotations racing retirements never leave the active version retired', async () => {
+      const store = await factory();
+      const t = tenant();
+      await store.createVersion(row(t, 1), null);
+      for (let v = 1; v <= 12; v++) {
+        // Rotate v -> v+1 while retiring everything below v+1: the retirement either runs
+        // first (v is still active: refused) or after (v is decrypt-only: retired).
+        const rotate = () => store.createVersion(row(t, v + 1), v);
+        const retire = () =>
+          store.retireVersions(t, 'k', v + 1).then(
+            (versions) => ({ ok: true as const, versions }),
+            (err: unknown) => ({ ok: false as const, err }),
+          );
+        // Start them in both orders (a store without real concurrency then covers both cases).
+        const [rotated, retired] =
+          v % 2 === 0
+            ? await Promise.all([rotate(), retire()])
+            : await Promise.all([retire(), rotate()]).then(([b, a]) => [a, b] as const);
+        expect(rotated?.state).toBe('active');
+        if (retired.ok) {
+          expect(retired.versions).toContain(v);
+        } else {
+          expect(retired.err).toMatchObject({ code: 'ERR_KEY_VERSION_ACTIVE' });
+          expect((await store.getVersion(t, 'k', v))?.state).toBe('decrypt-only');
+        }
+        const rows = await store.listVersions(t);
+        expect(rows.filter((r) => r.state === 'active').map((r) => r.version)).toEqual([v + 1]);
+      }
+    });
+
     it('concurrent first versions for one tenant: exactly one wins', async () => {
       const store = await factory();
       const t = tenant();

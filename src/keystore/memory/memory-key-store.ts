@@ -1,8 +1,11 @@
+import { KeyNotFoundError, KeyShreddedError, KeyVersionActiveError } from '../../errors.js';
 import type { KeyStore, KeyWrapping, NewKeyVersion, StoredKeyVersion } from '../key-store.js';
+import { MAX_KEY_VERSION, checkVersionNumber } from '../version-number.js';
 
 /**
  * A {@link KeyStore} in process memory, for tests and examples. Rows are frozen copies;
- * `createVersion` is atomic because JavaScript runs it without interleaving.
+ * `createVersion`, `retireVersions` and `reinstateVersion` are atomic because JavaScript runs
+ * each of them without interleaving (none awaits before it has changed the rows).
  *
  * @example
  * ```ts
@@ -104,6 +107,51 @@ export class MemoryKeyStore implements KeyStore {
     return Promise.resolve(true);
   }
 
+  retireVersions(tenant: string, keyId: string, below: number): Promise<number[]> {
+    return settle(() => {
+      checkVersionNumber('below', below, 1, MAX_KEY_VERSION + 1);
+      const rows = this.#list(tenant, keyId);
+      const active = rows.find((r) => r.state === 'active');
+      if (active !== undefined && active.version < below) {
+        throw new KeyVersionActiveError(undefined, {
+          details: { keyRef: `${keyId}@${active.version}` },
+        });
+      }
+      const retired: number[] = [];
+      const next = rows.map((r) => {
+        if (r.state !== 'decrypt-only' || r.version >= below) return r;
+        retired.push(r.version);
+        return Object.freeze({ ...r, state: 'retired' as const });
+      });
+      if (retired.length > 0) this.#rows.set(this.#id(tenant, keyId), next);
+      return retired.sort((a, b) => a - b);
+    });
+  }
+
+  reinstateVersion(tenant: string, keyId: string, version: number): Promise<boolean> {
+    return settle(() => {
+      checkVersionNumber('version', version, 1, MAX_KEY_VERSION);
+      const rows = this.#list(tenant, keyId);
+      const current = rows.find((r) => r.version === version);
+      const keyRef = `${keyId}@${version}`;
+      if (current === undefined) {
+        throw new KeyNotFoundError('key version not found for this tenant', {
+          details: { keyRef },
+        });
+      }
+      if (current.state === 'shredded')
+        throw new KeyShreddedError(undefined, { details: { keyRef } });
+      if (current.state !== 'retired') return false;
+      this.#rows.set(
+        this.#id(tenant, keyId),
+        rows.map((r) =>
+          r === current ? Object.freeze({ ...r, state: 'decrypt-only' as const }) : r,
+        ),
+      );
+      return true;
+    });
+  }
+
   /** Test helper: mark a version shredded and drop its wrapped bytes. */
   shred(tenant: string, keyId: string, version?: number): void {
     const id = this.#id(tenant, keyId);
@@ -124,4 +172,12 @@ export class MemoryKeyStore implements KeyStore {
   #id(tenant: string, keyId: string): string {
     return JSON.stringify([tenant, keyId]);
   }
+}
+
+/**
+ * Run a synchronous store operation now (so it stays atomic and ordered like the other
+ * methods) and return its outcome as a promise: a throw becomes a rejection.
+ */
+function settle<T>(fn: () => T): Promise<T> {
+  return new Promise<T>((resolve) => resolve(fn()));
 }

@@ -2,6 +2,8 @@ import type { KeyEventBus } from '../../keys/key-events.js';
 
 const CHANNEL = 'fieldseal_key_events';
 
+type KeyEventKind = 'shred' | 'keys-changed';
+
 /**
  * The subset of a `pg` client used for LISTEN.
  * @example
@@ -47,9 +49,10 @@ export interface PgKeyEvents extends KeyEventBus {
 }
 
 /**
- * Key events over PostgreSQL `LISTEN` / `NOTIFY` on one dedicated pool connection: a shred in
- * one process reaches every listening process within the database's notification latency
- * (milliseconds), and each purges its cached keys of the tenant.
+ * Key events over PostgreSQL `LISTEN` / `NOTIFY` on one dedicated pool connection: a shred, or
+ * a retirement or reinstatement of a key version, in one process reaches every listening
+ * process within the database's notification latency (milliseconds), and each purges its
+ * cached keys of the tenant.
  * @example
  * ```ts
  * const events = pgKeyEvents(pool);
@@ -58,7 +61,7 @@ export interface PgKeyEvents extends KeyEventBus {
  * ```
  */
 export function pgKeyEvents(pool: PgEventsPool): PgKeyEvents {
-  const handlers = new Set<(tenant: string) => void>();
+  const handlers = new Set<(tenant: string, kind: KeyEventKind) => void>();
   let client: PgListenClient | undefined;
   let started: Promise<void> | undefined;
   let markReady: () => void = () => undefined;
@@ -75,13 +78,8 @@ export function pgKeyEvents(pool: PgEventsPool): PgKeyEvents {
         const c = await pool.connect();
         c.on('notification', (msg) => {
           if (msg.channel !== CHANNEL || msg.payload === undefined) return;
-          let tenant: unknown;
-          try {
-            tenant = (JSON.parse(msg.payload) as { shred?: unknown }).shred;
-          } catch {
-            return;
-          }
-          if (typeof tenant === 'string') for (const h of handlers) h(tenant);
+          const event = parseEvent(msg.payload);
+          if (event !== undefined) for (const h of handlers) h(event.tenant, event.kind);
         });
         c.on('error', () => undefined);
         await c.query(`LISTEN ${CHANNEL}`);
@@ -99,11 +97,17 @@ export function pgKeyEvents(pool: PgEventsPool): PgKeyEvents {
     async publishShred(tenant) {
       await pool.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify({ shred: tenant })]);
     },
-    subscribe(onShred) {
-      handlers.add(onShred);
+    async publishKeysChanged(tenant) {
+      await pool.query('SELECT pg_notify($1, $2)', [
+        CHANNEL,
+        JSON.stringify({ keysChanged: tenant }),
+      ]);
+    },
+    subscribe(onEvent) {
+      handlers.add(onEvent);
       void start();
       return () => {
-        handlers.delete(onShred);
+        handlers.delete(onEvent);
       };
     },
     async close() {
@@ -119,4 +123,22 @@ export function pgKeyEvents(pool: PgEventsPool): PgKeyEvents {
       }
     },
   };
+}
+
+/**
+ * A notification payload: `{"shred": tenant}` or `{"keysChanged": tenant}` (JSON, so any
+ * tenant id round-trips). Anything else — another writer on the channel — is ignored.
+ */
+function parseEvent(payload: string): { tenant: string; kind: KeyEventKind } | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(payload);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const { shred, keysChanged } = parsed as { shred?: unknown; keysChanged?: unknown };
+  if (typeof shred === 'string') return { tenant: shred, kind: 'shred' };
+  if (typeof keysChanged === 'string') return { tenant: keysChanged, kind: 'keys-changed' };
+  return undefined;
 }

@@ -1,4 +1,10 @@
-import { KeyStoreUnavailableError, isFieldsealError } from '../../errors.js';
+import {
+  KeyNotFoundError,
+  KeyShreddedError,
+  KeyStoreUnavailableError,
+  KeyVersionActiveError,
+  isFieldsealError,
+} from '../../errors.js';
 import type {
   KeyStore,
   KeyWrapping,
@@ -6,6 +12,7 @@ import type {
   NewKeyVersion,
   StoredKeyVersion,
 } from '../key-store.js';
+import { MAX_KEY_VERSION, checkVersionNumber } from '../version-number.js';
 import type { SqlClient } from './sql-client.js';
 
 /**
@@ -111,10 +118,6 @@ export class PostgresKeyStore implements KeyStore {
     });
   }
 
-  /**
-   * List a tenant's versions (newest first), without the wrapped keys' bytes being needed by
-   * the caller — for CLIs and audits.
-   */
   rewrapVersion(expected: StoredKeyVersion, next: KeyWrapping): Promise<boolean> {
     return this.#transaction(expected.tenant, async (tx) => {
       const { rows } = await tx.query<{ version: string | number }>(
@@ -138,6 +141,10 @@ export class PostgresKeyStore implements KeyStore {
     });
   }
 
+  /**
+   * A tenant's versions with their states (by key id, newest first), optionally of one key id
+   * only — for CLIs and audits.
+   */
   listVersions(tenant: string, keyId?: string): Promise<StoredKeyVersion[]> {
     return this.#scoped(tenant, async (sql) => {
       const { rows } = await sql.query<Row>(
@@ -225,6 +232,57 @@ export class PostgresKeyStore implements KeyStore {
     }
   }
 
+  /**
+   * Retire every `decrypt-only` version below `below` in one transaction. The transaction first
+   * locks the active row (`FOR UPDATE`, the lock {@link PostgresKeyStore.createVersion} takes),
+   * so no rotation can slip between the check and the update; and the update itself only
+   * matches `state = 'decrypt-only'`, so it can never retire the active row whatever the
+   * interleaving.
+   */
+  async retireVersions(tenant: string, keyId: string, below: number): Promise<number[]> {
+    checkVersionNumber('below', below, 1, MAX_KEY_VERSION + 1);
+    return await this.#transaction(tenant, async (tx) => {
+      const active = await lockActive(tx, tenant, keyId);
+      if (active !== null && active < below) {
+        throw new KeyVersionActiveError(undefined, { details: { keyRef: `${keyId}@${active}` } });
+      }
+      const { rows } = await tx.query<{ version: string | number }>(
+        `UPDATE fieldseal_key_versions SET state = 'retired'
+          WHERE tenant_id = $1 AND key_id = $2 AND state = 'decrypt-only' AND version < $3
+          RETURNING version`,
+        [tenant, keyId, below],
+      );
+      return rows.map((r) => Number(r.version)).sort((a, b) => a - b);
+    });
+  }
+
+  async reinstateVersion(tenant: string, keyId: string, version: number): Promise<boolean> {
+    checkVersionNumber('version', version, 1, MAX_KEY_VERSION);
+    return await this.#transaction(tenant, async (tx) => {
+      const { rows } = await tx.query<{ version: string | number }>(
+        `UPDATE fieldseal_key_versions SET state = 'decrypt-only'
+          WHERE tenant_id = $1 AND key_id = $2 AND version = $3 AND state = 'retired'
+          RETURNING version`,
+        [tenant, keyId, version],
+      );
+      if (rows.length === 1) return true;
+      const { rows: found } = await tx.query<{ state: KeyVersionState }>(
+        `SELECT state FROM fieldseal_key_versions
+          WHERE tenant_id = $1 AND key_id = $2 AND version = $3`,
+        [tenant, keyId, version],
+      );
+      const keyRef = `${keyId}@${version}`;
+      const state = found[0]?.state;
+      if (state === undefined) {
+        throw new KeyNotFoundError('key version not found for this tenant', {
+          details: { keyRef },
+        });
+      }
+      if (state === 'shredded') throw new KeyShreddedError(undefined, { details: { keyRef } });
+      return false;
+    });
+  }
+
   shredTenant(tenant: string): Promise<readonly { keyId: string; version: number }[]> {
     return this.#transaction(tenant, async (tx) => {
       const { rows } = await tx.query<{ key_id: string; version: string | number }>(
@@ -276,6 +334,29 @@ function toStored(row: Row): StoredKeyVersion {
     wrapped: row.wrapped === null ? new Uint8Array(0) : Uint8Array.from(row.wrapped),
     createdAt: row.created_at instanceof Date ? row.created_at : new Date(row.created_at),
   });
+}
+
+/**
+ * Lock the tenant's active row and return its version (`null`: none). Under READ COMMITTED a
+ * rotation that commits while we wait makes the locked row `decrypt-only`, so the statement
+ * finds nothing although a new active row exists: look again, with a fresh snapshot.
+ */
+async function lockActive(tx: SqlClient, tenant: string, keyId: string): Promise<number | null> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const { rows } = await tx.query<{ version: string | number }>(
+      `SELECT version FROM fieldseal_key_versions
+        WHERE tenant_id = $1 AND key_id = $2 AND state = 'active' FOR UPDATE`,
+      [tenant, keyId],
+    );
+    if (rows[0] !== undefined) return Number(rows[0].version);
+    const { rows: present } = await tx.query(
+      `SELECT 1 FROM fieldseal_key_versions
+        WHERE tenant_id = $1 AND key_id = $2 AND state = 'active'`,
+      [tenant, keyId],
+    );
+    if (present.length === 0) return null;
+  }
+  throw new KeyNotFoundError('the tenant key changed during retirement; retry');
 }
 
 function isUniqueViolation(err: unknown): boolean {
