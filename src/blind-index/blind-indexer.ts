@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import {
   InvalidContextError,
   InvalidKeyMaterialError,
@@ -71,7 +71,7 @@ export interface BlindIndexerOptions {
  */
 export class BlindIndexer extends RedactedObject {
   #root: Buffer;
-  readonly #keys = new Map<string, Buffer>();
+  readonly #keys = new Map<string, { readonly key: Buffer; readonly tenant: string }>();
   readonly #maxCachedKeys: number;
 
   /** @internal Use {@link createBlindIndexer}. */
@@ -147,11 +147,28 @@ export class BlindIndexer extends RedactedObject {
     return constantTimeEqual(tag, parsed.tag);
   }
 
+  /**
+   * Wipe and drop every cached index key of `tenant` (all tables, fields, versions and tenant
+   * secrets), e.g. right after the tenant was shredded. Later calls derive them again, which
+   * for a repository needs the tenant's secret, which shredding made undecryptable.
+   * @returns how many cached keys were wiped.
+   */
+  forgetTenant(tenant: string): number {
+    let wiped = 0;
+    for (const [id, entry] of this.#keys) {
+      if (entry.tenant !== tenant) continue;
+      entry.key.fill(0);
+      this.#keys.delete(id);
+      wiped += 1;
+    }
+    return wiped;
+  }
+
   /** Wipe the root key and every derived key; later calls fail with `ERR_KEY_NOT_CONFIGURED`. */
   destroy(): void {
     this.#root.fill(0);
     this.#root = Buffer.alloc(0);
-    for (const key of this.#keys.values()) key.fill(0);
+    for (const { key } of this.#keys.values()) key.fill(0);
     this.#keys.clear();
   }
 
@@ -170,40 +187,50 @@ export class BlindIndexer extends RedactedObject {
     if (typeof value !== 'string' || !value.isWellFormed()) {
       throw new UnsupportedValueError('blind index values must be well-formed Unicode strings');
     }
-    const key = this.#indexKey(where, version);
+    const key = this.#indexKey(where, version, o.tenantSecret);
     const mac = createHmac('sha256', key).update(normalizeValue(value, o), 'utf8').digest();
     const tag = Buffer.from(mac.subarray(0, bytes));
     mac.fill(0);
     return tag;
   }
 
-  #indexKey(where: BlindIndexContext, version: number): Buffer {
+  #indexKey(where: BlindIndexContext, version: number, secret: Uint8Array | undefined): Buffer {
     if (this.#root.byteLength === 0) {
       throw new KeyNotConfiguredError('blind indexer has been destroyed');
     }
+    const tenant = name(where, 'tenant');
     const info = encodeCanonicalMap({
-      tenant: name(where, 'tenant'),
+      tenant,
       table: name(where, 'table'),
       field: name(where, 'field'),
       version: String(version),
     });
-    const id = info.toString('latin1');
+    // The cache id names the secret by its hash, so a key derived with one secret is never
+    // served for another (or for none).
+    const id =
+      secret === undefined
+        ? info.toString('latin1')
+        : `${info.toString('latin1')}\u0000${createHash('sha256').update(secret).digest('hex')}`;
     const cached = this.#keys.get(id);
     if (cached !== undefined) {
       // Least-recently-used order: move the hit to the end.
       this.#keys.delete(id);
       this.#keys.set(id, cached);
-      return cached;
+      return cached.key;
     }
-    const key = hkdfSha256(this.#root, SALT, info, INDEX_KEY_LENGTH);
+    // RFC 5869 §2.2: the IKM is the secret input; with a tenant secret it is root || secret,
+    // so the key is unpredictable to anyone missing either (fixed-length root: injective).
+    const ikm = secret === undefined ? this.#root : Buffer.concat([this.#root, secret]);
+    const key = hkdfSha256(ikm, SALT, info, INDEX_KEY_LENGTH);
+    if (secret !== undefined) ikm.fill(0);
     if (this.#keys.size >= this.#maxCachedKeys) {
       const oldest = this.#keys.keys().next();
       if (oldest.done !== true) {
-        this.#keys.get(oldest.value)?.fill(0);
+        this.#keys.get(oldest.value)?.key.fill(0);
         this.#keys.delete(oldest.value);
       }
     }
-    this.#keys.set(id, key);
+    this.#keys.set(id, { key, tenant });
     return key;
   }
 }

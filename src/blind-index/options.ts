@@ -1,3 +1,5 @@
+import { InvalidKeyMaterialError } from '../errors.js';
+
 /**
  * Options of blind indexes and their validation. Every bad option is a `RangeError` (or a
  * `TypeError` for a wrong type) naming the option, never a value.
@@ -18,10 +20,10 @@
 export type BlindIndexNormalization = 'trim' | 'lowercase' | 'nfc';
 
 /**
- * Where an indexed value lives. The index key is derived from exactly these three names (and
- * the index version), so indexes never compare across tenants, tables or fields. Any other
- * property (such as an encryption context's `record`) is ignored: an index must not depend
- * on the row, or equal values in two rows would not match.
+ * Where an indexed value lives. The index key is derived from exactly these three names and
+ * the index version (and, when given, `options.tenantSecret`), so indexes never compare across
+ * tenants, tables or fields. Any other property (such as an encryption context's `record`) is
+ * ignored: an index must not depend on the row, or equal values in two rows would not match.
  *
  * @example
  * ```ts
@@ -54,7 +56,19 @@ export interface BlindIndexOptions {
   readonly bits?: number;
   /** Index key version (1..65535); default 1. Bump it to rotate the index key. */
   readonly version?: number;
+  /**
+   * A per-tenant secret (16 to 64 bytes) mixed into the index key next to the root key, for
+   * the tenant named in `where`. The PostgreSQL repository keeps one per tenant and index
+   * version, sealed under the tenant's data key, so crypto-shredding the tenant makes its
+   * indexes impossible to recompute even for the holder of the root key
+   * (docs/blind-index.md, "Shredding"). Different secret, different index.
+   */
+  readonly tenantSecret?: Uint8Array;
 }
+
+/** Shortest and longest accepted {@link BlindIndexOptions.tenantSecret} in bytes. */
+export const MIN_TENANT_SECRET_BYTES = 16;
+export const MAX_TENANT_SECRET_BYTES = 64;
 
 /** Default truncation length in bits. */
 export const DEFAULT_BITS = 32;
@@ -76,6 +90,7 @@ export interface ResolvedOptions {
   readonly nfc: boolean;
   readonly bits: number;
   readonly version: number;
+  readonly tenantSecret: Uint8Array | undefined;
 }
 
 /** @internal */
@@ -114,7 +129,12 @@ export function checkVersion(version: unknown, name = 'version'): number {
  */
 export function resolveOptions(options: BlindIndexOptions | undefined): ResolvedOptions {
   if (options === undefined) {
-    return { ...DEFAULT_STEPS, bits: DEFAULT_BITS, version: DEFAULT_VERSION };
+    return {
+      ...DEFAULT_STEPS,
+      bits: DEFAULT_BITS,
+      version: DEFAULT_VERSION,
+      tenantSecret: undefined,
+    };
   }
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('blind index options must be an object');
@@ -126,7 +146,8 @@ export function resolveOptions(options: BlindIndexOptions | undefined): Resolved
     );
   }
   const version = checkVersion(options.version ?? DEFAULT_VERSION);
-  if (options.normalize === undefined) return { ...DEFAULT_STEPS, bits, version };
+  const tenantSecret = checkTenantSecret(options.tenantSecret);
+  if (options.normalize === undefined) return { ...DEFAULT_STEPS, bits, version, tenantSecret };
   if (!Array.isArray(options.normalize)) {
     throw new TypeError('blind index normalize must be an array of steps');
   }
@@ -142,7 +163,22 @@ export function resolveOptions(options: BlindIndexOptions | undefined): Resolved
     nfc: steps.includes('nfc'),
     bits,
     version,
+    tenantSecret,
   };
+}
+
+function checkTenantSecret(secret: unknown): Uint8Array | undefined {
+  if (secret === undefined) return undefined;
+  if (
+    !(secret instanceof Uint8Array) ||
+    secret.byteLength < MIN_TENANT_SECRET_BYTES ||
+    secret.byteLength > MAX_TENANT_SECRET_BYTES
+  ) {
+    throw new InvalidKeyMaterialError(
+      `blind index tenantSecret must be ${MIN_TENANT_SECRET_BYTES} to ${MAX_TENANT_SECRET_BYTES} bytes`,
+    );
+  }
+  return secret;
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { BlindIndexOptions } from '../blind-index/options.js';
+import { resolveOptions } from '../blind-index/options.js';
 import type { Mode } from '../client/options.js';
 import type { PaddingOption } from '../envelope/plaintext.js';
 
@@ -48,6 +50,17 @@ export interface EncryptedFieldOptions<St extends StorageKind = StorageKind> {
   readonly storage?: St;
 }
 
+/**
+ * Options of `.blindIndex(options)`: how the value is normalised before it is hashed and how
+ * many bits of the HMAC are kept. Writers and readers must agree, so they belong to the model;
+ * the index key version is the repository's (it changes during a rotation).
+ * @example
+ * ```ts
+ * const email = field.string().encrypted().blindIndex({ bits: 32, normalize: ['trim', 'lowercase', 'nfc'] } satisfies BlindIndexFieldOptions);
+ * ```
+ */
+export type BlindIndexFieldOptions = Pick<BlindIndexOptions, 'bits' | 'normalize'>;
+
 /** What a builder records at run time. @internal */
 export interface FieldSpec {
   readonly kind: FieldKind;
@@ -56,6 +69,8 @@ export interface FieldSpec {
   readonly indexed: boolean;
   /** Present when `.encrypted()` was called: the options exactly as given (frozen copy). */
   readonly encryption: EncryptedFieldOptions | undefined;
+  /** Present when `.blindIndex()` was called: the options as given (frozen copy). */
+  readonly blindIndex?: BlindIndexFieldOptions | undefined;
 }
 
 /**
@@ -71,6 +86,8 @@ export interface FieldTypes {
   readonly storage: StorageKind | undefined;
   readonly nullable: boolean;
   readonly optional: boolean;
+  /** `true` when the field has a blind index (`.blindIndex()`). */
+  readonly blindIndex?: boolean;
 }
 
 const specs = new WeakMap<object, FieldSpec>();
@@ -83,10 +100,12 @@ export function fieldSpec(value: unknown): FieldSpec | undefined {
 /**
  * An immutable field declaration: every method returns a new builder. `T` is the value type,
  * `S` the storage of an encrypted field (`undefined` for a plain one), `N` / `O` whether the
- * field is nullable / optional. Made by the {@link field} functions.
+ * field is nullable / optional, `I` whether it has a blind index. Made by the {@link field}
+ * functions.
  * @example
  * ```ts
  * const ssn = field.string().encrypted({ mode: 'WriteOnly' }).nullable();
+ * const email = field.string().encrypted().blindIndex({ normalize: ['trim', 'lowercase'] });
  * ```
  */
 export class FieldBuilder<
@@ -94,6 +113,7 @@ export class FieldBuilder<
   S extends StorageKind | undefined = undefined,
   N extends boolean = false,
   O extends boolean = false,
+  I extends boolean = false,
 > {
   /** Type-level only (see {@link FieldTypes}); not present at run time. */
   declare readonly '~types': {
@@ -101,6 +121,7 @@ export class FieldBuilder<
     readonly storage: S;
     readonly nullable: N;
     readonly optional: O;
+    readonly blindIndex: I;
   };
 
   /** @internal Use the {@link field} functions. */
@@ -132,13 +153,49 @@ export class FieldBuilder<
   }
 
   /** The value may be `null` (stored as `null`: whether a value is present stays visible). */
-  nullable(): FieldBuilder<T, S, true, O> {
-    return new FieldBuilder<T, S, true, O>({ ...specOf(this), nullable: true });
+  nullable(): FieldBuilder<T, S, true, O, I> {
+    return new FieldBuilder<T, S, true, O, I>({ ...specOf(this), nullable: true });
   }
 
   /** The value may be absent (`undefined`), like a missing DynamoDB attribute. */
-  optional(): FieldBuilder<T, S, N, true> {
-    return new FieldBuilder<T, S, N, true>({ ...specOf(this), optional: true });
+  optional(): FieldBuilder<T, S, N, true, I> {
+    return new FieldBuilder<T, S, N, true, I>({ ...specOf(this), optional: true });
+  }
+
+  /**
+   * Give an encrypted string field a blind index: a keyed, truncated HMAC of the normalised
+   * value, stored next to it so the PostgreSQL repository can find rows by value
+   * (`repo.findBy`). It reveals which rows hold equal values: read docs/blind-index.md
+   * before choosing `bits`. Options are checked at once; `version` belongs to the repository.
+   * @throws TypeError on a plain, non-string or already blind-indexed field, or a `version`.
+   * @throws RangeError for bad `bits` or `normalize` steps.
+   */
+  blindIndex<St extends StorageKind>(
+    this: FieldBuilder<string, St, N, O, false>,
+    options: BlindIndexFieldOptions = {},
+  ): FieldBuilder<string, St, N, O, true> {
+    const spec = specOf(this);
+    if (spec.encryption === undefined) {
+      throw new TypeError('blindIndex(): call .encrypted() first (plain fields use .indexed())');
+    }
+    if (spec.kind !== 'string') throw new TypeError('blindIndex(): only for field.string()');
+    if (spec.blindIndex !== undefined) {
+      throw new TypeError('blindIndex(): the field already has a blind index');
+    }
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError('blindIndex(): expected an options object');
+    }
+    if ((options as { version?: unknown }).version !== undefined) {
+      throw new TypeError('blindIndex(): the index key version is set by the repository');
+    }
+    resolveOptions(options); // RangeError / TypeError now, not at the first write
+    const copy: BlindIndexFieldOptions = {
+      ...(options.bits === undefined ? {} : { bits: options.bits }),
+      ...(options.normalize === undefined
+        ? {}
+        : { normalize: Object.freeze([...options.normalize]) }),
+    };
+    return new FieldBuilder<string, St, N, O, true>({ ...spec, blindIndex: Object.freeze(copy) });
   }
 
   /** Mark a plain field as indexed (metadata for your schema tooling; refused when encrypted). */
@@ -165,7 +222,8 @@ function plain<T>(kind: FieldKind): FieldBuilder<T> {
 
 /**
  * Field builders for {@link defineModel}. A field is plain until `.encrypted()` is called;
- * `.nullable()`, `.optional()` and (plain fields only) `.indexed()` may follow in any order.
+ * `.nullable()`, `.optional()`, (plain fields only) `.indexed()` and (encrypted strings only)
+ * `.blindIndex()` may follow in any order.
  * @example
  * ```ts
  * const fields = {
@@ -173,6 +231,7 @@ function plain<T>(kind: FieldKind): FieldBuilder<T> {
  *   email: field.string().encrypted({ pad: 'bucket-32' }),
  *   dob: field.date().encrypted().nullable(),
  *   notes: field.json<{ vip: boolean }>().encrypted().optional(),
+ *   phone: field.string().encrypted().blindIndex({ normalize: ['trim'] }),
  * };
  * ```
  */

@@ -1,7 +1,13 @@
 import type { FieldPolicy } from '../client/options.js';
 import { encodeContext } from '../envelope/context.js';
 import { bucketSize } from '../envelope/plaintext.js';
-import { fieldSpec, type FieldKind, type FieldSpec, type StorageKind } from './field.js';
+import {
+  fieldSpec,
+  type BlindIndexFieldOptions,
+  type FieldKind,
+  type FieldSpec,
+  type StorageKind,
+} from './field.js';
 
 /** An encrypted field's settings, checked. @internal */
 export interface PlannedEncryption {
@@ -10,6 +16,8 @@ export interface PlannedEncryption {
   readonly bucket: number;
   readonly storage: StorageKind;
   readonly context: Readonly<Record<string, string>>;
+  /** The blind index options (`.blindIndex()`), or `undefined` when the field has none. */
+  readonly blindIndex: BlindIndexFieldOptions | undefined;
 }
 
 /** One field of a checked model. @internal */
@@ -30,6 +38,8 @@ export interface ModelPlan {
   readonly key: readonly string[];
   readonly fields: readonly PlannedField[];
   readonly encrypted: readonly PlannedField[];
+  /** The encrypted fields with a blind index, in declaration order. */
+  readonly blindIndexed: readonly PlannedField[];
   readonly names: ReadonlySet<string>;
   readonly policies: Readonly<Record<string, FieldPolicy>>;
 }
@@ -124,6 +134,7 @@ export function planModel(definition: RawDefinition): ModelPlan {
     key: Object.freeze(keyNames),
     fields: Object.freeze(fields),
     encrypted: Object.freeze(encrypted),
+    blindIndexed: Object.freeze(encrypted.filter((f) => f.encryption!.blindIndex !== undefined)),
     names: new Set(byName.keys()),
     policies: Object.freeze(policies),
   });
@@ -153,6 +164,10 @@ function planField(table: string, name: string, spec: FieldSpec): PlannedField {
   }
   if (allowPlaintextRead === true && spec.kind !== 'string' && spec.kind !== 'bytes') {
     fail(`${where}: allowPlaintextRead is only for string and bytes fields`);
+  }
+  if (spec.blindIndex !== undefined && mode === 'WriteOnly') {
+    // A lookup must decrypt every candidate to re-check it against the value asked for.
+    fail(`${where}: a WriteOnly field cannot have a blind index (lookups decrypt to re-check)`);
   }
   let bucket: number;
   try {
@@ -185,6 +200,12 @@ function planField(table: string, name: string, spec: FieldSpec): PlannedField {
   });
   return Object.freeze({
     ...base,
-    encryption: Object.freeze({ policy, bucket, storage, context: Object.freeze({ ...context }) }),
+    encryption: Object.freeze({
+      policy,
+      bucket,
+      storage,
+      context: Object.freeze({ ...context }),
+      blindIndex: spec.blindIndex,
+    }),
   });
 }

@@ -94,6 +94,19 @@ type Shape<F extends ModelFields, V extends Record<keyof F, unknown>> = Simplify
 >;
 
 /**
+ * The names of a model's fields that have a blind index (`.blindIndex()`): the fields
+ * `repo.findBy` accepts.
+ * @example
+ * ```ts
+ * type Searchable = BlindIndexedField<typeof Customer>; // 'email' | 'phone'
+ * ```
+ */
+export type BlindIndexedField<M extends { readonly fields: ModelFields }> = {
+  [K in keyof M['fields']]: Types<M['fields'][K]>['blindIndex'] extends true ? K : never;
+}[keyof M['fields']] &
+  string;
+
+/**
  * The policies of a model: `{ 'table.field': FieldPolicy }` for each encrypted field.
  * @example
  * ```ts

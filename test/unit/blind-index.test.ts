@@ -234,6 +234,79 @@ describe('blind index: rotation', () => {
   });
 });
 
+describe('blind index: tenant secrets', () => {
+  const SECRET = Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 7 + 3) & 0xff));
+
+  it('derives the index key from root || tenantSecret (RFC 5869 IKM), checked by hand', async () => {
+    const bi = await indexer();
+    const idx = bi.index('ada@example.com', WHERE, { bits: 64, version: 2, tenantSecret: SECRET });
+    const key = handIndexKey(Buffer.concat([ROOT, SECRET]), WHERE, 2);
+    const mac = createHmac('sha256', key).update('ada@example.com', 'utf8').digest();
+    expect(idx).toBe(`bi1:2:${mac.subarray(0, 8).toString('base64url')}`);
+    // Without a secret: the unchanged derivation (every existing index stays valid).
+    expect(bi.index('ada@example.com', WHERE, { bits: 64, version: 2 })).toBe(
+      `bi1:2:${createHmac('sha256', handIndexKey(ROOT, WHERE, 2))
+        .update('ada@example.com')
+        .digest()
+        .subarray(0, 8)
+        .toString('base64url')}`,
+    );
+  });
+
+  it('another secret (or none) gives other indexes, also after the first one was cached', async () => {
+    const bi = await indexer();
+    const other = randomBytes(32);
+    const opts = { bits: 64 };
+    const values = Array.from({ length: 200 }, () => randomBytes(9).toString('base64url'));
+    const withSecret = values.map((v) => bi.index(v, WHERE, { ...opts, tenantSecret: SECRET }));
+    const withOther = values.map((v) => bi.index(v, WHERE, { ...opts, tenantSecret: other }));
+    const without = values.map((v) => bi.index(v, WHERE, opts));
+    const all = new Set([...withSecret, ...withOther, ...without]);
+    expect(all.size).toBe(600);
+    // Deterministic per secret, across instances.
+    const again = await indexer();
+    expect(values.map((v) => again.index(v, WHERE, { ...opts, tenantSecret: SECRET }))).toEqual(
+      withSecret,
+    );
+    // matches() needs the same secret.
+    expect(bi.matches(values[0]!, withSecret[0]!, WHERE, { tenantSecret: SECRET })).toBe(true);
+    expect(bi.matches(values[0]!, withSecret[0]!, WHERE, { tenantSecret: other })).toBe(false);
+    expect(bi.matches(values[0]!, withSecret[0]!, WHERE)).toBe(false);
+  });
+
+  it('refuses a secret shorter than 16 or longer than 64 bytes, or not bytes', async () => {
+    const bi = await indexer();
+    for (const secret of [Buffer.alloc(15, 1), Buffer.alloc(65, 1), 'x'.repeat(32), [1, 2]]) {
+      const err = thrown(() =>
+        bi.index('v', WHERE, { tenantSecret: secret as unknown as Uint8Array }),
+      );
+      expect((err as FieldsealError).code).toBe('ERR_INVALID_KEY_MATERIAL');
+    }
+    expect(bi.index('v', WHERE, { tenantSecret: new Uint8Array(16).fill(1) })).toMatch(/^bi1:1:/);
+    expect(bi.index('v', WHERE, { tenantSecret: new Uint8Array(64).fill(1) })).toMatch(/^bi1:1:/);
+  });
+
+  it('forgetTenant wipes exactly the cached keys of one tenant; they re-derive alike', async () => {
+    const bi = await indexer();
+    const globex = { ...WHERE, tenant: 'globex' };
+    const before = [
+      bi.index('v', WHERE),
+      bi.index('v', WHERE, { version: 2 }),
+      bi.index('v', { ...WHERE, field: 'phone' }, { tenantSecret: SECRET }),
+      bi.index('v', globex),
+    ];
+    expect(bi.forgetTenant('acme')).toBe(3);
+    expect(bi.forgetTenant('acme')).toBe(0);
+    expect(bi.forgetTenant('globex')).toBe(1);
+    expect([
+      bi.index('v', WHERE),
+      bi.index('v', WHERE, { version: 2 }),
+      bi.index('v', { ...WHERE, field: 'phone' }, { tenantSecret: SECRET }),
+      bi.index('v', globex),
+    ]).toEqual(before);
+  });
+});
+
 describe('blind index: bad input', () => {
   it('rejects bad bits, version and normalize options with RangeError', async () => {
     const bi = await indexer();

@@ -1,5 +1,6 @@
 /**
- * PostgreSQL integration: a repository per model that encrypts on write and decrypts on read.
+ * PostgreSQL integration: a repository per model that encrypts on write, decrypts on read,
+ * finds rows by blind index and re-encrypts on read (docs/models.md, docs/blind-index.md).
  *
  * @example
  * ```ts
@@ -13,3 +14,11 @@ export {
   type ModelRepository,
   type ModelRepositoryOptions,
 } from './model-repository.js';
+export type { RepositoryStats } from './repository-context.js';
+export type { BlindIndexVersions, RepositoryBlindIndexOptions } from './blind-index-config.js';
+export type {
+  BackfillCursor,
+  BackfillOptions as BlindIndexBackfillOptions,
+  BackfillReport as BlindIndexBackfillReport,
+  BlindIndexStatus,
+} from './blind-index-rotation.js';
