@@ -1,4 +1,9 @@
-import { KeyNotConfiguredError, KeyNotFoundError, KeyShreddedError } from '../errors.js';
+import {
+  KeyNotConfiguredError,
+  KeyNotFoundError,
+  KeyRetiredError,
+  KeyShreddedError,
+} from '../errors.js';
 import type { KeyContext } from '../envelope/context.js';
 import { encodeHeaderPrefix, type KeyRef } from '../envelope/key-ref.js';
 import type { CacheLease, DataKeyCache } from '../keys/data-key-cache.js';
@@ -7,13 +12,30 @@ import type { KeyProvider } from '../kms/key-provider.js';
 import type { KeyStore, StoredKeyVersion } from '../keystore/key-store.js';
 import { cacheId, cacheIdParts } from '../lib/cache-id.js';
 import type { KeysConfig } from './options.js';
+import type { KeyReadCounter, ReadCell } from '../metrics/key-read-counter.js';
+import type { ProviderCallInfo, ProviderCallObserver } from './provider-calls.js';
+
+/**
+ * What a read needs besides the key: the counter of values read under it (one cell per
+ * `keyId@version` or `providerId:masterKeyId`, found when the key is loaded, so a warm read
+ * counts with one increment). @internal
+ */
+export interface ReadKeyExtra {
+  readonly reads?: ReadCell;
+}
 
 /** What an encryption needs besides the key: the cached envelope prefix. @internal */
-export interface WriteKeyExtra {
+export interface WriteKeyExtra extends ReadKeyExtra {
   readonly prefix: Buffer;
 }
 
 const DEFAULT_KEY_ID = 'default';
+
+/** Without an observer a provider call is just made. */
+const UNOBSERVED: ProviderCallObserver = (_info, run) => run();
+const releaseKey = (key: DataKey): void => key.release();
+const releaseGenerated = (g: { key: DataKey }): void => g.key.release();
+const keepBytes = (): void => undefined;
 
 /**
  * Finds data keys for writes (the tenant's current key) and reads (the key an envelope
@@ -29,8 +51,21 @@ export class KeyResolver {
   readonly #keyId: string;
   readonly #active = new Map<string, { version: number; at: number }>();
   readonly #activeLoads = new Map<string, Promise<StoredKeyVersion>>();
+  readonly #observe: ProviderCallObserver;
+  readonly #keyReads: KeyReadCounter | undefined;
 
-  constructor(config: KeysConfig, providers: readonly KeyProvider[], cache: DataKeyCache) {
+  /**
+   * @param hooks.observe - runs every provider call (metrics, audit); the default just makes it.
+   * @param hooks.keyReads - where the cells of values read per key come from.
+   */
+  constructor(
+    config: KeysConfig,
+    providers: readonly KeyProvider[],
+    cache: DataKeyCache,
+    hooks: { readonly observe?: ProviderCallObserver; readonly keyReads?: KeyReadCounter } = {},
+  ) {
+    this.#observe = hooks.observe ?? UNOBSERVED;
+    this.#keyReads = hooks.keyReads;
     const first = providers[0];
     if (first === undefined) {
       throw new KeyNotConfiguredError('createFieldseal needs at least one key provider');
@@ -53,6 +88,11 @@ export class KeyResolver {
   /** The key id new envelopes name in store mode. */
   get keyId(): string {
     return this.#keyId;
+  }
+
+  /** The key store in store mode; `undefined` in embedded mode. */
+  get store(): KeyStore | undefined {
+    return this.#config.mode === 'store' ? this.#config.store : undefined;
   }
 
   /** The cache id of the tenant's write key in embedded mode. */
@@ -170,13 +210,17 @@ export class KeyResolver {
           details: { keyRef: `${keyId}@${version}` },
         });
       }
+      // Checked here, not in #unwrapRow: rewrap must still unwrap (and re-wrap) retired rows.
+      if (row.state === 'retired') {
+        throw new KeyRetiredError(undefined, { details: { keyRef: `${keyId}@${version}` } });
+      }
       const key = await this.#unwrapRow(row, tenant, keyId, version);
-      return { key, extra: { prefix: encodeHeaderPrefix(ref) } };
+      return { key, extra: { prefix: encodeHeaderPrefix(ref), reads: this.#keyReads?.cell(ref) } };
     });
   }
 
   /** The key an envelope names if it is cached (synchronous hot path), else `undefined`. */
-  peekRead(ref: KeyRef, tenant: string, uses: number): CacheLease<unknown> | undefined {
+  peekRead(ref: KeyRef, tenant: string, uses: number): CacheLease<ReadKeyExtra> | undefined {
     return this.#cache.tryAcquire(this.readId(ref, tenant), uses);
   }
 
@@ -187,7 +231,11 @@ export class KeyResolver {
       const provider = this.#writer;
       const master = this.#masterFor(tenant);
       return this.#cache.acquire(this.#writeId(tenant), uses, async () => {
-        const { key, wrapped } = await provider.generateDataKey(master, embeddedContext(tenant));
+        const { key, wrapped } = await this.#observe(
+          { operation: 'generate', providerId: provider.id, masterKeyId: master, tenant },
+          () => provider.generateDataKey(master, embeddedContext(tenant)),
+          releaseGenerated,
+        );
         const ref: KeyRef = {
           kind: 'embedded',
           providerId: provider.id,
@@ -195,7 +243,7 @@ export class KeyResolver {
           wrapped,
         };
         // A value read back right after it was written must not cost an unwrap.
-        this.#cache.insert(this.readId(ref, tenant), key, undefined);
+        this.#cache.insert(this.readId(ref, tenant), key, { reads: this.#keyReads?.cell(ref) });
         return { key, extra: { prefix: encodeHeaderPrefix(ref) } };
       });
     }
@@ -206,7 +254,7 @@ export class KeyResolver {
   }
 
   /** The key an envelope names, for `tenant`, leased for `uses` decryptions. */
-  forRead(ref: KeyRef, tenant: string, uses: number): Promise<CacheLease<unknown>> {
+  forRead(ref: KeyRef, tenant: string, uses: number): Promise<CacheLease<ReadKeyExtra>> {
     if (ref.kind === 'store') {
       if (this.#config.mode !== 'store') {
         return Promise.reject(
@@ -224,12 +272,17 @@ export class KeyResolver {
           details: { keyRef: `${ref.providerId}:${ref.masterKeyId}` },
         });
       }
-      const key = await provider.unwrapDataKey(
-        ref.masterKeyId,
-        ref.wrapped,
-        embeddedContext(tenant),
+      const key = await this.#observe(
+        {
+          operation: 'unwrap',
+          providerId: provider.id,
+          masterKeyId: ref.masterKeyId,
+          tenant,
+        },
+        () => provider.unwrapDataKey(ref.masterKeyId, ref.wrapped, embeddedContext(tenant)),
+        releaseKey,
       );
-      return { key, extra: undefined };
+      return { key, extra: { reads: this.#keyReads?.cell(ref) } };
     });
   }
 
@@ -249,10 +302,7 @@ export class KeyResolver {
     const version = active.version + 1;
     if (version > 0xffffffff) throw new RangeError('the tenant key has reached version 2^32-1');
     const master = this.#masterFor(tenant);
-    const generated = await this.#writer.generateDataKey(
-      master,
-      storeContext(tenant, keyId, version),
-    );
+    const generated = await this.#generateStoreKey(tenant, keyId, version, master);
     try {
       const row = await config.store.createVersion(
         {
@@ -270,6 +320,7 @@ export class KeyResolver {
         const ref: KeyRef = { kind: 'store', keyId, version };
         this.#cache.insert(this.readId(ref, tenant), generated.key, {
           prefix: encodeHeaderPrefix(ref),
+          reads: this.#keyReads?.cell(ref),
         });
         this.#active.delete(tenant);
         return row;
@@ -289,7 +340,8 @@ export class KeyResolver {
   /**
    * Re-wrap every live version of the tenant's keys under `masterKeyId` with `provider` (the
    * writer by default): the data keys, and so every stored value, stay as they are; only the
-   * wrapped copies in the key store change, each by compare-and-set.
+   * wrapped copies in the key store change, each by compare-and-set. Also returns the
+   * provider and master key ids it wrapped under.
    */
   async rewrap(
     tenant: string,
@@ -297,6 +349,8 @@ export class KeyResolver {
   ): Promise<{
     rewrapped: { keyId: string; version: number }[];
     skipped: { keyId: string; version: number }[];
+    providerId: string;
+    masterKeyId: string;
   }> {
     const config = this.#config;
     if (config.mode !== 'store') {
@@ -318,10 +372,17 @@ export class KeyResolver {
       }
       const key = await this.#unwrapRow(row, tenant, row.keyId, row.version);
       try {
-        const wrapped = await provider.wrapDataKey(
-          master,
-          key,
-          storeContext(tenant, row.keyId, row.version),
+        const wrapped = await this.#observe(
+          {
+            operation: 'wrap',
+            providerId: provider.id,
+            masterKeyId: master,
+            tenant,
+            keyId: row.keyId,
+            version: row.version,
+          },
+          () => provider.wrapDataKey(master, key, storeContext(tenant, row.keyId, row.version)),
+          keepBytes,
         );
         const ok = await config.store.rewrapVersion(row, {
           providerId: provider.id,
@@ -333,7 +394,7 @@ export class KeyResolver {
         key.release();
       }
     }
-    return { rewrapped, skipped };
+    return { rewrapped, skipped, providerId: provider.id, masterKeyId: master };
   }
 
   /** The tenant's active version as this process currently writes it. */
@@ -356,9 +417,11 @@ export class KeyResolver {
         throw new KeyShreddedError('tenant has been shredded');
       }
       const version = 1;
-      const generated = await this.#writer.generateDataKey(
+      const generated = await this.#generateStoreKey(
+        tenant,
+        keyId,
+        version,
         this.#masterFor(tenant),
-        storeContext(tenant, keyId, version),
       );
       generated.key.release();
       const row = await config.store.createVersion(
@@ -399,10 +462,41 @@ export class KeyResolver {
         details: { keyRef },
       });
     }
-    return provider.unwrapDataKey(
-      row.masterKeyId,
-      row.wrapped,
-      storeContext(tenant, keyId, version),
+    const info: ProviderCallInfo = {
+      operation: 'unwrap',
+      providerId: provider.id,
+      masterKeyId: row.masterKeyId,
+      tenant,
+      keyId,
+      version,
+    };
+    return this.#observe(
+      info,
+      () =>
+        provider.unwrapDataKey(row.masterKeyId, row.wrapped, storeContext(tenant, keyId, version)),
+      releaseKey,
+    );
+  }
+
+  /** A new key-store data key, generated and wrapped by the writer (observed). */
+  #generateStoreKey(
+    tenant: string,
+    keyId: string,
+    version: number,
+    master: string,
+  ): Promise<{ key: DataKey; wrapped: Uint8Array }> {
+    const provider = this.#writer;
+    return this.#observe(
+      {
+        operation: 'generate',
+        providerId: provider.id,
+        masterKeyId: master,
+        tenant,
+        keyId,
+        version,
+      },
+      () => provider.generateDataKey(master, storeContext(tenant, keyId, version)),
+      releaseGenerated,
     );
   }
 

@@ -1,6 +1,12 @@
-import type { FieldsealErrorCode } from '../errors.js';
+import type { FieldsealError, FieldsealErrorCode } from '../errors.js';
+import type { EncryptionContext } from '../envelope/context.js';
+import type { KeyRef } from '../envelope/key-ref.js';
 import type { DataKeyCacheStats } from '../keys/data-key-cache.js';
 import type { ProviderCallCounts } from '../kms/key-provider.js';
+import type { FieldsealStats } from '../metrics/fieldseal-stats.js';
+import { KeyReadCounter } from '../metrics/key-read-counter.js';
+import { LatencyHistogram } from '../metrics/latency-histogram.js';
+import type { MetricsSink, ProviderCallRecord, ValueOperation } from '../metrics/metrics-sink.js';
 
 /**
  * Counters of one client. Only counts and names of fields and error codes: never a value,
@@ -23,18 +29,132 @@ export interface FieldsealMetrics {
   readonly providerCalls: Readonly<Record<string, Readonly<ProviderCallCounts>>>;
 }
 
-/** Mutable counters behind {@link FieldsealMetrics}. @internal */
+/**
+ * Mutable counters and histograms behind {@link FieldsealMetrics} and {@link FieldsealStats},
+ * and the forwarding of measurements to the client's {@link MetricsSink}. Everything on the
+ * warm path is a counter increment, a map lookup or a histogram bucket increment: no
+ * allocation per value.
+ * @internal
+ */
 export class MetricsRecorder {
   encrypted = 0;
   decrypted = 0;
   readonly failures: Partial<Record<FieldsealErrorCode, number>> = {};
   readonly plaintextReads: Record<string, number> = {};
+  readonly #latency: Record<ValueOperation, LatencyHistogram> = {
+    encrypt: new LatencyHistogram(),
+    decrypt: new LatencyHistogram(),
+    encryptMany: new LatencyHistogram(),
+    decryptMany: new LatencyHistogram(),
+  };
+  readonly #keyReads = new KeyReadCounter();
+  readonly #providerCalls = new Map<string, ProviderCallCounts>();
+  readonly #sink: MetricsSink | undefined;
 
-  fail(code: FieldsealErrorCode): void {
-    this.failures[code] = (this.failures[code] ?? 0) + 1;
+  constructor(sink?: MetricsSink) {
+    this.#sink = sink;
+  }
+
+  /**
+   * A value call that started at `started` (a `performance.now()` reading) succeeded with
+   * `values` values.
+   */
+  completed(operation: ValueOperation, started: number, values: number): void {
+    const ms = performance.now() - started;
+    this.#latency[operation].record(ms);
+    const sink = this.#sink;
+    if (sink?.operationCompleted !== undefined) {
+      try {
+        sink.operationCompleted(operation, ms / 1000, values);
+      } catch {
+        // Metrics never fail an operation.
+      }
+    }
+  }
+
+  /** `n` values were decrypted under the key `ref` names (see also {@link keyReads}). */
+  keyRead(ref: KeyRef, n: number): void {
+    this.#keyReads.add(ref, n);
+  }
+
+  /** The per-key read counters, whose cells the key resolver keeps with cached keys. */
+  get keyReads(): KeyReadCounter {
+    return this.#keyReads;
+  }
+
+  /**
+   * One value of `operation` failed with `err`; its `table.field` is the error's, or the
+   * context's unless the context itself was refused (then nothing in it is trusted).
+   */
+  fail(err: FieldsealError, operation: ValueOperation, context: EncryptionContext): void {
+    this.failures[err.code] = (this.failures[err.code] ?? 0) + 1;
+    const sink = this.#sink;
+    if (sink?.operationFailed !== undefined) {
+      try {
+        sink.operationFailed(operation, err.code, err.details.field ?? fieldOf(err, context));
+      } catch {
+        // Metrics never fail an operation.
+      }
+    }
   }
 
   plaintextRead(field: string): void {
     this.plaintextReads[field] = (this.plaintextReads[field] ?? 0) + 1;
   }
+
+  /** A provider call finished (counted whether it succeeded or not). */
+  providerCall(call: ProviderCallRecord): void {
+    let counts = this.#providerCalls.get(call.providerId);
+    if (counts === undefined) {
+      counts = { generate: 0, wrap: 0, unwrap: 0 };
+      this.#providerCalls.set(call.providerId, counts);
+    }
+    counts[call.operation]++;
+    const sink = this.#sink;
+    if (sink?.providerCalled !== undefined) {
+      try {
+        sink.providerCalled(call);
+      } catch {
+        // Metrics never fail an operation.
+      }
+    }
+  }
+
+  /** The snapshot behind `fs.stats()`, with the cache's own counters. */
+  stats(cache: DataKeyCacheStats): FieldsealStats {
+    const providerCalls: Record<string, ProviderCallCounts> = {};
+    for (const [id, counts] of this.#providerCalls) providerCalls[id] = { ...counts };
+    const lookups = cache.hits + cache.misses;
+    const reads = this.#keyReads.snapshot();
+    return {
+      values: { encrypted: this.encrypted, decrypted: this.decrypted },
+      providerCalls,
+      cache: {
+        hits: cache.hits,
+        misses: cache.misses,
+        hitRate: lookups === 0 ? null : cache.hits / lookups,
+        evictions: cache.evictions,
+        entries: cache.entries,
+      },
+      latency: {
+        encrypt: this.#latency.encrypt.snapshot(),
+        decrypt: this.#latency.decrypt.snapshot(),
+        encryptMany: this.#latency.encryptMany.snapshot(),
+        decryptMany: this.#latency.decryptMany.snapshot(),
+      },
+      valuesReadByKeyVersion: reads.byKeyVersion,
+      valuesReadByMasterKey: reads.byMasterKey,
+      plaintextReads: { ...this.plaintextReads },
+      failures: { ...this.failures },
+    };
+  }
+}
+
+/** `table.field` of a context that passed validation (any error but ERR_INVALID_CONTEXT). */
+function fieldOf(err: FieldsealError, context: EncryptionContext): string | undefined {
+  if (err.code === 'ERR_INVALID_CONTEXT' || typeof context !== 'object' || context === null) {
+    return undefined;
+  }
+  const { table, field } = context as { table?: unknown; field?: unknown };
+  return typeof table === 'string' && typeof field === 'string' ? `${table}.${field}` : undefined;
 }

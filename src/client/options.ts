@@ -1,4 +1,6 @@
+import type { AuditSink } from '../audit/audit-event.js';
 import type { DataKeyCacheOptions } from '../keys/data-key-cache.js';
+import type { MetricsSink } from '../metrics/metrics-sink.js';
 import type { KeyProvider } from '../kms/key-provider.js';
 import type { KeyStore } from '../keystore/key-store.js';
 import type { KeyEventBus } from '../keys/key-events.js';
@@ -111,4 +113,22 @@ export interface FieldsealOptions {
    * strict default: the client's mode, no plaintext reads, no padding.
    */
   readonly fields?: Readonly<Record<string, FieldPolicy>>;
+  /**
+   * Audit sinks: every key-provider call (generate, unwrap, wrap: on cache misses only, never
+   * on the warm path), provision, rotation, re-wrap and shred is recorded as one
+   * `AuditEvent` in every sink, and awaited. A sink that fails makes the operation fail with
+   * `ERR_AUDIT_UNAVAILABLE`: no key use goes unaudited. Requires `actor`.
+   */
+  readonly audit?: AuditSink | readonly AuditSink[];
+  /**
+   * Who this client acts for (a service or user id), stamped on every audit event. Required,
+   * non-empty, when `audit` is set: construction fails with a TypeError otherwise.
+   */
+  readonly actor?: string;
+  /**
+   * Where measurements go besides `stats()`: latency of every call, provider calls, failures
+   * with their field. `openTelemetryMetrics()` from `fieldseal/opentelemetry` adapts them to
+   * OpenTelemetry; see docs/metrics.md. No sink: nothing but in-process counters.
+   */
+  readonly telemetry?: MetricsSink;
 }

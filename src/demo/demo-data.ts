@@ -1,6 +1,10 @@
 import { defineModel, field, type InferRecord } from '../index.js';
 
-/** The demo's customer table: six plain and encrypted fields of realistic kinds. */
+/**
+ * The demo's customer table: plain and encrypted fields of realistic kinds. `phone` is being
+ * migrated to encryption: rows written before the migration still hold plaintext, which is
+ * returned and counted (`stats().plaintextReads`) until a backfill has sealed them all.
+ */
 export const Customer = defineModel({
   table: 'customers',
   tenant: 'tenant_id',
@@ -14,6 +18,7 @@ export const Customer = defineModel({
     card_number: field.string().encrypted().nullable(),
     date_of_birth: field.date().encrypted(),
     balance_cents: field.bigint().encrypted(),
+    phone: field.string().encrypted({ storage: 'text', allowPlaintextRead: true }),
     plan: field.string().indexed(),
     created_at: field.date(),
   },
@@ -75,6 +80,7 @@ export function demoCustomers(tenant: string, count: number): DemoCustomer[] {
           : `4111 ${1000 + next(8999)} ${1000 + next(8999)} ${1000 + next(8999)}`,
       date_of_birth: new Date(Date.UTC(1950 + next(55), next(12), 1 + next(28))),
       balance_cents: BigInt(next(10_000_000)) * 100n + BigInt(next(100)),
+      phone: `+1-202-555-${String(next(10_000)).padStart(4, '0')}`,
       plan: PLANS[next(PLANS.length)]!,
       created_at: new Date(Date.UTC(2023, next(12), 1 + next(28))),
     });

@@ -10,6 +10,7 @@ import {
   LocalKeyProvider,
   type FieldsealMetrics,
 } from '../index.js';
+import type { FieldsealStats } from '../metrics/fieldseal-stats.js';
 import {
   PostgresKeyStore,
   createModelRepository,
@@ -40,16 +41,41 @@ export interface DemoReport {
   readonly failures: readonly { readonly attempt: string; readonly code: string }[];
   /** The reading client's figures: a cold cache reading every record once, then again. */
   readonly readMetrics: FieldsealMetrics;
+  /**
+   * Health figures of the reading client after its reads (before the attacks): cold start,
+   * every record listed twice, one call per tenant and pass.
+   */
+  readonly readStats: FieldsealStats;
+  /** Health figures of another cold client serving single-record reads, one per request. */
+  readonly apiStats: FieldsealStats;
+  /** The writing client's health figures after the writes. */
+  readonly writeStats: FieldsealStats;
+  /** Records the reading client listed (all of them, twice). */
+  readonly recordsListed: number;
+  /** Single-record reads of the API client. */
+  readonly singleReads: number;
+  /** The tenant whose key was rotated before its last records were written, and how many. */
+  readonly rotated: { readonly tenant: string; readonly recordsAfter: number };
+  /** Rows whose `phone` is legacy plaintext (the field is in migration). */
+  readonly legacyPhones: { readonly tenant: string; readonly rows: number };
 }
 
 const TENANTS = ['acme-health', 'globex-bank', 'initech-hr'];
 const PER_TENANT = 1000;
+/** The last records of every tenant are written after this tenant's key was rotated. */
+const ROTATED = 'globex-bank';
+const AFTER_ROTATION = 100;
+/** This tenant's first rows still hold the phone number in plaintext (written before). */
+const LEGACY = 'initech-hr';
+const LEGACY_ROWS = 100;
+const SINGLE_READS = 300;
 
 /**
  * The demo behind `npm run demo`: embedded PGlite, the local key provider with a master key
  * kept in a local file, three tenants, 3,000 customer records written and read back through
  * the model repository, the stored form next to the decrypted one, attacks failing with their
- * codes, and the key-cache figures. Public API only.
+ * codes, and the health figures of `stats()`: one tenant's key is rotated midway (values per
+ * key version) and one field is still being migrated (plaintext reads). Public API only.
  */
 export async function runDemo(directory: string): Promise<DemoReport> {
   const keyFile = join(directory, 'demo-master.key');
@@ -74,9 +100,19 @@ export async function runDemo(directory: string): Promise<DemoReport> {
     const customers = createModelRepository({ sql, fs: writer, model: Customer });
     await customers.createTable();
     const records = TENANTS.flatMap((t) => demoCustomers(t, PER_TENANT));
+    const firstLate = PER_TENANT - AFTER_ROTATION;
+    const late = (r: { id: string }) => Number(r.id.slice(4)) > firstLate;
     let started = performance.now();
-    await customers.insert(records);
+    await customers.insert(records.filter((r) => !late(r)));
+    await writer.rotateTenantKey(ROTATED);
+    await customers.insert(records.filter(late));
     const writeMs = performance.now() - started;
+    const writeStats = writer.stats();
+    // Rows written before the phone column was encrypted still hold the number in plaintext.
+    await sql.query(
+      `UPDATE customers SET phone = '+1-202-555-' || right(id, 4) WHERE tenant_id = $1 AND id <= $2`,
+      [LEGACY, `cus_${String(LEGACY_ROWS).padStart(5, '0')}`],
+    );
 
     // A second process would start cold: a fresh client reads everything back, twice.
     const reader = client();
@@ -89,6 +125,16 @@ export async function runDemo(directory: string): Promise<DemoReport> {
       }
     }
     const readMs = performance.now() - started;
+    const readStats = reader.stats();
+    // Another process, an API serving one customer per request, starts cold too.
+    const api = client();
+    const apiRepo = createModelRepository({ sql, fs: api, model: Customer });
+    for (let i = 0; i < SINGLE_READS; i++) {
+      const t = TENANTS[i % TENANTS.length]!;
+      const id = `cus_${String(1 + ((i * 337) % PER_TENANT)).padStart(5, '0')}`;
+      if ((await apiRepo.get(t, [id])) === undefined) throw new Error('demo: record missing');
+    }
+    const apiStats = api.stats();
 
     const rows: DemoRow[] = [];
     for (const t of TENANTS) {
@@ -158,6 +204,13 @@ export async function runDemo(directory: string): Promise<DemoReport> {
       rows,
       failures,
       readMetrics: reader.metrics(),
+      readStats,
+      apiStats,
+      writeStats,
+      recordsListed: 2 * records.length,
+      singleReads: SINGLE_READS,
+      rotated: { tenant: ROTATED, recordsAfter: AFTER_ROTATION },
+      legacyPhones: { tenant: LEGACY, rows: LEGACY_ROWS },
     };
   } finally {
     await db.close();

@@ -11,6 +11,7 @@ const entryPoints = [
   '../../src/index.ts',
   '../../src/testing/index.ts',
   '../../src/keystore/postgres/index.ts',
+  '../../src/opentelemetry/index.ts',
 ].map((p) => fileURLToPath(new URL(p, import.meta.url)));
 
 function undocumentedExports(): { entry: string; missing: string[]; total: number }[] {

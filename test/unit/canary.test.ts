@@ -28,6 +28,10 @@ import {
   type KeyContext,
 } from '../../src/index.js';
 import { MemoryKeyStore } from '../../src/testing/index.js';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import type { AuditEvent } from '../../src/audit/audit-event.js';
+import type { MetricsSink } from '../../src/metrics/metrics-sink.js';
+import { openTelemetryMetrics } from '../../src/opentelemetry/index.js';
 
 // ---------------------------------------------------------------------------------------------
 // Canaries and the matcher
@@ -265,6 +269,49 @@ const FIELDS = {
   'customers.ro': { mode: 'ReadOnly' as const },
 };
 
+/**
+ * The audit and telemetry outputs of the main clients: audit events, every call a metrics sink
+ * receives, and what the OpenTelemetry SDK exports. `render` gives all of it as text.
+ */
+function observers() {
+  const events: AuditEvent[] = [];
+  const calls: unknown[][] = [];
+  const reader = new (class extends MetricReader {
+    protected onShutdown = (): Promise<void> => Promise.resolve();
+    protected onForceFlush = (): Promise<void> => Promise.resolve();
+  })();
+  const otel = openTelemetryMetrics({ meterProvider: new MeterProvider({ readers: [reader] }) });
+  const telemetry: MetricsSink = {
+    attach: (read) => otel.attach(read),
+    operationCompleted: (...a) => {
+      calls.push(a);
+      otel.operationCompleted(...a);
+    },
+    operationFailed: (...a) => {
+      calls.push(a);
+      otel.operationFailed(...a);
+    },
+    providerCalled: (...a) => {
+      calls.push(a);
+      otel.providerCalled(...a);
+    },
+  };
+  const render = async (): Promise<string[]> => {
+    const exported = await reader.collect();
+    expect(events.length, 'the clients audited nothing').toBeGreaterThan(0);
+    expect(calls.length, 'the metrics sink got nothing').toBeGreaterThan(0);
+    return [...renderObject(events), ...renderObject(calls), JSON.stringify(exported)];
+  };
+  return {
+    render,
+    options: {
+      audit: { record: (e: AuditEvent) => Promise.resolve(void events.push(e)) },
+      actor: 'canary-test',
+      telemetry,
+    },
+  };
+}
+
 function canarySource(): EnvSecretSource {
   return new EnvSecretSource({ keys: { master: 'M' }, env: { M: `hex:${CANARY_KEY_HEX}` } });
 }
@@ -278,17 +325,20 @@ function makeClients() {
   const provider = new FlakyLocalProvider({ source });
   const b64Provider = new LocalKeyProvider({ source: b64Source });
   const store = new MemoryKeyStore();
+  const observed = observers();
   const embedded = createFieldseal({
     provider,
     keys: { mode: 'embedded', masterKeyId: 'master' },
     cache: CACHE,
     fields: FIELDS,
+    ...observed.options,
   });
   const stored = createFieldseal({
     provider,
     keys: { mode: 'store', store, masterKeyId: 'master' },
     cache: CACHE,
     fields: FIELDS,
+    ...observed.options,
   });
   // Same key given in base64: must read what the hex-configured client wrote.
   const embeddedB64 = createFieldseal({
@@ -335,6 +385,7 @@ function makeClients() {
     otherStored,
     writeOnly,
     readOnly,
+    observed,
   };
 }
 
@@ -496,7 +547,9 @@ describe('canary: nothing leaks plaintext or key material', () => {
         sink.add(...renderObject(client), ...renderObject(client.metrics()));
         console.log(client, client.metrics());
         sink.logger.info({ client, metrics: client.metrics() }, 'client state');
+        sink.add(...renderObject(client.stats()));
       }
+      sink.add(...(await c.observed.render()));
     });
     assertNoLeaks(texts);
   });
@@ -792,7 +845,12 @@ describe('canary: nothing leaks plaintext or key material', () => {
       for (const client of [c.embedded, c.stored, c.writeOnly, c.readOnly]) {
         sink.add(...renderObject(client), ...renderObject(client.metrics()));
         console.log(client.metrics());
+        sink.add(...renderObject(client.stats()));
       }
+      // Audit events (failed provider calls included) and telemetry of every path above.
+      const observed = await c.observed.render();
+      expect(observed.join('\n')).toContain('ERR_PROVIDER_UNAVAILABLE');
+      sink.add(...observed);
     });
     // The capture really saw the errors (so an empty capture cannot pass for a clean one).
     const all = texts.join('\n');
