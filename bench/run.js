@@ -26,6 +26,7 @@ import {
 } from './harness.js';
 import { rawDecrypt, rawDecryptAsync, rawEncrypt, rawEncryptAsync } from './raw.js';
 import { runRecordBenchmarks } from './records.js';
+import { runBackfillBenchmarks } from './backfill.js';
 
 const RUNS = Math.max(5, Number(process.env.BENCH_RUNS ?? 5));
 const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 100);
@@ -561,6 +562,7 @@ async function main() {
 
   // Whole records, provider calls per 10,000 records, database throughput (issue #3).
   await runRecordBenchmarks();
+  await runBackfillBenchmarks();
 
   // Optional machine-readable copy of the throughput medians, to compare runs.
   if (process.env.BENCH_JSON) {

@@ -37,6 +37,8 @@ export type FieldsealErrorCode =
   | 'ERR_AUTHENTICATION_FAILED'
   | 'ERR_KEY_NOT_FOUND'
   | 'ERR_KEY_SHREDDED'
+  | 'ERR_KEY_RETIRED'
+  | 'ERR_KEY_VERSION_ACTIVE'
   | 'ERR_KEY_UNWRAP_FAILED'
   | 'ERR_PROVIDER_UNAVAILABLE'
   | 'ERR_KEY_STORE_UNAVAILABLE'
@@ -44,7 +46,10 @@ export type FieldsealErrorCode =
   | 'ERR_PLAINTEXT_IN_ENCRYPTED_FIELD'
   | 'ERR_UNSUPPORTED_VALUE'
   | 'ERR_VALUE_TOO_LARGE'
-  | 'ERR_BATCH_FAILED';
+  | 'ERR_BATCH_FAILED'
+  | 'ERR_BACKFILL_FAILED'
+  | 'ERR_KEY_VERSION_IN_USE'
+  | 'ERR_AUDIT_UNAVAILABLE';
 
 /**
  * Non-secret facts an error may carry: names of things, never their contents.
@@ -220,6 +225,33 @@ export class KeyShreddedError extends FieldsealError {
   }
 }
 /**
+ * The data-key version the envelope names is retired (below the tenant's minimum decryption
+ * version): it refuses decryption until it is reinstated. Its wrapped bytes still exist, so
+ * unlike a shred nothing is lost. Details name the key reference only.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_KEY_RETIRED') await fs.reinstateKeyVersion(tenant, 1);
+ * ```
+ */
+export class KeyRetiredError extends FieldsealError {
+  constructor(message = 'key version has been retired', o?: Opts) {
+    super('ERR_KEY_RETIRED', message, o);
+  }
+}
+/**
+ * Retiring would include the tenant's active data-key version (the one new values are
+ * written with): refused, nothing was retired. Rotate first, re-encrypt, then retire.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_KEY_VERSION_ACTIVE') await fs.rotateTenantKey(tenant);
+ * ```
+ */
+export class KeyVersionActiveError extends FieldsealError {
+  constructor(message = 'the active key version cannot be retired', o?: Opts) {
+    super('ERR_KEY_VERSION_ACTIVE', message, o);
+  }
+}
+/**
  * The provider refused to unwrap a data key (wrong master key, wrong context, tampered).
  * @example
  * ```ts
@@ -291,6 +323,51 @@ export class UnsupportedValueError extends FieldsealError {
     super('ERR_UNSUPPORTED_VALUE', message, o);
   }
 }
+
+/**
+ * A data-key version cannot be retired: stored values still use it (counted), or its tenant's
+ * active version is too recent for every process to have stopped writing under older ones.
+ * Run the backfill first (or wait), then retire.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_KEY_VERSION_IN_USE') await runBackfill(options);
+ * ```
+ */
+export class KeyVersionInUseError extends FieldsealError {
+  constructor(message = 'stored values still use this data-key version', o?: Opts) {
+    super('ERR_KEY_VERSION_IN_USE', message, o);
+  }
+}
+
+/**
+ * A backfill stopped on a value it could not re-encrypt (the cause says why: bad ciphertext,
+ * plaintext in a strict field, a retired key...). Its details name the field, never the value;
+ * the chunk stays unprocessed, so the backfill resumes there once the cause is fixed.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_BACKFILL_FAILED') console.error(err.details.field, err.cause);
+ * ```
+ */
+export class BackfillError extends FieldsealError {
+  constructor(message = 'the backfill stopped on a value it could not re-encrypt', o?: Opts) {
+    super('ERR_BACKFILL_FAILED', message, o);
+  }
+}
+
+/**
+ * The audit sink could not record an event (database down, lock timeout...), so the operation
+ * it describes failed too: no key use goes unaudited. The cause is chained; no value is named.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_AUDIT_UNAVAILABLE') alert('audit trail down');
+ * ```
+ */
+export class AuditUnavailableError extends FieldsealError {
+  constructor(message = 'audit trail unavailable', o?: Opts) {
+    super('ERR_AUDIT_UNAVAILABLE', message, o);
+  }
+}
+
 /**
  * The value exceeds the largest plaintext an envelope may hold.
  * @example

@@ -69,6 +69,32 @@ export {
   type OpenedFieldseal,
 } from './config/open-from-config.js';
 export { initProject, type InitReport } from './config/init-project.js';
+export { loadModel } from './config/load-model.js';
+export type {
+  AuditDetailValue,
+  AuditEvent,
+  AuditOperation,
+  AuditSink,
+} from './audit/audit-event.js';
+export { callbackAuditSink } from './audit/callback-audit-sink.js';
+export {
+  AUDIT_CHAIN_FORMAT,
+  AUDIT_GENESIS_HASH,
+  encodeAuditRecord,
+  hashAuditRecord,
+  type AuditHead,
+} from './audit/chain-encoding.js';
+export type { AuditChainKey } from './audit/chain-key.js';
+export type { AuditRecordInput } from './client/audit-trail.js';
+export type { FieldsealStats, CacheStats } from './metrics/fieldseal-stats.js';
+export type { LatencySnapshot } from './metrics/latency-histogram.js';
+export type {
+  MetricsSink,
+  ProviderCallRecord,
+  ProviderOperation,
+  ValueOperation,
+} from './metrics/metrics-sink.js';
+
 export { runDoctor, type DoctorCheck } from './config/doctor.js';
 export { defineModel, type ModelDefinition } from './model/define-model.js';
 export {
@@ -78,6 +104,7 @@ export {
   type FieldKind,
   type FieldTypes,
   type StorageKind,
+  type BlindIndexFieldOptions,
 } from './model/field.js';
 export type {
   AnyField,
@@ -88,6 +115,7 @@ export type {
   Model,
   ModelFields,
   ModelPolicies,
+  BlindIndexedField,
 } from './model/model-types.js';
 export {
   decryptRecord,

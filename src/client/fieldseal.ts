@@ -10,16 +10,20 @@ import { toText } from '../envelope/encoding.js';
 import { inspectEnvelope } from '../envelope/inspect-envelope.js';
 import { openValue, sealValue } from '../envelope/envelope.js';
 import { wipeEncoded, type FieldValue } from '../envelope/plaintext.js';
-import { DataKeyCache } from '../keys/data-key-cache.js';
+import { DataKeyCache, type CacheLease } from '../keys/data-key-cache.js';
 import type { KeyProvider } from '../kms/key-provider.js';
 import type { KeyEventBus } from '../keys/key-events.js';
 import type { StoredKeyVersion } from '../keystore/key-store.js';
 import { mapLimit } from '../lib/map-limit.js';
+import type { FieldsealStats } from '../metrics/fieldseal-stats.js';
+import type { ValueOperation } from '../metrics/metrics-sink.js';
+import { AuditTrail, type AuditRecordInput } from './audit-trail.js';
 import { FieldRules, type PreparedEnvelope, type PreparedWrite } from './field-rules.js';
 import type { DecryptItem, EncryptItem, EncryptOptions, Settled } from './items.js';
-import { KeyResolver } from './key-resolver.js';
+import { KeyResolver, type WriteKeyExtra } from './key-resolver.js';
 import { MetricsRecorder, type FieldsealMetrics } from './metrics.js';
 import type { FieldPolicy, FieldsealOptions, Mode } from './options.js';
+import { providerCallObserver } from './provider-calls.js';
 
 const DEFAULT_BATCH_KEY_CONCURRENCY = 16;
 
@@ -61,7 +65,9 @@ export class Fieldseal {
   readonly #cache: DataKeyCache;
   readonly #resolver: KeyResolver;
   readonly #providers: readonly KeyProvider[];
-  readonly #metrics = new MetricsRecorder();
+  readonly #metrics: MetricsRecorder;
+  readonly #audit: AuditTrail | undefined;
+  #detachTelemetry: (() => void) | undefined;
 
   /** @internal Use {@link createFieldseal}. */
   constructor(options: FieldsealOptions) {
@@ -91,16 +97,30 @@ export class Fieldseal {
     if (cache === undefined || cache === null) {
       throw new TypeError('cache: expected { maxAgeMs, maxUses?, maxEntries? }');
     }
+    const { telemetry } = options;
+    if (telemetry !== undefined && (typeof telemetry !== 'object' || telemetry === null)) {
+      throw new TypeError('telemetry: expected a MetricsSink object');
+    }
+    this.#audit = AuditTrail.from(options.audit, options.actor);
+    this.#metrics = new MetricsRecorder(telemetry);
     this.#rules = new FieldRules(mode, fields, this.#metrics);
     this.#providers = Array.isArray(provider)
       ? [...(provider as readonly KeyProvider[])]
       : [provider as KeyProvider];
     this.#cache = new DataKeyCache(cache);
-    this.#resolver = new KeyResolver(keys, this.#providers, this.#cache);
+    this.#resolver = new KeyResolver(keys, this.#providers, this.#cache, {
+      observe: providerCallObserver(this.#metrics, this.#audit),
+      keyReads: this.#metrics.keyReads,
+    });
     this.#keyEvents = options.keyEvents;
     this.#unsubscribe = options.keyEvents?.subscribe((tenant) => {
       this.#resolver.purgeTenant(tenant);
     });
+    try {
+      this.#detachTelemetry = telemetry?.attach?.(() => this.stats());
+    } catch {
+      // Metrics never fail an operation (nor the construction of a client).
+    }
   }
 
   /**
@@ -113,7 +133,15 @@ export class Fieldseal {
     context: EncryptionContext,
     options?: EncryptOptions,
   ): Promise<string> {
-    return toText(await this.encryptToBytes(value, context, options));
+    const started = performance.now();
+    try {
+      const sealed = this.#encryptOne(value, context, options);
+      const out = toText(sealed instanceof Promise ? await sealed : sealed);
+      this.#metrics.completed('encrypt', started, 1);
+      return out;
+    } catch (err) {
+      throw this.#failed(err, 'encrypt', context);
+    }
   }
 
   /**
@@ -125,24 +153,58 @@ export class Fieldseal {
     context: EncryptionContext,
     options?: EncryptOptions,
   ): Promise<Buffer> {
+    const started = performance.now();
     try {
-      const item = this.#rules.prepareWrite(value, context, options?.pad);
-      try {
-        const lease =
-          this.#resolver.peekWrite(item.tenant, 1) ??
-          (await this.#resolver.forWrite(item.tenant, 1));
-        try {
-          const out = sealValue(lease.key, lease.extra.prefix, item.contextBytes, item.plaintext);
-          this.#metrics.encrypted++;
-          return out;
-        } finally {
-          lease.key.release();
-        }
-      } finally {
-        wipeEncoded(item.plaintext);
-      }
+      const sealed = this.#encryptOne(value, context, options);
+      const out = sealed instanceof Promise ? await sealed : sealed;
+      this.#metrics.completed('encrypt', started, 1);
+      return out;
     } catch (err) {
-      throw this.#failed(err);
+      throw this.#failed(err, 'encrypt', context);
+    }
+  }
+
+  /**
+   * One value sealed under the tenant's write key: synchronously when the key is cached (the
+   * warm path costs no extra promise), else once the key is loaded.
+   */
+  #encryptOne(
+    value: FieldValue,
+    context: EncryptionContext,
+    options: EncryptOptions | undefined,
+  ): Buffer | Promise<Buffer> {
+    const item = this.#rules.prepareWrite(value, context, options?.pad);
+    let lease: CacheLease<WriteKeyExtra> | undefined;
+    try {
+      lease = this.#resolver.peekWrite(item.tenant, 1);
+    } catch (err) {
+      wipeEncoded(item.plaintext);
+      throw err;
+    }
+    if (lease === undefined) return this.#encryptCold(item);
+    return this.#seal(item, lease);
+  }
+
+  async #encryptCold(item: PreparedWrite): Promise<Buffer> {
+    let lease: CacheLease<WriteKeyExtra>;
+    try {
+      lease = await this.#resolver.forWrite(item.tenant, 1);
+    } catch (err) {
+      wipeEncoded(item.plaintext);
+      throw err;
+    }
+    return this.#seal(item, lease);
+  }
+
+  /** Seal a prepared value; releases the lease and wipes the encoded plaintext. */
+  #seal(item: PreparedWrite, lease: CacheLease<WriteKeyExtra>): Buffer {
+    try {
+      const out = sealValue(lease.key, lease.extra.prefix, item.contextBytes, item.plaintext);
+      this.#metrics.encrypted++;
+      return out;
+    } finally {
+      lease.key.release();
+      wipeEncoded(item.plaintext);
     }
   }
 
@@ -156,6 +218,7 @@ export class Fieldseal {
     stored: string | Uint8Array,
     context: EncryptionContext,
   ): Promise<T> {
+    const started = performance.now();
     try {
       const item = this.#rules.prepareRead(stored, context);
       if (item.kind === 'plaintext') return item.value as T;
@@ -165,12 +228,16 @@ export class Fieldseal {
       try {
         const value = openValue(item.env, lease.key, item.contextBytes);
         this.#metrics.decrypted++;
+        const cell = lease.extra?.reads;
+        if (cell !== undefined) cell.n++;
+        else this.#metrics.keyRead(item.env.keyRef, 1);
+        this.#metrics.completed('decrypt', started, 1);
         return value as T;
       } finally {
         lease.key.release();
       }
     } catch (err) {
-      throw this.#failed(err);
+      throw this.#failed(err, 'decrypt', context);
     }
   }
 
@@ -179,7 +246,10 @@ export class Fieldseal {
    * item fails, a {@link BatchError} lists the failed indexes and codes and no output is given.
    */
   async encryptMany(items: readonly EncryptItem[]): Promise<string[]> {
-    return (await this.encryptManyToBytes(items)).map(toText);
+    const started = performance.now();
+    const out = (await this.#encryptBatch(items)).map(toText);
+    this.#metrics.completed('encryptMany', started, out.length);
+    return out;
   }
 
   /**
@@ -187,9 +257,18 @@ export class Fieldseal {
    * most `cache.maxUses`, and each chunk costs at most one key fetch.
    */
   async encryptManyToBytes(items: readonly EncryptItem[]): Promise<Buffer[]> {
+    const started = performance.now();
+    const out = await this.#encryptBatch(items);
+    this.#metrics.completed('encryptMany', started, out.length);
+    return out;
+  }
+
+  async #encryptBatch(items: readonly EncryptItem[]): Promise<Buffer[]> {
     const failures: BatchFailure[] = [];
     const prepared: (PreparedWrite | undefined)[] = items.map((it, index) =>
-      this.#attempt(index, failures, () => this.#rules.prepareWrite(it.value, it.context, it.pad)),
+      this.#attempt(index, failures, it.context, () =>
+        this.#rules.prepareWrite(it.value, it.context, it.pad),
+      ),
     );
     try {
       const chunks: { tenant: string; indexes: number[] }[] = [];
@@ -210,7 +289,7 @@ export class Fieldseal {
         try {
           for (const index of indexes) {
             const p = prepared[index]!;
-            const sealed = this.#attempt(index, failures, () => {
+            const sealed = this.#attempt(index, failures, items[index]!.context, () => {
               if (!lease.ok) throw lease.error;
               return sealValue(
                 lease.value.key,
@@ -239,17 +318,29 @@ export class Fieldseal {
    * so a half-decrypted batch can never pass for a whole one.
    */
   async decryptMany<T = FieldValue>(items: readonly DecryptItem[]): Promise<T[]> {
-    const settled = await this.decryptManySettled<T>(items);
+    const started = performance.now();
+    const settled = await this.#decryptBatch<T>(items);
     const failures: BatchFailure[] = [];
     settled.forEach((s, index) => {
       if (!s.ok) failures.push({ index, error: s.error });
     });
     if (failures.length > 0) throw new BatchError(failures);
+    this.#metrics.completed('decryptMany', started, settled.length);
     return settled.map((s) => (s as { value: T }).value);
   }
 
-  /** Like {@link Fieldseal.decryptMany}, but reports each item's own outcome. */
+  /**
+   * Like {@link Fieldseal.decryptMany}, but reports each item's own outcome (its latency is
+   * recorded as a `decryptMany` call, whatever its items' outcomes).
+   */
   async decryptManySettled<T = FieldValue>(items: readonly DecryptItem[]): Promise<Settled<T>[]> {
+    const started = performance.now();
+    const settled = await this.#decryptBatch<T>(items);
+    this.#metrics.completed('decryptMany', started, settled.length);
+    return settled;
+  }
+
+  async #decryptBatch<T>(items: readonly DecryptItem[]): Promise<Settled<T>[]> {
     const results = new Array<Settled<T>>(items.length);
     const groups = new Map<
       string,
@@ -272,7 +363,7 @@ export class Fieldseal {
           groups.set(id, { ref: p.env.keyRef, tenant: p.tenant, members: [[index, p]] });
         else group.members.push([index, p]);
       } catch (err) {
-        results[index] = { ok: false, error: this.#batchFailure(err) };
+        results[index] = { ok: false, error: this.#batchFailure(err, 'decryptMany', it.context) };
       }
     });
     await mapLimit(
@@ -280,6 +371,7 @@ export class Fieldseal {
       this.#loadConcurrency,
       async ({ ref, tenant, members }) => {
         const lease = await settle(this.#resolver.forRead(ref, tenant, members.length));
+        let opened = 0;
         try {
           for (const [index, p] of members) {
             try {
@@ -288,12 +380,19 @@ export class Fieldseal {
                 ok: true,
                 value: openValue(p.env, lease.value.key, p.contextBytes) as T,
               };
-              this.#metrics.decrypted++;
+              opened++;
             } catch (err) {
-              results[index] = { ok: false, error: this.#batchFailure(err) };
+              results[index] = {
+                ok: false,
+                error: this.#batchFailure(err, 'decryptMany', items[index]!.context),
+              };
             }
           }
         } finally {
+          this.#metrics.decrypted += opened;
+          const cell = lease.ok ? lease.value.extra?.reads : undefined;
+          if (cell !== undefined) cell.n += opened;
+          else if (opened > 0) this.#metrics.keyRead(ref, opened);
           if (lease.ok) lease.value.key.release();
         }
       },
@@ -308,7 +407,14 @@ export class Fieldseal {
   async provisionTenant(tenant: string): Promise<Omit<StoredKeyVersion, 'wrapped'>> {
     if (typeof tenant !== 'string' || tenant.length === 0)
       throw new TypeError('tenant: expected a non-empty string');
-    return withoutWrapped(await this.#resolver.provision(tenant));
+    return withoutWrapped(
+      await this.#audited(
+        'provision',
+        tenant,
+        () => this.#resolver.provision(tenant),
+        versionFacts,
+      ),
+    );
   }
 
   /**
@@ -325,7 +431,9 @@ export class Fieldseal {
     if (typeof tenant !== 'string' || tenant.length === 0) {
       throw new TypeError('tenant: expected a non-empty string');
     }
-    return withoutWrapped(await this.#resolver.rotate(tenant));
+    return withoutWrapped(
+      await this.#audited('rotate', tenant, () => this.#resolver.rotate(tenant), versionFacts),
+    );
   }
 
   /**
@@ -349,7 +457,105 @@ export class Fieldseal {
     if (typeof tenant !== 'string' || tenant.length === 0) {
       throw new TypeError('tenant: expected a non-empty string');
     }
-    return this.#resolver.rewrap(tenant, { ...target });
+    const { rewrapped, skipped } = await this.#audited(
+      'rewrap',
+      tenant,
+      () => this.#resolver.rewrap(tenant, { ...target }),
+      (r) => ({
+        providerId: r.providerId,
+        masterKeyId: r.masterKeyId,
+        detail: { rewrapped: r.rewrapped.map(versionId), skipped: r.skipped.map(versionId) },
+      }),
+    );
+    return { rewrapped, skipped };
+  }
+
+  /**
+   * Retire the tenant's data-key versions below `below` (store mode): set its minimum
+   * decryption version, as Vault transit's `min_decryption_version` does. Every `decrypt-only`
+   * version under `below` becomes `retired`, and reading a value sealed under one fails with
+   * `ERR_KEY_RETIRED`: in this process at once (its cached keys of the tenant are purged), in
+   * other processes at once when the clients share a `keyEvents` bus, otherwise within their
+   * `cache.maxAgeMs`. Writes are unaffected (the active version is never retired), and the
+   * wrapped keys are kept, so {@link Fieldseal.reinstateKeyVersion} undoes it.
+   *
+   * This retires blindly. Prefer the backfill module's `retireKeyVersion`, which counts the
+   * rows still sealed under those versions first and refuses while any remain. And retire a
+   * version only once no process can still write with it: a process that has not yet seen a
+   * rotation keeps writing under the previous version for up to its `cache.maxAgeMs`.
+   * @returns the versions this call retired, ascending (empty when none was left).
+   * @throws KeyVersionActiveError (`ERR_KEY_VERSION_ACTIVE`) when the active version is below
+   *   `below` (nothing is retired); KeyNotConfiguredError in embedded mode;
+   *   KeyStoreUnavailableError; RangeError when `below` is not an integer from 1 to 2^32.
+   * @example
+   * ```ts
+   * await fs.rotateTenantKey('acme'); // version 3 is active
+   * // ... once no row is sealed under versions 1 and 2 any more:
+   * const retired = await fs.retireKeyVersions('acme', 3); // [1, 2]
+   * ```
+   */
+  async retireKeyVersions(tenant: string, below: number): Promise<number[]> {
+    if (typeof tenant !== 'string' || tenant.length === 0) {
+      throw new TypeError('tenant: expected a non-empty string');
+    }
+    const store = this.#resolver.store;
+    if (store === undefined) {
+      throw new KeyNotConfiguredError('retireKeyVersions needs keys.mode "store"');
+    }
+    let retired: number[];
+    try {
+      retired = await this.#audited(
+        'retire',
+        tenant,
+        () => store.retireVersions(tenant, this.#resolver.keyId, below),
+        (versions) => ({ detail: { below, versions } }),
+      );
+    } finally {
+      // After the store change (even an uncertain one): cached keys of the tenant, and loads
+      // in flight, must not keep decrypting a version that is now retired.
+      this.#resolver.purgeTenant(tenant);
+    }
+    // The store is the truth; the event only makes other processes forget sooner.
+    if (retired.length > 0) await this.#keyEvents?.publishKeysChanged(tenant);
+    return retired;
+  }
+
+  /**
+   * Reinstate a retired data-key version of the tenant (store mode): it becomes
+   * `decrypt-only` again and the values sealed under it decrypt as before (it never becomes
+   * the active version again). Purges this process's cached keys of the tenant and publishes
+   * on `keyEvents`, as {@link Fieldseal.retireKeyVersions} does.
+   * @returns true when the version was retired and is readable again; false when it already
+   *   was readable.
+   * @throws KeyNotFoundError when the tenant has no such version; KeyShreddedError when it was
+   *   shredded (nothing can bring it back); KeyNotConfiguredError in embedded mode;
+   *   KeyStoreUnavailableError; RangeError for a version that is not an integer from 1 to 2^32-1.
+   * @example
+   * ```ts
+   * await fs.reinstateKeyVersion('acme', 2); // true: values under version 2 decrypt again
+   * ```
+   */
+  async reinstateKeyVersion(tenant: string, version: number): Promise<boolean> {
+    if (typeof tenant !== 'string' || tenant.length === 0) {
+      throw new TypeError('tenant: expected a non-empty string');
+    }
+    const store = this.#resolver.store;
+    if (store === undefined) {
+      throw new KeyNotConfiguredError('reinstateKeyVersion needs keys.mode "store"');
+    }
+    let changed: boolean;
+    try {
+      changed = await this.#audited(
+        'reinstate',
+        tenant,
+        () => store.reinstateVersion(tenant, this.#resolver.keyId, version),
+        (done) => ({ version, detail: { changed: done } }),
+      );
+    } finally {
+      this.#resolver.purgeTenant(tenant);
+    }
+    if (changed) await this.#keyEvents?.publishKeysChanged(tenant);
+    return changed;
   }
 
   /**
@@ -371,14 +577,42 @@ export class Fieldseal {
     if (typeof tenant !== 'string' || tenant.length === 0) {
       throw new TypeError('tenant: expected a non-empty string');
     }
-    const versions = await this.#resolver.shred(tenant);
-    // The store is the truth; the event only makes other processes forget sooner.
-    await this.#keyEvents?.publishShred(tenant);
-    return Object.freeze({
+    const audit = this.#audit;
+    let versions: readonly { keyId: string; version: number }[];
+    try {
+      versions = await this.#resolver.shred(tenant);
+    } catch (err) {
+      await audit?.record(
+        failureEvent('shred', tenant, err),
+        'the shred failed and its audit record could not be written',
+      );
+      throw err;
+    }
+    const receipt: ShredReceipt = Object.freeze({
       tenant,
-      versions: Object.freeze([...versions]),
+      versions: Object.freeze(versions.map((v) => Object.freeze(versionId(v)))),
       shreddedAt: new Date(),
     });
+    // The store is the truth; the event only makes other processes forget sooner.
+    let published: { error: unknown } | undefined;
+    try {
+      await this.#keyEvents?.publishShred(tenant);
+    } catch (error) {
+      published = { error };
+    }
+    // The shred event is the erasure receipt in the audit chain.
+    await audit?.record(
+      {
+        operation: 'shred',
+        tenant,
+        outcome: 'success',
+        detail: { versions: receipt.versions.map(versionId) },
+      },
+      'the tenant WAS shredded (its data keys are destroyed), but the audit record of the shred (the erasure receipt) could not be written',
+      receipt.shreddedAt,
+    );
+    if (published !== undefined) throw published.error;
+    return receipt;
   }
 
   /**
@@ -432,6 +666,43 @@ export class Fieldseal {
     return this.#rules.mode;
   }
 
+  /**
+   * Record an event of another module (a backfill's start and stop, a key retirement...)
+   * through this client's audit sinks, stamped with this client's actor and the current time.
+   * Resolves at once when the client has no audit sink (the event is still checked).
+   * @throws AuditUnavailableError when a sink fails (its error as cause); TypeError for an
+   *   unknown operation or a `detail` that is not plain JSON data.
+   * @example
+   * ```ts
+   * await fs.recordAudit({
+   *   operation: 'backfill-start', tenant: 'acme', outcome: 'success',
+   *   detail: { table: 'customers', fields: ['ssn'] },
+   * });
+   * ```
+   */
+  async recordAudit(event: AuditRecordInput): Promise<void> {
+    if (this.#audit === undefined) {
+      AuditTrail.check(event);
+      return;
+    }
+    await this.#audit.record(event, 'the audit event could not be recorded');
+  }
+
+  /**
+   * A snapshot of this client's health figures: provider calls per provider and operation,
+   * data-key cache hit rate, latency added (p50 / p99 / max) per call, values decrypted per
+   * key version, plaintext still read by fields in migration, failures by code. See
+   * docs/metrics.md. Counts, durations and names only: no value, key or tenant id.
+   * @example
+   * ```ts
+   * const s = fs.stats();
+   * console.log(`${(100 * (s.cache.hitRate ?? 1)).toFixed(1)}% hits, p99 ${s.latency.decrypt.p99Ms} ms`);
+   * ```
+   */
+  stats(): FieldsealStats {
+    return this.#metrics.stats(this.#cache.stats());
+  }
+
   /** Counters: values, failures by code, plaintext reads by field, cache and provider calls. */
   metrics(): FieldsealMetrics {
     const providerCalls: Record<string, ReturnType<() => KeyProvider['calls']>> = {};
@@ -456,6 +727,13 @@ export class Fieldseal {
    */
   close(): void {
     this.#unsubscribe?.();
+    const detach = this.#detachTelemetry;
+    this.#detachTelemetry = undefined;
+    try {
+      detach?.();
+    } catch {
+      // Metrics never fail an operation.
+    }
     this.clearCache();
   }
 
@@ -465,26 +743,65 @@ export class Fieldseal {
     return this.#cache.purge();
   }
 
-  #attempt<T>(index: number, failures: BatchFailure[], fn: () => T): T | undefined {
+  /** An item of an `encryptMany` batch: its failure is recorded and `undefined` returned. */
+  #attempt<T>(
+    index: number,
+    failures: BatchFailure[],
+    context: EncryptionContext,
+    fn: () => T,
+  ): T | undefined {
     try {
       return fn();
     } catch (err) {
-      failures.push({ index, error: this.#batchFailure(err) });
+      failures.push({ index, error: this.#batchFailure(err, 'encryptMany', context) });
       return undefined;
     }
   }
 
   /** A batch item's failure; anything but a FieldsealError is a programming error and aborts. */
-  #batchFailure(err: unknown): FieldsealError {
+  #batchFailure(
+    err: unknown,
+    operation: ValueOperation,
+    context: EncryptionContext,
+  ): FieldsealError {
     if (!isFieldsealError(err)) throw err;
-    this.#metrics.fail(err.code);
+    this.#metrics.fail(err, operation, context);
     return err;
   }
 
   /** Count a failure and make sure it is a FieldsealError (programming errors pass through). */
-  #failed(err: unknown): unknown {
-    if (isFieldsealError(err)) this.#metrics.fail(err.code);
+  #failed(err: unknown, operation: ValueOperation, context: EncryptionContext): unknown {
+    if (isFieldsealError(err)) this.#metrics.fail(err, operation, context);
     return err;
+  }
+
+  /**
+   * Run a key-lifecycle operation and, when the client audits, record its outcome (one event,
+   * `facts` of the result on success, the error code on failure) before returning.
+   */
+  async #audited<T>(
+    operation: 'provision' | 'rotate' | 'rewrap' | 'retire' | 'reinstate',
+    tenant: string,
+    run: () => Promise<T>,
+    facts: (result: T) => Partial<AuditRecordInput>,
+  ): Promise<T> {
+    const audit = this.#audit;
+    if (audit === undefined) return run();
+    const keyId = this.#resolver.keyId === '' ? {} : { keyId: this.#resolver.keyId };
+    return audit.around(
+      run,
+      (result) => ({ ...keyId, ...facts(result), operation, tenant, outcome: 'success' }),
+      (errorCode) => ({
+        ...keyId,
+        operation,
+        tenant,
+        outcome: 'failure',
+        ...(errorCode === undefined ? {} : { errorCode }),
+      }),
+      {
+        message: `the ${operation} completed, but its audit record could not be written`,
+      },
+    );
   }
 }
 
@@ -509,6 +826,32 @@ async function settle<T>(
   } catch (error) {
     return { ok: false, error };
   }
+}
+
+/** The audit facts of a key-store version: ids only, never its wrapped bytes. */
+function versionFacts(row: StoredKeyVersion): Partial<AuditRecordInput> {
+  return {
+    keyId: row.keyId,
+    version: row.version,
+    providerId: row.providerId,
+    masterKeyId: row.masterKeyId,
+  };
+}
+
+function versionId(v: { readonly keyId: string; readonly version: number }): {
+  keyId: string;
+  version: number;
+} {
+  return { keyId: v.keyId, version: v.version };
+}
+
+function failureEvent(operation: 'shred', tenant: string, err: unknown): AuditRecordInput {
+  return {
+    operation,
+    tenant,
+    outcome: 'failure',
+    ...(isFieldsealError(err) ? { errorCode: err.code } : {}),
+  };
 }
 
 function withoutWrapped(row: StoredKeyVersion): Omit<StoredKeyVersion, 'wrapped'> {

@@ -1,4 +1,5 @@
 import { createFieldseal, type Fieldseal } from '../client/fieldseal.js';
+import type { FieldPolicy } from '../client/options.js';
 import { LocalKeyProvider } from '../kms/local/local-key-provider.js';
 import { PostgresKeyStore } from '../keystore/postgres/postgres-key-store.js';
 import { migrate } from '../keystore/postgres/migrations.js';
@@ -81,7 +82,11 @@ export async function openDatabase(config: FieldsealConfig): Promise<OpenedDatab
  */
 export async function openFromConfig(
   config: FieldsealConfig,
-  options: { readonly migrate?: boolean } = {},
+  options: {
+    readonly migrate?: boolean;
+    /** Per-field policies, e.g. `{ ...Customer.policies }` for model helpers and backfills. */
+    readonly fields?: Readonly<Record<string, FieldPolicy>>;
+  } = {},
 ): Promise<OpenedFieldseal> {
   // Key first: a bad key refuses to start before any database is opened.
   const provider = new LocalKeyProvider({
@@ -100,6 +105,7 @@ export async function openFromConfig(
         maxAgeMs: config.cache.maxAgeSeconds * 1000,
         ...(config.cache.maxUses === undefined ? {} : { maxUses: config.cache.maxUses }),
       },
+      ...(options.fields === undefined ? {} : { fields: options.fields }),
     });
     return { ...db, fs, store, provider, config };
   } catch (err) {

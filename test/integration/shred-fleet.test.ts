@@ -8,6 +8,8 @@ import {
   fromPgPool,
   migrate,
   pgKeyEvents,
+  postgresAuditSink,
+  verifyAuditChain,
 } from '../../src/keystore/postgres/index.js';
 import { PG_URL, serverSchema } from './pg-env.js';
 
@@ -26,6 +28,7 @@ describe.skipIf(PG_URL === undefined)('fleet-wide shred over LISTEN/NOTIFY (two 
   it('another process with a warm 10-minute cache fails with ERR_KEY_SHREDDED within one second', async () => {
     const masterHex = randomBytes(32).toString('hex');
     const pool = env.pool(3);
+    const sql = fromPgPool(pool);
     const events = pgKeyEvents(pool);
     const fs = createFieldseal({
       provider: new LocalKeyProvider({
@@ -38,7 +41,13 @@ describe.skipIf(PG_URL === undefined)('fleet-wide shred over LISTEN/NOTIFY (two 
       },
       cache: { maxAgeMs: 600_000 },
       keyEvents: events,
+      audit: postgresAuditSink(sql),
+      actor: 'ops@example',
     });
+    const other = `other-${randomBytes(4).toString('hex')}`;
+    await fs.provisionTenant(other);
+    const otherContext = { tenant: other, table: 'users', field: 'ssn', record: 'r1' };
+    const otherStored = await fs.encrypt('987-65-4321', otherContext);
     const tenant = `fleet-${randomBytes(4).toString('hex')}`;
     await fs.provisionTenant(tenant);
     const stored = await fs.encrypt('123-45-6789', {
@@ -82,6 +91,25 @@ describe.skipIf(PG_URL === undefined)('fleet-wide shred over LISTEN/NOTIFY (two 
       const latency = Number(line.split(' ')[1]) - shredAt;
       console.log(`shred reached the other process after ${latency} ms`);
       expect(latency).toBeLessThan(1000);
+      // Other tenants are untouched.
+      expect(await fs.decrypt(otherStored, otherContext)).toBe('987-65-4321');
+      // The audit chain holds the erasure receipt, and verifies.
+      const chain = await verifyAuditChain(sql);
+      expect(chain.ok).toBe(true);
+      const { rows } = await sql.query<{
+        operation: string;
+        tenant: string;
+        actor: string;
+        detail: unknown;
+      }>("SELECT operation, tenant, actor, detail FROM fieldseal_audit WHERE operation = 'shred'");
+      expect(rows).toEqual([
+        {
+          operation: 'shred',
+          tenant,
+          actor: 'ops@example',
+          detail: { versions: [{ keyId: 'default', version: 1 }] },
+        },
+      ]);
     } finally {
       child.kill();
       fs.close();

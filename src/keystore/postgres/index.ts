@@ -29,3 +29,17 @@ export {
   type PgKeyEvents,
   type PgListenClient,
 } from './pg-key-events.js';
+export * from '../../backfill/index.js';
+export {
+  postgresAuditSink,
+  type PostgresAuditSink,
+  type PostgresAuditSinkOptions,
+} from '../../audit/postgres/postgres-audit-sink.js';
+export { verifyAuditChain } from '../../audit/postgres/verify-audit-chain.js';
+export type {
+  AuditBreak,
+  AuditBreakReason,
+  AuditVerification,
+  AuditVerifyProgress,
+  VerifyAuditChainOptions,
+} from '../../audit/postgres/audit-verification.js';

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 /**
  * The few things the PostgreSQL key store needs from a database connection, so the same code
  * runs on a PostgreSQL server through `pg` and on embedded PGlite. Only structural types of
@@ -104,7 +105,18 @@ export function fromPgPool(pool: PgPoolLike): SqlClient {
 }
 
 /**
- * A {@link SqlClient} over an embedded PGlite database.
+ * The transaction running in the current async context, per PGlite database. PGlite has one
+ * connection: a statement issued outside a running transaction waits for it to end, so a
+ * statement issued *from inside* the transaction's callback (e.g. a key-store lookup while a
+ * backfill chunk is being rewritten) would wait for itself forever. Such statements join the
+ * transaction instead, as they would on the transaction's connection of a server.
+ */
+const running = new WeakMap<PGliteLike, AsyncLocalStorage<SqlClient>>();
+
+/**
+ * A {@link SqlClient} over an embedded PGlite database. Statements issued from inside a
+ * `transaction` callback (in its async context) through any client of the same database run
+ * in that transaction.
  * @example
  * ```ts
  * import { PGlite } from '@electric-sql/pglite';
@@ -112,17 +124,46 @@ export function fromPgPool(pool: PgPoolLike): SqlClient {
  * ```
  */
 export function fromPGlite(db: PGliteLike): SqlClient {
+  let als = running.get(db);
+  if (als === undefined) {
+    als = new AsyncLocalStorage<SqlClient>();
+    running.set(db, als);
+  }
+  const context = als;
   return {
-    query: async <R extends object>(text: string, params?: readonly unknown[]) =>
-      (await db.query(text, params === undefined ? undefined : [...params])) as { rows: R[] },
+    query: async <R extends object>(text: string, params?: readonly unknown[]) => {
+      const tx = context.getStore();
+      if (tx !== undefined) return tx.query<R>(text, params);
+      return (await db.query(text, params === undefined ? undefined : [...params])) as {
+        rows: R[];
+      };
+    },
     exec: async (text) => {
+      const tx = context.getStore();
+      if (tx !== undefined) return tx.exec(text);
       await db.exec(text);
     },
     transaction: (fn) => {
-      if (db.transaction === undefined) return fn(fromPGlite(db)); // already inside one
-      return db.transaction((tx) =>
-        fn(fromPGlite({ query: tx.query.bind(tx), exec: tx.exec.bind(tx) })),
-      );
+      const tx = context.getStore();
+      if (tx !== undefined) return fn(tx); // already inside one: join it
+      if (db.transaction === undefined) return fn(onPGliteTransaction(db));
+      return db.transaction((t) => {
+        const client = onPGliteTransaction(t);
+        return context.run(client, () => fn(client));
+      });
     },
   };
+}
+
+/** A client bound to one PGlite transaction object. */
+function onPGliteTransaction(tx: PGliteLike): SqlClient {
+  const client: SqlClient = {
+    query: async <R extends object>(text: string, params?: readonly unknown[]) =>
+      (await tx.query(text, params === undefined ? undefined : [...params])) as { rows: R[] },
+    exec: async (text) => {
+      await tx.exec(text);
+    },
+    transaction: (fn) => fn(client),
+  };
+  return client;
 }
