@@ -14,6 +14,7 @@
  */
 export * from './errors.js';
 export { createFieldseal, Fieldseal, type ShredReceipt } from './client/fieldseal.js';
+export type { MasterKeyOutcome } from './client/master-key-destruction.js';
 export type { DecryptItem, EncryptItem, EncryptOptions, Settled } from './client/items.js';
 export type {
   FieldPolicy,
@@ -36,6 +37,7 @@ export { KeyProvider } from './kms/key-provider.js';
 export type {
   GeneratedDataKey,
   KeyProviderCapabilities,
+  MasterKeyDestruction,
   ProviderCallCounts,
 } from './kms/key-provider.js';
 export { LocalKeyProvider, type LocalKeyProviderOptions } from './kms/local/local-key-provider.js';

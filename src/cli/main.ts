@@ -283,6 +283,18 @@ program
         ]),
         receipt,
       );
+      if (globals().json !== true) {
+        console.log(
+          `\n${renderTable(
+            ['master key', 'state', 'detail'],
+            receipt.masterKeys.map((m) => [
+              `${m.providerId}:${m.masterKeyId}`,
+              m.state,
+              m.deletionDate?.toISOString() ?? m.reason ?? '',
+            ]),
+          )}`,
+        );
+      }
     });
   });
 

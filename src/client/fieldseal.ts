@@ -21,6 +21,12 @@ import { AuditTrail, type AuditRecordInput } from './audit-trail.js';
 import { FieldRules, type PreparedEnvelope, type PreparedWrite } from './field-rules.js';
 import type { DecryptItem, EncryptItem, EncryptOptions, Settled } from './items.js';
 import { KeyResolver, type WriteKeyExtra } from './key-resolver.js';
+import {
+  destroyMasterKeys,
+  planDestruction,
+  type DestructionPlan,
+  type MasterKeyOutcome,
+} from './master-key-destruction.js';
 import { MetricsRecorder, type FieldsealMetrics } from './metrics.js';
 import type { FieldPolicy, FieldsealOptions, Mode } from './options.js';
 import { providerCallObserver } from './provider-calls.js';
@@ -37,6 +43,8 @@ const DEFAULT_BATCH_KEY_CONCURRENCY = 16;
 export interface ShredReceipt {
   readonly tenant: string;
   readonly versions: readonly { readonly keyId: string; readonly version: number }[];
+  /** What happened to each master key that wrapped the tenant's data keys. */
+  readonly masterKeys: readonly MasterKeyOutcome[];
   readonly shreddedAt: Date;
 }
 
@@ -566,20 +574,43 @@ export class Fieldseal {
    * clients share a `keyEvents` bus (e.g. `pgKeyEvents(pool)`), otherwise within their cache's
    * `maxAgeMs`. See docs/threat-model.md for what
    * shredding does and does not erase.
-   * @returns the erasure receipt: which versions were destroyed, and when.
+   *
+   * **Master keys**: with one master key per tenant (`masterKeyId` is a function), the master
+   * keys that wrapped the tenant's versions are then destroyed at their provider, or disabled
+   * and scheduled for deletion where the provider has a waiting period (`receipt.masterKeys`
+   * says which). A shared master key is never destroyed. `destroyMasterKeys: true` makes it a
+   * requirement: if a key cannot be destroyed (shared, or the provider cannot), nothing is
+   * shredded and the call fails; `false` keeps them. A failed destruction after the shred is
+   * reported as `state: 'failed'` (the data keys are gone all the same).
+   * @returns the erasure receipt: which versions were destroyed, what happened to the master
+   *   keys, and when.
+   * @throws KeyNotConfiguredError / ModeForbiddenError (before anything is shredded) when
+   *   `destroyMasterKeys: true` cannot be honoured.
    * @example
    * ```ts
    * const receipt = await fs.shredTenant('acme');
    * console.log(receipt.versions); // [{ keyId: 'default', version: 1 }, ...]
    * ```
    */
-  async shredTenant(tenant: string): Promise<ShredReceipt> {
+  async shredTenant(
+    tenant: string,
+    options: { readonly destroyMasterKeys?: boolean } = {},
+  ): Promise<ShredReceipt> {
     if (typeof tenant !== 'string' || tenant.length === 0) {
       throw new TypeError('tenant: expected a non-empty string');
     }
     const audit = this.#audit;
     let versions: readonly { keyId: string; version: number }[];
+    let plan: DestructionPlan;
     try {
+      // Decide about master keys first: an impossible explicit request changes nothing.
+      const store = this.#resolver.store;
+      plan = planDestruction(
+        store === undefined ? [] : await store.listVersions(tenant),
+        this.#resolver.perTenantMasterKeys,
+        (id) => this.#resolver.provider(id),
+        options.destroyMasterKeys,
+      );
       versions = await this.#resolver.shred(tenant);
     } catch (err) {
       await audit?.record(
@@ -588,10 +619,13 @@ export class Fieldseal {
       );
       throw err;
     }
+    const shreddedAt = new Date();
+    const masterKeys = await destroyMasterKeys(plan);
     const receipt: ShredReceipt = Object.freeze({
       tenant,
       versions: Object.freeze(versions.map((v) => Object.freeze(versionId(v)))),
-      shreddedAt: new Date(),
+      masterKeys: Object.freeze(masterKeys),
+      shreddedAt,
     });
     // The store is the truth; the event only makes other processes forget sooner.
     let published: { error: unknown } | undefined;
@@ -606,7 +640,16 @@ export class Fieldseal {
         operation: 'shred',
         tenant,
         outcome: 'success',
-        detail: { versions: receipt.versions.map(versionId) },
+        detail: {
+          versions: receipt.versions.map(versionId),
+          masterKeys: masterKeys.map((m) => ({
+            providerId: m.providerId,
+            masterKeyId: m.masterKeyId,
+            state: m.state,
+            ...(m.deletionDate === undefined ? {} : { deletionDate: m.deletionDate.toISOString() }),
+            ...(m.reason === undefined ? {} : { reason: m.reason }),
+          })),
+        },
       },
       'the tenant WAS shredded (its data keys are destroyed), but the audit record of the shred (the erasure receipt) could not be written',
       receipt.shreddedAt,

@@ -90,6 +90,16 @@ export class KeyResolver {
     return this.#keyId;
   }
 
+  /** Whether each tenant has its own master key (`masterKeyId` is a function). */
+  get perTenantMasterKeys(): boolean {
+    return typeof this.#config.masterKeyId === 'function';
+  }
+
+  /** A configured provider by id. */
+  provider(id: string): KeyProvider | undefined {
+    return this.#providers.get(id);
+  }
+
   /** The key store in store mode; `undefined` in embedded mode. */
   get store(): KeyStore | undefined {
     return this.#config.mode === 'store' ? this.#config.store : undefined;

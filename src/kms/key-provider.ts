@@ -48,6 +48,20 @@ export interface ProviderCallCounts {
   unwrap: number;
 }
 
+/**
+ * What {@link KeyProvider.scheduleMasterKeyDeletion} did: the master key is gone now, or it is
+ * disabled and scheduled for deletion after the provider's waiting period (AWS KMS: 7–30 days).
+ * @example
+ * ```ts
+ * const { state, deletionDate }: MasterKeyDestruction = await provider.scheduleMasterKeyDeletion('tenant-acme');
+ * ```
+ */
+export interface MasterKeyDestruction {
+  readonly state: 'destroyed' | 'pending-deletion';
+  /** When a pending deletion becomes final. */
+  readonly deletionDate?: Date;
+}
+
 const ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 /**
@@ -143,6 +157,47 @@ export abstract class KeyProvider {
     } finally {
       wipe(raw);
     }
+  }
+
+  /** Whether this provider can destroy (or schedule the deletion of) its master keys. */
+  get canDestroyMasterKeys(): boolean {
+    return this._destroyMasterKey !== KeyProvider.prototype._destroyMasterKey;
+  }
+
+  /**
+   * Destroy a master key, or disable it and schedule its deletion where the provider has a
+   * waiting period: every data key wrapped under it becomes unrecoverable. Used by
+   * `shredTenant` for per-tenant master keys. Irreversible once final.
+   * @throws ModeForbiddenError when the provider cannot destroy keys; ProviderUnavailableError.
+   * @example
+   * ```ts
+   * if (provider.canDestroyMasterKeys) await provider.scheduleMasterKeyDeletion('tenant-acme');
+   * ```
+   */
+  async scheduleMasterKeyDeletion(masterKeyId: string): Promise<MasterKeyDestruction> {
+    if (typeof masterKeyId !== 'string' || masterKeyId.length === 0) {
+      throw new TypeError('masterKeyId: expected a non-empty string');
+    }
+    if (!this.canDestroyMasterKeys) {
+      throw new ModeForbiddenError(`key provider "${this.id}" cannot destroy master keys`);
+    }
+    const raw = await this.#call(() => this._destroyMasterKey(masterKeyId));
+    const state = (raw as { state?: unknown } | null | undefined)?.state;
+    const date = (raw as { deletionDate?: unknown } | null | undefined)?.deletionDate;
+    if (state === 'destroyed') return Object.freeze({ state });
+    if (state === 'pending-deletion' && date instanceof Date && !Number.isNaN(date.getTime())) {
+      return Object.freeze({ state, deletionDate: new Date(date.getTime()) });
+    }
+    throw new ProviderUnavailableError(
+      `key provider "${this.id}" returned an invalid master-key deletion result`,
+    );
+  }
+
+  /** Destroy hook; providers that can destroy master keys override it. */
+  protected _destroyMasterKey(_masterKeyId: string): Promise<MasterKeyDestruction> {
+    return Promise.reject(
+      new ModeForbiddenError(`key provider "${this.id}" cannot destroy master keys`),
+    );
   }
 
   /** Default generation: 32 bytes from the CSPRNG, then `_wrap`. KMSs override it. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { KeyNotConfiguredError, ProviderUnavailableError } from '../errors.js';
 import type { KeyContext } from '../envelope/context.js';
+import type { MasterKeyDestruction } from '../kms/key-provider.js';
 import { LocalKeyProvider } from '../kms/local/local-key-provider.js';
 import { SecretKey, type SecretSource } from '../secrets/secret-source.js';
 
@@ -48,10 +49,19 @@ export class MemoryKeyProvider extends LocalKeyProvider {
   #faultsLeft = 0;
   #latencyMs = 0;
 
-  constructor(options: { masterKeys?: readonly string[]; id?: string } = {}) {
+  readonly #deletionWindowDays: number | undefined;
+
+  /**
+   * @param options.deletionWindowDays behave like a KMS with a waiting period:
+   *   `scheduleMasterKeyDeletion` disables the key at once and reports `pending-deletion`.
+   */
+  constructor(
+    options: { masterKeys?: readonly string[]; id?: string; deletionWindowDays?: number } = {},
+  ) {
     const source = new MemorySecretSource();
     super({ source, id: options.id ?? 'memory' });
     this.#source = source;
+    this.#deletionWindowDays = options.deletionWindowDays;
     for (const id of options.masterKeys ?? ['master']) this.createMasterKey(id);
   }
 
@@ -66,6 +76,20 @@ export class MemoryKeyProvider extends LocalKeyProvider {
   destroyMasterKey(id: string): void {
     this.#source.keys.get(id)?.wipe();
     this.#source.keys.delete(id);
+  }
+
+  /** Whether a master key exists (and is usable). */
+  hasMasterKey(id: string): boolean {
+    return this.#source.keys.has(id);
+  }
+
+  protected override async _destroyMasterKey(masterKeyId: string): Promise<MasterKeyDestruction> {
+    await this.#before();
+    this.destroyMasterKey(masterKeyId);
+    const days = this.#deletionWindowDays;
+    return days === undefined
+      ? { state: 'destroyed' }
+      : { state: 'pending-deletion', deletionDate: new Date(Date.now() + days * 86_400_000) };
   }
 
   /** Make the next `times` calls fail (`Infinity` for an outage). */

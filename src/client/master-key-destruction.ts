@@ -1,0 +1,95 @@
+import { isFieldsealError, KeyNotConfiguredError, ModeForbiddenError } from '../errors.js';
+import type { StoredKeyVersion } from '../keystore/key-store.js';
+import type { KeyProvider } from '../kms/key-provider.js';
+
+/**
+ * What a shred did to one master key of the tenant: destroyed, scheduled for deletion after
+ * the provider's waiting period, kept (shared master key, provider that cannot destroy keys,
+ * or `destroyMasterKeys: false`), or failed (the data keys are shredded all the same).
+ * @example
+ * ```ts
+ * const pending = receipt.masterKeys.filter((m: MasterKeyOutcome) => m.state === 'pending-deletion');
+ * ```
+ */
+export interface MasterKeyOutcome {
+  readonly providerId: string;
+  readonly masterKeyId: string;
+  readonly state: 'destroyed' | 'pending-deletion' | 'kept' | 'failed';
+  readonly deletionDate?: Date;
+  /** Why a key was kept, or the error code when it failed. */
+  readonly reason?: string;
+}
+
+/** The decision taken before the shred: which master keys to destroy. @internal */
+export interface DestructionPlan {
+  readonly destroy: readonly { provider: KeyProvider; masterKeyId: string }[];
+  readonly kept: readonly MasterKeyOutcome[];
+}
+
+/**
+ * Decide, before anything is shredded, which of the tenant's master keys to destroy.
+ * `explicit` true: every one must be destroyable, or the shred is refused (nothing changes);
+ * `undefined`: destroy them when each tenant has its own master key and the provider can;
+ * false: keep them. A shared master key is never destroyed (it protects other tenants).
+ * @internal
+ */
+export function planDestruction(
+  rows: readonly StoredKeyVersion[],
+  perTenant: boolean,
+  providerOf: (id: string) => KeyProvider | undefined,
+  explicit: boolean | undefined,
+): DestructionPlan {
+  const keys = new Map<string, { providerId: string; masterKeyId: string }>();
+  for (const r of rows) {
+    if (r.state === 'shredded') continue;
+    keys.set(`${r.providerId}\u0000${r.masterKeyId}`, {
+      providerId: r.providerId,
+      masterKeyId: r.masterKeyId,
+    });
+  }
+  const destroy: { provider: KeyProvider; masterKeyId: string }[] = [];
+  const kept: MasterKeyOutcome[] = [];
+  for (const k of keys.values()) {
+    const provider = providerOf(k.providerId);
+    const reason =
+      explicit === false
+        ? 'destroyMasterKeys: false'
+        : !perTenant
+          ? 'shared master key (protects other tenants)'
+          : provider === undefined
+            ? 'its provider is not configured in this client'
+            : !provider.canDestroyMasterKeys
+              ? 'the provider cannot destroy master keys'
+              : undefined;
+    if (reason === undefined) destroy.push({ provider: provider!, masterKeyId: k.masterKeyId });
+    else if (explicit === true) {
+      throw perTenant && provider !== undefined
+        ? new ModeForbiddenError(`cannot destroy the tenant's master key: ${reason}`)
+        : new KeyNotConfiguredError(`cannot destroy the tenant's master key: ${reason}`);
+    } else kept.push({ ...k, state: 'kept', reason });
+  }
+  return { destroy, kept };
+}
+
+/** Destroy the planned master keys; each failure is reported, none stops the others. @internal */
+export async function destroyMasterKeys(plan: DestructionPlan): Promise<MasterKeyOutcome[]> {
+  const out: MasterKeyOutcome[] = [...plan.kept];
+  for (const { provider, masterKeyId } of plan.destroy) {
+    const id = { providerId: provider.id, masterKeyId };
+    try {
+      const r = await provider.scheduleMasterKeyDeletion(masterKeyId);
+      out.push(
+        r.deletionDate === undefined
+          ? { ...id, state: r.state }
+          : { ...id, state: r.state, deletionDate: r.deletionDate },
+      );
+    } catch (err) {
+      out.push({
+        ...id,
+        state: 'failed',
+        reason: isFieldsealError(err) ? err.code : 'ERR_PROVIDER_UNAVAILABLE',
+      });
+    }
+  }
+  return out.map((o) => Object.freeze(o));
+}
