@@ -41,6 +41,17 @@ export type {
   ProviderCallCounts,
 } from './kms/key-provider.js';
 export { LocalKeyProvider, type LocalKeyProviderOptions } from './kms/local/local-key-provider.js';
+export {
+  generateX25519KeyPair,
+  X25519KeyProvider,
+  x25519PublicKey,
+  type X25519KeyProviderOptions,
+} from './kms/public-key/index.js';
+export {
+  MultiKeyProvider,
+  type MultiKeyProviderOptions,
+  type MultiWrapTarget,
+} from './kms/multi/index.js';
 export type {
   KeyStore,
   KeyVersionState,

@@ -252,8 +252,12 @@ export class KeyResolver {
           masterKeyId: master,
           wrapped,
         };
-        // A value read back right after it was written must not cost an unwrap.
-        this.#cache.insert(this.readId(ref, tenant), key, { reads: this.#keyReads?.cell(ref) });
+        // A value read back right after it was written must not cost an unwrap -- unless the
+        // provider cannot unwrap (public-key, write-only): then the key must not be readable
+        // from this process's memory either, beyond the writes it serves.
+        if (provider.capabilities.unwrap) {
+          this.#cache.insert(this.readId(ref, tenant), key, { reads: this.#keyReads?.cell(ref) });
+        }
         return { key, extra: { prefix: encodeHeaderPrefix(ref) } };
       });
     }
