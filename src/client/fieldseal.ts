@@ -1,37 +1,23 @@
-import {
-  BatchError,
-  KeyNotConfiguredError,
-  type BatchFailure,
-  type FieldsealError,
-  isFieldsealError,
-} from '../errors.js';
+import { isFieldsealError } from '../errors.js';
 import type { EncryptionContext } from '../envelope/context.js';
 import { toText } from '../envelope/encoding.js';
-import { inspectEnvelope } from '../envelope/inspect-envelope.js';
 import { openValue, sealValue } from '../envelope/envelope.js';
 import { wipeEncoded, type FieldValue } from '../envelope/plaintext.js';
-import { DataKeyCache, type CacheLease } from '../keys/data-key-cache.js';
+import type { CacheLease, DataKeyCache } from '../keys/data-key-cache.js';
 import type { KeyProvider } from '../kms/key-provider.js';
-import type { KeyEventBus } from '../keys/key-events.js';
 import type { StoredKeyVersion } from '../keystore/key-store.js';
-import { mapLimit } from '../lib/map-limit.js';
 import type { FieldsealStats } from '../metrics/fieldseal-stats.js';
 import type { ValueOperation } from '../metrics/metrics-sink.js';
 import { AuditTrail, type AuditRecordInput } from './audit-trail.js';
-import { FieldRules, type PreparedEnvelope, type PreparedWrite } from './field-rules.js';
+import type { BatchOperations } from './batch-operations.js';
+import { assembleClient } from './client-setup.js';
+import type { FieldRules, PreparedWrite } from './field-rules.js';
 import type { DecryptItem, EncryptItem, EncryptOptions, Settled } from './items.js';
-import { KeyResolver, type WriteKeyExtra } from './key-resolver.js';
-import {
-  destroyMasterKeys,
-  planDestruction,
-  type DestructionPlan,
-  type MasterKeyOutcome,
-} from './master-key-destruction.js';
-import { MetricsRecorder, type FieldsealMetrics } from './metrics.js';
+import type { KeyLifecycle } from './key-lifecycle.js';
+import type { KeyResolver, WriteKeyExtra } from './key-resolver.js';
+import type { MasterKeyOutcome } from './master-key-destruction.js';
+import type { FieldsealMetrics, MetricsRecorder } from './metrics.js';
 import type { FieldPolicy, FieldsealOptions, Mode } from './options.js';
-import { providerCallObserver } from './provider-calls.js';
-
-const DEFAULT_BATCH_KEY_CONCURRENCY = 16;
 
 /**
  * What {@link Fieldseal.shredTenant} destroyed: the proof of erasure to keep in an audit log.
@@ -67,8 +53,8 @@ export interface ShredReceipt {
  */
 export class Fieldseal {
   readonly #rules: FieldRules;
-  readonly #loadConcurrency: number;
-  readonly #keyEvents: KeyEventBus | undefined;
+  readonly #batch: BatchOperations;
+  readonly #keys: KeyLifecycle;
   readonly #unsubscribe: (() => void) | undefined;
   readonly #cache: DataKeyCache;
   readonly #resolver: KeyResolver;
@@ -79,53 +65,20 @@ export class Fieldseal {
 
   /** @internal Use {@link createFieldseal}. */
   constructor(options: FieldsealOptions) {
-    if (typeof options !== 'object' || options === null) {
-      throw new KeyNotConfiguredError('createFieldseal needs options with a provider and keys');
-    }
-    const {
-      provider,
-      keys,
-      cache,
-      mode = 'ReadWrite',
-      fields = {},
-      batchKeyConcurrency = DEFAULT_BATCH_KEY_CONCURRENCY,
-    } = options;
-    if (!Number.isInteger(batchKeyConcurrency) || batchKeyConcurrency < 1) {
-      throw new RangeError(
-        `batchKeyConcurrency: expected a positive integer, got ${String(batchKeyConcurrency)}`,
-      );
-    }
-    this.#loadConcurrency = batchKeyConcurrency;
-    if (provider === undefined || provider === null) {
-      throw new KeyNotConfiguredError('createFieldseal needs a key provider');
-    }
-    if (keys === undefined || keys === null) {
-      throw new KeyNotConfiguredError('createFieldseal needs a keys configuration');
-    }
-    if (cache === undefined || cache === null) {
-      throw new TypeError('cache: expected { maxAgeMs, maxUses?, maxEntries? }');
-    }
-    const { telemetry } = options;
-    if (telemetry !== undefined && (typeof telemetry !== 'object' || telemetry === null)) {
-      throw new TypeError('telemetry: expected a MetricsSink object');
-    }
-    this.#audit = AuditTrail.from(options.audit, options.actor);
-    this.#metrics = new MetricsRecorder(telemetry);
-    this.#rules = new FieldRules(mode, fields, this.#metrics);
-    this.#providers = Array.isArray(provider)
-      ? [...(provider as readonly KeyProvider[])]
-      : [provider as KeyProvider];
-    this.#cache = new DataKeyCache(cache);
-    this.#resolver = new KeyResolver(keys, this.#providers, this.#cache, {
-      observe: providerCallObserver(this.#metrics, this.#audit),
-      keyReads: this.#metrics.keyReads,
-    });
-    this.#keyEvents = options.keyEvents;
-    this.#unsubscribe = options.keyEvents?.subscribe((tenant) => {
+    const parts = assembleClient(options);
+    this.#rules = parts.rules;
+    this.#cache = parts.cache;
+    this.#resolver = parts.resolver;
+    this.#providers = parts.providers;
+    this.#metrics = parts.metrics;
+    this.#audit = parts.audit;
+    this.#batch = parts.batch;
+    this.#keys = parts.keys;
+    this.#unsubscribe = parts.keyEvents?.subscribe((tenant) => {
       this.#resolver.purgeTenant(tenant);
     });
     try {
-      this.#detachTelemetry = telemetry?.attach?.(() => this.stats());
+      this.#detachTelemetry = parts.telemetry?.attach?.(() => this.stats());
     } catch {
       // Metrics never fail an operation (nor the construction of a client).
     }
@@ -254,10 +207,7 @@ export class Fieldseal {
    * item fails, a {@link BatchError} lists the failed indexes and codes and no output is given.
    */
   async encryptMany(items: readonly EncryptItem[]): Promise<string[]> {
-    const started = performance.now();
-    const out = (await this.#encryptBatch(items)).map(toText);
-    this.#metrics.completed('encryptMany', started, out.length);
-    return out;
+    return this.#batch.encryptMany(items);
   }
 
   /**
@@ -265,59 +215,7 @@ export class Fieldseal {
    * most `cache.maxUses`, and each chunk costs at most one key fetch.
    */
   async encryptManyToBytes(items: readonly EncryptItem[]): Promise<Buffer[]> {
-    const started = performance.now();
-    const out = await this.#encryptBatch(items);
-    this.#metrics.completed('encryptMany', started, out.length);
-    return out;
-  }
-
-  async #encryptBatch(items: readonly EncryptItem[]): Promise<Buffer[]> {
-    const failures: BatchFailure[] = [];
-    const prepared: (PreparedWrite | undefined)[] = items.map((it, index) =>
-      this.#attempt(index, failures, it.context, () =>
-        this.#rules.prepareWrite(it.value, it.context, it.pad),
-      ),
-    );
-    try {
-      const chunks: { tenant: string; indexes: number[] }[] = [];
-      const current = new Map<string, { tenant: string; indexes: number[] }>();
-      prepared.forEach((p, index) => {
-        if (p === undefined) return;
-        let chunk = current.get(p.tenant);
-        if (chunk === undefined || chunk.indexes.length >= this.#cache.maxUses) {
-          chunk = { tenant: p.tenant, indexes: [] };
-          current.set(p.tenant, chunk);
-          chunks.push(chunk);
-        }
-        chunk.indexes.push(index);
-      });
-      const out: Buffer[] = [];
-      await mapLimit(chunks, this.#loadConcurrency, async ({ tenant, indexes }) => {
-        const lease = await settle(this.#resolver.forWrite(tenant, indexes.length));
-        try {
-          for (const index of indexes) {
-            const p = prepared[index]!;
-            const sealed = this.#attempt(index, failures, items[index]!.context, () => {
-              if (!lease.ok) throw lease.error;
-              return sealValue(
-                lease.value.key,
-                lease.value.extra.prefix,
-                p.contextBytes,
-                p.plaintext,
-              );
-            });
-            if (sealed !== undefined) out[index] = sealed;
-          }
-        } finally {
-          if (lease.ok) lease.value.key.release();
-        }
-      });
-      if (failures.length > 0) throw new BatchError(failures.sort((a, b) => a.index - b.index));
-      this.#metrics.encrypted += out.length;
-      return out;
-    } finally {
-      for (const p of prepared) if (p !== undefined) wipeEncoded(p.plaintext);
-    }
+    return this.#batch.encryptManyToBytes(items);
   }
 
   /**
@@ -326,15 +224,7 @@ export class Fieldseal {
    * so a half-decrypted batch can never pass for a whole one.
    */
   async decryptMany<T = FieldValue>(items: readonly DecryptItem[]): Promise<T[]> {
-    const started = performance.now();
-    const settled = await this.#decryptBatch<T>(items);
-    const failures: BatchFailure[] = [];
-    settled.forEach((s, index) => {
-      if (!s.ok) failures.push({ index, error: s.error });
-    });
-    if (failures.length > 0) throw new BatchError(failures);
-    this.#metrics.completed('decryptMany', started, settled.length);
-    return settled.map((s) => (s as { value: T }).value);
+    return this.#batch.decryptMany<T>(items);
   }
 
   /**
@@ -342,70 +232,7 @@ export class Fieldseal {
    * recorded as a `decryptMany` call, whatever its items' outcomes).
    */
   async decryptManySettled<T = FieldValue>(items: readonly DecryptItem[]): Promise<Settled<T>[]> {
-    const started = performance.now();
-    const settled = await this.#decryptBatch<T>(items);
-    this.#metrics.completed('decryptMany', started, settled.length);
-    return settled;
-  }
-
-  async #decryptBatch<T>(items: readonly DecryptItem[]): Promise<Settled<T>[]> {
-    const results = new Array<Settled<T>>(items.length);
-    const groups = new Map<
-      string,
-      {
-        ref: PreparedEnvelope['env']['keyRef'];
-        tenant: string;
-        members: [number, PreparedEnvelope][];
-      }
-    >();
-    items.forEach((it, index) => {
-      try {
-        const p = this.#rules.prepareRead(it.stored, it.context);
-        if (p.kind === 'plaintext') {
-          results[index] = { ok: true, value: p.value as T };
-          return;
-        }
-        const id = this.#resolver.readId(p.env.keyRef, p.tenant);
-        const group = groups.get(id);
-        if (group === undefined)
-          groups.set(id, { ref: p.env.keyRef, tenant: p.tenant, members: [[index, p]] });
-        else group.members.push([index, p]);
-      } catch (err) {
-        results[index] = { ok: false, error: this.#batchFailure(err, 'decryptMany', it.context) };
-      }
-    });
-    await mapLimit(
-      [...groups.values()],
-      this.#loadConcurrency,
-      async ({ ref, tenant, members }) => {
-        const lease = await settle(this.#resolver.forRead(ref, tenant, members.length));
-        let opened = 0;
-        try {
-          for (const [index, p] of members) {
-            try {
-              if (!lease.ok) throw lease.error;
-              results[index] = {
-                ok: true,
-                value: openValue(p.env, lease.value.key, p.contextBytes) as T,
-              };
-              opened++;
-            } catch (err) {
-              results[index] = {
-                ok: false,
-                error: this.#batchFailure(err, 'decryptMany', items[index]!.context),
-              };
-            }
-          }
-        } finally {
-          this.#metrics.decrypted += opened;
-          const cell = lease.ok ? lease.value.extra?.reads : undefined;
-          if (cell !== undefined) cell.n += opened;
-          else if (opened > 0) this.#metrics.keyRead(ref, opened);
-          if (lease.ok) lease.value.key.release();
-        }
-      },
-    );
-    return results;
+    return this.#batch.decryptManySettled<T>(items);
   }
 
   /**
@@ -413,16 +240,7 @@ export class Fieldseal {
    * version if one exists). Only for `keys.mode: 'store'`.
    */
   async provisionTenant(tenant: string): Promise<Omit<StoredKeyVersion, 'wrapped'>> {
-    if (typeof tenant !== 'string' || tenant.length === 0)
-      throw new TypeError('tenant: expected a non-empty string');
-    return withoutWrapped(
-      await this.#audited(
-        'provision',
-        tenant,
-        () => this.#resolver.provision(tenant),
-        versionFacts,
-      ),
-    );
+    return this.#keys.provision(tenant);
   }
 
   /**
@@ -436,12 +254,7 @@ export class Fieldseal {
    * ```
    */
   async rotateTenantKey(tenant: string): Promise<Omit<StoredKeyVersion, 'wrapped'>> {
-    if (typeof tenant !== 'string' || tenant.length === 0) {
-      throw new TypeError('tenant: expected a non-empty string');
-    }
-    return withoutWrapped(
-      await this.#audited('rotate', tenant, () => this.#resolver.rotate(tenant), versionFacts),
-    );
+    return this.#keys.rotate(tenant);
   }
 
   /**
@@ -462,20 +275,7 @@ export class Fieldseal {
     rewrapped: { keyId: string; version: number }[];
     skipped: { keyId: string; version: number }[];
   }> {
-    if (typeof tenant !== 'string' || tenant.length === 0) {
-      throw new TypeError('tenant: expected a non-empty string');
-    }
-    const { rewrapped, skipped } = await this.#audited(
-      'rewrap',
-      tenant,
-      () => this.#resolver.rewrap(tenant, { ...target }),
-      (r) => ({
-        providerId: r.providerId,
-        masterKeyId: r.masterKeyId,
-        detail: { rewrapped: r.rewrapped.map(versionId), skipped: r.skipped.map(versionId) },
-      }),
-    );
-    return { rewrapped, skipped };
+    return this.#keys.rewrap(tenant, target);
   }
 
   /**
@@ -503,29 +303,7 @@ export class Fieldseal {
    * ```
    */
   async retireKeyVersions(tenant: string, below: number): Promise<number[]> {
-    if (typeof tenant !== 'string' || tenant.length === 0) {
-      throw new TypeError('tenant: expected a non-empty string');
-    }
-    const store = this.#resolver.store;
-    if (store === undefined) {
-      throw new KeyNotConfiguredError('retireKeyVersions needs keys.mode "store"');
-    }
-    let retired: number[];
-    try {
-      retired = await this.#audited(
-        'retire',
-        tenant,
-        () => store.retireVersions(tenant, this.#resolver.keyId, below),
-        (versions) => ({ detail: { below, versions } }),
-      );
-    } finally {
-      // After the store change (even an uncertain one): cached keys of the tenant, and loads
-      // in flight, must not keep decrypting a version that is now retired.
-      this.#resolver.purgeTenant(tenant);
-    }
-    // The store is the truth; the event only makes other processes forget sooner.
-    if (retired.length > 0) await this.#keyEvents?.publishKeysChanged(tenant);
-    return retired;
+    return this.#keys.retire(tenant, below);
   }
 
   /**
@@ -544,26 +322,7 @@ export class Fieldseal {
    * ```
    */
   async reinstateKeyVersion(tenant: string, version: number): Promise<boolean> {
-    if (typeof tenant !== 'string' || tenant.length === 0) {
-      throw new TypeError('tenant: expected a non-empty string');
-    }
-    const store = this.#resolver.store;
-    if (store === undefined) {
-      throw new KeyNotConfiguredError('reinstateKeyVersion needs keys.mode "store"');
-    }
-    let changed: boolean;
-    try {
-      changed = await this.#audited(
-        'reinstate',
-        tenant,
-        () => store.reinstateVersion(tenant, this.#resolver.keyId, version),
-        (done) => ({ version, detail: { changed: done } }),
-      );
-    } finally {
-      this.#resolver.purgeTenant(tenant);
-    }
-    if (changed) await this.#keyEvents?.publishKeysChanged(tenant);
-    return changed;
+    return this.#keys.reinstate(tenant, version);
   }
 
   /**
@@ -596,66 +355,7 @@ export class Fieldseal {
     tenant: string,
     options: { readonly destroyMasterKeys?: boolean } = {},
   ): Promise<ShredReceipt> {
-    if (typeof tenant !== 'string' || tenant.length === 0) {
-      throw new TypeError('tenant: expected a non-empty string');
-    }
-    const audit = this.#audit;
-    let versions: readonly { keyId: string; version: number }[];
-    let plan: DestructionPlan;
-    try {
-      // Decide about master keys first: an impossible explicit request changes nothing.
-      const store = this.#resolver.store;
-      plan = planDestruction(
-        store === undefined ? [] : await store.listVersions(tenant),
-        this.#resolver.perTenantMasterKeys,
-        (id) => this.#resolver.provider(id),
-        options.destroyMasterKeys,
-      );
-      versions = await this.#resolver.shred(tenant);
-    } catch (err) {
-      await audit?.record(
-        failureEvent('shred', tenant, err),
-        'the shred failed and its audit record could not be written',
-      );
-      throw err;
-    }
-    const shreddedAt = new Date();
-    const masterKeys = await destroyMasterKeys(plan);
-    const receipt: ShredReceipt = Object.freeze({
-      tenant,
-      versions: Object.freeze(versions.map((v) => Object.freeze(versionId(v)))),
-      masterKeys: Object.freeze(masterKeys),
-      shreddedAt,
-    });
-    // The store is the truth; the event only makes other processes forget sooner.
-    let published: { error: unknown } | undefined;
-    try {
-      await this.#keyEvents?.publishShred(tenant);
-    } catch (error) {
-      published = { error };
-    }
-    // The shred event is the erasure receipt in the audit chain.
-    await audit?.record(
-      {
-        operation: 'shred',
-        tenant,
-        outcome: 'success',
-        detail: {
-          versions: receipt.versions.map(versionId),
-          masterKeys: masterKeys.map((m) => ({
-            providerId: m.providerId,
-            masterKeyId: m.masterKeyId,
-            state: m.state,
-            ...(m.deletionDate === undefined ? {} : { deletionDate: m.deletionDate.toISOString() }),
-            ...(m.reason === undefined ? {} : { reason: m.reason }),
-          })),
-        },
-      },
-      'the tenant WAS shredded (its data keys are destroyed), but the audit record of the shred (the erasure receipt) could not be written',
-      receipt.shreddedAt,
-    );
-    if (published !== undefined) throw published.error;
-    return receipt;
+    return this.#keys.shred(tenant, options);
   }
 
   /**
@@ -675,21 +375,7 @@ export class Fieldseal {
     stored: S,
     context: EncryptionContext,
   ): Promise<{ stored: S extends string ? string : Buffer; changed: boolean }> {
-    type Out = S extends string ? string : Buffer;
-    const info = inspectEnvelope(stored);
-    if (info?.keyRef.kind === 'store') {
-      const current = await this.#resolver.activeVersion(context.tenant);
-      if (info.keyRef.keyId === this.#resolver.keyId && info.keyRef.version === current) {
-        await this.decrypt(stored, context); // still authenticate what we vouch for
-        return { stored: stored as unknown as Out, changed: false };
-      }
-    }
-    const value = await this.decrypt(stored, context);
-    const out =
-      typeof stored === 'string'
-        ? await this.encrypt(value, context)
-        : await this.encryptToBytes(value, context);
-    return { stored: out as Out, changed: true };
+    return this.#keys.reencrypt(this, stored, context);
   }
 
   /**
@@ -748,16 +434,7 @@ export class Fieldseal {
 
   /** Counters: values, failures by code, plaintext reads by field, cache and provider calls. */
   metrics(): FieldsealMetrics {
-    const providerCalls: Record<string, ReturnType<() => KeyProvider['calls']>> = {};
-    for (const p of this.#providers) providerCalls[p.id] = p.calls;
-    return {
-      encrypted: this.#metrics.encrypted,
-      decrypted: this.#metrics.decrypted,
-      failures: { ...this.#metrics.failures },
-      plaintextReads: { ...this.#metrics.plaintextReads },
-      cache: this.#cache.stats(),
-      providerCalls,
-    };
+    return this.#metrics.counters(this.#cache.stats(), this.#providers);
   }
 
   /**
@@ -786,65 +463,10 @@ export class Fieldseal {
     return this.#cache.purge();
   }
 
-  /** An item of an `encryptMany` batch: its failure is recorded and `undefined` returned. */
-  #attempt<T>(
-    index: number,
-    failures: BatchFailure[],
-    context: EncryptionContext,
-    fn: () => T,
-  ): T | undefined {
-    try {
-      return fn();
-    } catch (err) {
-      failures.push({ index, error: this.#batchFailure(err, 'encryptMany', context) });
-      return undefined;
-    }
-  }
-
-  /** A batch item's failure; anything but a FieldsealError is a programming error and aborts. */
-  #batchFailure(
-    err: unknown,
-    operation: ValueOperation,
-    context: EncryptionContext,
-  ): FieldsealError {
-    if (!isFieldsealError(err)) throw err;
-    this.#metrics.fail(err, operation, context);
-    return err;
-  }
-
   /** Count a failure and make sure it is a FieldsealError (programming errors pass through). */
   #failed(err: unknown, operation: ValueOperation, context: EncryptionContext): unknown {
     if (isFieldsealError(err)) this.#metrics.fail(err, operation, context);
     return err;
-  }
-
-  /**
-   * Run a key-lifecycle operation and, when the client audits, record its outcome (one event,
-   * `facts` of the result on success, the error code on failure) before returning.
-   */
-  async #audited<T>(
-    operation: 'provision' | 'rotate' | 'rewrap' | 'retire' | 'reinstate',
-    tenant: string,
-    run: () => Promise<T>,
-    facts: (result: T) => Partial<AuditRecordInput>,
-  ): Promise<T> {
-    const audit = this.#audit;
-    if (audit === undefined) return run();
-    const keyId = this.#resolver.keyId === '' ? {} : { keyId: this.#resolver.keyId };
-    return audit.around(
-      run,
-      (result) => ({ ...keyId, ...facts(result), operation, tenant, outcome: 'success' }),
-      (errorCode) => ({
-        ...keyId,
-        operation,
-        tenant,
-        outcome: 'failure',
-        ...(errorCode === undefined ? {} : { errorCode }),
-      }),
-      {
-        message: `the ${operation} completed, but its audit record could not be written`,
-      },
-    );
   }
 }
 
@@ -859,52 +481,4 @@ export class Fieldseal {
  */
 export function createFieldseal(options: FieldsealOptions): Fieldseal {
   return new Fieldseal(options);
-}
-
-async function settle<T>(
-  p: Promise<T>,
-): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
-  try {
-    return { ok: true, value: await p };
-  } catch (error) {
-    return { ok: false, error };
-  }
-}
-
-/** The audit facts of a key-store version: ids only, never its wrapped bytes. */
-function versionFacts(row: StoredKeyVersion): Partial<AuditRecordInput> {
-  return {
-    keyId: row.keyId,
-    version: row.version,
-    providerId: row.providerId,
-    masterKeyId: row.masterKeyId,
-  };
-}
-
-function versionId(v: { readonly keyId: string; readonly version: number }): {
-  keyId: string;
-  version: number;
-} {
-  return { keyId: v.keyId, version: v.version };
-}
-
-function failureEvent(operation: 'shred', tenant: string, err: unknown): AuditRecordInput {
-  return {
-    operation,
-    tenant,
-    outcome: 'failure',
-    ...(isFieldsealError(err) ? { errorCode: err.code } : {}),
-  };
-}
-
-function withoutWrapped(row: StoredKeyVersion): Omit<StoredKeyVersion, 'wrapped'> {
-  return {
-    tenant: row.tenant,
-    keyId: row.keyId,
-    version: row.version,
-    state: row.state,
-    providerId: row.providerId,
-    masterKeyId: row.masterKeyId,
-    createdAt: row.createdAt,
-  };
 }

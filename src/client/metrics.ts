@@ -2,7 +2,7 @@ import type { FieldsealError, FieldsealErrorCode } from '../errors.js';
 import type { EncryptionContext } from '../envelope/context.js';
 import type { KeyRef } from '../envelope/key-ref.js';
 import type { DataKeyCacheStats } from '../keys/data-key-cache.js';
-import type { ProviderCallCounts } from '../kms/key-provider.js';
+import type { KeyProvider, ProviderCallCounts } from '../kms/key-provider.js';
 import type { FieldsealStats } from '../metrics/fieldseal-stats.js';
 import { KeyReadCounter } from '../metrics/key-read-counter.js';
 import { LatencyHistogram } from '../metrics/latency-histogram.js';
@@ -146,6 +146,20 @@ export class MetricsRecorder {
       valuesReadByMasterKey: reads.byMasterKey,
       plaintextReads: { ...this.plaintextReads },
       failures: { ...this.failures },
+    };
+  }
+
+  /** The snapshot behind `fs.metrics()`, with the cache's counters and the providers' calls. */
+  counters(cache: DataKeyCacheStats, providers: readonly KeyProvider[]): FieldsealMetrics {
+    const providerCalls: Record<string, ReturnType<() => KeyProvider['calls']>> = {};
+    for (const p of providers) providerCalls[p.id] = p.calls;
+    return {
+      encrypted: this.encrypted,
+      decrypted: this.decrypted,
+      failures: { ...this.failures },
+      plaintextReads: { ...this.plaintextReads },
+      cache,
+      providerCalls,
     };
   }
 }

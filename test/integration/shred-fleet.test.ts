@@ -107,7 +107,18 @@ describe.skipIf(PG_URL === undefined)('fleet-wide shred over LISTEN/NOTIFY (two 
           operation: 'shred',
           tenant,
           actor: 'ops@example',
-          detail: { versions: [{ keyId: 'default', version: 1 }] },
+          detail: {
+            versions: [{ keyId: 'default', version: 1 }],
+            // One local master key shared by every tenant: never destroyed for one tenant.
+            masterKeys: [
+              {
+                providerId: 'local',
+                masterKeyId: 'master',
+                state: 'kept',
+                reason: 'shared master key (protects other tenants)',
+              },
+            ],
+          },
         },
       ]);
     } finally {

@@ -1,0 +1,223 @@
+import { BatchError, type BatchFailure, type FieldsealError, isFieldsealError } from '../errors.js';
+import type { EncryptionContext } from '../envelope/context.js';
+import { toText } from '../envelope/encoding.js';
+import { openValue, sealValue } from '../envelope/envelope.js';
+import { wipeEncoded, type FieldValue } from '../envelope/plaintext.js';
+import type { DataKeyCache } from '../keys/data-key-cache.js';
+import { mapLimit } from '../lib/map-limit.js';
+import type { ValueOperation } from '../metrics/metrics-sink.js';
+import type { FieldRules, PreparedEnvelope, PreparedWrite } from './field-rules.js';
+import type { DecryptItem, EncryptItem, Settled } from './items.js';
+import type { KeyResolver } from './key-resolver.js';
+import type { MetricsRecorder } from './metrics.js';
+
+/**
+ * The batch operations of a client (`encryptMany`, `decryptMany` and their variants): items
+ * are checked first, then grouped so that each tenant (writes) or distinct key (reads) costs
+ * one key lookup, with at most `loadConcurrency` lookups in flight. Each item's failure is
+ * counted once, as a `FieldsealError`; anything else is a programming error and aborts.
+ * @internal
+ */
+export class BatchOperations {
+  readonly #rules: FieldRules;
+  readonly #resolver: KeyResolver;
+  readonly #metrics: MetricsRecorder;
+  readonly #cache: DataKeyCache;
+  readonly #loadConcurrency: number;
+
+  constructor(
+    rules: FieldRules,
+    resolver: KeyResolver,
+    metrics: MetricsRecorder,
+    cache: DataKeyCache,
+    loadConcurrency: number,
+  ) {
+    this.#rules = rules;
+    this.#resolver = resolver;
+    this.#metrics = metrics;
+    this.#cache = cache;
+    this.#loadConcurrency = loadConcurrency;
+  }
+
+  /** `Fieldseal.encryptMany`: all or nothing, text form. */
+  async encryptMany(items: readonly EncryptItem[]): Promise<string[]> {
+    const started = performance.now();
+    const out = (await this.#encryptBatch(items)).map(toText);
+    this.#metrics.completed('encryptMany', started, out.length);
+    return out;
+  }
+
+  /** `Fieldseal.encryptManyToBytes`: all or nothing, binary form. */
+  async encryptManyToBytes(items: readonly EncryptItem[]): Promise<Buffer[]> {
+    const started = performance.now();
+    const out = await this.#encryptBatch(items);
+    this.#metrics.completed('encryptMany', started, out.length);
+    return out;
+  }
+
+  /** `Fieldseal.decryptMany`: all or nothing. */
+  async decryptMany<T = FieldValue>(items: readonly DecryptItem[]): Promise<T[]> {
+    const started = performance.now();
+    const settled = await this.#decryptBatch<T>(items);
+    const failures: BatchFailure[] = [];
+    settled.forEach((s, index) => {
+      if (!s.ok) failures.push({ index, error: s.error });
+    });
+    if (failures.length > 0) throw new BatchError(failures);
+    this.#metrics.completed('decryptMany', started, settled.length);
+    return settled.map((s) => (s as { value: T }).value);
+  }
+
+  /** `Fieldseal.decryptManySettled`: each item's own outcome. */
+  async decryptManySettled<T = FieldValue>(items: readonly DecryptItem[]): Promise<Settled<T>[]> {
+    const started = performance.now();
+    const settled = await this.#decryptBatch<T>(items);
+    this.#metrics.completed('decryptMany', started, settled.length);
+    return settled;
+  }
+
+  async #encryptBatch(items: readonly EncryptItem[]): Promise<Buffer[]> {
+    const failures: BatchFailure[] = [];
+    const prepared: (PreparedWrite | undefined)[] = items.map((it, index) =>
+      this.#attempt(index, failures, it.context, () =>
+        this.#rules.prepareWrite(it.value, it.context, it.pad),
+      ),
+    );
+    try {
+      const chunks: { tenant: string; indexes: number[] }[] = [];
+      const current = new Map<string, { tenant: string; indexes: number[] }>();
+      prepared.forEach((p, index) => {
+        if (p === undefined) return;
+        let chunk = current.get(p.tenant);
+        if (chunk === undefined || chunk.indexes.length >= this.#cache.maxUses) {
+          chunk = { tenant: p.tenant, indexes: [] };
+          current.set(p.tenant, chunk);
+          chunks.push(chunk);
+        }
+        chunk.indexes.push(index);
+      });
+      const out: Buffer[] = [];
+      await mapLimit(chunks, this.#loadConcurrency, async ({ tenant, indexes }) => {
+        const lease = await settle(this.#resolver.forWrite(tenant, indexes.length));
+        try {
+          for (const index of indexes) {
+            const p = prepared[index]!;
+            const sealed = this.#attempt(index, failures, items[index]!.context, () => {
+              if (!lease.ok) throw lease.error;
+              return sealValue(
+                lease.value.key,
+                lease.value.extra.prefix,
+                p.contextBytes,
+                p.plaintext,
+              );
+            });
+            if (sealed !== undefined) out[index] = sealed;
+          }
+        } finally {
+          if (lease.ok) lease.value.key.release();
+        }
+      });
+      if (failures.length > 0) throw new BatchError(failures.sort((a, b) => a.index - b.index));
+      this.#metrics.encrypted += out.length;
+      return out;
+    } finally {
+      for (const p of prepared) if (p !== undefined) wipeEncoded(p.plaintext);
+    }
+  }
+
+  async #decryptBatch<T>(items: readonly DecryptItem[]): Promise<Settled<T>[]> {
+    const results = new Array<Settled<T>>(items.length);
+    const groups = new Map<
+      string,
+      {
+        ref: PreparedEnvelope['env']['keyRef'];
+        tenant: string;
+        members: [number, PreparedEnvelope][];
+      }
+    >();
+    items.forEach((it, index) => {
+      try {
+        const p = this.#rules.prepareRead(it.stored, it.context);
+        if (p.kind === 'plaintext') {
+          results[index] = { ok: true, value: p.value as T };
+          return;
+        }
+        const id = this.#resolver.readId(p.env.keyRef, p.tenant);
+        const group = groups.get(id);
+        if (group === undefined)
+          groups.set(id, { ref: p.env.keyRef, tenant: p.tenant, members: [[index, p]] });
+        else group.members.push([index, p]);
+      } catch (err) {
+        results[index] = { ok: false, error: this.#batchFailure(err, 'decryptMany', it.context) };
+      }
+    });
+    await mapLimit(
+      [...groups.values()],
+      this.#loadConcurrency,
+      async ({ ref, tenant, members }) => {
+        const lease = await settle(this.#resolver.forRead(ref, tenant, members.length));
+        let opened = 0;
+        try {
+          for (const [index, p] of members) {
+            try {
+              if (!lease.ok) throw lease.error;
+              results[index] = {
+                ok: true,
+                value: openValue(p.env, lease.value.key, p.contextBytes) as T,
+              };
+              opened++;
+            } catch (err) {
+              results[index] = {
+                ok: false,
+                error: this.#batchFailure(err, 'decryptMany', items[index]!.context),
+              };
+            }
+          }
+        } finally {
+          this.#metrics.decrypted += opened;
+          const cell = lease.ok ? lease.value.extra?.reads : undefined;
+          if (cell !== undefined) cell.n += opened;
+          else if (opened > 0) this.#metrics.keyRead(ref, opened);
+          if (lease.ok) lease.value.key.release();
+        }
+      },
+    );
+    return results;
+  }
+
+  /** An item of an `encryptMany` batch: its failure is recorded and `undefined` returned. */
+  #attempt<T>(
+    index: number,
+    failures: BatchFailure[],
+    context: EncryptionContext,
+    fn: () => T,
+  ): T | undefined {
+    try {
+      return fn();
+    } catch (err) {
+      failures.push({ index, error: this.#batchFailure(err, 'encryptMany', context) });
+      return undefined;
+    }
+  }
+
+  /** A batch item's failure; anything but a FieldsealError is a programming error and aborts. */
+  #batchFailure(
+    err: unknown,
+    operation: ValueOperation,
+    context: EncryptionContext,
+  ): FieldsealError {
+    if (!isFieldsealError(err)) throw err;
+    this.#metrics.fail(err, operation, context);
+    return err;
+  }
+}
+
+async function settle<T>(
+  p: Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  try {
+    return { ok: true, value: await p };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
