@@ -49,7 +49,8 @@ export type FieldsealErrorCode =
   | 'ERR_BATCH_FAILED'
   | 'ERR_BACKFILL_FAILED'
   | 'ERR_KEY_VERSION_IN_USE'
-  | 'ERR_AUDIT_UNAVAILABLE';
+  | 'ERR_AUDIT_UNAVAILABLE'
+  | 'ERR_ACCESS_DENIED';
 
 /**
  * Non-secret facts an error may carry: names of things, never their contents.
@@ -365,6 +366,21 @@ export class BackfillError extends FieldsealError {
 export class AuditUnavailableError extends FieldsealError {
   constructor(message = 'audit trail unavailable', o?: Opts) {
     super('ERR_AUDIT_UNAVAILABLE', message, o);
+  }
+}
+
+/**
+ * The key provider refused the caller's credentials: an IAM or key policy denies the call, or
+ * the credentials are missing, invalid or expired. Not retried; fix the permissions. Details
+ * name the key reference only.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_ACCESS_DENIED') alert('check the KMS key policy');
+ * ```
+ */
+export class AccessDeniedError extends FieldsealError {
+  constructor(message = 'the key provider denied access', o?: Opts) {
+    super('ERR_ACCESS_DENIED', message, o);
   }
 }
 

@@ -1,0 +1,151 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+
+/** The loopback KMS's keys and aliases (test/loopback/aws-kms-server.ts), with KMS's errors. */
+
+export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
+export interface LoopbackKey {
+  readonly id: string;
+  readonly arn: string;
+  readonly material: Buffer;
+  readonly tags: { TagKey: string; TagValue: string }[];
+  readonly description: string;
+  readonly created: number;
+  state: KeyState;
+  deletionDate?: number;
+}
+export type Json = Record<string, unknown>;
+
+/** An error answer: `{"__type": type, "message"}` with the HTTP status. */
+export class KmsError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+const ACCOUNT = '111122223333';
+
+export class LoopbackKeys {
+  readonly #keys = new Map<string, LoopbackKey>();
+  readonly #aliases = new Map<string, string>();
+  readonly #region: string;
+
+  constructor(region: string) {
+    this.#region = region;
+  }
+
+  /** The key whose id a ciphertext blob names, if it exists. */
+  byId(id: string): LoopbackKey | undefined {
+    return this.#keys.get(id);
+  }
+
+  /** CreateKey. */
+  create(b: Json): Json {
+    const id = randomUUID();
+    const tags = Array.isArray(b.Tags) ? (b.Tags as { TagKey: string; TagValue: string }[]) : [];
+    const key: LoopbackKey = {
+      id,
+      arn: `arn:aws:kms:${this.#region}:${ACCOUNT}:key/${id}`,
+      material: randomBytes(32),
+      tags: tags.map((t) => ({ TagKey: t.TagKey, TagValue: t.TagValue })),
+      description: typeof b.Description === 'string' ? b.Description : '',
+      created: Date.now() / 1000,
+      state: 'Enabled',
+    };
+    this.#keys.set(id, key);
+    return { KeyMetadata: this.metadata(key) };
+  }
+
+  /** CreateAlias: a new alias for a key id or ARN. */
+  createAlias(b: Json): Json {
+    const name = str(b.AliasName, 'AliasName');
+    if (!/^alias\/[a-zA-Z0-9/_-]{1,250}$/.test(name) || name.startsWith('alias/aws/')) {
+      throw new KmsError('ValidationException', 'AliasName is not valid');
+    }
+    if (this.#aliases.has(name)) {
+      throw new KmsError('AlreadyExistsException', `An alias with the name ${name} already exists`);
+    }
+    const target = str(b.TargetKeyId, 'TargetKeyId');
+    if (target.includes('alias/')) throw new KmsError('ValidationException', 'target is an alias');
+    this.#aliases.set(name, this.resolve(target).id);
+    return {};
+  }
+
+  /** ScheduleKeyDeletion with a 7–30 day window (default 30). */
+  scheduleDeletion(b: Json): Json {
+    const key = this.resolve(str(b.KeyId, 'KeyId'));
+    const days = b.PendingWindowInDays ?? 30;
+    if (typeof days !== 'number' || !Number.isInteger(days) || days < 7 || days > 30) {
+      throw new KmsError('ValidationException', 'PendingWindowInDays must be 7 to 30');
+    }
+    if (key.state === 'PendingDeletion') throw pendingDeletion(key);
+    key.state = 'PendingDeletion';
+    key.deletionDate = Math.floor(Date.now() / 1000) + days * 86_400;
+    return {
+      KeyId: key.arn,
+      DeletionDate: key.deletionDate,
+      KeyState: key.state,
+      PendingWindowInDays: days,
+    };
+  }
+
+  /** A key by id, key ARN, alias name or alias ARN; NotFoundException otherwise. */
+  resolve(keyId: string): LoopbackKey {
+    let id = keyId;
+    const arn = /^arn:aws:kms:[a-z0-9-]+:\d{12}:(key|alias)\/(.+)$/.exec(keyId);
+    if (arn !== null) id = arn[1] === 'alias' ? `alias/${arn[2]}` : (arn[2] ?? '');
+    if (id.startsWith('alias/')) {
+      const target = this.#aliases.get(id);
+      if (target === undefined)
+        throw new KmsError('NotFoundException', `Alias ${id} is not found.`);
+      id = target;
+    }
+    const key = this.#keys.get(id);
+    if (key === undefined) throw new KmsError('NotFoundException', `Key '${keyId}' does not exist`);
+    return key;
+  }
+
+  /** A key that is enabled (DisabledException / KMSInvalidStateException otherwise). */
+  usable(keyId: string): LoopbackKey {
+    const key = this.resolve(keyId);
+    checkUsable(key);
+    return key;
+  }
+
+  /** The KeyMetadata structure of DescribeKey and CreateKey. */
+  metadata(key: LoopbackKey): Json {
+    return {
+      AWSAccountId: ACCOUNT,
+      KeyId: key.id,
+      Arn: key.arn,
+      CreationDate: key.created,
+      Enabled: key.state === 'Enabled',
+      Description: key.description,
+      KeyUsage: 'ENCRYPT_DECRYPT',
+      KeyState: key.state,
+      KeySpec: 'SYMMETRIC_DEFAULT',
+      KeyManager: 'CUSTOMER',
+      Origin: 'AWS_KMS',
+      ...(key.deletionDate === undefined ? {} : { DeletionDate: key.deletionDate }),
+    };
+  }
+}
+
+export function checkUsable(key: LoopbackKey): void {
+  if (key.state === 'Disabled') throw new KmsError('DisabledException', `${key.arn} is disabled.`);
+  if (key.state === 'PendingDeletion') throw pendingDeletion(key);
+}
+
+export function pendingDeletion(key: LoopbackKey): KmsError {
+  return new KmsError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
+}
+
+export function str(v: unknown, name: string): string {
+  if (typeof v !== 'string' || v.length === 0) {
+    throw new KmsError('ValidationException', `${name} is required`);
+  }
+  return v;
+}

@@ -1,0 +1,228 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { blobKeyId, openBlob, sealBlob } from './aws-kms-blob.js';
+import { KmsFaults, type KmsFault } from './aws-kms-faults.js';
+import {
+  KmsError,
+  LoopbackKeys,
+  checkUsable,
+  pendingDeletion,
+  str,
+  type Json,
+  type KeyState,
+  type LoopbackKey,
+} from './aws-kms-keys.js';
+
+/**
+ * A loopback AWS KMS for tests: node:http on 127.0.0.1 speaking the JSON 1.1 protocol that
+ * `@aws-sdk/client-kms` sends to a custom `endpoint` (`POST /`, `x-amz-target: TrentService.<Op>`,
+ * base64 blobs, `{"__type","message"}` errors). Keys are real AES-256-GCM keys; a ciphertext
+ * blob (test/loopback/aws-kms-blob.ts) embeds its key id (so Decrypt needs no KeyId) and binds
+ * the encryption context, which must match exactly. SigV4 signatures are not checked, but the
+ * access key id can be limited to some operations (simulated IAM). Every request is logged.
+ *
+ * Start: `const kms = await LoopbackKms.start()`; stop: `await kms.close()`.
+ */
+
+export class LoopbackKms {
+  readonly region = 'us-east-1';
+  /** Fault injection (throttling, 5xx, latency, hang, dropped connection, malformed JSON). */
+  readonly faults = new KmsFaults();
+  /** Every request received, in order, by operation name (faulted ones included). */
+  readonly operations: string[] = [];
+  /** Simulated IAM: access key id → the operations it may call (absent: all). */
+  readonly #policies = new Map<string, readonly string[]>();
+  readonly #keys = new LoopbackKeys(this.region);
+  readonly #server: Server;
+  #port = 0;
+
+  private constructor() {
+    this.#server = createServer((req, res) => void this.#handle(req, res));
+  }
+
+  /** Listen on 127.0.0.1 on a free port. */
+  static async start(): Promise<LoopbackKms> {
+    const kms = new LoopbackKms();
+    await new Promise<void>((resolve) => kms.#server.listen(0, '127.0.0.1', resolve));
+    kms.#port = (kms.#server.address() as AddressInfo).port;
+    return kms;
+  }
+
+  /** The `endpoint` to give the SDK client. */
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.#port}`;
+  }
+
+  /** Dummy credentials (signatures are not verified). */
+  readonly credentials = { accessKeyId: 'AKIDLOOPBACK', secretAccessKey: 'loopback-secret' };
+
+  /** How many requests named `operation` arrived (all of them without an argument). */
+  count(operation?: string): number {
+    return operation === undefined
+      ? this.operations.length
+      : this.operations.filter((o) => o === operation).length;
+  }
+
+  /** Set a key's state directly (as an administrator in the console would). */
+  setKeyState(keyIdOrAlias: string, state: KeyState): void {
+    const key = this.#keys.resolve(keyIdOrAlias);
+    key.state = state;
+    if (state !== 'PendingDeletion') delete key.deletionDate;
+  }
+
+  /**
+   * Credentials whose calls are limited to `operations` (like an IAM policy allowing only
+   * `kms:<Op>`); any other call is `AccessDeniedException`.
+   */
+  restrictedCredentials(
+    name: string,
+    operations: readonly string[],
+  ): { accessKeyId: string; secretAccessKey: string } {
+    const accessKeyId = `AKID${name.toUpperCase().replace(/[^A-Z0-9]/g, '')}`;
+    this.#policies.set(accessKeyId, operations);
+    return { accessKeyId, secretAccessKey: 'loopback-secret' };
+  }
+
+  /** Stop listening and cut every connection, hanging ones included. */
+  async close(): Promise<void> {
+    this.faults.clear();
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const target = req.headers['x-amz-target'];
+    const op =
+      typeof target === 'string' && target.startsWith('TrentService.') ? target.slice(13) : '?';
+    this.operations.push(op);
+    const fault: KmsFault | undefined = await this.faults.before(op);
+    if (fault === 'hang') return; // never answer; the client must time out
+    if (fault === 'drop') return void req.socket.destroy();
+    if (fault === 'malformed') return this.#send(res, 200, '{"KeyId":"arn:aws:kms:trunc');
+    try {
+      if (fault === 'throttle') throw new KmsError('ThrottlingException', 'Rate exceeded');
+      if (fault === 'server-error') {
+        throw new KmsError('KMSInternalException', 'internal error', 500);
+      }
+      if (req.method !== 'POST' || !String(req.headers['content-type']).includes('amz-json')) {
+        throw new KmsError('UnknownOperationException', 'bad request');
+      }
+      const caller = /Credential=([A-Z0-9]+)\//.exec(String(req.headers.authorization))?.[1];
+      const allowed = caller === undefined ? undefined : this.#policies.get(caller);
+      if (allowed !== undefined && !allowed.includes(op)) {
+        throw new KmsError(
+          'AccessDeniedException',
+          `User ${caller} is not authorized to perform: kms:${op}`,
+        );
+      }
+      let body: Json;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Json;
+      } catch {
+        throw new KmsError('SerializationException', 'body is not JSON');
+      }
+      this.#send(res, 200, JSON.stringify(this.#dispatch(op, body)));
+    } catch (err) {
+      const e =
+        err instanceof KmsError ? err : new KmsError('KMSInternalException', String(err), 500);
+      this.#send(res, e.status, JSON.stringify({ __type: e.type, message: e.message }));
+    }
+  }
+
+  #send(res: ServerResponse, status: number, body: string): void {
+    res.writeHead(status, {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amzn-requestid': randomUUID(),
+    });
+    res.end(body);
+  }
+
+  #dispatch(op: string, b: Json): Json {
+    switch (op) {
+      case 'CreateKey':
+        return this.#keys.create(b);
+      case 'CreateAlias':
+        return this.#keys.createAlias(b);
+      case 'DescribeKey':
+        return { KeyMetadata: this.#keys.metadata(this.#keys.resolve(str(b.KeyId, 'KeyId'))) };
+      case 'ListResourceTags':
+        return { Tags: this.#keys.resolve(str(b.KeyId, 'KeyId')).tags, Truncated: false };
+      case 'GenerateDataKey':
+        return this.#generateDataKey(b);
+      case 'Encrypt': {
+        const key = this.#keys.usable(str(b.KeyId, 'KeyId'));
+        const plaintext = Buffer.from(str(b.Plaintext, 'Plaintext'), 'base64');
+        if (plaintext.length < 1 || plaintext.length > 4096) {
+          throw new KmsError('ValidationException', 'Plaintext must be 1 to 4096 bytes');
+        }
+        return { KeyId: key.arn, CiphertextBlob: seal(key, plaintext, context(b)) };
+      }
+      case 'Decrypt':
+        return this.#decrypt(b);
+      case 'DisableKey':
+      case 'EnableKey': {
+        const key = this.#keys.resolve(str(b.KeyId, 'KeyId'));
+        if (key.state === 'PendingDeletion') throw pendingDeletion(key);
+        key.state = op === 'EnableKey' ? 'Enabled' : 'Disabled';
+        return {};
+      }
+      case 'ScheduleKeyDeletion':
+        return this.#keys.scheduleDeletion(b);
+      default:
+        throw new KmsError('UnknownOperationException', `unknown operation ${op}`);
+    }
+  }
+
+  #generateDataKey(b: Json): Json {
+    const key = this.#keys.usable(str(b.KeyId, 'KeyId'));
+    const bytes = b.KeySpec === 'AES_256' ? 32 : b.KeySpec === 'AES_128' ? 16 : b.NumberOfBytes;
+    if (typeof bytes !== 'number' || bytes < 1 || bytes > 1024) {
+      throw new KmsError('ValidationException', 'KeySpec or NumberOfBytes is required');
+    }
+    const plaintext = randomBytes(bytes);
+    return {
+      KeyId: key.arn,
+      Plaintext: plaintext.toString('base64'),
+      CiphertextBlob: seal(key, plaintext, context(b)),
+    };
+  }
+
+  #decrypt(b: Json): Json {
+    const blob = Buffer.from(str(b.CiphertextBlob, 'CiphertextBlob'), 'base64');
+    const keyId = blobKeyId(blob);
+    const key = keyId === undefined ? undefined : this.#keys.byId(keyId);
+    if (key === undefined) {
+      throw new KmsError('InvalidCiphertextException', 'ciphertext is not valid');
+    }
+    if (typeof b.KeyId === 'string' && this.#keys.resolve(b.KeyId).id !== key.id) {
+      throw new KmsError(
+        'IncorrectKeyException',
+        'The key ID in the request does not identify a CMK that can perform this operation',
+      );
+    }
+    checkUsable(key);
+    let plaintext: Buffer;
+    try {
+      plaintext = openBlob(blob, key.material, context(b));
+    } catch {
+      throw new KmsError('InvalidCiphertextException', 'ciphertext is not valid');
+    }
+    return {
+      KeyId: key.arn,
+      Plaintext: plaintext.toString('base64'),
+      EncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+    };
+  }
+}
+
+function context(b: Json): Record<string, string> {
+  const ctx = b.EncryptionContext;
+  return typeof ctx === 'object' && ctx !== null ? (ctx as Record<string, string>) : {};
+}
+
+function seal(key: LoopbackKey, plaintext: Buffer, ctx: Record<string, string>): string {
+  return sealBlob(key.id, key.material, plaintext, ctx).toString('base64');
+}
