@@ -12,6 +12,9 @@ const entryPoints = [
   '../../src/testing/index.ts',
   '../../src/keystore/postgres/index.ts',
   '../../src/opentelemetry/index.ts',
+  '../../src/kms/aws/index.ts',
+  '../../src/kms/pkcs11/index.ts',
+  '../../src/kms/vault/index.ts',
 ].map((p) => fileURLToPath(new URL(p, import.meta.url)));
 
 function undocumentedExports(): { entry: string; missing: string[]; total: number }[] {
