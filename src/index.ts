@@ -83,6 +83,7 @@ export {
 } from './config/open-from-config.js';
 export { initProject, type InitReport } from './config/init-project.js';
 export { loadModel } from './config/load-model.js';
+export { providerFromConfig, type ProviderConfig } from './config/provider-config.js';
 export type {
   AuditDetailValue,
   AuditEvent,

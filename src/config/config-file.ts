@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { validateProviderConfig, type ProviderConfig } from './provider-config.js';
 
 /**
  * `fieldseal.config.json`: what the CLI (and any script) needs to open a client. Paths are
@@ -20,11 +21,8 @@ export interface FieldsealConfig {
   readonly database:
     | { readonly kind: 'pglite'; readonly dataDir: string }
     | { readonly kind: 'postgres'; readonly url: string };
-  readonly provider: {
-    readonly kind: 'local';
-    readonly keyFile: string;
-    readonly masterKeyId: string;
-  };
+  /** The key provider (local key file, AWS KMS, Vault Transit or PKCS#11); see docs/cli.md. */
+  readonly provider: ProviderConfig;
   readonly keyId: string;
   readonly cache: { readonly maxAgeSeconds: number; readonly maxUses?: number };
 }
@@ -69,13 +67,7 @@ export function validateConfig(raw: unknown, baseDir: string): FieldsealConfig {
       : db.kind === 'postgres'
         ? { kind: 'postgres' as const, url: text(db.url, 'config.database.url') }
         : fail('config.database.kind: expected "pglite" or "postgres"');
-  const p = object(o.provider, 'config.provider');
-  if (p.kind !== 'local') throw new TypeError('config.provider.kind: expected "local"');
-  const provider = {
-    kind: 'local' as const,
-    keyFile: path(p.keyFile, 'config.provider.keyFile', baseDir),
-    masterKeyId: text(p.masterKeyId, 'config.provider.masterKeyId'),
-  };
+  const provider = validateProviderConfig(o.provider, baseDir);
   const c = object(o.cache, 'config.cache');
   const maxAgeSeconds = c.maxAgeSeconds;
   if (typeof maxAgeSeconds !== 'number' || !(maxAgeSeconds >= 0 && maxAgeSeconds <= 86_400)) {

@@ -1,10 +1,10 @@
 import { statSync } from 'node:fs';
 import { isFieldsealError } from '../errors.js';
 import { SCHEMA_VERSION, schemaVersion } from '../keystore/postgres/migrations.js';
-import { LocalKeyProvider } from '../kms/local/local-key-provider.js';
 import { FileSecretSource } from '../secrets/file/file-secret-source.js';
 import { readConfig, type FieldsealConfig } from './config-file.js';
 import { openDatabase } from './open-from-config.js';
+import { providerChecks } from './provider-checks.js';
 
 /**
  * One check of {@link runDoctor}.
@@ -24,7 +24,8 @@ export interface DoctorCheck {
 
 /**
  * Check a setup without changing it: configuration, master key file (length, permissions),
- * provider round trip, database reachability and schema version. Every check runs even when
+ * the configured provider (reachable, permitted, key usable: a generate + unwrap round trip),
+ * database reachability and schema version. Every check runs even when
  * an earlier one failed, where it can.
  * @example
  * ```ts
@@ -48,58 +49,29 @@ export async function runDoctor(configFile: string): Promise<DoctorCheck[]> {
     return checks;
   }
 
-  let provider: LocalKeyProvider | undefined;
-  try {
-    provider = new LocalKeyProvider({
-      source: new FileSecretSource({
-        keys: { [config.provider.masterKeyId]: config.provider.keyFile },
-      }),
-    });
-    const mode = statSync(config.provider.keyFile).mode & 0o777;
-    const privateFile = (mode & 0o077) === 0;
-    checks.push({
-      check: 'master key file',
-      ok: privateFile,
-      detail: `32 bytes, mode ${mode.toString(8).padStart(4, '0')}`,
-      ...(privateFile ? {} : { fix: `chmod 600 ${config.provider.keyFile}` }),
-    });
-  } catch (err) {
-    checks.push({
-      check: 'master key file',
-      ok: false,
-      detail: describe(err),
-      fix: 'create one with `fieldseal keygen <file>` (exactly 32 bytes, base64: or hex: prefix)',
-    });
-  }
-
-  if (provider !== undefined) {
+  if (config.provider.kind === 'local') {
+    const { keyFile } = config.provider;
     try {
-      const context = { tenant: 'fieldseal-doctor' };
-      const generated = await provider.generateDataKey(config.provider.masterKeyId, context);
-      const back = await provider.unwrapDataKey(
-        config.provider.masterKeyId,
-        generated.wrapped,
-        context,
-      );
-      const same = back.commitment.equals(generated.key.commitment);
-      generated.key.release();
-      back.release();
+      // Reading through the source validates the key (32 bytes, explicit encoding).
+      await new FileSecretSource({ keys: { k: keyFile } }).getKey('k');
+      const mode = statSync(keyFile).mode & 0o777;
+      const privateFile = (mode & 0o077) === 0;
       checks.push({
-        check: 'provider round trip',
-        ok: same,
-        detail: same
-          ? 'generate + unwrap returned the same data key'
-          : 'unwrap returned another key',
+        check: 'master key file',
+        ok: privateFile,
+        detail: `32 bytes, mode ${mode.toString(8).padStart(4, '0')}`,
+        ...(privateFile ? {} : { fix: `chmod 600 ${keyFile}` }),
       });
     } catch (err) {
       checks.push({
-        check: 'provider round trip',
+        check: 'master key file',
         ok: false,
         detail: describe(err),
-        fix: 'check the master key',
+        fix: 'create one with `fieldseal keygen <file>` (exactly 32 bytes, base64: or hex: prefix)',
       });
     }
   }
+  checks.push(...(await providerChecks(config)));
 
   try {
     const db = await openDatabase(config);

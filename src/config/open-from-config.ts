@@ -1,12 +1,12 @@
 import { createFieldseal, type Fieldseal } from '../client/fieldseal.js';
 import type { FieldPolicy } from '../client/options.js';
-import { LocalKeyProvider } from '../kms/local/local-key-provider.js';
+import type { KeyProvider } from '../kms/key-provider.js';
 import { PostgresKeyStore } from '../keystore/postgres/postgres-key-store.js';
 import { migrate } from '../keystore/postgres/migrations.js';
 import { fromPGlite, fromPgPool, type SqlClient } from '../keystore/postgres/sql-client.js';
-import { FileSecretSource } from '../secrets/file/file-secret-source.js';
 import type { FieldsealConfig } from './config-file.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { providerFromConfig } from './provider-config.js';
 
 /**
  * A database connection opened from a configuration, with its own `close`.
@@ -31,7 +31,7 @@ export interface OpenedDatabase {
 export interface OpenedFieldseal extends OpenedDatabase {
   readonly fs: Fieldseal;
   readonly store: PostgresKeyStore;
-  readonly provider: LocalKeyProvider;
+  readonly provider: KeyProvider;
   readonly config: FieldsealConfig;
 }
 
@@ -89,12 +89,14 @@ export async function openFromConfig(
   } = {},
 ): Promise<OpenedFieldseal> {
   // Key first: a bad key refuses to start before any database is opened.
-  const provider = new LocalKeyProvider({
-    source: new FileSecretSource({
-      keys: { [config.provider.masterKeyId]: config.provider.keyFile },
-    }),
-  });
-  const db = await openDatabase(config);
+  const { provider, close: closeProvider } = await providerFromConfig(config.provider);
+  let db: OpenedDatabase;
+  try {
+    db = await openDatabase(config);
+  } catch (err) {
+    await closeProvider();
+    throw err;
+  }
   try {
     if (options.migrate !== false) await migrate(db.sql);
     const store = new PostgresKeyStore({ sql: db.sql });
@@ -107,9 +109,17 @@ export async function openFromConfig(
       },
       ...(options.fields === undefined ? {} : { fields: options.fields }),
     });
-    return { ...db, fs, store, provider, config };
+    const close = async (): Promise<void> => {
+      try {
+        await db.close();
+      } finally {
+        await closeProvider();
+      }
+    };
+    return { sql: db.sql, close, fs, store, provider, config };
   } catch (err) {
     await db.close();
+    await closeProvider();
     throw err;
   }
 }
