@@ -1,6 +1,6 @@
 import type { Fieldseal } from '../client/fieldseal.js';
 import { inspectEnvelope } from '../envelope/inspect-envelope.js';
-import { KeyVersionInUseError } from '../errors.js';
+import { KeyNotConfiguredError, KeyVersionInUseError } from '../errors.js';
 import type { KeyStore } from '../keystore/key-store.js';
 import type { SqlClient } from '../keystore/postgres/sql-client.js';
 import type { AnyModel } from '../model/model-types.js';
@@ -159,13 +159,21 @@ export async function retireKeyVersion(options: {
   readonly tables: readonly UsageTable[];
   readonly tenant: string;
   readonly below: number;
+  /** The client's key id (checked: default and only accepted value is the client's). */
   readonly keyId?: string;
   /** See {@link countKeyUsage}. */
   readonly sealedTables?: readonly string[];
   readonly minActiveAgeMs?: number;
 }): Promise<{ retired: number[]; usage: KeyUsage }> {
   const { fs, store, tenant, below } = options;
-  const keyId = options.keyId ?? 'default';
+  // Count exactly the key id the client will retire.
+  const keyId = fs.keyId;
+  if (keyId === undefined) {
+    throw new KeyNotConfiguredError('retireKeyVersion needs a client in keys.mode "store"');
+  }
+  if (options.keyId !== undefined && options.keyId !== keyId) {
+    throw new TypeError(`keyId: the client retires versions of "${keyId}", not "${options.keyId}"`);
+  }
   const minAge = options.minActiveAgeMs ?? 15 * 60_000;
   const active = await store.getActiveVersion(tenant, keyId);
   if (active !== undefined && Date.now() - active.createdAt.getTime() < minAge) {

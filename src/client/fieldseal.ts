@@ -334,13 +334,14 @@ export class Fieldseal {
    * `maxAgeMs`. See docs/threat-model.md for what
    * shredding does and does not erase.
    *
-   * **Master keys**: with one master key per tenant (`masterKeyId` is a function), the master
-   * keys that wrapped the tenant's versions are then destroyed at their provider, or disabled
-   * and scheduled for deletion where the provider has a waiting period (`receipt.masterKeys`
-   * says which). A shared master key is never destroyed. `destroyMasterKeys: true` makes it a
-   * requirement: if a key cannot be destroyed (shared, or the provider cannot), nothing is
-   * shredded and the call fails; `false` keeps them. A failed destruction after the shred is
-   * reported as `state: 'failed'` (the data keys are gone all the same).
+   * **Master keys**: when the configuration declares one master key per tenant
+   * (`masterKeyId: (tenant) => ...` with `dedicatedMasterKeys: true`), the tenant's own master
+   * key is then destroyed at its provider, or disabled and scheduled for deletion where the
+   * provider has a waiting period (`receipt.masterKeys` says which, for every master key the
+   * tenant's versions name). Any other key is kept: it may protect other tenants.
+   * `destroyMasterKeys: true` makes destruction a requirement: if the key cannot be destroyed,
+   * nothing is shredded and the call fails; `false` keeps it. A failed destruction is reported
+   * as `state: 'failed'` (the data keys are gone all the same); run the shred again to finish.
    * @returns the erasure receipt: which versions were destroyed, what happened to the master
    *   keys, and when.
    * @throws KeyNotConfiguredError / ModeForbiddenError (before anything is shredded) when
@@ -393,6 +394,11 @@ export class Fieldseal {
   /** The client-wide mode. */
   get mode(): Mode {
     return this.#rules.mode;
+  }
+
+  /** The key id new envelopes name in store mode (`undefined` in embedded mode). */
+  get keyId(): string | undefined {
+    return this.#resolver.store === undefined ? undefined : this.#resolver.keyId;
   }
 
   /**

@@ -117,7 +117,7 @@ export class KeyLifecycle {
       const store = this.#resolver.store;
       plan = planDestruction(
         store === undefined ? [] : await store.listVersions(tenant),
-        this.#resolver.perTenantMasterKeys,
+        this.#resolver.dedicatedMasterKey(tenant),
         (id) => this.#resolver.provider(id),
         options.destroyMasterKeys,
       );

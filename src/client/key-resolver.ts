@@ -90,9 +90,16 @@ export class KeyResolver {
     return this.#keyId;
   }
 
-  /** Whether each tenant has its own master key (`masterKeyId` is a function). */
-  get perTenantMasterKeys(): boolean {
-    return typeof this.#config.masterKeyId === 'function';
+  /**
+   * The tenant's own master key id when the configuration declares master keys dedicated to
+   * one tenant each (`dedicatedMasterKeys` with a `masterKeyId` function); else `undefined`.
+   */
+  dedicatedMasterKey(tenant: string): string | undefined {
+    const config = this.#config;
+    if (typeof config.masterKeyId !== 'function' || config.dedicatedMasterKeys !== true) {
+      return undefined;
+    }
+    return this.#masterFor(tenant);
   }
 
   /** A configured provider by id. */

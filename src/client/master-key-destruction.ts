@@ -27,21 +27,22 @@ export interface DestructionPlan {
 }
 
 /**
- * Decide, before anything is shredded, which of the tenant's master keys to destroy.
- * `explicit` true: every one must be destroyable, or the shred is refused (nothing changes);
- * `undefined`: destroy them when each tenant has its own master key and the provider can;
- * false: keep them. A shared master key is never destroyed (it protects other tenants).
+ * Decide, before anything is shredded, which of the tenant's master keys to destroy: only
+ * `dedicatedKey`, the tenant's own key (`undefined` unless the configuration declares
+ * dedicated master keys), and only where a version of the tenant was wrapped under it.
+ * Shredded versions count too, so a shred whose key destruction failed can be run again.
+ * `explicit` true: every key must be destroyable, or the shred is refused (nothing changes);
+ * `undefined`: destroy what can be; false: keep them.
  * @internal
  */
 export function planDestruction(
   rows: readonly StoredKeyVersion[],
-  perTenant: boolean,
+  dedicatedKey: string | undefined,
   providerOf: (id: string) => KeyProvider | undefined,
   explicit: boolean | undefined,
 ): DestructionPlan {
   const keys = new Map<string, { providerId: string; masterKeyId: string }>();
   for (const r of rows) {
-    if (r.state === 'shredded') continue;
     keys.set(`${r.providerId}\u0000${r.masterKeyId}`, {
       providerId: r.providerId,
       masterKeyId: r.masterKeyId,
@@ -54,16 +55,18 @@ export function planDestruction(
     const reason =
       explicit === false
         ? 'destroyMasterKeys: false'
-        : !perTenant
-          ? 'shared master key (protects other tenants)'
-          : provider === undefined
-            ? 'its provider is not configured in this client'
-            : !provider.canDestroyMasterKeys
-              ? 'the provider cannot destroy master keys'
-              : undefined;
+        : dedicatedKey === undefined
+          ? 'not declared dedicated to this tenant (keys.dedicatedMasterKeys)'
+          : k.masterKeyId !== dedicatedKey
+            ? "not the tenant's own master key (it may protect other tenants)"
+            : provider === undefined
+              ? 'its provider is not configured in this client'
+              : !provider.canDestroyMasterKeys
+                ? 'the provider cannot destroy master keys'
+                : undefined;
     if (reason === undefined) destroy.push({ provider: provider!, masterKeyId: k.masterKeyId });
     else if (explicit === true) {
-      throw perTenant && provider !== undefined
+      throw dedicatedKey !== undefined && provider !== undefined
         ? new ModeForbiddenError(`cannot destroy the tenant's master key: ${reason}`)
         : new KeyNotConfiguredError(`cannot destroy the tenant's master key: ${reason}`);
     } else kept.push({ ...k, state: 'kept', reason });
@@ -84,6 +87,11 @@ export async function destroyMasterKeys(plan: DestructionPlan): Promise<MasterKe
           : { ...id, state: r.state, deletionDate: r.deletionDate },
       );
     } catch (err) {
+      // A key the provider no longer knows was destroyed earlier (a retried shred).
+      if (isFieldsealError(err) && err.code === 'ERR_KEY_NOT_CONFIGURED') {
+        out.push({ ...id, state: 'destroyed', reason: 'already gone at the provider' });
+        continue;
+      }
       out.push({
         ...id,
         state: 'failed',

@@ -50,10 +50,14 @@ export interface FieldPolicy {
  * ```ts
  * const keys: KeysConfig = { mode: 'store', store, masterKeyId: 'master', keyId: 'k1' };
  * // One master key per tenant instead of one shared master key:
- * const perTenant: KeysConfig = { mode: 'embedded', masterKeyId: (tenant) => `alias/fs/${tenant}` };
+ * const perTenant: KeysConfig = {
+ *   mode: 'embedded',
+ *   masterKeyId: (tenant) => `alias/fs/${tenant}`,
+ *   dedicatedMasterKeys: true, // shredTenant may destroy alias/fs/<tenant>
+ * };
  * ```
  */
-export type KeysConfig =
+export type KeysConfig = (
   | { readonly mode: 'embedded'; readonly masterKeyId: MasterKeyChoice }
   | {
       readonly mode: 'store';
@@ -61,7 +65,16 @@ export type KeysConfig =
       readonly masterKeyId: MasterKeyChoice;
       /** Key id written into envelopes (default `default`); keep it short. */
       readonly keyId?: string;
-    };
+    }
+) & {
+  /**
+   * Declare that `masterKeyId(tenant)` gives every tenant a master key of its own, used by no
+   * other tenant. Only then does `shredTenant` destroy master keys at the provider (just the
+   * tenant's own key, `masterKeyId(tenant)`). A function can map several tenants to one key
+   * (`t => t.startsWith('eu-') ? 'alias/eu' : 'alias/us'`), so fieldseal never assumes it.
+   */
+  readonly dedicatedMasterKeys?: boolean;
+};
 
 /**
  * Which master key wraps a tenant's data keys: one shared master key for every tenant (a

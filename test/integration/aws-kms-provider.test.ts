@@ -190,6 +190,7 @@ describe('AwsKmsKeyProvider against the loopback KMS', () => {
         mode: 'store',
         store: new MemoryKeyStore(),
         masterKeyId: (t) => 'alias/fieldseal/' + t,
+        dedicatedMasterKeys: true,
       },
       cache: { maxAgeMs: 60_000 },
     });

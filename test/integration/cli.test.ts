@@ -83,7 +83,7 @@ describe('fieldseal CLI on embedded PGlite', () => {
     expect(shred.out).toMatch(/victim\s+default\s+1/);
     expect(shred.out).toMatch(/victim\s+default\s+2/);
     // The configured local master key is shared by every tenant: kept, and the receipt says why.
-    expect(shred.out).toMatch(/local:master\s+kept\s+shared master key/);
+    expect(shred.out).toMatch(/local:master\s+kept\s+not declared dedicated/);
     const after = run(['decrypt', ...ctx], before);
     expect(after.code).toBe(1);
     expect(after.err).toContain('ERR_KEY_SHREDDED');

@@ -57,7 +57,12 @@ describe.skipIf(SKIP_PKCS11)('createFieldseal with master keys in SoftHSM2', () 
     const events: AuditEvent[] = [];
     const fs = createFieldseal({
       provider,
-      keys: { mode: 'store', store: new MemoryKeyStore(), masterKeyId: (t) => `mk-${t}` },
+      keys: {
+        mode: 'store',
+        store: new MemoryKeyStore(),
+        masterKeyId: (t) => `mk-${t}`,
+        dedicatedMasterKeys: true,
+      },
       cache: { maxAgeMs: 60_000 },
       audit: { record: (e) => Promise.resolve(void events.push(e)) },
       actor: 'test',
@@ -91,7 +96,12 @@ describe.skipIf(SKIP_PKCS11)('createFieldseal with master keys in SoftHSM2', () 
   it('a tenant without a master key on the token fails closed with ERR_KEY_NOT_CONFIGURED', async () => {
     const fs = createFieldseal({
       provider,
-      keys: { mode: 'store', store: new MemoryKeyStore(), masterKeyId: (t) => `mk-${t}` },
+      keys: {
+        mode: 'store',
+        store: new MemoryKeyStore(),
+        masterKeyId: (t) => `mk-${t}`,
+        dedicatedMasterKeys: true,
+      },
       cache: { maxAgeMs: 60_000 },
     });
     await expect(fs.provisionTenant('initech')).rejects.toMatchObject({

@@ -115,7 +115,7 @@ describe.skipIf(PG_URL === undefined)('fleet-wide shred over LISTEN/NOTIFY (two 
                 providerId: 'local',
                 masterKeyId: 'master',
                 state: 'kept',
-                reason: 'shared master key (protects other tenants)',
+                reason: 'not declared dedicated to this tenant (keys.dedicatedMasterKeys)',
               },
             ],
           },

@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -112,5 +113,51 @@ describe('Vault client retries (3 attempts, exponential backoff)', () => {
       code: 'ERR_KEY_NOT_CONFIGURED',
     });
     expect(vault.count('transit/') - before).toBe(1);
+  });
+});
+
+describe('Vault client: redirects and header values', () => {
+  it('refuses a redirect instead of sending the token and body to another origin', async () => {
+    const { createServer } = await import('node:http');
+    const seen: string[] = [];
+    const other = createServer((req, res) => {
+      seen.push(String(req.headers['x-vault-token']));
+      res.end('{}');
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    const otherPort = (other.address() as AddressInfo).port;
+    const redirector = createServer((req, res) => {
+      res.writeHead(307, { location: `http://127.0.0.1:${otherPort}${req.url ?? '/'}` });
+      res.end();
+    });
+    await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', r));
+    const port = (redirector.address() as AddressInfo).port;
+    try {
+      const provider = new VaultTransitKeyProvider({
+        address: `http://127.0.0.1:${port}`,
+        auth: { method: 'token', token: 's.REDIRECT-CANARY' },
+        requireDerived: false,
+        maxAttempts: 1,
+      });
+      const err = await provider.generateDataKey('k', { tenant: 'acme' }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE' });
+      expect(seen).toEqual([]);
+      expect(inspect(err, { depth: 10 })).not.toContain('REDIRECT-CANARY');
+    } finally {
+      redirector.close();
+      other.close();
+    }
+  });
+
+  it('refuses a token that cannot be a header value, without quoting it', async () => {
+    const provider = new VaultTransitKeyProvider({
+      address: 'http://127.0.0.1:9',
+      auth: { method: 'token', token: 'hvs.SECRET-TOKEN\u0000x' },
+      requireDerived: false,
+      maxAttempts: 1,
+    });
+    const err = await provider.generateDataKey('k', { tenant: 'acme' }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_KEY_NOT_CONFIGURED' });
+    expect(inspect(err, { depth: 10 })).not.toContain('SECRET-TOKEN');
   });
 });

@@ -78,7 +78,12 @@ describe('MultiKeyProvider: any one master key can decrypt', () => {
     const { eu, us, provider } = pair();
     const fs = createFieldseal({
       provider,
-      keys: { mode: 'store', store: new MemoryKeyStore(), masterKeyId: () => 'b' },
+      keys: {
+        mode: 'store',
+        store: new MemoryKeyStore(),
+        masterKeyId: () => 'b',
+        dedicatedMasterKeys: true,
+      },
       cache: { maxAgeMs: 60_000 },
     });
     await fs.provisionTenant('acme');

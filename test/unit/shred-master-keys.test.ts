@@ -17,6 +17,7 @@ function client(provider: KeyProvider, perTenant: boolean, events: AuditEvent[] 
       mode: 'store',
       store: new MemoryKeyStore(),
       masterKeyId: perTenant ? (t) => `mk-${t}` : 'master',
+      dedicatedMasterKeys: perTenant,
     },
     cache: { maxAgeMs: 60_000 },
     audit: { record: (e) => Promise.resolve(void events.push(e)) },
@@ -89,7 +90,7 @@ describe('shredTenant and the tenant master key', () => {
         providerId: 'memory',
         masterKeyId: 'master',
         state: 'kept',
-        reason: 'shared master key (protects other tenants)',
+        reason: 'not declared dedicated to this tenant (keys.dedicatedMasterKeys)',
       },
     ]);
     expect(provider.hasMasterKey('master')).toBe(true);
@@ -120,6 +121,68 @@ describe('shredTenant and the tenant master key', () => {
         reason: 'the provider cannot destroy master keys',
       },
     ]);
+  });
+
+  it('a per-tenant function is not enough: without dedicatedMasterKeys nothing is destroyed', async () => {
+    // Two tenants share one key through the function: destroying it would erase both.
+    const provider = new MemoryKeyProvider({ masterKeys: ['alias/eu'] });
+    const fs = createFieldseal({
+      provider,
+      keys: { mode: 'store', store: new MemoryKeyStore(), masterKeyId: () => 'alias/eu' },
+      cache: { maxAgeMs: 60_000 },
+    });
+    await fs.provisionTenant('eu-acme');
+    await fs.provisionTenant('eu-globex');
+    const globex = await fs.encrypt('987-65-4321', ctx('eu-globex'));
+    const receipt = await fs.shredTenant('eu-acme');
+    expect(receipt.masterKeys).toMatchObject([{ masterKeyId: 'alias/eu', state: 'kept' }]);
+    expect(provider.hasMasterKey('alias/eu')).toBe(true);
+    fs.clearCache();
+    expect(await fs.decrypt(globex, ctx('eu-globex'))).toBe('987-65-4321');
+  });
+
+  it("destroys only the tenant's own key, never another one its old versions name", async () => {
+    const provider = new MemoryKeyProvider({ masterKeys: ['mk-acme', 'mk-acme-old', 'mk-globex'] });
+    const store = new MemoryKeyStore();
+    const old = createFieldseal({
+      provider,
+      keys: { mode: 'store', store, masterKeyId: () => 'mk-acme-old' },
+      cache: { maxAgeMs: 60_000 },
+    });
+    await old.provisionTenant('acme'); // version 1 wrapped under a key of another scheme
+    const fresh = createFieldseal({
+      provider,
+      keys: { mode: 'store', store, masterKeyId: (t) => `mk-${t}`, dedicatedMasterKeys: true },
+      cache: { maxAgeMs: 60_000 },
+    });
+    await fresh.rotateTenantKey('acme'); // version 2 under mk-acme
+    const receipt = await fresh.shredTenant('acme');
+    expect(receipt.masterKeys).toEqual(
+      expect.arrayContaining([
+        { providerId: 'memory', masterKeyId: 'mk-acme', state: 'destroyed' },
+        expect.objectContaining({ masterKeyId: 'mk-acme-old', state: 'kept' }),
+      ]),
+    );
+    expect(provider.hasMasterKey('mk-acme-old')).toBe(true);
+  });
+
+  it('a shred whose key destruction failed can be run again to finish it', async () => {
+    const provider = new MemoryKeyProvider({ masterKeys: ['mk-acme', 'mk-globex'] });
+    const fs = client(provider, true);
+    await twoTenants(fs);
+    provider.injectFault('unavailable', Infinity);
+    const first = await fs.shredTenant('acme');
+    provider.injectFault('unavailable', 0);
+    expect(first.masterKeys).toMatchObject([{ masterKeyId: 'mk-acme', state: 'failed' }]);
+    const second = await fs.shredTenant('acme');
+    expect(second.versions).toEqual([]);
+    expect(second.masterKeys).toEqual([
+      { providerId: 'memory', masterKeyId: 'mk-acme', state: 'destroyed' },
+    ]);
+    expect(provider.hasMasterKey('mk-acme')).toBe(false);
+    // And a third run finds nothing left to do but says so.
+    const third = await fs.shredTenant('acme');
+    expect(third.masterKeys).toMatchObject([{ masterKeyId: 'mk-acme', state: 'destroyed' }]);
   });
 
   it('reports a failed destruction; the data keys are shredded all the same', async () => {

@@ -96,9 +96,13 @@ export class RetryPolicy {
         controller.abort();
         onTimeout();
       }, this.attemptTimeoutMs);
+      const call = attempt(controller.signal);
       try {
-        return await Promise.race([attempt(controller.signal), timeout]);
+        return await Promise.race([call, timeout]);
       } catch (error) {
+        // A response that arrives after the timeout is dropped: wipe any key bytes it holds
+        // (GenerateDataKey and Decrypt return the plaintext data key).
+        void call.then(wipeLate, () => undefined);
         const failure = { error, timedOut: controller.signal.aborted };
         if (n >= this.maxAttempts || !retryable(failure)) throw fail(failure);
       } finally {
@@ -107,6 +111,12 @@ export class RetryPolicy {
       await this.#sleep(this.delayAfter(n));
     }
   }
+}
+
+/** Zero the `Plaintext` of a response nobody will read. */
+function wipeLate(out: unknown): void {
+  const plaintext = (out as { Plaintext?: unknown } | null | undefined)?.Plaintext;
+  if (plaintext instanceof Uint8Array) plaintext.fill(0);
 }
 
 function integer(name: string, value: number, min: number, max: number): number {

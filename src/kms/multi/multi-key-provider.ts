@@ -201,13 +201,24 @@ export class MultiKeyProvider extends KeyProvider {
   }
 
   protected override async _destroyMasterKey(masterKeyId: string): Promise<MasterKeyDestruction> {
+    // Every copy is attempted, even after a failure, so a retry finishes what is left; a key
+    // a provider no longer knows counts as destroyed.
     let latest: Date | undefined;
+    let failure: Error | undefined;
     for (const t of this.#targetsOf(masterKeyId)) {
-      const r = await t.provider.scheduleMasterKeyDeletion(t.masterKeyId);
-      if (r.deletionDate !== undefined && (latest === undefined || r.deletionDate > latest)) {
-        latest = r.deletionDate;
+      try {
+        const r = await t.provider.scheduleMasterKeyDeletion(t.masterKeyId);
+        if (r.deletionDate !== undefined && (latest === undefined || r.deletionDate > latest)) {
+          latest = r.deletionDate;
+        }
+      } catch (err) {
+        if (!(isFieldsealError(err) && err.code === 'ERR_KEY_NOT_CONFIGURED')) {
+          failure ??=
+            err instanceof Error ? err : new ProviderUnavailableError('destruction failed');
+        }
       }
     }
+    if (failure !== undefined) throw failure;
     return latest === undefined
       ? { state: 'destroyed' }
       : { state: 'pending-deletion', deletionDate: latest };

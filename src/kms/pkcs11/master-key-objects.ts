@@ -163,6 +163,8 @@ function search({ session, lib, k }: TokenCall, label: string, strict: boolean, 
       { type: k.CKA_VALUE_LEN, value: 32 },
       { type: k.CKA_SENSITIVE, value: true },
       { type: k.CKA_EXTRACTABLE, value: false },
+      // A public object of the same label would be usable without the PIN.
+      { type: k.CKA_PRIVATE, value: true },
       { type: k.CKA_ENCRYPT, value: true },
       { type: k.CKA_DECRYPT, value: true },
     );

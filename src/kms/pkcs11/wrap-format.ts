@@ -106,7 +106,9 @@ export function gcmMechanism(k: Pkcs11Constants, iv: Buffer, aad: Buffer): Mecha
   return {
     mechanism: k.CKM_AES_GCM,
     parameter: {
-      type: k.CK_PARAMS_AES_GCM,
+      // The v2.40 layout sets ulIvBits; the older one leaves it uninitialised, which HSMs
+      // that validate it (Luna, CloudHSM) reject at random.
+      type: k.CK_PARAMS_AES_GCM_v240,
       iv,
       ivBits: IV_LENGTH * 8,
       aad,

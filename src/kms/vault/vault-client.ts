@@ -1,4 +1,8 @@
-import { AccessDeniedError, ProviderUnavailableError } from '../../errors.js';
+import {
+  AccessDeniedError,
+  KeyNotConfiguredError,
+  ProviderUnavailableError,
+} from '../../errors.js';
 import { RedactedObject } from '../../keys/redacted.js';
 import type { VaultAuth, VaultConnectionOptions } from './vault-options.js';
 
@@ -187,7 +191,20 @@ export class VaultClient extends RedactedObject {
     if (token !== undefined) headers['x-vault-token'] = token;
     if (this.#namespace !== undefined) headers['x-vault-namespace'] = this.#namespace;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const init = { method, headers, body: body === undefined ? undefined : JSON.stringify(body) };
+    if (!HEADER_SAFE.test(token ?? '') || !HEADER_SAFE.test(this.#namespace ?? '')) {
+      // Checked here, not left to fetch: undici's header error quotes the value (the token).
+      throw new KeyNotConfiguredError(
+        'the Vault token or namespace holds characters a header cannot',
+      );
+    }
+    // Redirects are refused: fetch would resend the token and the body (plaintext data keys,
+    // AppRole secret ids) to wherever a redirect points.
+    const init = {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      redirect: 'error' as const,
+    };
     let last: unknown;
     let lastStatus = '';
     for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
@@ -203,8 +220,10 @@ export class VaultClient extends RedactedObject {
         status = res.status;
         text = await res.text();
       } catch (err) {
-        last = err;
+        // Only the kind of failure is kept: a fetch error (or a caller's fetch wrapper) may
+        // quote request headers.
         lastStatus = isTimeout(err) ? 'timeout' : 'network error';
+        last = new Error(`Vault ${lastStatus}`);
         continue;
       }
       if (status >= 500 || status === 429) {
@@ -233,6 +252,9 @@ export class VaultClient extends RedactedObject {
     );
   }
 }
+
+/** Visible ASCII only: what an HTTP header value may carry. */
+const HEADER_SAFE = /^[\x21-\x7e]*$/;
 
 function denied(path: string, cause: VaultHttpError): AccessDeniedError {
   return new AccessDeniedError(`Vault denied access to ${path} (HTTP 403)`, { cause });
