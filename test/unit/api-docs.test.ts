@@ -15,6 +15,7 @@ const entryPoints = [
   '../../src/kms/aws/index.ts',
   '../../src/kms/pkcs11/index.ts',
   '../../src/kms/vault/index.ts',
+  '../../src/dynamodb/index.ts',
 ].map((p) => fileURLToPath(new URL(p, import.meta.url)));
 
 function undocumentedExports(): { entry: string; missing: string[]; total: number }[] {

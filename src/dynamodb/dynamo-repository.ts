@@ -1,0 +1,299 @@
+import {
+  ConditionalCheckFailedException,
+  CreateTableCommand,
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
+import type { Fieldseal } from '../client/fieldseal.js';
+import type { ModelPlan } from '../model/model-plan.js';
+import type { AnyModel, InferRecord, InferStoredInput } from '../model/model-types.js';
+import {
+  decryptRecord,
+  decryptRecords,
+  encryptRecord,
+  encryptRecords,
+} from '../model/record-codec.js';
+import { batchGetItems, batchPut, reindexed, type Sender } from './batch-requests.js';
+import { itemToRow, rowToItem, type DynamoItem } from './item-codec.js';
+import { assertItemSize } from './item-size.js';
+import { transactGet, transactWrite } from './transactions.js';
+import { buildUpdate } from './update-expression.js';
+import type {
+  DynamoChanges,
+  DynamoPage,
+  DynamoQueryOptions,
+  DynamoRepository,
+  DynamoScanOptions,
+  DynamoTransactWrite,
+} from './repository-types.js';
+import { indexSchema, indexStartKey, type IndexLayout } from './secondary-indexes.js';
+import {
+  checkTenant,
+  keyAttribute,
+  keyOf,
+  keySchema,
+  type DynamoKeyValue,
+  type KeyLayout,
+} from './table-keys.js';
+
+/** The repository behind `createDynamoRepository` (which checks the options). @internal */
+export class Repository<M extends AnyModel> implements DynamoRepository<M> {
+  constructor(
+    readonly client: Sender,
+    readonly fs: Fieldseal,
+    readonly model: M,
+    readonly plan: ModelPlan,
+    readonly layout: KeyLayout,
+    private readonly indexes: ReadonlyMap<string, IndexLayout>,
+    readonly tableName: string,
+  ) {}
+
+  async createTable(): Promise<void> {
+    const table = keySchema(this.layout);
+    const { GlobalSecondaryIndexes, definitions } = indexSchema(this.layout, this.indexes);
+    await this.client.send(
+      new CreateTableCommand({
+        TableName: this.tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: table.KeySchema,
+        AttributeDefinitions: [...table.AttributeDefinitions, ...definitions],
+        ...(GlobalSecondaryIndexes === undefined ? {} : { GlobalSecondaryIndexes }),
+      }),
+    );
+  }
+
+  async save(record: InferRecord<M>): Promise<void> {
+    const row = await encryptRecord(this.fs, this.model, record);
+    const item = rowToItem(this.plan, row);
+    assertItemSize(this.plan.table, item);
+    await this.client.send(new PutItemCommand({ TableName: this.tableName, Item: item }));
+  }
+
+  async get(
+    tenant: string,
+    key: Readonly<Record<string, DynamoKeyValue>>,
+  ): Promise<InferRecord<M> | undefined> {
+    const Key = keyOf(this.layout, key);
+    const out = (await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key, ConsistentRead: true }),
+    )) as { Item?: DynamoItem };
+    if (out.Item === undefined || !this.ownedBy(tenant, out.Item)) return undefined;
+    const row = itemToRow(this.plan, out.Item) as InferStoredInput<M>;
+    return decryptRecord(this.fs, this.model, row);
+  }
+
+  async update(
+    tenant: string,
+    key: Readonly<Record<string, DynamoKeyValue>>,
+    changes: DynamoChanges<M>,
+  ): Promise<InferRecord<M> | undefined> {
+    const Key = keyOf(this.layout, key);
+    const parts = await buildUpdate(this.fs, this.plan, checkTenant(tenant), key, changes);
+    try {
+      const out = (await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key,
+          ...parts,
+          ConditionExpression: 'attribute_exists(#k) AND #t = :t',
+          ExpressionAttributeNames: {
+            ...parts.ExpressionAttributeNames,
+            '#k': this.layout.partition.name,
+            '#t': this.plan.tenant,
+          },
+          ExpressionAttributeValues: { ...parts.ExpressionAttributeValues, ':t': { S: tenant } },
+          ReturnValues: 'ALL_NEW',
+        }),
+      )) as { Attributes?: DynamoItem };
+      if (out.Attributes === undefined) return undefined;
+      const row = itemToRow(this.plan, out.Attributes) as InferStoredInput<M>;
+      return await decryptRecord(this.fs, this.model, row);
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return undefined;
+      throw err;
+    }
+  }
+
+  async delete(tenant: string, key: Readonly<Record<string, DynamoKeyValue>>): Promise<boolean> {
+    try {
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.tableName,
+          Key: keyOf(this.layout, key),
+          ConditionExpression: '#t = :t',
+          ExpressionAttributeNames: { '#t': this.plan.tenant },
+          ExpressionAttributeValues: { ':t': { S: checkTenant(tenant) } },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  async query(
+    tenant: string,
+    partition: DynamoKeyValue,
+    options: DynamoQueryOptions = {},
+  ): Promise<DynamoPage<InferRecord<M>>> {
+    return this.queryPage(tenant, undefined, partition, options);
+  }
+
+  async queryIndex(
+    tenant: string,
+    indexName: string,
+    partition: DynamoKeyValue,
+    options: DynamoQueryOptions = {},
+  ): Promise<DynamoPage<InferRecord<M>>> {
+    const index = this.indexes.get(indexName);
+    if (index === undefined) throw new TypeError(`indexName: "${indexName}" is not declared`);
+    return this.queryPage(tenant, index, partition, options);
+  }
+
+  /** One page of a table Query (consistent) or GSI Query (DynamoDB allows no consistent read). */
+  private async queryPage(
+    tenant: string,
+    index: IndexLayout | undefined,
+    partition: DynamoKeyValue,
+    { limit, startKey, descending = false }: DynamoQueryOptions,
+  ): Promise<DynamoPage<InferRecord<M>>> {
+    const keys = index ?? this.layout;
+    const keyField = keys.partition;
+    // DynamoDB refuses a Query filter on a key attribute; then the check in page() suffices.
+    const tenantIsKey = keyField.name === this.plan.tenant || keys.sort?.name === this.plan.tenant;
+    const t = checkTenant(tenant);
+    const out = (await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        ...(index === undefined ? { ConsistentRead: true } : { IndexName: index.name }),
+        KeyConditionExpression: '#p = :p',
+        ...(tenantIsKey ? {} : { FilterExpression: '#t = :t' }),
+        ExpressionAttributeNames: {
+          '#p': keyField.name,
+          ...(tenantIsKey ? {} : { '#t': this.plan.tenant }),
+        },
+        ExpressionAttributeValues: {
+          ':p': keyAttribute(keyField, partition),
+          ...(tenantIsKey ? {} : { ':t': { S: t } }),
+        },
+        ScanIndexForward: !descending,
+        ...(limit === undefined ? {} : { Limit: limit }),
+        ...(startKey === undefined
+          ? {}
+          : {
+              ExclusiveStartKey:
+                index === undefined
+                  ? keyOf(this.layout, startKey)
+                  : indexStartKey(this.layout, index, startKey),
+            }),
+      }),
+    )) as { Items?: DynamoItem[]; LastEvaluatedKey?: Record<string, AttributeValue> };
+    return this.page(tenant, out.Items ?? [], out.LastEvaluatedKey);
+  }
+
+  /** The tenant's items of one Query / Scan page, decrypted as one batch. */
+  private async page(
+    tenant: string,
+    found: readonly DynamoItem[],
+    last: Record<string, AttributeValue> | undefined,
+  ): Promise<DynamoPage<InferRecord<M>>> {
+    const rows = found
+      .filter((item) => this.ownedBy(tenant, item))
+      .map((item) => itemToRow(this.plan, item) as InferStoredInput<M>);
+    const items = rows.length > 0 ? await decryptRecords(this.fs, this.model, rows) : [];
+    return { items, nextKey: this.nextKey(last) };
+  }
+
+  async scan(tenant: string, options: DynamoScanOptions = {}): Promise<DynamoPage<InferRecord<M>>> {
+    const { limit, startKey } = options;
+    const out = (await this.client.send(
+      new ScanCommand({
+        TableName: this.tableName,
+        FilterExpression: '#t = :t',
+        ExpressionAttributeNames: { '#t': this.plan.tenant },
+        ExpressionAttributeValues: { ':t': { S: checkTenant(tenant) } },
+        ConsistentRead: true,
+        ...(limit === undefined ? {} : { Limit: limit }),
+        ...(startKey === undefined ? {} : { ExclusiveStartKey: keyOf(this.layout, startKey) }),
+      }),
+    )) as { Items?: DynamoItem[]; LastEvaluatedKey?: Record<string, AttributeValue> };
+    return this.page(tenant, out.Items ?? [], out.LastEvaluatedKey);
+  }
+
+  async transactWrite(writes: readonly DynamoTransactWrite<M>[]): Promise<void> {
+    return transactWrite(this, writes);
+  }
+
+  async transactGet(
+    tenant: string,
+    keys: readonly Readonly<Record<string, DynamoKeyValue>>[],
+  ): Promise<(InferRecord<M> | undefined)[]> {
+    return transactGet(this, tenant, keys);
+  }
+
+  async batchWrite(records: readonly InferRecord<M>[]): Promise<void> {
+    if (!Array.isArray(records)) throw new TypeError('records: expected an array');
+    const seen = new Map<string, number>();
+    records.forEach((record, index) => {
+      const id = JSON.stringify(keyOf(this.layout, record));
+      const first = seen.get(id);
+      if (first !== undefined) {
+        throw new TypeError(`records ${first} and ${index} have the same key (one write per item)`);
+      }
+      seen.set(id, index);
+    });
+    const rows = await encryptRecords(this.fs, this.model, records);
+    const items = rows.map((row) => rowToItem(this.plan, row));
+    for (const item of items) assertItemSize(this.plan.table, item);
+    await batchPut(this.client, this.tableName, items);
+  }
+
+  async batchGet(
+    tenant: string,
+    keys: readonly Readonly<Record<string, DynamoKeyValue>>[],
+  ): Promise<(InferRecord<M> | undefined)[]> {
+    if (!Array.isArray(keys)) throw new TypeError('keys: expected an array');
+    checkTenant(tenant);
+    const wanted = keys.map((key) => keyOf(this.layout, key));
+    const ids = wanted.map((key) => JSON.stringify(key));
+    const unique = [...new Map(ids.map((id, i) => [id, wanted[i]!])).values()];
+    const found = new Map<string, DynamoItem>();
+    for (const item of await batchGetItems(this.client, this.tableName, unique)) {
+      if (this.ownedBy(tenant, item))
+        found.set(JSON.stringify(keyOf(this.layout, itemToRow(this.plan, item))), item);
+    }
+    // One decryption batch, aligned with `keys` so BatchError indexes are indexes in `keys`.
+    const slots = ids.map((id) => found.get(id));
+    const present = slots.flatMap((item, index) => (item === undefined ? [] : [index]));
+    const rows = present.map((i) => itemToRow(this.plan, slots[i]!) as InferStoredInput<M>);
+    let records: InferRecord<M>[] = [];
+    try {
+      records = rows.length > 0 ? await decryptRecords(this.fs, this.model, rows) : [];
+    } catch (err) {
+      throw reindexed(err, present);
+    }
+    const out: (InferRecord<M> | undefined)[] = keys.map(() => undefined);
+    present.forEach((index, i) => (out[index] = records[i]));
+    return out;
+  }
+
+  /** The item's tenant attribute is the tenant asked for (DynamoDB filters too; this is cheap). */
+  private ownedBy(tenant: string, item: DynamoItem): boolean {
+    return item[this.plan.tenant]?.S === checkTenant(tenant);
+  }
+
+  /** DynamoDB's LastEvaluatedKey (table and index key attributes) in the model's types. */
+  private nextKey(
+    last: Record<string, AttributeValue> | undefined,
+  ): Readonly<Record<string, DynamoKeyValue>> | undefined {
+    return last === undefined
+      ? undefined
+      : (itemToRow(this.plan, last) as Record<string, DynamoKeyValue>);
+  }
+}

@@ -1,0 +1,225 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Fieldseal } from '../client/fieldseal.js';
+import type { AnyModel, InferRecord } from '../model/model-types.js';
+import type { DynamoKeyValue, DynamoTableKeys } from './table-keys.js';
+
+/**
+ * A client that sends the low-level DynamoDB commands through the SDK's middleware stack, such
+ * as `DynamoDBDocumentClient` from `@aws-sdk/lib-dynamodb`.
+ * @example
+ * ```ts
+ * const client: DynamoDBSendingClient = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+ * ```
+ */
+export interface DynamoDBSendingClient {
+  readonly config: object;
+  send(command: never): Promise<unknown>;
+}
+
+/**
+ * Options of {@link createDynamoRepository}.
+ * @example
+ * ```ts
+ * const options: DynamoRepositoryOptions<typeof Customer> = {
+ *   client: new DynamoDBClient({ region: 'eu-west-1' }),
+ *   fs, // configured with fields: { ...Customer.policies }
+ *   model: Customer, // key: ['pk', 'sk']
+ *   tableName: 'customers',
+ *   keys: { partition: 'pk', sort: 'sk' },
+ * };
+ * ```
+ */
+export interface DynamoRepositoryOptions<M extends AnyModel> {
+  /**
+   * A real AWS SDK v3 client: `DynamoDBClient`, or a `DynamoDBDocumentClient` wrapping one
+   * (typed structurally so that `@aws-sdk/lib-dynamodb` stays optional).
+   */
+  readonly client: DynamoDBClient | DynamoDBSendingClient;
+  /** The fieldseal client, configured with `fields: { ...model.policies }`. */
+  readonly fs: Fieldseal;
+  /** The model; its `key` must be `[partition]` or `[partition, sort]`. */
+  readonly model: M;
+  /** The DynamoDB table name (may differ from `model.table`, which the AAD binds). */
+  readonly tableName: string;
+  /** Which model fields are the table's partition and sort keys. */
+  readonly keys: DynamoTableKeys<M['key'][number]>;
+  /**
+   * Global secondary indexes by name: their partition (and sort) key fields. Encrypted fields
+   * are refused (a randomised value never matches); `createTable` creates them (projection ALL).
+   */
+  readonly indexes?: Readonly<Record<string, DynamoTableKeys<keyof M['fields'] & string>>>;
+}
+
+/**
+ * One page of {@link DynamoRepository.query}: the decrypted items and, when DynamoDB has more,
+ * the key to pass as `startKey` for the next page.
+ * @example
+ * ```ts
+ * let page = await repo.query('acme', 'acme#orders', { limit: 50 });
+ * while (page.nextKey) page = await repo.query('acme', 'acme#orders', { startKey: page.nextKey });
+ * ```
+ */
+export interface DynamoPage<R> {
+  readonly items: R[];
+  readonly nextKey: Readonly<Record<string, DynamoKeyValue>> | undefined;
+}
+
+/**
+ * Options of {@link DynamoRepository.query}.
+ * @example
+ * ```ts
+ * const options: DynamoQueryOptions = { limit: 25, descending: true };
+ * ```
+ */
+export interface DynamoQueryOptions {
+  /** DynamoDB's `Limit`: items evaluated per page (before the tenant filter). */
+  readonly limit?: number;
+  /** The `nextKey` of the previous page. */
+  readonly startKey?: Readonly<Record<string, DynamoKeyValue>>;
+  /** Sort-key order descending (`ScanIndexForward: false`). */
+  readonly descending?: boolean;
+}
+
+/**
+ * The changes of {@link DynamoRepository.update}: new values for some fields other than the
+ * tenant and key fields. `undefined` removes an optional attribute.
+ * @example
+ * ```ts
+ * const changes: DynamoChanges<typeof Customer> = { email: 'new@example.com', plan: 'pro' };
+ * ```
+ */
+export type DynamoChanges<M extends AnyModel> = Partial<InferRecord<M>>;
+
+/**
+ * One action of {@link DynamoRepository.transactWrite}: put a record, or delete an item if it
+ * belongs to `tenant`.
+ * @example
+ * ```ts
+ * const writes: DynamoTransactWrite<typeof Customer>[] = [
+ *   { put: customer },
+ *   { delete: { tenant: 'acme', key: { pk: 'acme#customers', sk: 'cus_1' } } },
+ * ];
+ * ```
+ */
+export type DynamoTransactWrite<M extends AnyModel> =
+  | { readonly put: InferRecord<M> }
+  | {
+      readonly delete: {
+        readonly tenant: string;
+        readonly key: Readonly<Record<string, DynamoKeyValue>>;
+      };
+    };
+
+/**
+ * Options of {@link DynamoRepository.scan}.
+ * @example
+ * ```ts
+ * const options: DynamoScanOptions = { limit: 100 };
+ * ```
+ */
+export type DynamoScanOptions = Omit<DynamoQueryOptions, 'descending'>;
+
+/**
+ * One model's items in one DynamoDB table, encrypted on the way in and decrypted on the way
+ * out. Every read and delete is scoped by tenant. Made by {@link createDynamoRepository}.
+ * @example
+ * ```ts
+ * await repo.save({ pk: 'acme#cus_1', sk: 'profile', tenantId: 'acme', email: 'a@example.com' });
+ * const item = await repo.get('acme', { pk: 'acme#cus_1', sk: 'profile' });
+ * ```
+ */
+export interface DynamoRepository<M extends AnyModel> {
+  /** CreateTable (on-demand billing) with the model's key schema; for tests and tooling. */
+  createTable(): Promise<void>;
+  /**
+   * Encrypt and PutItem one record (replacing an item with the same key). Everything that can
+   * fail (client policies, keys, value types, the 400 KB limit) fails before any DynamoDB call.
+   * @throws KeyNotConfiguredError, a key-level FieldsealError or ValueTooLargeError naming
+   *   the attribute; the SDK's error when DynamoDB refuses.
+   */
+  save(record: InferRecord<M>): Promise<void>;
+  /**
+   * GetItem (consistent read) and decrypt; `undefined` when absent or of another tenant.
+   * @throws the first failing field's FieldsealError (`details.field` = `table.field`).
+   */
+  get(
+    tenant: string,
+    key: Readonly<Record<string, DynamoKeyValue>>,
+  ): Promise<InferRecord<M> | undefined>;
+  /**
+   * UpdateItem: set (or remove) some attributes, encrypted ones included, sealed under the
+   * same context as a full write. Only an existing item of `tenant` is updated; the updated
+   * item comes back decrypted (`ReturnValues: 'ALL_NEW'`), `undefined` when there was none.
+   * Encryption failures happen before any DynamoDB call.
+   * @throws as {@link DynamoRepository.save}; TypeError for tenant, key or unknown fields.
+   */
+  update(
+    tenant: string,
+    key: Readonly<Record<string, DynamoKeyValue>>,
+    changes: DynamoChanges<M>,
+  ): Promise<InferRecord<M> | undefined>;
+  /** DeleteItem if it exists and belongs to `tenant`; `true` when an item was deleted. */
+  delete(tenant: string, key: Readonly<Record<string, DynamoKeyValue>>): Promise<boolean>;
+  /**
+   * Query one partition (the tenant's items only), one page at a time, decrypted as one batch
+   * (one key fetch per distinct data key).
+   * @throws BatchError whose `failures[].index` are item indexes of the page.
+   */
+  query(
+    tenant: string,
+    partition: DynamoKeyValue,
+    options?: DynamoQueryOptions,
+  ): Promise<DynamoPage<InferRecord<M>>>;
+  /**
+   * Query one partition of a global secondary index (eventually consistent, as DynamoDB
+   * allows), the tenant's items only; `nextKey` holds the table and index key attributes.
+   * @throws TypeError for an undeclared index; BatchError as {@link DynamoRepository.query}.
+   */
+  queryIndex(
+    tenant: string,
+    indexName: string,
+    partition: DynamoKeyValue,
+    options?: DynamoQueryOptions,
+  ): Promise<DynamoPage<InferRecord<M>>>;
+  /**
+   * Scan the whole table for the tenant's items, one page at a time (DynamoDB reads, and
+   * bills, every item; `limit` counts items evaluated before the tenant filter).
+   * @throws BatchError whose `failures[].index` are item indexes of the page.
+   */
+  scan(tenant: string, options?: DynamoScanOptions): Promise<DynamoPage<InferRecord<M>>>;
+  /**
+   * Encrypt all records in one client batch (one key fetch per tenant), check every item
+   * against the 400 KB limit, then BatchWriteItem 25 at a time, retrying unprocessed items
+   * with backoff. Nothing is sent unless every record encrypts. Not atomic across requests.
+   * @throws BatchError (`failures[].index` = record index), ValueTooLargeError, TypeError for
+   *   two records with the same key; Error when items stay unprocessed.
+   */
+  batchWrite(records: readonly InferRecord<M>[]): Promise<void>;
+  /**
+   * BatchGetItem (consistent reads, 100 keys per request, unprocessed keys retried) and one
+   * decryption batch for all items: the result is aligned with `keys`, `undefined` for an
+   * absent item or one of another tenant.
+   * @throws BatchError (`failures[].index` = index in `keys`); Error when keys stay unprocessed.
+   */
+  batchGet(
+    tenant: string,
+    keys: readonly Readonly<Record<string, DynamoKeyValue>>[],
+  ): Promise<(InferRecord<M> | undefined)[]>;
+  /**
+   * TransactWriteItems (up to 100 actions): every put encrypted in one client batch and
+   * size-checked before the one request, so nothing is written unless all of it is; deletes
+   * are conditional on their tenant (a foreign or absent item cancels the transaction).
+   * @throws BatchError (`index` = index among the puts), ValueTooLargeError, TypeError; the
+   *   SDK's TransactionCanceledException when DynamoDB cancels.
+   */
+  transactWrite(writes: readonly DynamoTransactWrite<M>[]): Promise<void>;
+  /**
+   * TransactGetItems (up to 100 keys, one serialisable snapshot), decrypted as one batch and
+   * aligned with `keys` (`undefined` for an absent or foreign item).
+   * @throws BatchError (`index` = index in `keys`).
+   */
+  transactGet(
+    tenant: string,
+    keys: readonly Readonly<Record<string, DynamoKeyValue>>[],
+  ): Promise<(InferRecord<M> | undefined)[]>;
+}

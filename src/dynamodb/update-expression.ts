@@ -1,0 +1,125 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { Fieldseal } from '../client/fieldseal.js';
+import type { EncryptItem } from '../client/items.js';
+import { toText } from '../envelope/encoding.js';
+import type { FieldValue } from '../envelope/plaintext.js';
+import { isFieldsealError, type BatchError } from '../errors.js';
+import { withField } from '../model/field-error.js';
+import type { ModelPlan, PlannedField } from '../model/model-plan.js';
+import {
+  absentError,
+  assertRegistered,
+  contextOf,
+  hasKind,
+  kindError,
+  scopeOf,
+} from '../model/record-rules.js';
+import { rowToItem, type DynamoItem } from './item-codec.js';
+import { assertItemSize } from './item-size.js';
+
+/*
+ * An UpdateItem that sets encrypted attributes: each new value is sealed under the same
+ * context a full write would use (tenant, model table, attribute name, the item's key), so an
+ * updated attribute is indistinguishable from a saved one. The AWS Database Encryption SDK
+ * refuses this (aws-database-encryption-sdk-dynamodb#297); here the context needs only the key
+ * and the tenant, which the caller gives.
+ */
+
+/** UpdateItem parameters built from a change set. @internal */
+export interface UpdateParts {
+  readonly UpdateExpression: string;
+  readonly ExpressionAttributeNames: Record<string, string>;
+  readonly ExpressionAttributeValues: Record<string, AttributeValue>;
+}
+
+/** The fields a change set may name: not the tenant, not a key field. */
+function changeable(plan: ModelPlan, name: string): PlannedField {
+  const f = plan.fields.find((x) => x.name === name);
+  if (f === undefined) {
+    throw new TypeError(
+      `model ${plan.table}: the changes have a field "${name}" it does not declare`,
+    );
+  }
+  if (name === plan.tenant || plan.key.includes(name)) {
+    throw new TypeError(`field ${f.qualified}: the tenant and key fields cannot be updated`);
+  }
+  return f;
+}
+
+/**
+ * Encrypt the changed encrypted fields (one client batch) and build `SET` / `REMOVE` clauses.
+ * `undefined` removes an optional attribute; `null` stores `NULL` in a nullable one.
+ * @throws KeyNotConfiguredError (client without the model's policies), the first failing
+ *   field's FieldsealError, ValueTooLargeError, TypeError for tenant, key or unknown fields.
+ * @internal
+ */
+export async function buildUpdate(
+  fs: Fieldseal,
+  plan: ModelPlan,
+  tenant: string,
+  key: Readonly<Record<string, unknown>>,
+  changes: Readonly<Record<string, unknown>>,
+): Promise<UpdateParts> {
+  assertRegistered(fs, plan);
+  if (typeof changes !== 'object' || changes === null || Array.isArray(changes)) {
+    throw new TypeError('changes: expected an object of field values');
+  }
+  const scope = scopeOf(plan, { ...key, [plan.tenant]: tenant });
+  const fields = Object.keys(changes).map((name) => changeable(plan, name));
+  if (fields.length === 0) throw new TypeError('changes: expected at least one field');
+  const row: Record<string, unknown> = {};
+  const items: EncryptItem[] = [];
+  const slots: PlannedField[] = [];
+  for (const f of fields) {
+    const value = changes[f.name];
+    if (value === null || value === undefined) {
+      const error = absentError(f, value, 'encrypt');
+      if (error !== undefined) throw error;
+      row[f.name] = value;
+    } else if (f.encryption === undefined) {
+      row[f.name] = value;
+    } else if (!hasKind(f.kind, value)) {
+      throw kindError(f, 'encrypt');
+    } else {
+      items.push({ value: value as FieldValue, context: contextOf(plan, f, scope) });
+      slots.push(f);
+    }
+  }
+  if (items.length > 0) {
+    const sealed = await fs.encryptManyToBytes(items).catch((err: unknown) => {
+      const batch = isFieldsealError(err) && err.code === 'ERR_BATCH_FAILED';
+      const first = batch ? (err as BatchError).failures[0] : undefined;
+      if (first === undefined) throw err;
+      throw withField(first.error, slots[first.index]!.qualified);
+    });
+    sealed.forEach((bytes, i) => {
+      const f = slots[i]!;
+      row[f.name] = f.encryption!.storage === 'text' ? toText(bytes) : bytes;
+    });
+  }
+  const values: DynamoItem = rowToItem(plan, row);
+  assertItemSize(plan.table, values); // the changed attributes alone must fit
+  const names: Record<string, string> = {};
+  const attributeValues: Record<string, AttributeValue> = {};
+  const set: string[] = [];
+  const remove: string[] = [];
+  fields.forEach((f, i) => {
+    names[`#u${i}`] = f.name;
+    const value = values[f.name];
+    if (value === undefined) {
+      remove.push(`#u${i}`);
+    } else {
+      attributeValues[`:u${i}`] = value;
+      set.push(`#u${i} = :u${i}`);
+    }
+  });
+  const clauses = [
+    ...(set.length > 0 ? [`SET ${set.join(', ')}`] : []),
+    ...(remove.length > 0 ? [`REMOVE ${remove.join(', ')}`] : []),
+  ];
+  return {
+    UpdateExpression: clauses.join(' '),
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: attributeValues,
+  };
+}
