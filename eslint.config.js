@@ -19,15 +19,22 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/cli/**', 'bench/**', 'test/**'],
+    files: ['src/cli/**', 'bench/**', 'test/**', 'examples/**'],
     rules: { 'no-console': 'off' },
   },
   {
-    files: ['eslint.config.js', 'test/fixtures/**/*.mjs'],
+    files: ['eslint.config.js', 'test/fixtures/**/*.mjs', 'examples/**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },
   {
-    files: ['test/fixtures/**/*.mjs'],
-    languageOptions: { globals: { process: 'readonly', setTimeout: 'readonly' } },
+    files: ['test/fixtures/**/*.mjs', 'examples/**/*.mjs'],
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        setTimeout: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+      },
+    },
   },
 );
