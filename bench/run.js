@@ -563,6 +563,7 @@ async function main() {
   // Whole records, provider calls per 10,000 records, database throughput (issue #3).
   await runRecordBenchmarks();
   await runBackfillBenchmarks();
+  await (await import('./dynamodb.js')).runDynamoBenchmarks();
 
   // Optional machine-readable copy of the throughput medians, to compare runs.
   if (process.env.BENCH_JSON) {
