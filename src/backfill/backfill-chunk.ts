@@ -3,6 +3,7 @@ import { BackfillError, isFieldsealError, UnsupportedValueError } from '../error
 import { inspectEnvelope } from '../envelope/inspect-envelope.js';
 import type { SqlClient } from '../keystore/postgres/sql-client.js';
 import { hasKind } from '../model/record-rules.js';
+import { columnType, keyParam } from '../integrations/postgres/repository-columns.js';
 import { contextFor, type BackfillTarget, type TargetField } from './backfill-target.js';
 
 /*
@@ -188,8 +189,6 @@ interface RowUpdate {
   readonly next: Map<TargetField, unknown>;
 }
 
-const SQL_TYPE = { string: 'text', number: 'float8', bigint: 'numeric' } as const;
-
 /**
  * One UPDATE for every row of the batch, each guarded by compare-and-set on every backfilled
  * column as it was read (an application write in between makes that row miss). Returns the
@@ -215,16 +214,15 @@ async function writeRows(
     updates.map((_, i) => i),
   );
   target.pkNames.forEach((name, k) => {
-    const kind = target.plan.fields.find((f) => f.name === name)!.kind;
-    const type = SQL_TYPE[kind as keyof typeof SQL_TYPE] ?? 'text';
+    const field = target.plan.fields.find((f) => f.name === name)!;
     add(
       `k${k}`,
-      type,
-      updates.map((u) => sqlKey(u.row[name])),
+      columnType(field),
+      updates.map((u) => keyParam(u.row[name])),
     );
   });
   target.fields.forEach((f, k) => {
-    const type = f.binary ? 'bytea' : 'text';
+    const type = columnType(f.planned);
     add(
       `o${k}`,
       type,
@@ -249,10 +247,6 @@ async function writeRows(
     arrays,
   );
   return new Set(rows.map((r) => Number(r.fieldseal_i)));
-}
-
-function sqlKey(v: unknown): unknown {
-  return typeof v === 'bigint' ? v.toString() : v;
 }
 
 async function rereadRow(

@@ -5,14 +5,13 @@ import { planOf } from '../model/define-model.js';
 import type { ModelPlan, PlannedField } from '../model/model-plan.js';
 import type { AnyModel } from '../model/model-types.js';
 import { assertRegistered, contextOf, scopeOf } from '../model/record-rules.js';
+import { checkIdentifier, q } from '../integrations/postgres/repository-columns.js';
 
 /*
  * What a backfill needs to know about one model table (all internal): the SQL names, the
  * primary key in order, the encrypted columns, and each value's encryption context, built
  * exactly as the record codec builds it so that re-encrypted values read back through models.
  */
-
-const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 /**
  * Converts a legacy plaintext value (as the column holds it) into the field's typed value, for
@@ -46,11 +45,9 @@ export interface BackfillTarget {
   readonly fields: readonly TargetField[];
 }
 
-/** Quote a checked SQL identifier. @internal */
+/** Quote a checked SQL identifier (the repository's rules). @internal */
 export function ident(name: string, what: string): string {
-  if (!IDENT.test(name))
-    throw new TypeError(`${what}: ${JSON.stringify(name)} is not a plain SQL identifier`);
-  return `"${name}"`;
+  return q(checkIdentifier(what, name));
 }
 
 /**

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { object, path as pathSetting, text } from './config-values.js';
 import { validateProviderConfig, type ProviderConfig } from './provider-config.js';
 
 /**
@@ -63,7 +64,10 @@ export function validateConfig(raw: unknown, baseDir: string): FieldsealConfig {
   const db = object(o.database, 'config.database');
   const database =
     db.kind === 'pglite'
-      ? { kind: 'pglite' as const, dataDir: path(db.dataDir, 'config.database.dataDir', baseDir) }
+      ? {
+          kind: 'pglite' as const,
+          dataDir: pathSetting(db.dataDir, 'config.database.dataDir', baseDir),
+        }
       : db.kind === 'postgres'
         ? { kind: 'postgres' as const, url: text(db.url, 'config.database.url') }
         : fail('config.database.kind: expected "pglite" or "postgres"');
@@ -87,23 +91,6 @@ export function validateConfig(raw: unknown, baseDir: string): FieldsealConfig {
     keyId: text(o.keyId, 'config.keyId'),
     cache: maxUses === undefined ? { maxAgeSeconds } : { maxAgeSeconds, maxUses },
   };
-}
-
-function object(v: unknown, name: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw new TypeError(`${name}: expected an object`);
-  return v as Record<string, unknown>;
-}
-
-function text(v: unknown, name: string): string {
-  if (typeof v !== 'string' || v.length === 0)
-    throw new TypeError(`${name}: expected a non-empty string`);
-  return v;
-}
-
-function path(v: unknown, name: string, baseDir: string): string {
-  const p = text(v, name);
-  return isAbsolute(p) ? p : resolve(baseDir, p);
 }
 
 function fail(message: string): never {

@@ -1,8 +1,8 @@
-import { isAbsolute, resolve } from 'node:path';
 import { KeyNotConfiguredError } from '../errors.js';
 import type { KeyProvider } from '../kms/key-provider.js';
 import { LocalKeyProvider } from '../kms/local/local-key-provider.js';
 import { FileSecretSource } from '../secrets/file/file-secret-source.js';
+import { object, path, text } from './config-values.js';
 
 /**
  * The `provider` of `fieldseal.config.json`. Secrets never go in the file: only the names of
@@ -45,17 +45,15 @@ export type ProviderConfig =
 
 /** Validate `config.provider`. @internal */
 export function validateProviderConfig(raw: unknown, baseDir: string): ProviderConfig {
-  const p = obj(raw, 'config.provider');
-  const masterKeyId = str(p.masterKeyId, 'config.provider.masterKeyId');
+  const p = object(raw, 'config.provider');
+  const masterKeyId = text(p.masterKeyId, 'config.provider.masterKeyId');
   switch (p.kind) {
-    case 'local': {
-      const file = str(p.keyFile, 'config.provider.keyFile');
+    case 'local':
       return {
         kind: 'local',
         masterKeyId,
-        keyFile: isAbsolute(file) ? file : resolve(baseDir, file),
+        keyFile: path(p.keyFile, 'config.provider.keyFile', baseDir),
       };
-    }
     case 'aws-kms':
       return {
         kind: 'aws-kms',
@@ -68,10 +66,10 @@ export function validateProviderConfig(raw: unknown, baseDir: string): ProviderC
         p.approle === undefined
           ? undefined
           : (() => {
-              const a = obj(p.approle, 'config.provider.approle');
+              const a = object(p.approle, 'config.provider.approle');
               return {
-                roleIdEnv: str(a.roleIdEnv, 'config.provider.approle.roleIdEnv'),
-                secretIdEnv: str(a.secretIdEnv, 'config.provider.approle.secretIdEnv'),
+                roleIdEnv: text(a.roleIdEnv, 'config.provider.approle.roleIdEnv'),
+                secretIdEnv: text(a.secretIdEnv, 'config.provider.approle.secretIdEnv'),
               };
             })();
       if ((p.tokenEnv === undefined) === (approle === undefined)) {
@@ -80,7 +78,7 @@ export function validateProviderConfig(raw: unknown, baseDir: string): ProviderC
       return {
         kind: 'vault-transit',
         masterKeyId,
-        address: str(p.address, 'config.provider.address'),
+        address: text(p.address, 'config.provider.address'),
         ...opt(p, 'tokenEnv'),
         ...(approle === undefined ? {} : { approle }),
         ...opt(p, 'namespace'),
@@ -91,8 +89,8 @@ export function validateProviderConfig(raw: unknown, baseDir: string): ProviderC
       return {
         kind: 'pkcs11',
         masterKeyId,
-        tokenLabel: str(p.tokenLabel, 'config.provider.tokenLabel'),
-        pinEnv: str(p.pinEnv, 'config.provider.pinEnv'),
+        tokenLabel: text(p.tokenLabel, 'config.provider.tokenLabel'),
+        pinEnv: text(p.pinEnv, 'config.provider.pinEnv'),
         ...opt(p, 'library'),
       };
     default:
@@ -177,20 +175,7 @@ export async function providerFromConfig(
   }
 }
 
-function obj(v: unknown, name: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-    throw new TypeError(`${name}: expected an object`);
-  }
-  return v as Record<string, unknown>;
-}
-
-function str(v: unknown, name: string): string {
-  if (typeof v !== 'string' || v.length === 0)
-    throw new TypeError(`${name}: expected a non-empty string`);
-  return v;
-}
-
 function opt<K extends string>(p: Record<string, unknown>, key: K): { [P in K]?: string } {
   if (p[key] === undefined) return {};
-  return { [key]: str(p[key], `config.provider.${key}`) } as { [P in K]?: string };
+  return { [key]: text(p[key], `config.provider.${key}`) } as { [P in K]?: string };
 }

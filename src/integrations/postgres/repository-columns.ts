@@ -61,7 +61,8 @@ export function columnsOf(model: AnyModel, plan: ModelPlan): Column[] {
   });
 }
 
-function columnType(f: PlannedField): string {
+/** The PostgreSQL type of a field's column. @internal */
+export function columnType(f: PlannedField): string {
   if (f.encryption !== undefined) return f.encryption.storage === 'text' ? 'text' : 'bytea';
   const types: Record<FieldKind, string> = {
     string: 'text',
