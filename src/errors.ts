@@ -50,7 +50,8 @@ export type FieldsealErrorCode =
   | 'ERR_BACKFILL_FAILED'
   | 'ERR_KEY_VERSION_IN_USE'
   | 'ERR_AUDIT_UNAVAILABLE'
-  | 'ERR_ACCESS_DENIED';
+  | 'ERR_ACCESS_DENIED'
+  | 'ERR_CONDITION_FAILED';
 
 /**
  * Non-secret facts an error may carry: names of things, never their contents.
@@ -381,6 +382,21 @@ export class AuditUnavailableError extends FieldsealError {
 export class AccessDeniedError extends FieldsealError {
   constructor(message = 'the key provider denied access', o?: Opts) {
     super('ERR_ACCESS_DENIED', message, o);
+  }
+}
+
+/**
+ * A write's condition did not hold: the condition you gave, put-if-absent on an existing item,
+ * or a put over an item of another tenant (which is never replaced). Nothing was written. The
+ * database's own exception is not chained: it may carry the stored item.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_CONDITION_FAILED') return reloadAndRetry();
+ * ```
+ */
+export class ConditionFailedError extends FieldsealError {
+  constructor(message = 'the write condition does not hold', o?: Opts) {
+    super('ERR_CONDITION_FAILED', message, o);
   }
 }
 

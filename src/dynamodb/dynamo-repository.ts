@@ -1,35 +1,28 @@
 import {
-  ConditionalCheckFailedException,
   CreateTableCommand,
-  DeleteItemCommand,
   GetItemCommand,
-  PutItemCommand,
   QueryCommand,
   ScanCommand,
-  UpdateItemCommand,
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import type { Fieldseal } from '../client/fieldseal.js';
 import type { ModelPlan } from '../model/model-plan.js';
-import type { AnyModel, InferRecord, InferStoredInput } from '../model/model-types.js';
-import {
-  decryptRecord,
-  decryptRecords,
-  encryptRecord,
-  encryptRecords,
-} from '../model/record-codec.js';
-import { batchGetItems, batchPut, reindexed, type Sender } from './batch-requests.js';
-import { itemToRow, rowToItem, type DynamoItem } from './item-codec.js';
-import { assertItemSize } from './item-size.js';
+import type { AnyModel, InferRecord } from '../model/model-types.js';
+import { batchGetItems, batchPut, type Sender } from './batch-requests.js';
+import { itemToRow, type DynamoItem } from './item-codec.js';
+import { itemRecords, type ItemHooks, type ItemRecords } from './item-records.js';
+import { deleteItem, deleteItems, putItem, updateItem } from './item-writes.js';
 import { transactGet, transactWrite } from './transactions.js';
-import { buildUpdate } from './update-expression.js';
 import type {
   DynamoChanges,
+  DynamoDeleteOptions,
   DynamoPage,
   DynamoQueryOptions,
   DynamoRepository,
+  DynamoSaveOptions,
   DynamoScanOptions,
   DynamoTransactWrite,
+  DynamoUpdateOptions,
 } from './repository-types.js';
 import { indexSchema, indexStartKey, type IndexLayout } from './secondary-indexes.js';
 import {
@@ -41,6 +34,8 @@ import {
   type KeyLayout,
 } from './table-keys.js';
 
+type Key = Readonly<Record<string, DynamoKeyValue>>;
+
 /** The repository behind `createDynamoRepository` (which checks the options). @internal */
 export class Repository<M extends AnyModel> implements DynamoRepository<M> {
   constructor(
@@ -51,7 +46,12 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
     readonly layout: KeyLayout,
     private readonly indexes: ReadonlyMap<string, IndexLayout>,
     readonly tableName: string,
-  ) {}
+    hooks: ItemHooks = {},
+  ) {
+    this.records = itemRecords(fs, model, plan, hooks);
+  }
+
+  readonly records: ItemRecords<M>;
 
   async createTable(): Promise<void> {
     const table = keySchema(this.layout);
@@ -67,74 +67,51 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
     );
   }
 
-  async save(record: InferRecord<M>): Promise<void> {
-    const row = await encryptRecord(this.fs, this.model, record);
-    const item = rowToItem(this.plan, row);
-    assertItemSize(this.plan.table, item);
-    await this.client.send(new PutItemCommand({ TableName: this.tableName, Item: item }));
+  async save(
+    record: InferRecord<M>,
+    options?: DynamoSaveOptions<M>,
+  ): Promise<InferRecord<M> | undefined> {
+    return putItem(this, record, options);
   }
 
-  async get(
-    tenant: string,
-    key: Readonly<Record<string, DynamoKeyValue>>,
-  ): Promise<InferRecord<M> | undefined> {
+  async get(tenant: string, key: Key): Promise<InferRecord<M> | undefined> {
     const Key = keyOf(this.layout, key);
     const out = (await this.client.send(
       new GetItemCommand({ TableName: this.tableName, Key, ConsistentRead: true }),
     )) as { Item?: DynamoItem };
     if (out.Item === undefined || !this.ownedBy(tenant, out.Item)) return undefined;
-    const row = itemToRow(this.plan, out.Item) as InferStoredInput<M>;
-    return decryptRecord(this.fs, this.model, row);
+    return this.records.decodeOne(out.Item);
   }
 
   async update(
     tenant: string,
-    key: Readonly<Record<string, DynamoKeyValue>>,
+    key: Key,
     changes: DynamoChanges<M>,
+    options?: DynamoUpdateOptions<M>,
   ): Promise<InferRecord<M> | undefined> {
-    const Key = keyOf(this.layout, key);
-    const parts = await buildUpdate(this.fs, this.plan, checkTenant(tenant), key, changes);
-    try {
-      const out = (await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key,
-          ...parts,
-          ConditionExpression: 'attribute_exists(#k) AND #t = :t',
-          ExpressionAttributeNames: {
-            ...parts.ExpressionAttributeNames,
-            '#k': this.layout.partition.name,
-            '#t': this.plan.tenant,
-          },
-          ExpressionAttributeValues: { ...parts.ExpressionAttributeValues, ':t': { S: tenant } },
-          ReturnValues: 'ALL_NEW',
-        }),
-      )) as { Attributes?: DynamoItem };
-      if (out.Attributes === undefined) return undefined;
-      const row = itemToRow(this.plan, out.Attributes) as InferStoredInput<M>;
-      return await decryptRecord(this.fs, this.model, row);
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return undefined;
-      throw err;
-    }
+    return updateItem(this, tenant, key, changes, options);
   }
 
-  async delete(tenant: string, key: Readonly<Record<string, DynamoKeyValue>>): Promise<boolean> {
-    try {
-      await this.client.send(
-        new DeleteItemCommand({
-          TableName: this.tableName,
-          Key: keyOf(this.layout, key),
-          ConditionExpression: '#t = :t',
-          ExpressionAttributeNames: { '#t': this.plan.tenant },
-          ExpressionAttributeValues: { ':t': { S: checkTenant(tenant) } },
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
-      throw err;
-    }
+  delete(
+    tenant: string,
+    key: Key,
+    options: DynamoDeleteOptions<M> & { readonly returnOld: true },
+  ): Promise<InferRecord<M> | undefined>;
+  delete(tenant: string, key: Key, options?: DynamoDeleteOptions<M>): Promise<boolean>;
+  async delete(
+    tenant: string,
+    key: Key,
+    options?: DynamoDeleteOptions<M>,
+  ): Promise<boolean | InferRecord<M> | undefined> {
+    return deleteItem(this, tenant, key, options);
+  }
+
+  async deleteMany(
+    tenant: string,
+    keys: readonly Key[],
+    options: { readonly concurrency?: number } = {},
+  ): Promise<boolean[]> {
+    return deleteItems(this, tenant, keys, options.concurrency);
   }
 
   async query(
@@ -203,10 +180,7 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
     found: readonly DynamoItem[],
     last: Record<string, AttributeValue> | undefined,
   ): Promise<DynamoPage<InferRecord<M>>> {
-    const rows = found
-      .filter((item) => this.ownedBy(tenant, item))
-      .map((item) => itemToRow(this.plan, item) as InferStoredInput<M>);
-    const items = rows.length > 0 ? await decryptRecords(this.fs, this.model, rows) : [];
+    const items = await this.records.decode(found.filter((item) => this.ownedBy(tenant, item)));
     return { items, nextKey: this.nextKey(last) };
   }
 
@@ -230,10 +204,7 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
     return transactWrite(this, writes);
   }
 
-  async transactGet(
-    tenant: string,
-    keys: readonly Readonly<Record<string, DynamoKeyValue>>[],
-  ): Promise<(InferRecord<M> | undefined)[]> {
+  async transactGet(tenant: string, keys: readonly Key[]): Promise<(InferRecord<M> | undefined)[]> {
     return transactGet(this, tenant, keys);
   }
 
@@ -248,16 +219,10 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
       }
       seen.set(id, index);
     });
-    const rows = await encryptRecords(this.fs, this.model, records);
-    const items = rows.map((row) => rowToItem(this.plan, row));
-    for (const item of items) assertItemSize(this.plan.table, item);
-    await batchPut(this.client, this.tableName, items);
+    await batchPut(this.client, this.tableName, await this.records.encode(records));
   }
 
-  async batchGet(
-    tenant: string,
-    keys: readonly Readonly<Record<string, DynamoKeyValue>>[],
-  ): Promise<(InferRecord<M> | undefined)[]> {
+  async batchGet(tenant: string, keys: readonly Key[]): Promise<(InferRecord<M> | undefined)[]> {
     if (!Array.isArray(keys)) throw new TypeError('keys: expected an array');
     checkTenant(tenant);
     const wanted = keys.map((key) => keyOf(this.layout, key));
@@ -271,13 +236,10 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
     // One decryption batch, aligned with `keys` so BatchError indexes are indexes in `keys`.
     const slots = ids.map((id) => found.get(id));
     const present = slots.flatMap((item, index) => (item === undefined ? [] : [index]));
-    const rows = present.map((i) => itemToRow(this.plan, slots[i]!) as InferStoredInput<M>);
-    let records: InferRecord<M>[] = [];
-    try {
-      records = rows.length > 0 ? await decryptRecords(this.fs, this.model, rows) : [];
-    } catch (err) {
-      throw reindexed(err, present);
-    }
+    const records = await this.records.decode(
+      present.map((i) => slots[i]!),
+      present,
+    );
     const out: (InferRecord<M> | undefined)[] = keys.map(() => undefined);
     present.forEach((index, i) => (out[index] = records[i]));
     return out;

@@ -6,12 +6,16 @@
 export { createDynamoRepository } from './create-dynamo-repository.js';
 export type {
   DynamoChanges,
+  DynamoDeleteOptions,
   DynamoDBSendingClient,
   DynamoPage,
   DynamoQueryOptions,
   DynamoRepository,
   DynamoRepositoryOptions,
+  DynamoSaveOptions,
   DynamoScanOptions,
   DynamoTransactWrite,
+  DynamoUpdateOptions,
 } from './repository-types.js';
 export type { DynamoKeyValue, DynamoTableKeys } from './table-keys.js';
+export type { DynamoCondition } from './write-conditions.js';

@@ -2,6 +2,15 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Fieldseal } from '../client/fieldseal.js';
 import type { AnyModel, InferRecord } from '../model/model-types.js';
 import type { DynamoKeyValue, DynamoTableKeys } from './table-keys.js';
+import type { DynamoCondition } from './write-conditions.js';
+import type {
+  DynamoDeleteOptions,
+  DynamoSaveOptions,
+  DynamoUpdateOptions,
+  FieldName,
+} from './write-options.js';
+
+export type { DynamoDeleteOptions, DynamoSaveOptions, DynamoUpdateOptions };
 
 /**
  * A client that sends the low-level DynamoDB commands through the SDK's middleware stack, such
@@ -102,12 +111,18 @@ export type DynamoChanges<M extends AnyModel> = Partial<InferRecord<M>>;
  * ```
  */
 export type DynamoTransactWrite<M extends AnyModel> =
-  | { readonly put: InferRecord<M> }
+  | {
+      readonly put: InferRecord<M>;
+      /** Only create (the transaction is cancelled when the item exists). */
+      readonly ifAbsent?: boolean;
+      readonly condition?: DynamoCondition<FieldName<M>>;
+    }
   | {
       readonly delete: {
         readonly tenant: string;
         readonly key: Readonly<Record<string, DynamoKeyValue>>;
       };
+      readonly condition?: DynamoCondition<FieldName<M>>;
     };
 
 /**
@@ -132,12 +147,15 @@ export interface DynamoRepository<M extends AnyModel> {
   /** CreateTable (on-demand billing) with the model's key schema; for tests and tooling. */
   createTable(): Promise<void>;
   /**
-   * Encrypt and PutItem one record (replacing an item with the same key). Everything that can
-   * fail (client policies, keys, value types, the 400 KB limit) fails before any DynamoDB call.
+   * Encrypt and PutItem one record, replacing an item with the same key of the same tenant
+   * (never another tenant's). Everything that can fail on our side (client policies, keys,
+   * value types, the 400 KB limit) fails before any DynamoDB call.
+   * @returns the replaced item, decrypted, with `returnOld`; otherwise `undefined`.
    * @throws KeyNotConfiguredError, a key-level FieldsealError or ValueTooLargeError naming
-   *   the attribute; the SDK's error when DynamoDB refuses.
+   *   the attribute; ConditionFailedError (another tenant's item, `ifAbsent`, `condition`);
+   *   the SDK's error when DynamoDB refuses.
    */
-  save(record: InferRecord<M>): Promise<void>;
+  save(record: InferRecord<M>, options?: DynamoSaveOptions<M>): Promise<InferRecord<M> | undefined>;
   /**
    * GetItem (consistent read) and decrypt; `undefined` when absent or of another tenant.
    * @throws the first failing field's FieldsealError (`details.field` = `table.field`).
@@ -149,17 +167,43 @@ export interface DynamoRepository<M extends AnyModel> {
   /**
    * UpdateItem: set (or remove) some attributes, encrypted ones included, sealed under the
    * same context as a full write. Only an existing item of `tenant` is updated; the updated
-   * item comes back decrypted (`ReturnValues: 'ALL_NEW'`), `undefined` when there was none.
+   * item comes back decrypted (`ReturnValues: 'ALL_NEW'`, or `'ALL_OLD'`), `undefined` when
+   * there was none. Plain numbers can be incremented, and a condition of yours ANDed in.
    * Encryption failures happen before any DynamoDB call.
-   * @throws as {@link DynamoRepository.save}; TypeError for tenant, key or unknown fields.
+   * @throws as {@link DynamoRepository.save}; TypeError for tenant, key or unknown fields,
+   *   an increment of an encrypted field; ConditionFailedError when your condition fails.
    */
   update(
     tenant: string,
     key: Readonly<Record<string, DynamoKeyValue>>,
     changes: DynamoChanges<M>,
+    options?: DynamoUpdateOptions<M>,
   ): Promise<InferRecord<M> | undefined>;
-  /** DeleteItem if it exists and belongs to `tenant`; `true` when an item was deleted. */
-  delete(tenant: string, key: Readonly<Record<string, DynamoKeyValue>>): Promise<boolean>;
+  /**
+   * DeleteItem if it exists and belongs to `tenant`: the deleted item decrypted with
+   * `returnOld` (`undefined` when none), otherwise `true` when an item was deleted.
+   * @throws ConditionFailedError when your condition fails on the tenant's item.
+   */
+  delete(
+    tenant: string,
+    key: Readonly<Record<string, DynamoKeyValue>>,
+    options: DynamoDeleteOptions<M> & { readonly returnOld: true },
+  ): Promise<InferRecord<M> | undefined>;
+  delete(
+    tenant: string,
+    key: Readonly<Record<string, DynamoKeyValue>>,
+    options?: DynamoDeleteOptions<M>,
+  ): Promise<boolean>;
+  /**
+   * Delete many items of `tenant`, each with a conditional DeleteItem (BatchWriteItem cannot
+   * check the tenant), at most `concurrency` (default 16) in flight; aligned with `keys`:
+   * `true` where an item was deleted. Every key is checked before the first request.
+   */
+  deleteMany(
+    tenant: string,
+    keys: readonly Readonly<Record<string, DynamoKeyValue>>[],
+    options?: { readonly concurrency?: number },
+  ): Promise<boolean[]>;
   /**
    * Query one partition (the tenant's items only), one page at a time, decrypted as one batch
    * (one key fetch per distinct data key).

@@ -5,18 +5,19 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { Fieldseal } from '../client/fieldseal.js';
 import type { ModelPlan } from '../model/model-plan.js';
-import type { AnyModel, InferRecord, InferStoredInput } from '../model/model-types.js';
-import { decryptRecords, encryptRecords } from '../model/record-codec.js';
-import { reindexed, type Sender } from './batch-requests.js';
-import { itemToRow, rowToItem, type DynamoItem } from './item-codec.js';
-import { assertItemSize } from './item-size.js';
+import type { AnyModel, InferRecord } from '../model/model-types.js';
+import type { Sender } from './batch-requests.js';
+import type { DynamoItem } from './item-codec.js';
+import type { ItemRecords } from './item-records.js';
 import type { DynamoTransactWrite } from './repository-types.js';
 import { checkTenant, keyOf, type DynamoKeyValue, type KeyLayout } from './table-keys.js';
+import { allOf, conditionParts, type ConditionParts } from './write-conditions.js';
 
 /*
  * TransactWriteItems / TransactGetItems: all puts are encrypted in one client batch and
  * size-checked before the one request, so a failure leaves nothing written; deletes are
- * conditional on the tenant, so a transaction cannot delete another tenant's item.
+ * conditional on the tenant, so a transaction cannot delete another tenant's item, and puts
+ * never replace one.
  */
 
 /** What a transaction needs of its repository. @internal */
@@ -27,6 +28,16 @@ export interface TableContext<M extends AnyModel> {
   readonly plan: ModelPlan;
   readonly layout: KeyLayout;
   readonly tableName: string;
+  readonly records: ItemRecords<M>;
+}
+
+/** A condition as the fields of one transaction action. */
+function conditionFields(c: ConditionParts): Record<string, unknown> {
+  return {
+    ConditionExpression: c.expression,
+    ExpressionAttributeNames: c.names,
+    ...(Object.keys(c.values).length > 0 ? { ExpressionAttributeValues: c.values } : {}),
+  };
 }
 
 /** DynamoDB's limit of actions per transaction. */
@@ -46,19 +57,36 @@ export async function transactWrite<M extends AnyModel>(
     throw new TypeError(`writes: expected 1 to ${MAX_ACTIONS} actions`);
   }
   const puts = writes.flatMap((w: DynamoTransactWrite<M>) => ('put' in w ? [w.put] : []));
-  const rows = await encryptRecords(t.fs, t.model, puts);
-  const items = rows.map((row) => rowToItem(t.plan, row));
-  for (const item of items) assertItemSize(t.plan.table, item);
+  const items = await t.records.encode(puts);
+  const k = t.layout.partition.name;
   let next = 0;
   const actions: TransactWriteItem[] = writes.map((w: DynamoTransactWrite<M>) => {
-    if ('put' in w) return { Put: { TableName: t.tableName, Item: items[next++]! } };
+    const user = conditionParts(t.plan, w.condition);
+    if ('put' in w) {
+      const item = items[next++]!;
+      // Never replace another tenant's item (as save), or any item with ifAbsent.
+      const guard: ConditionParts =
+        w.ifAbsent === true
+          ? { expression: 'attribute_not_exists(#k)', names: { '#k': k }, values: {} }
+          : {
+              expression: 'attribute_not_exists(#k) OR #t = :t',
+              names: { '#k': k, '#t': t.plan.tenant },
+              values: { ':t': item[t.plan.tenant]! },
+            };
+      return {
+        Put: { TableName: t.tableName, Item: item, ...conditionFields(allOf(guard, user)) },
+      };
+    }
+    const owned: ConditionParts = {
+      expression: '#t = :t',
+      names: { '#t': t.plan.tenant },
+      values: { ':t': { S: checkTenant(w.delete.tenant) } },
+    };
     return {
       Delete: {
         TableName: t.tableName,
         Key: keyOf(t.layout, w.delete.key),
-        ConditionExpression: '#t = :t',
-        ExpressionAttributeNames: { '#t': t.plan.tenant },
-        ExpressionAttributeValues: { ':t': { S: checkTenant(w.delete.tenant) } },
+        ...conditionFields(allOf(owned, user)),
       },
     };
   });
@@ -91,13 +119,10 @@ export async function transactGet<M extends AnyModel>(
     r.Item !== undefined && r.Item[t.plan.tenant]?.S === tenant ? r.Item : undefined,
   );
   const present = found.flatMap((item, index) => (item === undefined ? [] : [index]));
-  const rows = present.map((i) => itemToRow(t.plan, found[i]!) as InferStoredInput<M>);
-  let records: InferRecord<M>[] = [];
-  try {
-    records = rows.length > 0 ? await decryptRecords(t.fs, t.model, rows) : [];
-  } catch (err) {
-    throw reindexed(err, present);
-  }
+  const records = await t.records.decode(
+    present.map((i) => found[i]!),
+    present,
+  );
   const result: (InferRecord<M> | undefined)[] = keys.map(() => undefined);
   present.forEach((index, i) => (result[index] = records[i]));
   return result;

@@ -47,8 +47,43 @@ function changeable(plan: ModelPlan, name: string): PlannedField {
 }
 
 /**
+ * The checked increments: plain number / bigint fields, not changed in the same update. An
+ * encrypted number cannot be added to server-side (DynamoDB only sees its envelope).
+ */
+function incrementsOf(
+  plan: ModelPlan,
+  increment: Readonly<Record<string, unknown>> | undefined,
+  changes: Readonly<Record<string, unknown>>,
+): { field: PlannedField; by: string }[] {
+  if (increment === undefined) return [];
+  if (typeof increment !== 'object' || increment === null || Array.isArray(increment)) {
+    throw new TypeError('increment: expected an object of numbers by field');
+  }
+  return Object.entries(increment).map(([name, by]) => {
+    const f = changeable(plan, name);
+    if (f.encryption !== undefined) {
+      throw new TypeError(
+        `increment: field ${f.qualified} is encrypted; DynamoDB cannot add to its envelope`,
+      );
+    }
+    if (f.kind !== 'number' && f.kind !== 'bigint') {
+      throw new TypeError(`increment: field ${f.qualified} is not a number or bigint field`);
+    }
+    if (Object.hasOwn(changes, name)) {
+      throw new TypeError(`increment: field ${f.qualified} is also in the changes`);
+    }
+    const ok =
+      (f.kind === 'number' && typeof by === 'number' && Number.isFinite(by)) ||
+      (f.kind === 'bigint' && typeof by === 'bigint');
+    if (!ok) throw new TypeError(`increment: ${f.qualified} expects a finite ${f.kind}`);
+    return { field: f, by: String(by) };
+  });
+}
+
+/**
  * Encrypt the changed encrypted fields (one client batch) and build `SET` / `REMOVE` clauses.
- * `undefined` removes an optional attribute; `null` stores `NULL` in a nullable one.
+ * `undefined` removes an optional attribute; `null` stores `NULL` in a nullable one;
+ * `increment` adds to plain numeric attributes (`if_not_exists(a, 0) + n`).
  * @throws KeyNotConfiguredError (client without the model's policies), the first failing
  *   field's FieldsealError, ValueTooLargeError, TypeError for tenant, key or unknown fields.
  * @internal
@@ -59,6 +94,7 @@ export async function buildUpdate(
   tenant: string,
   key: Readonly<Record<string, unknown>>,
   changes: Readonly<Record<string, unknown>>,
+  increment?: Readonly<Record<string, unknown>>,
 ): Promise<UpdateParts> {
   assertRegistered(fs, plan);
   if (typeof changes !== 'object' || changes === null || Array.isArray(changes)) {
@@ -66,7 +102,10 @@ export async function buildUpdate(
   }
   const scope = scopeOf(plan, { ...key, [plan.tenant]: tenant });
   const fields = Object.keys(changes).map((name) => changeable(plan, name));
-  if (fields.length === 0) throw new TypeError('changes: expected at least one field');
+  const adds = incrementsOf(plan, increment, changes);
+  if (fields.length === 0 && adds.length === 0) {
+    throw new TypeError('changes: expected at least one field (or an increment)');
+  }
   const row: Record<string, unknown> = {};
   const items: EncryptItem[] = [];
   const slots: PlannedField[] = [];
@@ -112,6 +151,12 @@ export async function buildUpdate(
       attributeValues[`:u${i}`] = value;
       set.push(`#u${i} = :u${i}`);
     }
+  });
+  adds.forEach(({ field, by }, i) => {
+    names[`#i${i}`] = field.name;
+    attributeValues[`:i${i}`] = { N: by };
+    attributeValues[':zero'] = { N: '0' };
+    set.push(`#i${i} = if_not_exists(#i${i}, :zero) + :i${i}`);
   });
   const clauses = [
     ...(set.length > 0 ? [`SET ${set.join(', ')}`] : []),
