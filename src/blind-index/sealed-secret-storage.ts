@@ -1,0 +1,63 @@
+/*
+ * Where sealed per-tenant blind-index secrets live (internal plug point). The storage only
+ * keeps text: sealing, opening, creating and resealing are done once, in tenant-secrets.ts,
+ * for every database. An implementation needs a table keyed by (tenant, version) with a
+ * conditional insert and a conditional replace; PostgreSQL and DynamoDB both have them.
+ */
+
+/** The key of one secret: a tenant and an index version. @internal */
+export interface SecretKey {
+  readonly tenant: string;
+  readonly version: number;
+}
+
+/** One stored secret: its key and its sealed text (a fieldseal envelope). @internal */
+export interface SealedSecret extends SecretKey {
+  readonly sealed: string;
+}
+
+/** One page of {@link SealedSecretStorage.listPage}. @internal */
+export interface SealedSecretPage {
+  readonly rows: readonly SealedSecret[];
+  /** Where the next page starts (pass it as `after`), or `undefined` after the last page. */
+  readonly next: SecretKey | undefined;
+}
+
+/**
+ * The table of sealed secrets, one row per (tenant, version). Implementations never see a
+ * secret in the clear.
+ * @example
+ * ```ts
+ * const storage: SealedSecretStorage = new DynamoSealedSecretStorage(client, 'bi-secrets');
+ * const secrets = new TenantSecrets(storage, fs);
+ * ```
+ * @internal
+ */
+export interface SealedSecretStorage {
+  /** Create the table when it does not exist yet. */
+  createTable(): Promise<void>;
+  /** The stored rows among every (tenant, version) pair, in any order; absent pairs left out. */
+  select(tenants: readonly string[], versions: readonly number[]): Promise<SealedSecret[]>;
+  /**
+   * Insert each row whose (tenant, version) is not stored yet; a row already stored is kept
+   * (the first writer wins, so concurrent writers all end up opening the same secret).
+   */
+  insertIfAbsent(rows: readonly SealedSecret[]): Promise<void>;
+  /**
+   * Replace the sealed text of (tenant, version) with `nextSealed` only if it is still
+   * `expectedSealed` (compare-and-set); returns whether it was replaced.
+   */
+  replaceIf(
+    tenant: string,
+    version: number,
+    expectedSealed: string,
+    nextSealed: string,
+  ): Promise<boolean>;
+  /**
+   * Up to `limit` rows (possibly fewer, even before the last page) after `after`, or from
+   * the start without it; every stored row is listed once over all pages.
+   */
+  listPage(after: SecretKey | undefined, limit: number): Promise<SealedSecretPage>;
+  /** Delete every row of `tenant` (all versions); returns how many were deleted. */
+  erase(tenant: string): Promise<number>;
+}

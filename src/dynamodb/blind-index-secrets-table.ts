@@ -1,0 +1,271 @@
+import {
+  BatchWriteItemCommand,
+  CreateTableCommand,
+  PutItemCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateItemCommand,
+  waitUntilTableExists,
+  type DynamoDBClient,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
+import type { Fieldseal } from '../client/fieldseal.js';
+import type {
+  SealedSecret,
+  SealedSecretPage,
+  SealedSecretStorage,
+  SecretKey,
+} from '../blind-index/sealed-secret-storage.js';
+import { TenantSecrets } from '../blind-index/tenant-secrets.js';
+import { batchGetItems, WRITE_BATCH, type Sender } from './batch-requests.js';
+import type { DynamoItem } from './item-codec.js';
+import type { DynamoDBSendingClient } from './repository-types.js';
+import { checkTenant } from './table-keys.js';
+
+/*
+ * Per-tenant blind-index secrets in a DynamoDB table: partition key `tenant` (S), sort key
+ * `version` (N), attribute `sealed` (S, a fieldseal envelope sealed under the tenant's data
+ * key). Sealing, opening and resealing are the storage-independent TenantSecrets; this file
+ * only keeps the sealed text, with conditional writes where PostgreSQL has a primary key.
+ */
+
+/** The default table name, the same as PostgreSQL's secrets table. */
+const DEFAULT_TABLE = 'fieldseal_blind_index_secrets';
+
+/** Puts in flight at once when creating secrets. */
+const PUT_CONCURRENCY = 16;
+
+/** How long `createTable` waits for the table to become ACTIVE, in seconds. */
+const ACTIVE_TIMEOUT_S = 300;
+/** BatchWriteItem attempts before unprocessed deletes are an error (as batch-requests.ts). */
+const MAX_WRITE_ATTEMPTS = 8;
+
+// Attribute names always go through placeholders: no reserved-word surprises.
+const NAMES = { '#t': 'tenant', '#v': 'version', '#s': 'sealed' } as const;
+
+/**
+ * Options of {@link dynamoTenantIndexSecrets}.
+ * @example
+ * ```ts
+ * const options: DynamoTenantIndexSecretsOptions = {
+ *   client: new DynamoDBClient({}),
+ *   fs,
+ *   tableName: 'fieldseal_blind_index_secrets',
+ * };
+ * ```
+ */
+export interface DynamoTenantIndexSecretsOptions {
+  /** A `DynamoDBClient`, or a `DynamoDBDocumentClient` wrapping one. */
+  readonly client: DynamoDBClient | DynamoDBSendingClient;
+  /** The fieldseal client whose tenant data keys seal the secrets. */
+  readonly fs: Fieldseal;
+  /** The DynamoDB table (default `fieldseal_blind_index_secrets`, shared by every repository). */
+  readonly tableName?: string;
+}
+
+/** Whether `err` is the named SDK exception (by name: two copies of the SDK may be loaded). */
+function isAwsError(err: unknown, name: string): boolean {
+  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === name;
+}
+
+function keyOf(tenant: string, version: number): DynamoItem {
+  return { tenant: { S: tenant }, version: { N: String(version) } };
+}
+
+function keyFrom(item: DynamoItem): SecretKey {
+  return { tenant: item.tenant?.S ?? '', version: Number(item.version?.N) };
+}
+
+function rowFrom(item: DynamoItem): SealedSecret {
+  const sealed = item.sealed?.S;
+  if (typeof item.tenant?.S !== 'string' || item.version?.N === undefined || sealed === undefined) {
+    throw new TypeError(
+      'blind index secrets table: item without tenant (S), version (N), sealed (S)',
+    );
+  }
+  return { ...keyFrom(item), sealed };
+}
+
+/**
+ * The sealed secrets table in DynamoDB.
+ * @example
+ * ```ts
+ * const storage = new DynamoSealedSecretStorage(client, 'fieldseal_blind_index_secrets');
+ * await storage.createTable();
+ * ```
+ * @internal
+ */
+export class DynamoSealedSecretStorage implements SealedSecretStorage {
+  constructor(
+    private readonly client: Sender,
+    private readonly table: string,
+  ) {}
+
+  /** CreateTable (on-demand billing) unless it exists, then wait until it is ACTIVE. */
+  async createTable(): Promise<void> {
+    try {
+      await this.client.send(
+        new CreateTableCommand({
+          TableName: this.table,
+          BillingMode: 'PAY_PER_REQUEST',
+          KeySchema: [
+            { AttributeName: 'tenant', KeyType: 'HASH' },
+            { AttributeName: 'version', KeyType: 'RANGE' },
+          ],
+          AttributeDefinitions: [
+            { AttributeName: 'tenant', AttributeType: 'S' },
+            { AttributeName: 'version', AttributeType: 'N' },
+          ],
+        }),
+      );
+    } catch (err) {
+      // Another process created it first: safe to run at every start, like IF NOT EXISTS.
+      if (!isAwsError(err, 'ResourceInUseException')) throw err;
+    }
+    await waitUntilTableExists(
+      { client: this.client as DynamoDBClient, maxWaitTime: ACTIVE_TIMEOUT_S },
+      { TableName: this.table },
+    );
+  }
+
+  async select(tenants: readonly string[], versions: readonly number[]): Promise<SealedSecret[]> {
+    const keys = tenants.flatMap((t) => versions.map((v) => keyOf(t, v)));
+    return (await batchGetItems(this.client, this.table, keys)).map(rowFrom);
+  }
+
+  async insertIfAbsent(rows: readonly SealedSecret[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += PUT_CONCURRENCY) {
+      await Promise.all(rows.slice(i, i + PUT_CONCURRENCY).map((r) => this.#putIfAbsent(r)));
+    }
+  }
+
+  async replaceIf(
+    tenant: string,
+    version: number,
+    expectedSealed: string,
+    nextSealed: string,
+  ): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: keyOf(tenant, version),
+          UpdateExpression: 'SET #s = :next',
+          ConditionExpression: '#s = :expected',
+          ExpressionAttributeNames: { '#s': NAMES['#s'] },
+          ExpressionAttributeValues: {
+            ':next': { S: nextSealed },
+            ':expected': { S: expectedSealed },
+          },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isAwsError(err, 'ConditionalCheckFailedException')) return false;
+      throw err;
+    }
+  }
+
+  async listPage(after: SecretKey | undefined, limit: number): Promise<SealedSecretPage> {
+    const out = (await this.client.send(
+      new ScanCommand({
+        TableName: this.table,
+        Limit: limit,
+        ConsistentRead: true,
+        ...(after === undefined ? {} : { ExclusiveStartKey: keyOf(after.tenant, after.version) }),
+      }),
+    )) as { Items?: DynamoItem[]; LastEvaluatedKey?: DynamoItem };
+    const last = out.LastEvaluatedKey;
+    return { rows: (out.Items ?? []).map(rowFrom), next: last && keyFrom(last) };
+  }
+
+  /** Query the tenant's keys (consistent), then delete them with BatchWriteItem. */
+  async erase(tenant: string): Promise<number> {
+    checkTenant(tenant);
+    const keys: DynamoItem[] = [];
+    let start: DynamoItem | undefined;
+    do {
+      const out = (await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: '#t = :t',
+          ProjectionExpression: '#t, #v',
+          ExpressionAttributeNames: { '#t': NAMES['#t'], '#v': NAMES['#v'] },
+          ExpressionAttributeValues: { ':t': { S: tenant } },
+          ConsistentRead: true,
+          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+        }),
+      )) as { Items?: DynamoItem[]; LastEvaluatedKey?: DynamoItem };
+      keys.push(...(out.Items ?? []));
+      start = out.LastEvaluatedKey;
+    } while (start !== undefined);
+    for (let i = 0; i < keys.length; i += WRITE_BATCH) {
+      await this.#deleteBatch(keys.slice(i, i + WRITE_BATCH));
+    }
+    return keys.length;
+  }
+
+  /** First writer wins; a loser's secret is dropped and the stored one is read back by `load`. */
+  async #putIfAbsent(r: SealedSecret): Promise<void> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: { ...keyOf(r.tenant, r.version), sealed: { S: r.sealed } },
+          ConditionExpression: 'attribute_not_exists(#t)',
+          ExpressionAttributeNames: { '#t': NAMES['#t'] },
+        }),
+      );
+    } catch (err) {
+      if (!isAwsError(err, 'ConditionalCheckFailedException')) throw err;
+    }
+  }
+
+  /** One BatchWriteItem of deletes, retrying UnprocessedItems with jittered backoff. */
+  async #deleteBatch(keys: readonly DynamoItem[]): Promise<void> {
+    let pending: WriteRequest[] = keys.map((Key) => ({ DeleteRequest: { Key } }));
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt >= MAX_WRITE_ATTEMPTS) {
+        throw new Error(`BatchWriteItem on ${this.table}: ${pending.length} deletes unprocessed`);
+      }
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * 25 * 2 ** attempt));
+      const out = (await this.client.send(
+        new BatchWriteItemCommand({ RequestItems: { [this.table]: pending } }),
+      )) as { UnprocessedItems?: Record<string, WriteRequest[]> };
+      pending = out.UnprocessedItems?.[this.table] ?? [];
+    }
+  }
+}
+
+/**
+ * Per-tenant blind-index secrets kept in a DynamoDB table, sealed under each tenant's data key
+ * with the same encryption context as PostgreSQL's (so a shredded tenant's secrets, and hence
+ * its blind indexes, can no longer be opened or recomputed, even with the indexer root key).
+ * @throws TypeError when `client` cannot send commands or `tableName` is not a table name.
+ * @example
+ * ```ts
+ * const secrets = dynamoTenantIndexSecrets({ client: new DynamoDBClient({}), fs });
+ * await secrets.createTable();
+ * const opened = await secrets.load(['acme'], [1], { create: true, reseal: true });
+ * try {
+ *   const tenantSecret = opened.get('acme', 1); // Buffer | FieldsealError | undefined
+ *   if (Buffer.isBuffer(tenantSecret)) {
+ *     const where = { tenant: 'acme', table: 'customers', field: 'email' };
+ *     const emailIndex = indexer.index(email, where, { version: 1, tenantSecret });
+ *   }
+ * } finally {
+ *   opened.wipe();
+ * }
+ * ```
+ * @internal
+ */
+export function dynamoTenantIndexSecrets(options: DynamoTenantIndexSecretsOptions): TenantSecrets {
+  const { client, fs, tableName = DEFAULT_TABLE } = options;
+  if (typeof (client as Partial<Sender> | undefined)?.send !== 'function') {
+    throw new TypeError('client: expected a DynamoDBClient or DynamoDBDocumentClient');
+  }
+  if (typeof tableName !== 'string' || !/^[A-Za-z0-9_.-]{3,255}$/.test(tableName)) {
+    throw new TypeError('tableName: expected a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)');
+  }
+  return new TenantSecrets(new DynamoSealedSecretStorage(client, tableName), fs);
+}
