@@ -1,4 +1,5 @@
 import { planOf } from '../model/define-model.js';
+import { planBlindIndex } from './blind-index-attributes.js';
 import type { AnyModel } from '../model/model-types.js';
 import type { Sender } from './batch-requests.js';
 import { Repository } from './dynamo-repository.js';
@@ -11,7 +12,8 @@ import { planKeys } from './table-keys.js';
  * the model's record key, so the AAD of every encrypted attribute binds the tenant, the
  * model's table name, the attribute name and the item's DynamoDB key: an attribute copied to
  * another item, another attribute or another tenant does not decrypt.
- * @throws TypeError when `keys` name an unknown or encrypted field, or are not the model's key.
+ * @throws TypeError when `keys` name an unknown or encrypted field, or are not the model's key;
+ *   when the model has `.blindIndex()` fields and `blindIndex` is missing (or the reverse).
  * @example
  * ```ts
  * const Customer = defineModel({
@@ -36,7 +38,8 @@ export function createDynamoRepository<M extends AnyModel>(
   if (typeof (client as Partial<Sender> | undefined)?.send !== 'function') {
     throw new TypeError('client: expected a DynamoDBClient or DynamoDBDocumentClient');
   }
-  const indexes = planIndexes(plan, options.indexes);
   const sender = client as unknown as Sender;
-  return new Repository<M>(sender, fs, model, plan, layout, indexes, tableName);
+  const blindIndex = planBlindIndex(plan, options.blindIndex, client, fs);
+  const indexes = planIndexes(plan, options.indexes, blindIndex);
+  return new Repository<M>(sender, fs, model, plan, layout, indexes, tableName, blindIndex);
 }

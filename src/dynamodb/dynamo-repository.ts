@@ -7,7 +7,9 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { Fieldseal } from '../client/fieldseal.js';
 import type { ModelPlan } from '../model/model-plan.js';
-import type { AnyModel, InferRecord } from '../model/model-types.js';
+import type { AnyModel, BlindIndexedField, InferRecord } from '../model/model-types.js';
+import { addIndexAttributes, type BlindIndexState } from './blind-index-attributes.js';
+import { findByIndex, type LookupStats } from './blind-index-lookup.js';
 import { batchGetItems, batchPut, type Sender } from './batch-requests.js';
 import { itemToRow, type DynamoItem } from './item-codec.js';
 import { itemRecords, type ItemHooks, type ItemRecords } from './item-records.js';
@@ -19,6 +21,7 @@ import type {
   DynamoPage,
   DynamoQueryOptions,
   DynamoRepository,
+  DynamoRepositoryStats,
   DynamoSaveOptions,
   DynamoScanOptions,
   DynamoTransactWrite,
@@ -46,14 +49,44 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
     readonly layout: KeyLayout,
     private readonly indexes: ReadonlyMap<string, IndexLayout>,
     readonly tableName: string,
-    hooks: ItemHooks = {},
+    readonly blindIndex: BlindIndexState | undefined,
   ) {
+    const hooks: ItemHooks = {};
+    if (blindIndex !== undefined) {
+      hooks.addAttributes = (records, items) =>
+        addIndexAttributes(blindIndex, plan, records, items);
+    }
     this.records = itemRecords(fs, model, plan, hooks);
   }
 
   readonly records: ItemRecords<M>;
+  readonly #stats: LookupStats = { blindIndexCandidates: 0, blindIndexFalsePositives: 0 };
+
+  stats(): DynamoRepositoryStats {
+    return { ...this.#stats };
+  }
+
+  async findBy(
+    tenant: string,
+    field: BlindIndexedField<M>,
+    value: string,
+  ): Promise<InferRecord<M>[]> {
+    return this.findByAny(tenant, field, [value]);
+  }
+
+  async findByAny(
+    tenant: string,
+    field: BlindIndexedField<M>,
+    values: readonly string[],
+  ): Promise<InferRecord<M>[]> {
+    if (this.blindIndex === undefined) {
+      throw new TypeError(`model ${this.plan.table} has no field with .blindIndex()`);
+    }
+    return findByIndex(this, this.blindIndex, this.indexes, this.#stats, tenant, field, values);
+  }
 
   async createTable(): Promise<void> {
+    await this.blindIndex?.secrets.createTable();
     const table = keySchema(this.layout);
     const { GlobalSecondaryIndexes, definitions } = indexSchema(this.layout, this.indexes);
     await this.client.send(
@@ -130,6 +163,9 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
   ): Promise<DynamoPage<InferRecord<M>>> {
     const index = this.indexes.get(indexName);
     if (index === undefined) throw new TypeError(`indexName: "${indexName}" is not declared`);
+    if (index.blindIndex !== undefined) {
+      throw new TypeError(`indexName: "${indexName}" keys a blind index; use findBy`);
+    }
     return this.queryPage(tenant, index, partition, options);
   }
 

@@ -5,6 +5,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { ConditionFailedError } from '../errors.js';
+import { updatedIndexAttributes, type BlindIndexState } from './blind-index-attributes.js';
 import { mapLimit } from '../lib/map-limit.js';
 import type { AnyModel, InferRecord } from '../model/model-types.js';
 import type { DynamoItem } from './item-codec.js';
@@ -31,6 +32,7 @@ import { allOf, conditionParts, type ConditionParts } from './write-conditions.j
 /** What the writes need of their repository. @internal */
 export interface WriteContext<M extends AnyModel> extends TableContext<M> {
   readonly records: ItemRecords<M>;
+  readonly blindIndex: BlindIndexState | undefined;
 }
 
 type Key = Readonly<Record<string, DynamoKeyValue>>;
@@ -128,14 +130,12 @@ export async function updateItem<M extends AnyModel>(
   if (returnValues !== 'ALL_NEW' && returnValues !== 'ALL_OLD') {
     throw new TypeError("returnValues: expected 'ALL_NEW' or 'ALL_OLD'");
   }
-  const parts = await buildUpdate(
-    t.fs,
-    t.plan,
-    checkTenant(tenant),
-    key,
-    changes,
-    options.increment,
-  );
+  checkTenant(tenant);
+  const indexes =
+    t.blindIndex === undefined || typeof changes !== 'object' || changes === null
+      ? undefined
+      : await updatedIndexAttributes(t.blindIndex, t.plan, tenant, changes);
+  const parts = await buildUpdate(t.fs, t.plan, tenant, key, changes, options.increment, indexes);
   const user = conditionParts(t.plan, options.condition);
   const condition = allOf(ownedBy(t, tenant), user);
   try {

@@ -1,6 +1,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Fieldseal } from '../client/fieldseal.js';
-import type { AnyModel, InferRecord } from '../model/model-types.js';
+import type { AnyModel, BlindIndexedField, InferRecord } from '../model/model-types.js';
+import type { DynamoBlindIndexOptions } from './blind-index-attributes.js';
+import type { DynamoBlindIndexKeys } from './secondary-indexes.js';
 import type { DynamoKeyValue, DynamoTableKeys } from './table-keys.js';
 import type { DynamoCondition } from './write-conditions.js';
 import type {
@@ -56,7 +58,33 @@ export interface DynamoRepositoryOptions<M extends AnyModel> {
    * Global secondary indexes by name: their partition (and sort) key fields. Encrypted fields
    * are refused (a randomised value never matches); `createTable` creates them (projection ALL).
    */
-  readonly indexes?: Readonly<Record<string, DynamoTableKeys<keyof M['fields'] & string>>>;
+  readonly indexes?: Readonly<
+    Record<
+      string,
+      | DynamoTableKeys<keyof M['fields'] & string>
+      | DynamoBlindIndexKeys<BlindIndexedField<M>, keyof M['fields'] & string>
+    >
+  >;
+  /**
+   * Required when the model has `.blindIndex()` fields: the indexer, the versions written and
+   * read, and the DynamoDB table of the tenants' sealed index secrets. Each written version is
+   * an `S` attribute `<field>_bidx_v<version>`; a GSI on it (`indexes`) serves `findBy`.
+   */
+  readonly blindIndex?: DynamoBlindIndexOptions<M>;
+}
+
+/**
+ * What {@link DynamoRepository.stats} counts since the repository was made.
+ * @example
+ * ```ts
+ * const { blindIndexFalsePositives, blindIndexCandidates } = repo.stats();
+ * ```
+ */
+export interface DynamoRepositoryStats {
+  /** Items a blind-index GSI returned to `findBy` / `findByAny`. */
+  readonly blindIndexCandidates: number;
+  /** Of those, items whose decrypted value did not match (index collisions). */
+  readonly blindIndexFalsePositives: number;
 }
 
 /**
@@ -257,6 +285,23 @@ export interface DynamoRepository<M extends AnyModel> {
    *   SDK's TransactionCanceledException when DynamoDB cancels.
    */
   transactWrite(writes: readonly DynamoTransactWrite<M>[]): Promise<void>;
+  /**
+   * The tenant's items whose blind-indexed `field` equals `value` (after the field's
+   * normalisation), through the GSI declared on its blind index (eventually consistent).
+   * Every candidate is decrypted and compared, so an index collision never returns a wrong
+   * item.
+   * @throws TypeError when the field has no blind index or no GSI keys it; the key error of
+   *   the tenant's index secret; BatchError when a candidate does not decrypt.
+   */
+  findBy(tenant: string, field: BlindIndexedField<M>, value: string): Promise<InferRecord<M>[]>;
+  /** {@link DynamoRepository.findBy} for up to 100 values: items equal to any of them. */
+  findByAny(
+    tenant: string,
+    field: BlindIndexedField<M>,
+    values: readonly string[],
+  ): Promise<InferRecord<M>[]>;
+  /** Counters of this repository: blind-index candidates and false positives. */
+  stats(): DynamoRepositoryStats;
   /**
    * TransactGetItems (up to 100 keys, one serialisable snapshot), decrypted as one batch and
    * aligned with `keys` (`undefined` for an absent or foreign item).

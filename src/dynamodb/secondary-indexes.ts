@@ -3,14 +3,36 @@ import type {
   AttributeValue,
   GlobalSecondaryIndex,
 } from '@aws-sdk/client-dynamodb';
+import { indexColumn } from '../integrations/postgres/blind-index-config.js';
 import type { ModelPlan, PlannedField } from '../model/model-plan.js';
+import type { BlindIndexState } from './blind-index-attributes.js';
 import { keyAttribute, type DynamoTableKeys, type KeyLayout } from './table-keys.js';
+
+/**
+ * A global secondary index keyed by a blind index: its partition key is the attribute
+ * `<field>_bidx_v<version>` (`version` defaults to the version the field reads), for
+ * `repo.findBy`.
+ * @example
+ * ```ts
+ * const indexes = { 'by-email': { blindIndex: 'email' } };
+ * ```
+ */
+export interface DynamoBlindIndexKeys<F extends string = string, K extends string = string> {
+  /** A field with `.blindIndex()`. */
+  readonly blindIndex: F;
+  /** The blind index version the GSI keys (one the repository writes). */
+  readonly version?: number;
+  /** An optional plain sort key field. */
+  readonly sort?: K;
+}
 
 /** The checked key fields of one global secondary index. @internal */
 export interface IndexLayout {
   readonly name: string;
   readonly partition: PlannedField;
   readonly sort: PlannedField | undefined;
+  /** Set when the partition key is a blind-index attribute. */
+  readonly blindIndex?: { readonly field: string; readonly version: number };
 }
 
 const KEY_KINDS = new Set(['string', 'number', 'bigint']);
@@ -40,7 +62,8 @@ function indexField(plan: ModelPlan, index: string, name: unknown): PlannedField
  */
 export function planIndexes(
   plan: ModelPlan,
-  indexes: Readonly<Record<string, DynamoTableKeys>> | undefined,
+  indexes: Readonly<Record<string, DynamoTableKeys | DynamoBlindIndexKeys>> | undefined,
+  blindIndex?: BlindIndexState,
 ): ReadonlyMap<string, IndexLayout> {
   const out = new Map<string, IndexLayout>();
   if (indexes === undefined) return out;
@@ -52,6 +75,10 @@ export function planIndexes(
     if (typeof keys !== 'object' || keys === null) {
       throw new TypeError(`indexes.${name}: expected { partition, sort? }`);
     }
+    if ('blindIndex' in keys) {
+      out.set(name, blindIndexLayout(plan, name, keys, blindIndex));
+      continue;
+    }
     out.set(name, {
       name,
       partition: indexField(plan, name, keys.partition),
@@ -59,6 +86,40 @@ export function planIndexes(
     });
   }
   return out;
+}
+
+/** A GSI on a blind-index attribute: the field must have an index the repository writes. */
+function blindIndexLayout(
+  plan: ModelPlan,
+  name: string,
+  keys: DynamoBlindIndexKeys,
+  state: BlindIndexState | undefined,
+): IndexLayout {
+  const indexed = state?.config.fields.get(keys.blindIndex);
+  if (indexed === undefined) {
+    throw new TypeError(
+      `indexes.${name}: "${String(keys.blindIndex)}" is not a field with .blindIndex() ` +
+        '(and the repository needs the blindIndex option)',
+    );
+  }
+  const version = keys.version ?? indexed.read;
+  if (!indexed.write.includes(version)) {
+    throw new TypeError(`indexes.${name}: version ${version} of ${keys.blindIndex} is not written`);
+  }
+  const attribute = indexColumn(indexed.field.name, version);
+  return {
+    name,
+    partition: {
+      name: attribute,
+      qualified: `${plan.table}.${attribute}`,
+      kind: 'string',
+      nullable: false,
+      optional: true,
+      encryption: undefined,
+    },
+    sort: keys.sort === undefined ? undefined : indexField(plan, name, keys.sort),
+    blindIndex: { field: indexed.field.name, version },
+  };
 }
 
 const typeOf = (f: PlannedField): 'S' | 'N' => (f.kind === 'string' ? 'S' : 'N');

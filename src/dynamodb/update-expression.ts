@@ -83,7 +83,8 @@ function incrementsOf(
 /**
  * Encrypt the changed encrypted fields (one client batch) and build `SET` / `REMOVE` clauses.
  * `undefined` removes an optional attribute; `null` stores `NULL` in a nullable one;
- * `increment` adds to plain numeric attributes (`if_not_exists(a, 0) + n`).
+ * `increment` adds to plain numeric attributes (`if_not_exists(a, 0) + n`); `extra` sets and
+ * removes derived attributes (blind indexes) by name.
  * @throws KeyNotConfiguredError (client without the model's policies), the first failing
  *   field's FieldsealError, ValueTooLargeError, TypeError for tenant, key or unknown fields.
  * @internal
@@ -95,6 +96,10 @@ export async function buildUpdate(
   key: Readonly<Record<string, unknown>>,
   changes: Readonly<Record<string, unknown>>,
   increment?: Readonly<Record<string, unknown>>,
+  extra: { readonly set: Record<string, AttributeValue>; readonly remove: readonly string[] } = {
+    set: {},
+    remove: [],
+  },
 ): Promise<UpdateParts> {
   assertRegistered(fs, plan);
   if (typeof changes !== 'object' || changes === null || Array.isArray(changes)) {
@@ -151,6 +156,15 @@ export async function buildUpdate(
       attributeValues[`:u${i}`] = value;
       set.push(`#u${i} = :u${i}`);
     }
+  });
+  Object.entries(extra.set).forEach(([name, value], i) => {
+    names[`#x${i}`] = name;
+    attributeValues[`:x${i}`] = value;
+    set.push(`#x${i} = :x${i}`);
+  });
+  extra.remove.forEach((name, i) => {
+    names[`#r${i}`] = name;
+    remove.push(`#r${i}`);
   });
   adds.forEach(({ field, by }, i) => {
     names[`#i${i}`] = field.name;

@@ -208,9 +208,9 @@ describe('DynamoDB repository writes (DynamoDB Local)', () => {
     await expect(
       r.update('acme', key, { version: 3 }, { increment: { version: 1 } }),
     ).rejects.toThrow(/also in the changes/);
-    await expect(
-      r.update('acme', key, {}, { increment: { version: 1n } }),
-    ).rejects.toThrow(TypeError);
+    await expect(r.update('acme', key, {}, { increment: { version: 1n } })).rejects.toThrow(
+      TypeError,
+    );
     expect(requests).toBe(before);
     for (const p of [
       r.update('acme', key, {}, { increment: { email: 1 } }),

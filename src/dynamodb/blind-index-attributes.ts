@@ -1,0 +1,115 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { TenantSecrets } from '../blind-index/tenant-secrets.js';
+import type { Fieldseal } from '../client/fieldseal.js';
+import {
+  indexValues,
+  writtenIndexColumns,
+  type WrittenIndexColumn,
+} from '../integrations/postgres/blind-index-columns.js';
+import {
+  resolveIndexConfig,
+  type IndexConfig,
+  type RepositoryBlindIndexOptions,
+} from '../integrations/postgres/blind-index-config.js';
+import type { ModelPlan } from '../model/model-plan.js';
+import type { AnyModel } from '../model/model-types.js';
+import { dynamoTenantIndexSecrets } from './blind-index-secrets-table.js';
+import type { DynamoItem } from './item-codec.js';
+import type { DynamoRepositoryOptions } from './repository-types.js';
+
+/*
+ * Blind-index attributes of DynamoDB items: for each `.blindIndex()` field and each version
+ * written, an `S` attribute `<field>_bidx_v<version>` holding the value's truncated HMAC (see
+ * docs/blind-index.md), which a global secondary index can key. Null and absent values get no
+ * attribute (a sparse index). The keys mix in each tenant's secret, sealed under its data key
+ * in a DynamoDB table of its own, so a crypto-shred also ends the tenant's indexes.
+ */
+
+/**
+ * The `blindIndex` option of `createDynamoRepository`: the indexer, the versions written and
+ * read per field, and the DynamoDB table of the tenants' sealed index secrets.
+ * @example
+ * ```ts
+ * const blindIndex: DynamoBlindIndexOptions<typeof Customer> = {
+ *   indexer: await createBlindIndexer({ source, reference: 'blind-index' }),
+ *   secretsTable: 'prod-fieldseal-bidx-secrets', // default fieldseal_blind_index_secrets
+ * };
+ * ```
+ */
+export type DynamoBlindIndexOptions<M extends AnyModel> = RepositoryBlindIndexOptions<M>;
+
+/** The blind-index state of one repository. @internal */
+export interface BlindIndexState {
+  readonly config: IndexConfig;
+  readonly secrets: TenantSecrets;
+  readonly written: readonly WrittenIndexColumn[];
+  readonly secretsTable: string;
+}
+
+/**
+ * Check the option against the model: required exactly when the model has `.blindIndex()`
+ * fields.
+ * @throws TypeError / RangeError naming the option.
+ * @internal
+ */
+export function planBlindIndex(
+  plan: ModelPlan,
+  option: DynamoBlindIndexOptions<AnyModel> | undefined,
+  client: DynamoRepositoryOptions<AnyModel>['client'],
+  fs: Fieldseal,
+): BlindIndexState | undefined {
+  const { secretsTable = 'fieldseal_blind_index_secrets', ...rest } = option ?? {};
+  const config = resolveIndexConfig(
+    plan,
+    option === undefined ? undefined : ({ ...rest } as DynamoBlindIndexOptions<AnyModel>),
+  );
+  if (config === undefined) return undefined;
+  const secrets = dynamoTenantIndexSecrets({ client, fs, tableName: secretsTable });
+  return { config, secrets, written: writtenIndexColumns(config), secretsTable };
+}
+
+/**
+ * Set the index attributes of freshly encoded items.
+ * @throws the key error of a tenant whose secret cannot be made or opened: an item is never
+ *   written without its indexes.
+ * @internal
+ */
+export async function addIndexAttributes(
+  state: BlindIndexState,
+  plan: ModelPlan,
+  records: readonly Readonly<Record<string, unknown>>[],
+  items: DynamoItem[],
+): Promise<void> {
+  const values = await indexValues(plan, state.config, state.secrets, state.written, records);
+  values.forEach((row, i) => {
+    row.forEach((value, c) => {
+      if (value !== null) items[i]![state.written[c]!.name] = { S: value };
+    });
+  });
+}
+
+/**
+ * The index attributes an update of `changes` sets or removes (only for indexed fields in
+ * `changes`).
+ * @internal
+ */
+export async function updatedIndexAttributes(
+  state: BlindIndexState,
+  plan: ModelPlan,
+  tenant: string,
+  changes: Readonly<Record<string, unknown>>,
+): Promise<{ set: Record<string, AttributeValue>; remove: string[] }> {
+  const columns = state.written.filter((c) => Object.hasOwn(changes, c.field.field.name));
+  const set: Record<string, AttributeValue> = {};
+  const remove: string[] = [];
+  if (columns.length === 0) return { set, remove };
+  const [values] = await indexValues(plan, state.config, state.secrets, columns, [
+    { ...changes, [plan.tenant]: tenant },
+  ]);
+  columns.forEach((c, i) => {
+    const value = values![i];
+    if (value === null || value === undefined) remove.push(c.name);
+    else set[c.name] = { S: value };
+  });
+  return { set, remove };
+}
