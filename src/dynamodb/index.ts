@@ -12,6 +12,7 @@ export type {
   DynamoQueryOptions,
   DynamoRepository,
   DynamoRepositoryOptions,
+  DynamoRepositoryStats,
   DynamoSaveOptions,
   DynamoScanOptions,
   DynamoTransactWrite,
@@ -19,3 +20,6 @@ export type {
 } from './repository-types.js';
 export type { DynamoKeyValue, DynamoTableKeys } from './table-keys.js';
 export type { DynamoCondition } from './write-conditions.js';
+export type { DynamoBlindIndexOptions } from './blind-index-attributes.js';
+export type { DynamoBlindIndexKeys } from './secondary-indexes.js';
+export { DynamoKeyStore, type DynamoKeyStoreOptions } from '../keystore/dynamodb/index.js';
