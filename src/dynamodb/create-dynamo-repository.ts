@@ -1,5 +1,6 @@
 import { planOf } from '../model/define-model.js';
 import { planBlindIndex } from './blind-index-attributes.js';
+import { planLegacy } from './legacy-values.js';
 import type { AnyModel } from '../model/model-types.js';
 import type { Sender } from './batch-requests.js';
 import { Repository } from './dynamo-repository.js';
@@ -41,5 +42,6 @@ export function createDynamoRepository<M extends AnyModel>(
   const sender = client as unknown as Sender;
   const blindIndex = planBlindIndex(plan, options.blindIndex, client, fs);
   const indexes = planIndexes(plan, options.indexes, blindIndex);
-  return new Repository<M>(sender, fs, model, plan, layout, indexes, tableName, blindIndex);
+  const legacy = planLegacy(plan, options.legacy);
+  return new Repository<M>(sender, fs, model, plan, layout, indexes, tableName, blindIndex, legacy);
 }

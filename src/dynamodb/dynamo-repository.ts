@@ -10,6 +10,12 @@ import type { ModelPlan } from '../model/model-plan.js';
 import type { AnyModel, BlindIndexedField, InferRecord } from '../model/model-types.js';
 import { addIndexAttributes, type BlindIndexState } from './blind-index-attributes.js';
 import { findByIndex, type LookupStats } from './blind-index-lookup.js';
+import {
+  backfillTable,
+  type DynamoBackfillOptions,
+  type DynamoBackfillReport,
+} from './dynamo-backfill.js';
+import { replaceLegacy, type LegacyState } from './legacy-values.js';
 import { batchGetItems, batchPut, type Sender } from './batch-requests.js';
 import { itemToRow, type DynamoItem } from './item-codec.js';
 import { itemRecords, type ItemHooks, type ItemRecords } from './item-records.js';
@@ -50,12 +56,14 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
     private readonly indexes: ReadonlyMap<string, IndexLayout>,
     readonly tableName: string,
     readonly blindIndex: BlindIndexState | undefined,
+    private readonly legacy: LegacyState | undefined,
   ) {
     const hooks: ItemHooks = {};
     if (blindIndex !== undefined) {
       hooks.addAttributes = (records, items) =>
         addIndexAttributes(blindIndex, plan, records, items);
     }
+    if (legacy !== undefined) hooks.prepareRows = (rows) => replaceLegacy(legacy, fs, plan, rows);
     this.records = itemRecords(fs, model, plan, hooks);
   }
 
@@ -63,7 +71,11 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
   readonly #stats: LookupStats = { blindIndexCandidates: 0, blindIndexFalsePositives: 0 };
 
   stats(): DynamoRepositoryStats {
-    return { ...this.#stats };
+    return { ...this.#stats, legacyReads: Object.fromEntries(this.legacy?.reads ?? []) };
+  }
+
+  async backfill(options?: DynamoBackfillOptions): Promise<DynamoBackfillReport> {
+    return backfillTable(this, this.legacy, options);
   }
 
   async findBy(

@@ -23,3 +23,20 @@ export type { DynamoCondition } from './write-conditions.js';
 export type { DynamoBlindIndexOptions } from './blind-index-attributes.js';
 export type { DynamoBlindIndexKeys } from './secondary-indexes.js';
 export { DynamoKeyStore, type DynamoKeyStoreOptions } from '../keystore/dynamodb/index.js';
+export type { DynamoLegacyFormat, DynamoLegacyOptions } from './legacy-values.js';
+export type {
+  DynamoBackfillOptions,
+  DynamoBackfillProgress,
+  DynamoBackfillReport,
+} from './dynamo-backfill.js';
+export {
+  MAX_SEED_TEXT_LENGTH,
+  SEED_PREFIX,
+  isSeedValue,
+  openSeedValue,
+  openSeedValues,
+  parseSeedValue,
+  type OpenSeedValuesOptions,
+  type SeedEnvelope,
+  type SeedValueItem,
+} from './seed-format/index.js';

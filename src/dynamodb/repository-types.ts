@@ -2,6 +2,8 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Fieldseal } from '../client/fieldseal.js';
 import type { AnyModel, BlindIndexedField, InferRecord } from '../model/model-types.js';
 import type { DynamoBlindIndexOptions } from './blind-index-attributes.js';
+import type { DynamoBackfillOptions, DynamoBackfillReport } from './dynamo-backfill.js';
+import type { DynamoLegacyOptions } from './legacy-values.js';
 import type { DynamoBlindIndexKeys } from './secondary-indexes.js';
 import type { DynamoKeyValue, DynamoTableKeys } from './table-keys.js';
 import type { DynamoCondition } from './write-conditions.js';
@@ -71,6 +73,13 @@ export interface DynamoRepositoryOptions<M extends AnyModel> {
    * an `S` attribute `<field>_bidx_v<version>`; a GSI on it (`indexes`) serves `findBy`.
    */
   readonly blindIndex?: DynamoBlindIndexOptions<M>;
+  /**
+   * The migration escape hatch: per encrypted string attribute, a legacy format it may still
+   * hold (the DynamoDB seed's `ENC:` values). Such values are read (counted in `stats()`) and
+   * become fieldseal values on the next save or through `backfill`; without this option, or
+   * in any other attribute, they fail closed. See docs/dynamodb-seed-migration.md.
+   */
+  readonly legacy?: DynamoLegacyOptions<M>;
 }
 
 /**
@@ -85,6 +94,8 @@ export interface DynamoRepositoryStats {
   readonly blindIndexCandidates: number;
   /** Of those, items whose decrypted value did not match (index collisions). */
   readonly blindIndexFalsePositives: number;
+  /** Legacy (`legacy` option) values read, by `table.field`. */
+  readonly legacyReads: Readonly<Record<string, number>>;
 }
 
 /**
@@ -300,8 +311,17 @@ export interface DynamoRepository<M extends AnyModel> {
     field: BlindIndexedField<M>,
     values: readonly string[],
   ): Promise<InferRecord<M>[]>;
-  /** Counters of this repository: blind-index candidates and false positives. */
+  /** Counters of this repository: blind-index candidates and false positives, legacy reads. */
   stats(): DynamoRepositoryStats;
+  /**
+   * Rewrite the whole table (every tenant), one Scan page at a time: legacy values become
+   * fieldseal values (with their blind indexes), and with `reencrypt` every value not under
+   * its tenant's active key version is sealed again under it. Each item is written with a
+   * compare-and-set on the values read, so application writes always win. Resumable: pass the
+   * report's `nextKey` as `startKey`.
+   * @throws the SDK's errors; item-level failures are reported, not thrown.
+   */
+  backfill(options?: DynamoBackfillOptions): Promise<DynamoBackfillReport>;
   /**
    * TransactGetItems (up to 100 keys, one serialisable snapshot), decrypted as one batch and
    * aligned with `keys` (`undefined` for an absent or foreign item).

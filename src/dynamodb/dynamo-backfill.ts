@@ -1,0 +1,288 @@
+import {
+  ConditionalCheckFailedException,
+  ScanCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
+import { isFieldsealError, type FieldsealError, type FieldsealErrorCode } from '../errors.js';
+import { withField } from '../model/field-error.js';
+import type { AnyModel } from '../model/model-types.js';
+import { contextOf, scopeOf } from '../model/record-rules.js';
+import { updatedIndexAttributes } from './blind-index-attributes.js';
+import { itemToRow, type DynamoItem } from './item-codec.js';
+import type { WriteContext } from './item-writes.js';
+import { legacySlots, sealLegacy, type LegacyState } from './legacy-values.js';
+import { keyOf, type DynamoKeyValue } from './table-keys.js';
+
+/*
+ * The DynamoDB backfill: one consistent Scan page at a time over every tenant's items, each
+ * item rewritten by one UpdateItem whose condition is that every attribute it replaces still
+ * holds the value read (compare-and-set), so an application write made meanwhile always wins
+ * and is simply counted. Nothing is decrypted into the report; failures carry codes only.
+ */
+
+/**
+ * Options of {@link DynamoRepository.backfill}.
+ * @example
+ * ```ts
+ * let report = await repo.backfill({ pageSize: 200, maxPages: 50, onProgress: (p) => log(p) });
+ * while (!report.done) report = await repo.backfill({ startKey: report.nextKey, maxPages: 50 });
+ * ```
+ */
+export interface DynamoBackfillOptions {
+  /** The `nextKey` of an earlier report, to resume. */
+  readonly startKey?: Readonly<Record<string, DynamoKeyValue>>;
+  /** Items per Scan page (DynamoDB's `Limit`); default 100. */
+  readonly pageSize?: number;
+  /** Stop after this many pages (resume with `nextKey`). */
+  readonly maxPages?: number;
+  /** Also seal every value not under its tenant's active key version again (rotation). */
+  readonly reencrypt?: boolean;
+  /** Most items scanned per second (a throttle for provisioned tables). */
+  readonly itemsPerSecond?: number;
+  /** Stops after the current page. */
+  readonly signal?: AbortSignal;
+  /** Called after each page. */
+  readonly onProgress?: (progress: DynamoBackfillProgress) => void;
+}
+
+/**
+ * Counts of a backfill so far.
+ * @example
+ * ```ts
+ * const onProgress = (p: DynamoBackfillProgress) => console.log(`${p.scanned} scanned, ${p.rewritten} rewritten`);
+ * ```
+ */
+export interface DynamoBackfillProgress {
+  /** Items read. */
+  readonly scanned: number;
+  /** Items rewritten. */
+  readonly rewritten: number;
+  /** Legacy values that became fieldseal values. */
+  readonly legacyValues: number;
+  /** Values sealed again under their tenant's active key version. */
+  readonly reencryptedValues: number;
+  /** Items an application write changed meanwhile (left as the application wrote them). */
+  readonly conflicts: number;
+  /** Items of crypto-shredded tenants (left alone). */
+  readonly shredded: number;
+  /** Values that failed (see `failures`). */
+  readonly failed: number;
+  readonly elapsedMs: number;
+  /** Where to resume; `undefined` when the whole table was read. */
+  readonly nextKey: Readonly<Record<string, DynamoKeyValue>> | undefined;
+}
+
+/**
+ * What a backfill call did.
+ * @example
+ * ```ts
+ * const { done, failures } = await repo.backfill();
+ * for (const f of failures) console.warn(f.key, f.field, f.code);
+ * ```
+ */
+export interface DynamoBackfillReport extends DynamoBackfillProgress {
+  /** The whole table was read. */
+  readonly done: boolean;
+  /** Up to 1,000 failed values: item key, `table.field`, code. */
+  readonly failures: readonly {
+    readonly key: Readonly<Record<string, DynamoKeyValue>>;
+    readonly field: string;
+    readonly code: FieldsealErrorCode;
+  }[];
+}
+
+type Counts = { -readonly [K in keyof DynamoBackfillProgress]: DynamoBackfillProgress[K] };
+type Failures = DynamoBackfillReport['failures'][number][];
+
+const MAX_FAILURES = 1000;
+
+/** The new attributes of one item, and the old values they replace. */
+interface ItemChange {
+  readonly set: Record<string, AttributeValue>;
+  readonly expect: Record<string, AttributeValue>;
+  shredded: boolean;
+  legacy: number;
+  reencrypted: number;
+}
+
+/** The key fields of a row, as the model types them. */
+function keyValues(
+  t: WriteContext<AnyModel>,
+  row: Readonly<Record<string, unknown>>,
+): Record<string, DynamoKeyValue> {
+  const key: Record<string, DynamoKeyValue> = {};
+  for (const f of [t.layout.partition, t.layout.sort]) {
+    if (f !== undefined) key[f.name] = row[f.name] as DynamoKeyValue;
+  }
+  return key;
+}
+
+/**
+ * Run the backfill over `t`'s table (see {@link DynamoBackfillOptions}).
+ * @internal
+ */
+export async function backfillTable<M extends AnyModel>(
+  t: WriteContext<M>,
+  legacy: LegacyState | undefined,
+  options: DynamoBackfillOptions = {},
+): Promise<DynamoBackfillReport> {
+  const { pageSize = 100, maxPages = Infinity, reencrypt = false, itemsPerSecond } = options;
+  if (!Number.isInteger(pageSize) || pageSize < 1) throw new TypeError('pageSize: expected ≥ 1');
+  const started = Date.now();
+  const counts: Counts = {
+    scanned: 0,
+    rewritten: 0,
+    legacyValues: 0,
+    reencryptedValues: 0,
+    conflicts: 0,
+    shredded: 0,
+    failed: 0,
+    elapsedMs: 0,
+    nextKey: options.startKey,
+  };
+  const failures: Failures = [];
+  let start = options.startKey === undefined ? undefined : keyOf(t.layout, options.startKey);
+  for (let page = 0; page < maxPages && options.signal?.aborted !== true; page++) {
+    const out = (await t.client.send(
+      new ScanCommand({
+        TableName: t.tableName,
+        ConsistentRead: true,
+        Limit: pageSize,
+        ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+      }),
+    )) as { Items?: DynamoItem[]; LastEvaluatedKey?: Record<string, AttributeValue> };
+    const items = out.Items ?? [];
+    counts.scanned += items.length;
+    const changes = await pageChanges(t, legacy, items, reencrypt, counts, failures);
+    for (const [i, change] of changes) await writeChange(t, items[i]!, change, counts);
+    start = out.LastEvaluatedKey;
+    counts.nextKey = start === undefined ? undefined : keyValues(t, itemToRow(t.plan, start));
+    counts.elapsedMs = Date.now() - started;
+    options.onProgress?.({ ...counts });
+    if (start === undefined) break;
+    if (itemsPerSecond !== undefined) {
+      const due = (counts.scanned / itemsPerSecond) * 1000 - (Date.now() - started);
+      if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
+    }
+  }
+  counts.elapsedMs = Date.now() - started;
+  return { ...counts, done: start === undefined, failures };
+}
+
+/** The changes of one page's items, by item index. */
+async function pageChanges<M extends AnyModel>(
+  t: WriteContext<M>,
+  legacy: LegacyState | undefined,
+  items: readonly DynamoItem[],
+  reencrypt: boolean,
+  counts: Counts,
+  failures: Failures,
+): Promise<Map<number, ItemChange>> {
+  const rows = items.map((item) => itemToRow(t.plan, item));
+  const changes = new Map<number, ItemChange>();
+  const changeOf = (i: number): ItemChange => {
+    const c = changes.get(i) ?? { set: {}, expect: {}, shredded: false, legacy: 0, reencrypted: 0 };
+    changes.set(i, c);
+    return c;
+  };
+  const fail = (i: number, field: string, error: FieldsealError): void => {
+    if (error.code === 'ERR_KEY_SHREDDED') {
+      changeOf(i).shredded = true;
+      return;
+    }
+    counts.failed++;
+    if (failures.length < MAX_FAILURES) {
+      failures.push({ key: keyValues(t, rows[i]!), field, code: error.code });
+    }
+  };
+  const slots = legacy === undefined ? [] : legacySlots(legacy, rows);
+  if (slots.length > 0) {
+    const sealed = await sealLegacy(legacy!, t.fs, t.plan, rows, slots);
+    for (const [k, result] of sealed.entries()) {
+      const { row, field } = slots[k]!;
+      if (isFieldsealError(result)) {
+        fail(row, field.qualified, result);
+        continue;
+      }
+      const c = changeOf(row);
+      c.set[field.name] =
+        typeof result.stored === 'string' ? { S: result.stored } : { B: result.stored };
+      c.expect[field.name] = items[row]![field.name]!;
+      c.legacy++;
+      if (t.blindIndex?.config.fields.has(field.name) === true) {
+        const tenant = rows[row]![t.plan.tenant] as string;
+        const { set } = await updatedIndexAttributes(t.blindIndex, t.plan, tenant, {
+          [field.name]: result.plaintext,
+        });
+        Object.assign(c.set, set);
+      }
+    }
+  }
+  if (reencrypt) {
+    for (const [i, row] of rows.entries()) {
+      for (const f of t.plan.encrypted) {
+        const stored = row[f.name];
+        if (stored === null || stored === undefined || changes.get(i)?.set[f.name] !== undefined)
+          continue;
+        if (slots.some((s) => s.row === i && s.field === f)) continue; // a legacy value that failed
+        try {
+          const context = contextOf(t.plan, f, scopeOf(t.plan, row));
+          const next = await t.fs.reencrypt(stored as string | Uint8Array, context);
+          if (!next.changed) continue;
+          const c = changeOf(i);
+          c.set[f.name] = typeof next.stored === 'string' ? { S: next.stored } : { B: next.stored };
+          c.expect[f.name] = items[i]![f.name]!;
+          c.reencrypted++;
+        } catch (err) {
+          if (!isFieldsealError(err)) throw err;
+          fail(i, f.qualified, withField(err, f.qualified));
+        }
+      }
+    }
+  }
+  for (const [i, c] of changes) {
+    if (c.shredded) counts.shredded++;
+    if (c.shredded || Object.keys(c.expect).length === 0) changes.delete(i);
+  }
+  return changes;
+}
+
+/** One compare-and-set UpdateItem; a condition failure is an application write: counted. */
+async function writeChange<M extends AnyModel>(
+  t: WriteContext<M>,
+  item: DynamoItem,
+  change: ItemChange,
+  counts: Counts,
+): Promise<void> {
+  const names: Record<string, string> = {};
+  const values: Record<string, AttributeValue> = {};
+  const set = Object.entries(change.set).map(([name, value], i) => {
+    names[`#s${i}`] = name;
+    values[`:s${i}`] = value;
+    return `#s${i} = :s${i}`;
+  });
+  const expect = Object.entries(change.expect).map(([name, value], i) => {
+    names[`#e${i}`] = name;
+    values[`:e${i}`] = value;
+    return `#e${i} = :e${i}`;
+  });
+  try {
+    await t.client.send(
+      new UpdateItemCommand({
+        TableName: t.tableName,
+        Key: keyOf(t.layout, itemToRow(t.plan, item)),
+        UpdateExpression: `SET ${set.join(', ')}`,
+        ConditionExpression: expect.join(' AND '),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+    counts.rewritten++;
+    counts.legacyValues += change.legacy;
+    counts.reencryptedValues += change.reencrypted;
+  } catch (err) {
+    if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    counts.conflicts++;
+  }
+}
