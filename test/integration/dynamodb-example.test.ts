@@ -17,6 +17,8 @@ describe('examples/dynamodb', () => {
     expect(r.stdout).toContain('acme has 2 customers:');
     expect(r.stdout).toMatch(/c1\s+pro\s+ada@acme\.example\s+ssn=521-44-8790/);
     expect(r.stdout).toContain('Plaintext anywhere in the raw item? no');
+    expect(r.stdout).toContain('findBy email "  ADA@acme.example": c1 (ada@acme.example)');
+    expect(r.stdout).toContain("acme's data keys live in DynamoDB, wrapped: v1 active");
     expect(r.stdout).toMatch(
       /copied ciphertext from acme\/c1 to globex\/c1: refused with ERR_\w+ \(customers\.ssn\)/,
     );
