@@ -32,10 +32,26 @@ function backoff(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.random() * cap));
 }
 
-function unfinished(table: string, op: string, left: number): Error {
-  return new Error(
-    `${op} on ${table}: ${left} requests still unprocessed after ${MAX_ATTEMPTS} attempts`,
-  );
+/**
+ * Send `first`, then what each response leaves unprocessed, until nothing is left: at most
+ * 8 attempts, with backoff before each retry.
+ */
+async function untilProcessed<T>(
+  table: string,
+  op: string,
+  first: T[],
+  sendOnce: (pending: T[]) => Promise<T[]>,
+): Promise<void> {
+  let pending = first;
+  for (let attempt = 0; pending.length > 0; attempt++) {
+    if (attempt >= MAX_ATTEMPTS) {
+      throw new Error(
+        `${op} on ${table}: ${pending.length} requests still unprocessed after ${MAX_ATTEMPTS} attempts`,
+      );
+    }
+    if (attempt > 0) await backoff(attempt);
+    pending = await sendOnce(pending);
+  }
 }
 
 function chunks<T>(list: readonly T[], size: number): T[][] {
@@ -45,8 +61,36 @@ function chunks<T>(list: readonly T[], size: number): T[][] {
 }
 
 /**
+ * Send every put or delete request, 25 per BatchWriteItem, retrying UnprocessedItems.
+ * @throws Error when requests are still unprocessed after 8 attempts; the SDK's errors.
+ * @example
+ * ```ts
+ * await batchWriteRequests(client, 'secrets', keys.map((Key) => ({ DeleteRequest: { Key } })));
+ * ```
+ * @internal
+ */
+export async function batchWriteRequests(
+  client: Sender,
+  table: string,
+  requests: readonly WriteRequest[],
+): Promise<void> {
+  for (const chunk of chunks(requests, WRITE_BATCH)) {
+    await untilProcessed(table, 'BatchWriteItem', chunk, async (pending) => {
+      const out = (await client.send(
+        new BatchWriteItemCommand({ RequestItems: { [table]: pending } }),
+      )) as { UnprocessedItems?: Record<string, WriteRequest[]> };
+      return out.UnprocessedItems?.[table] ?? [];
+    });
+  }
+}
+
+/**
  * Put every item, 25 per BatchWriteItem, retrying UnprocessedItems.
  * @throws Error when items are still unprocessed after 8 attempts; the SDK's errors.
+ * @example
+ * ```ts
+ * await batchPut(client, 'customers', await records.encode(list));
+ * ```
  * @internal
  */
 export async function batchPut(
@@ -54,17 +98,11 @@ export async function batchPut(
   table: string,
   items: readonly DynamoItem[],
 ): Promise<void> {
-  for (const chunk of chunks(items, WRITE_BATCH)) {
-    let pending: WriteRequest[] = chunk.map((Item) => ({ PutRequest: { Item } }));
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt >= MAX_ATTEMPTS) throw unfinished(table, 'BatchWriteItem', pending.length);
-      if (attempt > 0) await backoff(attempt);
-      const out = (await client.send(
-        new BatchWriteItemCommand({ RequestItems: { [table]: pending } }),
-      )) as { UnprocessedItems?: Record<string, WriteRequest[]> };
-      pending = out.UnprocessedItems?.[table] ?? [];
-    }
-  }
+  await batchWriteRequests(
+    client,
+    table,
+    items.map((Item) => ({ PutRequest: { Item } })),
+  );
 }
 
 /**
@@ -80,10 +118,7 @@ export async function batchGetItems(
 ): Promise<DynamoItem[]> {
   const found: DynamoItem[] = [];
   for (const chunk of chunks(keys, GET_BATCH)) {
-    let pending: DynamoItem[] = chunk;
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt >= MAX_ATTEMPTS) throw unfinished(table, 'BatchGetItem', pending.length);
-      if (attempt > 0) await backoff(attempt);
+    await untilProcessed(table, 'BatchGetItem', chunk, async (pending) => {
       const out = (await client.send(
         new BatchGetItemCommand({
           RequestItems: { [table]: { Keys: pending, ConsistentRead: true } },
@@ -93,8 +128,8 @@ export async function batchGetItems(
         UnprocessedKeys?: Record<string, KeysAndAttributes>;
       };
       found.push(...(out.Responses?.[table] ?? []));
-      pending = out.UnprocessedKeys?.[table]?.Keys ?? [];
-    }
+      return out.UnprocessedKeys?.[table]?.Keys ?? [];
+    });
   }
   return found;
 }

@@ -1,16 +1,16 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { TenantSecrets } from '../blind-index/tenant-secrets.js';
-import type { Fieldseal } from '../client/fieldseal.js';
 import {
   indexValues,
   writtenIndexColumns,
   type WrittenIndexColumn,
-} from '../integrations/postgres/blind-index-columns.js';
+} from '../blind-index/index-values.js';
 import {
   resolveIndexConfig,
   type IndexConfig,
   type RepositoryBlindIndexOptions,
-} from '../integrations/postgres/blind-index-config.js';
+} from '../blind-index/repository-index-config.js';
+import type { TenantSecrets } from '../blind-index/tenant-secrets.js';
+import type { Fieldseal } from '../client/fieldseal.js';
 import type { ModelPlan } from '../model/model-plan.js';
 import type { AnyModel } from '../model/model-types.js';
 import { dynamoTenantIndexSecrets } from './blind-index-secrets-table.js';
@@ -47,6 +47,18 @@ export interface BlindIndexState {
 }
 
 /**
+ * The rule index attribute names have always had here (the configuration was once resolved by
+ * the PostgreSQL integration): letters, digits and `_`, at most 63 characters. The secrets
+ * table name is checked by {@link dynamoTenantIndexSecrets} instead.
+ */
+function checkIndexAttribute(what: string, name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(name)) {
+    throw new TypeError(`${what}: ${JSON.stringify(name)} is not a plain SQL identifier`);
+  }
+  return name;
+}
+
+/**
  * Check the option against the model: required exactly when the model has `.blindIndex()`
  * fields.
  * @throws TypeError / RangeError naming the option.
@@ -62,6 +74,7 @@ export function planBlindIndex(
   const config = resolveIndexConfig(
     plan,
     option === undefined ? undefined : ({ ...rest } as DynamoBlindIndexOptions<AnyModel>),
+    checkIndexAttribute,
   );
   if (config === undefined) return undefined;
   const secrets = dynamoTenantIndexSecrets({ client, fs, tableName: secretsTable });

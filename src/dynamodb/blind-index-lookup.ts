@@ -1,6 +1,6 @@
 import { QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { normalizeValue } from '../blind-index/options.js';
-import { indexOf } from '../integrations/postgres/blind-index-columns.js';
+import { indexOf } from '../blind-index/index-values.js';
 import type { AnyModel, InferRecord } from '../model/model-types.js';
 import type { BlindIndexState } from './blind-index-attributes.js';
 import type { DynamoItem } from './item-codec.js';

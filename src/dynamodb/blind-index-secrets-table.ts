@@ -1,13 +1,9 @@
 import {
-  BatchWriteItemCommand,
-  CreateTableCommand,
   PutItemCommand,
   QueryCommand,
   ScanCommand,
   UpdateItemCommand,
-  waitUntilTableExists,
   type DynamoDBClient,
-  type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import type { Fieldseal } from '../client/fieldseal.js';
 import type {
@@ -17,7 +13,8 @@ import type {
   SecretKey,
 } from '../blind-index/sealed-secret-storage.js';
 import { TenantSecrets } from '../blind-index/tenant-secrets.js';
-import { batchGetItems, WRITE_BATCH, type Sender } from './batch-requests.js';
+import { batchGetItems, batchWriteRequests, type Sender } from './batch-requests.js';
+import { createTableIfAbsent, waitUntilActive } from './create-table.js';
 import type { DynamoItem } from './item-codec.js';
 import type { DynamoDBSendingClient } from './repository-types.js';
 import { checkTenant } from './table-keys.js';
@@ -34,11 +31,6 @@ const DEFAULT_TABLE = 'fieldseal_blind_index_secrets';
 
 /** Puts in flight at once when creating secrets. */
 const PUT_CONCURRENCY = 16;
-
-/** How long `createTable` waits for the table to become ACTIVE, in seconds. */
-const ACTIVE_TIMEOUT_S = 300;
-/** BatchWriteItem attempts before unprocessed deletes are an error (as batch-requests.ts). */
-const MAX_WRITE_ATTEMPTS = 8;
 
 // Attribute names always go through placeholders: no reserved-word surprises.
 const NAMES = { '#t': 'tenant', '#v': 'version', '#s': 'sealed' } as const;
@@ -103,29 +95,8 @@ export class DynamoSealedSecretStorage implements SealedSecretStorage {
 
   /** CreateTable (on-demand billing) unless it exists, then wait until it is ACTIVE. */
   async createTable(): Promise<void> {
-    try {
-      await this.client.send(
-        new CreateTableCommand({
-          TableName: this.table,
-          BillingMode: 'PAY_PER_REQUEST',
-          KeySchema: [
-            { AttributeName: 'tenant', KeyType: 'HASH' },
-            { AttributeName: 'version', KeyType: 'RANGE' },
-          ],
-          AttributeDefinitions: [
-            { AttributeName: 'tenant', AttributeType: 'S' },
-            { AttributeName: 'version', AttributeType: 'N' },
-          ],
-        }),
-      );
-    } catch (err) {
-      // Another process created it first: safe to run at every start, like IF NOT EXISTS.
-      if (!isAwsError(err, 'ResourceInUseException')) throw err;
-    }
-    await waitUntilTableExists(
-      { client: this.client as DynamoDBClient, maxWaitTime: ACTIVE_TIMEOUT_S },
-      { TableName: this.table },
-    );
+    await createTableIfAbsent(this.client, this.table, ['tenant', 'S'], ['version', 'N']);
+    await waitUntilActive(this.client, this.table);
   }
 
   async select(tenants: readonly string[], versions: readonly number[]): Promise<SealedSecret[]> {
@@ -199,9 +170,11 @@ export class DynamoSealedSecretStorage implements SealedSecretStorage {
       keys.push(...(out.Items ?? []));
       start = out.LastEvaluatedKey;
     } while (start !== undefined);
-    for (let i = 0; i < keys.length; i += WRITE_BATCH) {
-      await this.#deleteBatch(keys.slice(i, i + WRITE_BATCH));
-    }
+    await batchWriteRequests(
+      this.client,
+      this.table,
+      keys.map((Key) => ({ DeleteRequest: { Key } })),
+    );
     return keys.length;
   }
 
@@ -218,21 +191,6 @@ export class DynamoSealedSecretStorage implements SealedSecretStorage {
       );
     } catch (err) {
       if (!isAwsError(err, 'ConditionalCheckFailedException')) throw err;
-    }
-  }
-
-  /** One BatchWriteItem of deletes, retrying UnprocessedItems with jittered backoff. */
-  async #deleteBatch(keys: readonly DynamoItem[]): Promise<void> {
-    let pending: WriteRequest[] = keys.map((Key) => ({ DeleteRequest: { Key } }));
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt >= MAX_WRITE_ATTEMPTS) {
-        throw new Error(`BatchWriteItem on ${this.table}: ${pending.length} deletes unprocessed`);
-      }
-      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * 25 * 2 ** attempt));
-      const out = (await this.client.send(
-        new BatchWriteItemCommand({ RequestItems: { [this.table]: pending } }),
-      )) as { UnprocessedItems?: Record<string, WriteRequest[]> };
-      pending = out.UnprocessedItems?.[this.table] ?? [];
     }
   }
 }

@@ -3,7 +3,7 @@ import type {
   AttributeValue,
   GlobalSecondaryIndex,
 } from '@aws-sdk/client-dynamodb';
-import { indexColumn } from '../integrations/postgres/blind-index-config.js';
+import { indexColumn } from '../blind-index/repository-index-config.js';
 import type { ModelPlan, PlannedField } from '../model/model-plan.js';
 import type { BlindIndexState } from './blind-index-attributes.js';
 import { keyAttribute, type DynamoTableKeys, type KeyLayout } from './table-keys.js';

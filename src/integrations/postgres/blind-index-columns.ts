@@ -1,37 +1,19 @@
-import { isFieldsealError } from '../../errors.js';
-import type { ModelPlan } from '../../model/model-plan.js';
+import type { WrittenIndexColumn } from '../../blind-index/index-values.js';
 import type { SqlClient } from '../../keystore/postgres/sql-client.js';
-import { indexColumn, type IndexConfig, type IndexedField } from './blind-index-config.js';
 import { indexName, q } from './repository-columns.js';
-import type { SecretSet, TenantIndexSecrets } from './tenant-index-secrets.js';
 
 /*
- * The blind-index columns of a repository's table (internal): their DDL, and their values for
- * records being written.
+ * The blind-index columns of a repository's table (internal): their DDL. Which columns are
+ * written, and their values, are storage-independent (src/blind-index/index-values.ts).
  */
-
-/** One index column written on insert and upsert. @internal */
-export interface WrittenIndexColumn {
-  readonly name: string;
-  readonly field: IndexedField;
-  readonly version: number;
-}
-
-/** Every index column the configuration writes, field by field, version by version. @internal */
-export function writtenIndexColumns(config: IndexConfig | undefined): WrittenIndexColumn[] {
-  if (config === undefined) return [];
-  return [...config.fields.values()].flatMap((field) =>
-    field.write.map((version) => ({
-      name: indexColumn(field.field.name, version),
-      field,
-      version,
-    })),
-  );
-}
 
 /**
  * Add each written index column and its (tenant, index) B-tree index when missing. Safe to
  * run from every process at start-up (`IF NOT EXISTS`).
+ * @example
+ * ```ts
+ * await addIndexColumns(sql, 'customers', 'tenant_id', writtenIndexColumns(config));
+ * ```
  * @internal
  */
 export async function addIndexColumns(
@@ -47,61 +29,4 @@ export async function addIndexColumns(
         ON ${q(table)} (${q(tenantColumn)}, ${q(c.name)})`,
     );
   }
-}
-
-/**
- * The index column values of each record (`null` where the field is null or absent), in the
- * order of `columns`. Every tenant's secrets are created when missing.
- * @throws the key error of a tenant whose secret cannot be made or opened (e.g.
- *   `ERR_KEY_SHREDDED`): a record is never written without its indexes.
- * @internal
- */
-export async function indexValues(
-  plan: ModelPlan,
-  config: IndexConfig,
-  secrets: TenantIndexSecrets,
-  columns: readonly WrittenIndexColumn[],
-  records: readonly Readonly<Record<string, unknown>>[],
-): Promise<(string | null)[][]> {
-  if (columns.length === 0) return records.map(() => []);
-  const tenants = records.map((r) => r[plan.tenant] as string);
-  // A write path: keep the secrets sealed under each tenant's current data key.
-  const opened = await secrets.load(tenants, config.versions, { create: true, reseal: true });
-  try {
-    return records.map((record, i) =>
-      columns.map((c) => {
-        const value = record[c.field.field.name];
-        if (value === null || value === undefined) return null;
-        return indexOf(plan, config, opened, tenants[i]!, c.field, c.version, value as string);
-      }),
-    );
-  } finally {
-    opened.wipe();
-  }
-}
-
-/**
- * The blind index of `value` in `tenant` under `version`, keyed with the tenant's secret.
- * @throws the error that prevented opening the tenant's secret (callers handle a missing
- *   secret before calling).
- * @internal
- */
-export function indexOf(
-  plan: ModelPlan,
-  config: IndexConfig,
-  opened: SecretSet,
-  tenant: string,
-  field: IndexedField,
-  version: number,
-  value: string,
-): string {
-  const secret = opened.get(tenant, version);
-  if (secret === undefined || isFieldsealError(secret)) {
-    throw secret ?? new TypeError('blind index secret missing after creation');
-  }
-  return config.indexer.index(
-    value,
-    { tenant, table: plan.table, field: field.field.name },
-    { ...field.options, version, tenantSecret: secret },
-  );
 }

@@ -2,8 +2,8 @@ import { normalizeValue } from '../../blind-index/options.js';
 import type { DecryptItem } from '../../client/items.js';
 import { withField } from '../../model/field-error.js';
 import { contextOf, kindError, scopeOf } from '../../model/record-rules.js';
-import { indexColumn, indexedField } from './blind-index-config.js';
-import { indexOf } from './blind-index-columns.js';
+import { indexOf } from '../../blind-index/index-values.js';
+import { indexColumn, indexedField } from '../../blind-index/repository-index-config.js';
 import { q } from './repository-columns.js';
 import { selectRows, type RepositoryContext } from './repository-context.js';
 

@@ -2,8 +2,12 @@ import { checkVersion } from '../../blind-index/options.js';
 import type { DecryptItem } from '../../client/items.js';
 import { isFieldsealError, type FieldsealErrorCode } from '../../errors.js';
 import { contextOf, scopeOf } from '../../model/record-rules.js';
-import { indexColumn, indexedField, type IndexedField } from './blind-index-config.js';
-import { indexOf } from './blind-index-columns.js';
+import { indexOf } from '../../blind-index/index-values.js';
+import {
+  indexColumn,
+  indexedField,
+  type IndexedField,
+} from '../../blind-index/repository-index-config.js';
 import { compareAndSet, type CasRow } from './compare-and-set.js';
 import { fromColumn, keyParam, q } from './repository-columns.js';
 import {

@@ -15,7 +15,10 @@ export {
   type ModelRepositoryOptions,
 } from './model-repository.js';
 export type { RepositoryStats } from './repository-context.js';
-export type { BlindIndexVersions, RepositoryBlindIndexOptions } from './blind-index-config.js';
+export type {
+  BlindIndexVersions,
+  RepositoryBlindIndexOptions,
+} from '../../blind-index/repository-index-config.js';
 export type {
   BackfillCursor,
   BackfillOptions as BlindIndexBackfillOptions,

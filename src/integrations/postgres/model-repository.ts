@@ -8,8 +8,10 @@ import type {
   InferStored,
 } from '../../model/model-types.js';
 import { decryptRecord, decryptRecords } from '../../model/record-codec.js';
-import { resolveIndexConfig, type RepositoryBlindIndexOptions } from './blind-index-config.js';
-import { addIndexColumns, writtenIndexColumns } from './blind-index-columns.js';
+import { writtenIndexColumns } from '../../blind-index/index-values.js';
+import type { RepositoryBlindIndexOptions } from '../../blind-index/repository-index-config.js';
+import { addIndexColumns } from './blind-index-columns.js';
+import { resolvePostgresIndexConfig } from './blind-index-config.js';
 import { lookup } from './blind-index-lookup.js';
 import {
   backfill,
@@ -160,7 +162,7 @@ export function createModelRepository<M extends AnyModel>(
   const plan = planOf(model);
   const table = checkIdentifier('tableName', options.tableName ?? model.table);
   const columns = columnsOf(model, plan);
-  const index = resolveIndexConfig(plan, options.blindIndex);
+  const index = resolvePostgresIndexConfig(plan, options.blindIndex);
   if (options.writeBack !== undefined && typeof options.writeBack !== 'boolean') {
     throw new TypeError('writeBack: expected a boolean');
   }

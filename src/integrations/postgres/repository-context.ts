@@ -2,7 +2,7 @@ import type { Fieldseal } from '../../client/fieldseal.js';
 import type { SqlClient } from '../../keystore/postgres/sql-client.js';
 import type { ModelPlan } from '../../model/model-plan.js';
 import type { AnyModel } from '../../model/model-types.js';
-import type { IndexConfig } from './blind-index-config.js';
+import type { IndexConfig } from '../../blind-index/repository-index-config.js';
 import { fromRow, keyParam, q, type Column } from './repository-columns.js';
 import type { TenantIndexSecrets } from './tenant-index-secrets.js';
 

@@ -1,14 +1,13 @@
 import {
-  CreateTableCommand,
   GetItemCommand,
   QueryCommand,
   TransactWriteItemsCommand,
   UpdateItemCommand,
-  waitUntilTableExists,
   type DynamoDBClient,
   type TransactWriteItem,
   type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
+import { createTableIfAbsent, waitUntilActive } from '../../dynamodb/create-table.js';
 import { KeyStoreUnavailableError } from '../../errors.js';
 import type { Item } from './key-items.js';
 import type { KeyAttributes } from './item-keys.js';
@@ -103,27 +102,10 @@ export class KeyTable {
 
   /** Create the table (on-demand capacity) if it does not exist, and wait until it is active. */
   async create(): Promise<void> {
-    try {
-      await this.client.send(
-        new CreateTableCommand({
-          TableName: this.name,
-          BillingMode: 'PAY_PER_REQUEST',
-          KeySchema: [
-            { AttributeName: 'pk', KeyType: 'HASH' },
-            { AttributeName: 'sk', KeyType: 'RANGE' },
-          ],
-          AttributeDefinitions: [
-            { AttributeName: 'pk', AttributeType: 'S' },
-            { AttributeName: 'sk', AttributeType: 'S' },
-          ],
-        }),
-      );
-    } catch (err) {
-      if (errorName(err) !== 'ResourceInUseException') throw unavailable('CreateTable', err);
-    }
-    await this.#send('DescribeTable', () =>
-      waitUntilTableExists({ client: this.client, maxWaitTime: 300 }, { TableName: this.name }),
+    await this.#send('CreateTable', () =>
+      createTableIfAbsent(this.client, this.name, ['pk', 'S'], ['sk', 'S']),
     );
+    await this.#send('DescribeTable', () => waitUntilActive(this.client, this.name));
   }
 
   async #write(operation: string, send: () => Promise<unknown>): Promise<boolean> {
