@@ -77,8 +77,15 @@ export function planBlindIndex(
     checkIndexAttribute,
   );
   if (config === undefined) return undefined;
+  const written = writtenIndexColumns(config);
+  for (const c of written) {
+    // A model field of that name could be set directly and poison the index attribute.
+    if (plan.names.has(c.name)) {
+      throw new TypeError(`blindIndex: attribute ${c.name} is also a field of ${plan.table}`);
+    }
+  }
   const secrets = dynamoTenantIndexSecrets({ client, fs, tableName: secretsTable });
-  return { config, secrets, written: writtenIndexColumns(config), secretsTable };
+  return { config, secrets, written, secretsTable };
 }
 
 /**

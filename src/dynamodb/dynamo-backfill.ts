@@ -7,7 +7,7 @@ import {
 import { isFieldsealError, type FieldsealError, type FieldsealErrorCode } from '../errors.js';
 import { withField } from '../model/field-error.js';
 import type { AnyModel } from '../model/model-types.js';
-import { contextOf, scopeOf } from '../model/record-rules.js';
+import { assertRegistered, contextOf, scopeOf } from '../model/record-rules.js';
 import { updatedIndexAttributes } from './blind-index-attributes.js';
 import { itemToRow, type DynamoItem } from './item-codec.js';
 import type { WriteContext } from './item-writes.js';
@@ -38,6 +38,12 @@ export interface DynamoBackfillOptions {
   readonly maxPages?: number;
   /** Also seal every value not under its tenant's active key version again (rotation). */
   readonly reencrypt?: boolean;
+  /**
+   * Remove the legacy (`ENC:`) attributes of crypto-shredded tenants' items. A shred destroys
+   * fieldseal keys only: the seed's values stay readable with the seed's KMS key until they
+   * are removed (or that key is deleted).
+   */
+  readonly eraseShreddedLegacy?: boolean;
   /** Most items scanned per second (a throttle for provisioned tables). */
   readonly itemsPerSecond?: number;
   /** Stops after the current page. */
@@ -64,8 +70,12 @@ export interface DynamoBackfillProgress {
   readonly reencryptedValues: number;
   /** Items an application write changed meanwhile (left as the application wrote them). */
   readonly conflicts: number;
-  /** Items of crypto-shredded tenants (left alone). */
+  /** Items of crypto-shredded tenants (left alone, but see `erasedLegacyValues`). */
   readonly shredded: number;
+  /** Legacy values of shredded tenants removed (`eraseShreddedLegacy`). */
+  readonly erasedLegacyValues: number;
+  /** Items that are not this model's (no string tenant attribute, mistyped attributes). */
+  readonly foreign: number;
   /** Values that failed (see `failures`). */
   readonly failed: number;
   readonly elapsedMs: number;
@@ -101,9 +111,11 @@ const MAX_FAILURES = 1000;
 interface ItemChange {
   readonly set: Record<string, AttributeValue>;
   readonly expect: Record<string, AttributeValue>;
+  readonly remove: string[];
   shredded: boolean;
   legacy: number;
   reencrypted: number;
+  erased: number;
 }
 
 /** The key fields of a row, as the model types them. */
@@ -127,7 +139,8 @@ export async function backfillTable<M extends AnyModel>(
   legacy: LegacyState | undefined,
   options: DynamoBackfillOptions = {},
 ): Promise<DynamoBackfillReport> {
-  const { pageSize = 100, maxPages = Infinity, reencrypt = false, itemsPerSecond } = options;
+  const { pageSize = 100, maxPages = Infinity, itemsPerSecond } = options;
+  assertRegistered(t.fs, t.plan); // the client enforces the model's policies (modes, padding)
   if (!Number.isInteger(pageSize) || pageSize < 1) throw new TypeError('pageSize: expected ≥ 1');
   const started = Date.now();
   const counts: Counts = {
@@ -137,6 +150,8 @@ export async function backfillTable<M extends AnyModel>(
     reencryptedValues: 0,
     conflicts: 0,
     shredded: 0,
+    erasedLegacyValues: 0,
+    foreign: 0,
     failed: 0,
     elapsedMs: 0,
     nextKey: options.startKey,
@@ -154,8 +169,8 @@ export async function backfillTable<M extends AnyModel>(
     )) as { Items?: DynamoItem[]; LastEvaluatedKey?: Record<string, AttributeValue> };
     const items = out.Items ?? [];
     counts.scanned += items.length;
-    const changes = await pageChanges(t, legacy, items, reencrypt, counts, failures);
-    for (const [i, change] of changes) await writeChange(t, items[i]!, change, counts);
+    const changes = await pageChanges(t, legacy, items, options, counts, failures);
+    for (const [item, change] of changes) await writeChange(t, item, change, counts);
     start = out.LastEvaluatedKey;
     counts.nextKey = start === undefined ? undefined : keyValues(t, itemToRow(t.plan, start));
     counts.elapsedMs = Date.now() - started;
@@ -174,15 +189,36 @@ export async function backfillTable<M extends AnyModel>(
 async function pageChanges<M extends AnyModel>(
   t: WriteContext<M>,
   legacy: LegacyState | undefined,
-  items: readonly DynamoItem[],
-  reencrypt: boolean,
+  all: readonly DynamoItem[],
+  options: DynamoBackfillOptions,
   counts: Counts,
   failures: Failures,
-): Promise<Map<number, ItemChange>> {
-  const rows = items.map((item) => itemToRow(t.plan, item));
+): Promise<Map<DynamoItem, ItemChange>> {
+  // Items of other entities (single-table designs) are counted and left alone.
+  const items: DynamoItem[] = [];
+  const rows: Record<string, unknown>[] = [];
+  for (const item of all) {
+    try {
+      const row = itemToRow(t.plan, item);
+      scopeOf(t.plan, row);
+      items.push(item);
+      rows.push(row);
+    } catch (err) {
+      if (!(err instanceof TypeError)) throw err;
+      counts.foreign++;
+    }
+  }
   const changes = new Map<number, ItemChange>();
   const changeOf = (i: number): ItemChange => {
-    const c = changes.get(i) ?? { set: {}, expect: {}, shredded: false, legacy: 0, reencrypted: 0 };
+    const c = changes.get(i) ?? {
+      set: {},
+      expect: {},
+      remove: [],
+      shredded: false,
+      legacy: 0,
+      reencrypted: 0,
+      erased: 0,
+    };
     changes.set(i, c);
     return c;
   };
@@ -202,6 +238,14 @@ async function pageChanges<M extends AnyModel>(
     for (const [k, result] of sealed.entries()) {
       const { row, field } = slots[k]!;
       if (isFieldsealError(result)) {
+        if (result.code === 'ERR_KEY_SHREDDED' && options.eraseShreddedLegacy === true) {
+          const c = changeOf(row);
+          c.remove.push(field.name);
+          c.expect[field.name] = items[row]![field.name]!;
+          c.erased++;
+          c.shredded = true;
+          continue;
+        }
         fail(row, field.qualified, result);
         continue;
       }
@@ -219,7 +263,7 @@ async function pageChanges<M extends AnyModel>(
       }
     }
   }
-  if (reencrypt) {
+  if (options.reencrypt === true) {
     for (const [i, row] of rows.entries()) {
       for (const f of t.plan.encrypted) {
         const stored = row[f.name];
@@ -241,11 +285,15 @@ async function pageChanges<M extends AnyModel>(
       }
     }
   }
+  const out = new Map<DynamoItem, ItemChange>();
   for (const [i, c] of changes) {
     if (c.shredded) counts.shredded++;
-    if (c.shredded || Object.keys(c.expect).length === 0) changes.delete(i);
+    // A shredded tenant's item is only ever touched to erase its legacy values.
+    if (c.shredded && c.erased > 0)
+      out.set(items[i]!, { ...c, set: {}, legacy: 0, reencrypted: 0 });
+    else if (!c.shredded && Object.keys(c.expect).length > 0) out.set(items[i]!, c);
   }
-  return changes;
+  return out;
 }
 
 /** One compare-and-set UpdateItem; a condition failure is an application write: counted. */
@@ -262,17 +310,28 @@ async function writeChange<M extends AnyModel>(
     values[`:s${i}`] = value;
     return `#s${i} = :s${i}`;
   });
+  const remove = change.remove.map((name, i) => {
+    names[`#r${i}`] = name;
+    return `#r${i}`;
+  });
   const expect = Object.entries(change.expect).map(([name, value], i) => {
     names[`#e${i}`] = name;
     values[`:e${i}`] = value;
     return `#e${i} = :e${i}`;
   });
+  // Still this tenant's item (the values alone could have been copied into another's).
+  names['#t'] = t.plan.tenant;
+  values[':t'] = item[t.plan.tenant]!;
+  expect.push('#t = :t');
   try {
     await t.client.send(
       new UpdateItemCommand({
         TableName: t.tableName,
         Key: keyOf(t.layout, itemToRow(t.plan, item)),
-        UpdateExpression: `SET ${set.join(', ')}`,
+        UpdateExpression: [
+          ...(set.length > 0 ? [`SET ${set.join(', ')}`] : []),
+          ...(remove.length > 0 ? [`REMOVE ${remove.join(', ')}`] : []),
+        ].join(' '),
         ConditionExpression: expect.join(' AND '),
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
@@ -281,6 +340,7 @@ async function writeChange<M extends AnyModel>(
     counts.rewritten++;
     counts.legacyValues += change.legacy;
     counts.reencryptedValues += change.reencrypted;
+    counts.erasedLegacyValues += change.erased;
   } catch (err) {
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
     counts.conflicts++;

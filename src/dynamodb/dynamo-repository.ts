@@ -70,6 +70,15 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
   readonly records: ItemRecords<M>;
   readonly #stats: LookupStats = { blindIndexCandidates: 0, blindIndexFalsePositives: 0 };
 
+  /** A repository prints as its table and model, never its client or key material. */
+  toJSON(): { repository: 'dynamodb'; tableName: string; model: string } {
+    return { repository: 'dynamodb', tableName: this.tableName, model: this.plan.table };
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `DynamoRepository(${this.plan.table} → ${this.tableName})`;
+  }
+
   stats(): DynamoRepositoryStats {
     return { ...this.#stats, legacyReads: Object.fromEntries(this.legacy?.reads ?? []) };
   }

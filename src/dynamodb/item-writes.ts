@@ -1,6 +1,7 @@
 import {
   ConditionalCheckFailedException,
   DeleteItemCommand,
+  GetItemCommand,
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
@@ -24,9 +25,10 @@ import { allOf, conditionParts, type ConditionParts } from './write-conditions.j
 /*
  * PutItem / UpdateItem / DeleteItem, each conditional on the item's tenant so that no write
  * ever touches another tenant's item, with the caller's own conditions ANDed in and the item
- * DynamoDB returns (ReturnValues) decrypted. When a condition fails, DynamoDB is asked for the
- * stored item (ReturnValuesOnConditionCheckFailure) only to tell "absent or foreign" from "your
- * condition does not hold"; that item is never decrypted nor passed on.
+ * DynamoDB returns (ReturnValues) decrypted. When a condition fails, the item's tenant
+ * attribute alone is read (a projected GetItem) to tell "absent or foreign" from "your condition
+ * does not hold". The stored item itself is never requested with the failure
+ * (ReturnValuesOnConditionCheckFailure), because the SDK's logger would log it.
  */
 
 /** What the writes need of their repository. @internal */
@@ -46,9 +48,22 @@ function ownedBy(t: WriteContext<AnyModel>, tenant: string): ConditionParts {
   };
 }
 
-/** The stored item DynamoDB returned with a failed condition, if it asked for it. */
-function storedItem(err: ConditionalCheckFailedException): DynamoItem | undefined {
-  return (err as { Item?: DynamoItem }).Item;
+/** The stored item's tenant (`null`: no item), read after a failed condition. */
+async function storedTenant(
+  t: WriteContext<AnyModel>,
+  key: Record<string, NonNullable<DynamoItem[string]>>,
+): Promise<string | null> {
+  const out = (await t.client.send(
+    new GetItemCommand({
+      TableName: t.tableName,
+      Key: key,
+      ConsistentRead: true,
+      ProjectionExpression: '#k, #t',
+      ExpressionAttributeNames: { '#k': t.layout.partition.name, '#t': t.plan.tenant },
+    }),
+  )) as { Item?: DynamoItem };
+  if (out.Item === undefined) return null;
+  return out.Item[t.plan.tenant]?.S ?? '';
 }
 
 function expressionOf(c: ConditionParts): {
@@ -93,21 +108,20 @@ export async function putItem<M extends AnyModel>(
         Item: item,
         ...expressionOf(condition),
         ReturnValues: options.returnOld === true ? 'ALL_OLD' : 'NONE',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }),
     )) as { Attributes?: DynamoItem };
     if (out.Attributes === undefined) return undefined;
     return t.records.decodeOne(out.Attributes);
   } catch (err) {
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    const stored = storedItem(err);
-    if (stored !== undefined && stored[t.plan.tenant]?.S !== tenant) {
+    const stored = await storedTenant(t, keyOf(t.layout, record));
+    if (stored !== null && stored !== tenant) {
       throw new ConditionFailedError(
         `${t.plan.table}: an item with this key belongs to another tenant; it was not replaced`,
       );
     }
     throw new ConditionFailedError(
-      options.ifAbsent === true && stored !== undefined
+      options.ifAbsent === true && stored !== null
         ? `${t.plan.table}: the item exists (ifAbsent)`
         : `${t.plan.table}: the write condition does not hold`,
     );
@@ -148,27 +162,26 @@ export async function updateItem<M extends AnyModel>(
         ExpressionAttributeNames: { ...parts.ExpressionAttributeNames, ...condition.names },
         ExpressionAttributeValues: { ...parts.ExpressionAttributeValues, ...condition.values },
         ReturnValues: returnValues,
-        ...(user === undefined ? {} : { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
       }),
     )) as { Attributes?: DynamoItem };
     if (out.Attributes === undefined) return undefined;
     return t.records.decodeOne(out.Attributes);
   } catch (err) {
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    failedOwnCondition(t, tenant, user, err);
+    await failedOwnCondition(t, tenant, Key, user);
     return undefined;
   }
 }
 
 /** Throw when the item exists, is the tenant's and the caller's condition failed. */
-function failedOwnCondition(
+async function failedOwnCondition(
   t: WriteContext<AnyModel>,
   tenant: string,
+  key: Record<string, NonNullable<DynamoItem[string]>>,
   user: ConditionParts | undefined,
-  err: ConditionalCheckFailedException,
-): void {
+): Promise<void> {
   if (user === undefined) return;
-  if (storedItem(err)?.[t.plan.tenant]?.S === tenant) {
+  if ((await storedTenant(t, key)) === tenant) {
     throw new ConditionFailedError(`${t.plan.table}: the write condition does not hold`);
   }
 }
@@ -187,14 +200,14 @@ export async function deleteItem<M extends AnyModel>(
   const user = conditionParts(t.plan, options.condition);
   const condition = allOf(ownedBy(t, checkTenant(tenant)), user);
   const returnOld = options.returnOld === true;
+  const Key = keyOf(t.layout, key);
   try {
     const out = (await t.client.send(
       new DeleteItemCommand({
         TableName: t.tableName,
-        Key: keyOf(t.layout, key),
+        Key,
         ...expressionOf(condition),
         ...(returnOld ? { ReturnValues: 'ALL_OLD' } : {}),
-        ...(user === undefined ? {} : { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
       }),
     )) as { Attributes?: DynamoItem };
     if (!returnOld) return true;
@@ -202,7 +215,7 @@ export async function deleteItem<M extends AnyModel>(
     return t.records.decodeOne(out.Attributes);
   } catch (err) {
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    failedOwnCondition(t, tenant, user, err);
+    await failedOwnCondition(t, tenant, Key, user);
     return returnOld ? undefined : false;
   }
 }

@@ -11,7 +11,7 @@ import { KeyProvider } from '../kms/key-provider.js';
 import { withField } from '../model/field-error.js';
 import type { ModelPlan, PlannedField } from '../model/model-plan.js';
 import type { AnyModel } from '../model/model-types.js';
-import { contextOf, scopeOf } from '../model/record-rules.js';
+import { assertRegistered, contextOf, scopeOf } from '../model/record-rules.js';
 import { isSeedValue, openSeedValues } from './seed-format/index.js';
 
 /*
@@ -42,8 +42,18 @@ export interface DynamoLegacyFormat {
   readonly provider: KeyProvider;
   /** The KMS key the seed wrote with (pydynox's `key_id`). */
   readonly masterKeyId: string;
-  /** The seed attribute's fixed KMS encryption context (pydynox's `context`; default `{}`). */
-  readonly context?: Readonly<Record<string, string>>;
+  /**
+   * The seed attribute's KMS encryption context (pydynox's `context`; default `{}`). A fixed
+   * context binds a value to nothing: a seed value copied into another tenant's item opens
+   * there. When the seed put the tenant (or the item) in its context, give a function so that
+   * each value must open under its own item's context.
+   */
+  readonly context?:
+    | Readonly<Record<string, string>>
+    | ((item: {
+        readonly tenant: string;
+        readonly key: Readonly<Record<string, unknown>>;
+      }) => Readonly<Record<string, string>>);
 }
 
 /**
@@ -121,6 +131,50 @@ export function legacySlots(
   return slots;
 }
 
+function tenantOf(plan: ModelPlan, row: Readonly<Record<string, unknown>>): string {
+  return String(row[plan.tenant]);
+}
+
+/** The KMS context a seed value of `row` was written with. */
+function seedContext(
+  plan: ModelPlan,
+  format: DynamoLegacyFormat,
+  row: Readonly<Record<string, unknown>>,
+): Readonly<Record<string, string>> {
+  if (typeof format.context !== 'function') return { ...format.context };
+  const key = Object.fromEntries(plan.key.map((k) => [k, row[k]]));
+  return { ...format.context({ tenant: tenantOf(plan, row), key }) };
+}
+
+/**
+ * One throw-away sealing per tenant of the slots: the tenants whose key refuses (their error).
+ */
+async function probeTenants(
+  fs: Fieldseal,
+  plan: ModelPlan,
+  rows: readonly Readonly<Record<string, unknown>>[],
+  slots: readonly LegacySlot[],
+): Promise<Map<string, FieldsealError>> {
+  const first = new Map<string, LegacySlot>();
+  for (const s of slots) {
+    const tenant = tenantOf(plan, rows[s.row]!);
+    if (!first.has(tenant)) first.set(tenant, s);
+  }
+  const probes = [...first.values()];
+  const results = await sealSettled(
+    fs,
+    probes.map((s) => ({
+      value: '',
+      context: contextOf(plan, s.field, scopeOf(plan, rows[s.row]!)),
+    })),
+  );
+  const refused = new Map<string, FieldsealError>();
+  results.forEach((r, i) => {
+    if (!Buffer.isBuffer(r)) refused.set(tenantOf(plan, rows[probes[i]!.row]!), r);
+  });
+  return refused;
+}
+
 /** encryptManyToBytes with each item's own outcome (the failures of a BatchError). */
 async function sealSettled(
   fs: Fieldseal,
@@ -134,7 +188,10 @@ async function sealSettled(
     const out: (Buffer | FieldsealError)[] = new Array<Buffer | FieldsealError>(items.length);
     for (const f of err.failures) out[f.index] = f.error;
     const rest = items.flatMap((_, i) => (out[i] === undefined ? [i] : []));
-    const again = rest.length > 0 ? await fs.encryptManyToBytes(rest.map((i) => items[i]!)) : [];
+    const again = await sealSettled(
+      fs,
+      rest.map((i) => items[i]!),
+    );
     rest.forEach((i, k) => (out[i] = again[k]!));
     return out;
   }
@@ -154,13 +211,22 @@ export async function sealLegacy(
   rows: readonly Readonly<Record<string, unknown>>[],
   slots: readonly LegacySlot[],
 ): Promise<({ stored: Buffer | string; plaintext: string } | FieldsealError)[]> {
+  assertRegistered(fs, plan); // the client enforces the model's policies (modes, padding)
   const opened: (string | FieldsealError)[] = new Array<string | FieldsealError>(slots.length);
+  // A tenant whose key cannot seal (shredded, unprovisioned, provider down) never has its
+  // legacy values opened: after a shred, not even in memory.
+  const sealable = await probeTenants(fs, plan, rows, slots);
   for (const [name, { field, format }] of state.fields) {
-    const mine = slots.flatMap((s, i) => (s.field.name === name ? [i] : []));
+    const mine = slots.flatMap((s, i) => {
+      if (s.field.name !== name) return [];
+      const refused = sealable.get(tenantOf(plan, rows[s.row]!));
+      if (refused !== undefined) opened[i] = withField(refused, field.qualified);
+      return refused === undefined ? [i] : [];
+    });
     if (mine.length === 0) continue;
-    // A client that may not read (or write) this field never opens its legacy values.
-    const mode = fs.fieldPolicy(plan.table, name).mode;
-    if (fs.mode !== 'ReadWrite' || (mode !== undefined && mode !== 'ReadWrite')) {
+    // A client or model that may not read (or write) this field never opens its values.
+    const modes = [fs.mode, fs.fieldPolicy(plan.table, name).mode, field.encryption!.policy.mode];
+    if (modes.some((m) => m !== undefined && m !== 'ReadWrite')) {
       const error = new ModeForbiddenError(
         'legacy values are read by re-sealing them: this needs a ReadWrite client and field',
         { details: { field: field.qualified } },
@@ -169,7 +235,10 @@ export async function sealLegacy(
       continue;
     }
     const results = await openSeedValues(
-      mine.map((i) => ({ text: slots[i]!.text, context: { ...format.context } })),
+      mine.map((i) => ({
+        text: slots[i]!.text,
+        context: seedContext(plan, format, rows[slots[i]!.row]!),
+      })),
       { provider: format.provider, masterKeyId: format.masterKeyId },
     );
     results.forEach((r, k) => (opened[mine[k]!] = r.ok ? r.value : r.error));

@@ -274,6 +274,9 @@ export interface DynamoRepository<M extends AnyModel> {
    * Encrypt all records in one client batch (one key fetch per tenant), check every item
    * against the 400 KB limit, then BatchWriteItem 25 at a time, retrying unprocessed items
    * with backoff. Nothing is sent unless every record encrypts. Not atomic across requests.
+   * BatchWriteItem takes no conditions, so unlike `save` this replaces an item with the same
+   * key even if it belongs to another tenant: give each tenant keys only it uses, or use
+   * `transactWrite` (tenant-guarded puts).
    * @throws BatchError (`failures[].index` = record index), ValueTooLargeError, TypeError for
    *   two records with the same key; Error when items stay unprocessed.
    */

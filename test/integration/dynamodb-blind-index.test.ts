@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { GetItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -254,6 +255,32 @@ describe('DynamoDB blind-index lookups (DynamoDB Local)', () => {
         indexes: { 'by-email': { blindIndex: 'email', version: 2 } },
       }),
     ).toThrow(/not written/);
+    const Clash = defineModel({
+      table: 'clash',
+      tenant: 'tenantId',
+      key: ['pk'],
+      fields: {
+        pk: field.string(),
+        tenantId: field.string(),
+        email: field.string().encrypted().blindIndex(),
+        email_bidx_v1: field.string().optional(),
+      },
+    });
+    expect(() =>
+      createDynamoRepository({
+        client,
+        fs,
+        model: Clash,
+        tableName: 'clash',
+        keys: { partition: 'pk' },
+        blindIndex: { indexer },
+      }),
+    ).toThrow(/also a field/);
+    const printed = repoFor();
+    expect(JSON.stringify(printed)).toBe(
+      '{"repository":"dynamodb","tableName":"people-bi","model":"people"}',
+    );
+    expect(inspect(printed)).toBe('DynamoRepository(people → people-bi)');
     const noGsi = createDynamoRepository({
       ...base,
       blindIndex: { indexer, secretsTable: 'bi-secrets' },

@@ -3,6 +3,7 @@ import { inspect } from 'node:util';
 import {
   DeleteItemCommand,
   GetItemCommand,
+  PutItemCommand,
   QueryCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
@@ -297,6 +298,24 @@ describe('DynamoKeyStore: items and limits', () => {
     await expect(store.getActiveVersion(t, 'k')).rejects.toMatchObject({
       code: 'ERR_KEY_STORE_UNAVAILABLE',
     });
+  });
+});
+
+describe('DynamoKeyStore: stored items are checked when read back', () => {
+  it('a live version without a plausible wrapped key, or a shredded one with one, is malformed', async () => {
+    const t = tenant();
+    await store.createVersion(row(t, 1), null);
+    const item = (await raw(t, versionSk(1)))!;
+    for (const bad of [
+      { ...item, wrapped: { B: new Uint8Array(0) } },
+      { ...item, wrapped: { B: new Uint8Array(4096) } },
+      { ...item, state: { S: 'shredded' } },
+    ]) {
+      await clients[0]!.send(new PutItemCommand({ TableName: TABLE, Item: bad }));
+      await expect(store.getVersion(t, 'k', 1)).rejects.toMatchObject({
+        code: 'ERR_KEY_STORE_UNAVAILABLE',
+      });
+    }
   });
 });
 

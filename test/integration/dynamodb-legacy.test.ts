@@ -49,9 +49,14 @@ const PII = { tenant: 'acme-corp', purpose: 'pii' };
 const TABLE = 'users-legacy';
 const CANARY = '987-65-4321';
 
-async function pydynox(f: AwsKmsFixture, keyId: string, plaintext: string): Promise<string> {
+async function pydynox(
+  f: AwsKmsFixture,
+  keyId: string,
+  plaintext: string,
+  context: Record<string, string> = PII,
+): Promise<string> {
   const out = await f.admin.send(
-    new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: PII }),
+    new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: context }),
   );
   const key = Buffer.from(out.Plaintext!);
   const blob = Buffer.from(out.CiphertextBlob!);
@@ -330,5 +335,182 @@ describe('DynamoDB: migrating the seed ENC: values (DynamoDB Local + loopback KM
       ssn: '555-00-0011',
     });
     expect((await r.backfill({ reencrypt: true })).reencryptedValues).toBe(0);
+  });
+
+  describe('hardening (security review)', () => {
+    const Vault = defineModel({
+      table: 'vault',
+      tenant: 'tenantId',
+      key: ['pk'],
+      fields: {
+        pk: field.string(),
+        tenantId: field.string(),
+        secret: field.string().encrypted({ mode: 'WriteOnly' }),
+        pin: field.string().encrypted({ pad: 'bucket-256' }).optional(),
+      },
+    });
+    const VAULT = 'vault-legacy';
+    const vaultFs = createFieldseal({
+      provider,
+      keys: { mode: 'store', store, masterKeyId: 'master' },
+      cache: { maxAgeMs: 60_000 },
+      fields: { ...Vault.policies },
+    });
+    const bare = createFieldseal({
+      provider,
+      keys: { mode: 'store', store, masterKeyId: 'master' },
+      cache: { maxAgeMs: 60_000 },
+    });
+    const vaultRepo = (client2 = vaultFs) =>
+      createDynamoRepository({
+        client,
+        fs: client2,
+        model: Vault,
+        tableName: VAULT,
+        keys: { partition: 'pk' },
+        legacy: { secret: legacyFor(), pin: legacyFor() },
+      });
+
+    beforeAll(async () => {
+      await vaultRepo().createTable();
+      for (const tenant of ['acme', 'doomed']) {
+        if (tenant === 'doomed') await fs.provisionTenant(tenant);
+        await client.send(
+          new PutItemCommand({
+            TableName: VAULT,
+            Item: {
+              pk: { S: `${tenant}#1` },
+              tenantId: { S: tenant },
+              secret: { S: await pydynox(kms, keyId, `${tenant}-${CANARY}`) },
+              pin: { S: await pydynox(kms, keyId, '1234') },
+            },
+          }),
+        );
+      }
+      // an item of another entity in the same table (single-table design)
+      await client.send(
+        new PutItemCommand({
+          TableName: VAULT,
+          Item: { pk: { S: 'meta#1' }, kind: { S: 'meta' } },
+        }),
+      );
+    });
+
+    it('a WriteOnly field never opens its legacy values; nor does a client without the policies', async () => {
+      const before = kms.kms.count('Decrypt');
+      const err = await failure(vaultRepo().get('acme', { pk: 'acme#1' }));
+      expect(err.code).toBe('ERR_MODE_FORBIDDEN');
+      expect(err.details.field).toBe('vault.secret');
+      const bareGet = await failure(vaultRepo(bare).get('acme', { pk: 'acme#1' }));
+      expect(bareGet.code).toBe('ERR_KEY_NOT_CONFIGURED');
+      const bareFill = await failure(vaultRepo(bare).backfill());
+      expect(bareFill.code).toBe('ERR_KEY_NOT_CONFIGURED');
+      // the pin (ReadWrite) was opened by the first get only; the WriteOnly secret never
+      expect(kms.kms.count('Decrypt') - before).toBeLessThanOrEqual(1);
+      const report = await vaultRepo().backfill();
+      expect(report.foreign).toBe(1);
+      expect(report.failures.filter((f) => f.field === 'vault.secret').map((f) => f.code)).toEqual([
+        'ERR_MODE_FORBIDDEN',
+        'ERR_MODE_FORBIDDEN',
+      ]);
+      // the padded pin was migrated with the model's padding
+      const raw2 = await client.send(
+        new GetItemCommand({
+          TableName: VAULT,
+          Key: { pk: { S: 'acme#1' } },
+          ConsistentRead: true,
+        }),
+      );
+      expect(raw2.Item!.pin!.B!.byteLength).toBeGreaterThan(256);
+    });
+
+    it("a shredded tenant's legacy values are never opened, and the backfill can erase them", async () => {
+      await fs.shredTenant('doomed');
+      const before = kms.kms.count('Decrypt');
+      const repo2 = createDynamoRepository({
+        client,
+        fs,
+        model: User,
+        tableName: TABLE,
+        keys: { partition: 'pk', sort: 'sk' },
+        indexes: { 'by-ssn': { blindIndex: 'ssn' } },
+        blindIndex: { indexer, secretsTable: 'legacy-bi-secrets' },
+        legacy: { ssn: legacyFor() },
+      });
+      await client.send(
+        new PutItemCommand({
+          TableName: TABLE,
+          Item: {
+            pk: { S: 'doomed#users' },
+            sk: { S: 'd1' },
+            tenantId: { S: 'doomed' },
+            email: { S: 'd1@doomed.example' },
+            ssn: { S: await pydynox(kms, keyId, CANARY) },
+          },
+        }),
+      );
+      const afterWrite = kms.kms.count('Decrypt');
+      expect(afterWrite).toBe(before);
+      const err = await failure(repo2.get('doomed', { pk: 'doomed#users', sk: 'd1' }));
+      expect(err.code).toBe('ERR_KEY_SHREDDED');
+      expect(kms.kms.count('Decrypt')).toBe(afterWrite); // not even opened in memory
+      const kept = await repo2.backfill();
+      expect(kept.shredded).toBeGreaterThanOrEqual(1);
+      const rawD1 = async () =>
+        (
+          await client.send(
+            new GetItemCommand({
+              TableName: TABLE,
+              Key: { pk: { S: 'doomed#users' }, sk: { S: 'd1' } },
+              ConsistentRead: true,
+            }),
+          )
+        ).Item!;
+      expect((await rawD1()).ssn?.S?.startsWith('ENC:')).toBe(true);
+      const erased = await repo2.backfill({ eraseShreddedLegacy: true });
+      expect(erased.erasedLegacyValues).toBe(1);
+      expect((await rawD1()).ssn).toBeUndefined();
+      // the only seed values opened by both runs are the other tenants' failing ones (p2)
+      expect(kms.kms.count('Decrypt')).toBe(afterWrite + kept.failed + erased.failed);
+      expect(kept.failed + erased.failed).toBe(2);
+    });
+
+    it('a context function binds each seed value to its own tenant', async () => {
+      await fs.provisionTenant('globex');
+      const byTenant: DynamoLegacyFormat = {
+        ...legacyFor(),
+        context: ({ tenant }) => ({ tenant, app: 'seed' }),
+      };
+      const repo3 = createDynamoRepository({
+        client,
+        fs,
+        model: User,
+        tableName: TABLE,
+        keys: { partition: 'pk', sort: 'sk' },
+        indexes: { 'by-ssn': { blindIndex: 'ssn' } },
+        blindIndex: { indexer, secretsTable: 'legacy-bi-secrets' },
+        legacy: { ssn: byTenant },
+      });
+      const acmeValue = await pydynox(kms, keyId, CANARY, { tenant: 'acme', app: 'seed' });
+      const put = (tenant: string, value: string) =>
+        client.send(
+          new PutItemCommand({
+            TableName: TABLE,
+            Item: {
+              pk: { S: `${tenant}#users` },
+              sk: { S: 'ctx' },
+              tenantId: { S: tenant },
+              email: { S: 'x' },
+              ssn: { S: value },
+            },
+          }),
+        );
+      await put('acme', acmeValue);
+      await put('globex', acmeValue); // copied into another tenant's item
+      expect((await repo3.get('acme', { pk: 'acme#users', sk: 'ctx' }))?.ssn).toBe(CANARY);
+      const err = await failure(repo3.get('globex', { pk: 'globex#users', sk: 'ctx' }));
+      expect(err.code).toBe('ERR_KEY_UNWRAP_FAILED');
+      expect(JSON.stringify(err) + err.message).not.toContain(CANARY);
+    });
   });
 });

@@ -1,3 +1,4 @@
+import { MAX_WRAPPED_KEY_BYTES } from '../../envelope/format.js';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { KeyStoreUnavailableError } from '../../errors.js';
 import type { KeyVersionState, NewKeyVersion, StoredKeyVersion } from '../key-store.js';
@@ -141,7 +142,12 @@ export function toStoredVersion(
     !Number.isFinite(createdAt) ||
     providerId === undefined ||
     masterKeyId === undefined ||
-    (state !== 'shredded' && wrapped === undefined)
+    // Live versions hold a wrapped key of a plausible length; shredded ones hold none.
+    (state !== 'shredded' &&
+      (wrapped === undefined ||
+        wrapped.byteLength < 1 ||
+        wrapped.byteLength > MAX_WRAPPED_KEY_BYTES)) ||
+    (state === 'shredded' && wrapped !== undefined)
   ) {
     throw malformed();
   }
