@@ -1,4 +1,3 @@
-import { createCipheriv, randomBytes } from 'node:crypto';
 import {
   GetItemCommand,
   PutItemCommand,
@@ -6,7 +5,6 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { GenerateDataKeyCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createBlindIndexer,
@@ -23,6 +21,7 @@ import { createDynamoRepository, type DynamoLegacyFormat } from '../../src/dynam
 import { tenantMasterKeyAlias, type AwsKmsKeyProvider } from '../../src/kms/aws/index.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
 import { startAwsKmsFixture, type AwsKmsFixture } from '../loopback/aws-kms-fixture.js';
+import { pydynoxEncrypt } from '../loopback/pydynox-writer.js';
 import { startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
 
 /**
@@ -49,24 +48,12 @@ const PII = { tenant: 'acme-corp', purpose: 'pii' };
 const TABLE = 'users-legacy';
 const CANARY = '987-65-4321';
 
-async function pydynox(
+const pydynox = (
   f: AwsKmsFixture,
   keyId: string,
   plaintext: string,
   context: Record<string, string> = PII,
-): Promise<string> {
-  const out = await f.admin.send(
-    new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: context }),
-  );
-  const key = Buffer.from(out.Plaintext!);
-  const blob = Buffer.from(out.CiphertextBlob!);
-  const nonce = randomBytes(12);
-  const gcm = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: 16 });
-  const sealed = Buffer.concat([gcm.update(plaintext, 'utf8'), gcm.final(), gcm.getAuthTag()]);
-  key.fill(0);
-  const header = Buffer.from([1, blob.length >> 8, blob.length & 0xff]);
-  return `ENC:${Buffer.concat([header, blob, nonce, sealed]).toString('base64')}`;
-}
+): Promise<string> => pydynoxEncrypt(f.admin, keyId, context, plaintext);
 
 async function failure(p: Promise<unknown>): Promise<FieldsealError> {
   try {

@@ -7,35 +7,21 @@
  * Server: test/loopback/aws-kms-server.ts, an in-process loopback KMS on 127.0.0.1:0 started by
  * startAwsKmsFixture() (test/loopback/aws-kms-fixture.ts), reached through the real SDK client.
  */
-import { createCipheriv, randomBytes } from 'node:crypto';
-import { GenerateDataKeyCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tenantMasterKeyAlias } from '../../src/kms/aws/index.js';
 import { openSeedValues, parseSeedValue } from '../../src/dynamodb/seed-format/index.js';
 import { startAwsKmsFixture, type AwsKmsFixture } from '../loopback/aws-kms-fixture.js';
+import { pydynoxEncrypt as writeSeedValue } from '../loopback/pydynox-writer.js';
 
 const PII = { tenant: 'acme-corp', purpose: 'pii' };
 
 /** pydynox `execute_encrypt`: one GenerateDataKey per value, then local AES-256-GCM. */
-async function pydynoxEncrypt(
+const pydynoxEncrypt = (
   f: AwsKmsFixture,
   keyId: string,
   context: Record<string, string>,
   plaintext: string,
-): Promise<string> {
-  const out = await f.admin.send(
-    new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: context }),
-  );
-  const key = Buffer.from(out.Plaintext!);
-  const blob = Buffer.from(out.CiphertextBlob!);
-  const nonce = randomBytes(12);
-  const gcm = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: 16 });
-  const sealed = Buffer.concat([gcm.update(plaintext, 'utf8'), gcm.final(), gcm.getAuthTag()]);
-  key.fill(0);
-  const len = Buffer.alloc(2);
-  len.writeUInt16BE(blob.length);
-  return `ENC:${Buffer.concat([Buffer.from([1]), len, blob, nonce, sealed]).toString('base64')}`;
-}
+): Promise<string> => writeSeedValue(f.admin, keyId, context, plaintext);
 
 describe('seed ENC: values from the real KMS SDK, opened by AwsKmsKeyProvider', () => {
   let f: AwsKmsFixture;
