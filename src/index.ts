@@ -144,6 +144,7 @@ export {
   defineModelFromSeedShape,
   type SeedAttribute,
   type SeedAttributeType,
+  type SeedEncryption,
   type SeedFields,
   type SeedShapeDefinition,
 } from './model/seed-shape.js';

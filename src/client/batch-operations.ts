@@ -13,9 +13,10 @@ import type { MetricsRecorder } from './metrics.js';
 
 /**
  * The batch operations of a client (`encryptMany`, `decryptMany` and their variants): items
- * are checked first, then grouped so that each tenant (writes) or distinct key (reads) costs
- * one key lookup, with at most `loadConcurrency` lookups in flight. Each item's failure is
- * counted once, as a `FieldsealError`; anything else is a programming error and aborts.
+ * are checked first, then grouped so that each tenant and master key (writes) or distinct key
+ * (reads) costs one key lookup, with at most `loadConcurrency` lookups in flight. Each item's
+ * failure is counted once, as a `FieldsealError`; anything else is a programming error and
+ * aborts.
  * @internal
  */
 export class BatchOperations {
@@ -84,21 +85,30 @@ export class BatchOperations {
       ),
     );
     try {
-      const chunks: { tenant: string; indexes: number[] }[] = [];
-      const current = new Map<string, { tenant: string; indexes: number[] }>();
+      const chunks: WriteChunk[] = [];
+      // Chunks being filled, by tenant: for the tenant's master key, then per field master key
+      // (a data key is never shared across master keys).
+      const current = new Map<string, WriteChunk>();
+      let byFieldKey: Map<string, Map<string, WriteChunk>> | undefined;
       prepared.forEach((p, index) => {
         if (p === undefined) return;
-        let chunk = current.get(p.tenant);
+        let open = current;
+        if (p.masterKeyId !== undefined) {
+          byFieldKey ??= new Map();
+          open = byFieldKey.get(p.masterKeyId) ?? new Map<string, WriteChunk>();
+          byFieldKey.set(p.masterKeyId, open);
+        }
+        let chunk = open.get(p.tenant);
         if (chunk === undefined || chunk.indexes.length >= this.#cache.maxUses) {
-          chunk = { tenant: p.tenant, indexes: [] };
-          current.set(p.tenant, chunk);
+          chunk = { tenant: p.tenant, masterKeyId: p.masterKeyId, indexes: [] };
+          open.set(p.tenant, chunk);
           chunks.push(chunk);
         }
         chunk.indexes.push(index);
       });
       const out: Buffer[] = [];
-      await mapLimit(chunks, this.#loadConcurrency, async ({ tenant, indexes }) => {
-        const lease = await settle(this.#resolver.forWrite(tenant, indexes.length));
+      await mapLimit(chunks, this.#loadConcurrency, async ({ tenant, masterKeyId, indexes }) => {
+        const lease = await settle(this.#resolver.forWrite(tenant, indexes.length, masterKeyId));
         try {
           for (const index of indexes) {
             const p = prepared[index]!;
@@ -210,6 +220,14 @@ export class BatchOperations {
     this.#metrics.fail(err, operation, context);
     return err;
   }
+}
+
+/** Items of one batch sealed under one data key: one tenant, one master key. */
+interface WriteChunk {
+  readonly tenant: string;
+  /** The field's own master key, or `undefined` for the tenant's. */
+  readonly masterKeyId: string | undefined;
+  readonly indexes: number[];
 }
 
 async function settle<T>(

@@ -72,7 +72,7 @@ export function assembleClient(options: FieldsealOptions): ClientParts {
   }
   const audit = AuditTrail.from(options.audit, options.actor);
   const metrics = new MetricsRecorder(telemetry);
-  const rules = new FieldRules(mode, fields, metrics);
+  const rules = new FieldRules(mode, fields, metrics, keys.mode);
   const providers = Array.isArray(provider)
     ? [...(provider as readonly KeyProvider[])]
     : [provider as KeyProvider];
@@ -90,7 +90,7 @@ export function assembleClient(options: FieldsealOptions): ClientParts {
     metrics,
     audit,
     batch: new BatchOperations(rules, resolver, metrics, dataKeys, batchKeyConcurrency),
-    keys: new KeyLifecycle(resolver, audit, keyEvents),
+    keys: new KeyLifecycle(resolver, audit, keyEvents, rules.fieldMasterKeys),
     keyEvents,
     telemetry,
   };

@@ -8,14 +8,17 @@ import {
   type EncodedPlaintext,
   type PaddingOption,
 } from '../envelope/plaintext.js';
+import { checkFieldMasterKeyId } from './field-master-key.js';
 import type { MetricsRecorder } from './metrics.js';
-import type { FieldPolicy, Mode } from './options.js';
+import type { FieldPolicy, KeysConfig, Mode } from './options.js';
 
 /** A value checked, encoded and ready to seal once its tenant's key is known. @internal */
 export interface PreparedWrite {
   readonly tenant: string;
   readonly contextBytes: Buffer;
   readonly plaintext: EncodedPlaintext;
+  /** The field's own master key (embedded mode), or `undefined`: the tenant's. */
+  readonly masterKeyId: string | undefined;
 }
 
 /** A stored value checked and parsed, waiting for the key it names. @internal */
@@ -40,12 +43,21 @@ const EMPTY_POLICY: FieldPolicy = Object.freeze({});
  */
 export class FieldRules {
   readonly mode: Mode;
+  /** The master keys fields name (`FieldPolicy.masterKeyId`): shared by every tenant. */
+  readonly fieldMasterKeys: ReadonlySet<string>;
   readonly #fields: Readonly<Record<string, FieldPolicy>>;
   readonly #hasPolicies: boolean;
   readonly #metrics: MetricsRecorder;
 
-  constructor(mode: Mode, fields: Readonly<Record<string, FieldPolicy>>, metrics: MetricsRecorder) {
+  /** @param keysMode - `keys.mode`: field master keys exist only in embedded mode. */
+  constructor(
+    mode: Mode,
+    fields: Readonly<Record<string, FieldPolicy>>,
+    metrics: MetricsRecorder,
+    keysMode: KeysConfig['mode'],
+  ) {
     checkMode(mode, 'mode');
+    const fieldMasterKeys = new Set<string>();
     for (const [name, policy] of Object.entries(fields)) {
       // Exactly one dot: otherwise "a.b" + "c" and "a" + "b.c" would share a policy.
       if (!/^[^.]+\.[^.]+$/.test(name)) {
@@ -53,8 +65,18 @@ export class FieldRules {
       }
       if (policy.mode !== undefined) checkMode(policy.mode, `fields["${name}"].mode`);
       bucketSize(policy.pad);
+      if (policy.masterKeyId !== undefined) {
+        checkFieldMasterKeyId(policy.masterKeyId, `fields["${name}"].masterKeyId`);
+        if (keysMode !== 'embedded') {
+          throw new TypeError(
+            `fields["${name}"].masterKeyId: a field master key needs keys.mode "embedded" (in store mode data keys are per tenant and key id, wrapped under keys.masterKeyId, so a field cannot choose its own)`,
+          );
+        }
+        fieldMasterKeys.add(policy.masterKeyId);
+      }
     }
     this.mode = mode;
+    this.fieldMasterKeys = fieldMasterKeys;
     this.#fields = Object.freeze({ ...fields });
     this.#hasPolicies = Object.keys(fields).length > 0;
     this.#metrics = metrics;
@@ -74,7 +96,7 @@ export class FieldRules {
       });
     }
     const plaintext = encodePlaintext(value, bucketSize(pad ?? policy.pad));
-    return { tenant: context.tenant, contextBytes, plaintext };
+    return { tenant: context.tenant, contextBytes, plaintext, masterKeyId: policy.masterKeyId };
   }
 
   prepareRead(stored: string | Uint8Array, context: EncryptionContext): PreparedRead {

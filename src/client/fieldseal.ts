@@ -137,7 +137,7 @@ export class Fieldseal {
     const item = this.#rules.prepareWrite(value, context, options?.pad);
     let lease: CacheLease<WriteKeyExtra> | undefined;
     try {
-      lease = this.#resolver.peekWrite(item.tenant, 1);
+      lease = this.#resolver.peekWrite(item.tenant, 1, item.masterKeyId);
     } catch (err) {
       wipeEncoded(item.plaintext);
       throw err;
@@ -149,7 +149,7 @@ export class Fieldseal {
   async #encryptCold(item: PreparedWrite): Promise<Buffer> {
     let lease: CacheLease<WriteKeyExtra>;
     try {
-      lease = await this.#resolver.forWrite(item.tenant, 1);
+      lease = await this.#resolver.forWrite(item.tenant, 1, item.masterKeyId);
     } catch (err) {
       wipeEncoded(item.plaintext);
       throw err;

@@ -26,14 +26,19 @@ export class KeyLifecycle {
   readonly #audit: AuditTrail | undefined;
   readonly #keyEvents: KeyEventBus | undefined;
 
+  readonly #fieldMasterKeys: ReadonlySet<string>;
+
+  /** @param fieldMasterKeys - the fields' own master keys: a shred never destroys them. */
   constructor(
     resolver: KeyResolver,
     audit: AuditTrail | undefined,
     keyEvents: KeyEventBus | undefined,
+    fieldMasterKeys: ReadonlySet<string> = new Set(),
   ) {
     this.#resolver = resolver;
     this.#audit = audit;
     this.#keyEvents = keyEvents;
+    this.#fieldMasterKeys = fieldMasterKeys;
   }
 
   /** `Fieldseal.provisionTenant`. */
@@ -120,6 +125,7 @@ export class KeyLifecycle {
         this.#resolver.dedicatedMasterKey(tenant),
         (id) => this.#resolver.provider(id),
         options.destroyMasterKeys,
+        this.#fieldMasterKeys,
       );
       versions = await this.#resolver.shred(tenant);
     } catch (err) {

@@ -117,10 +117,25 @@ export class KeyResolver {
     return cacheId('w', this.#writer.id, this.#masterFor(tenant), tenant);
   }
 
-  /** The tenant's write key if it is cached (synchronous hot path), else `undefined`. */
-  peekWrite(tenant: string, uses: number): CacheLease<WriteKeyExtra> | undefined {
-    if (this.#config.mode === 'embedded')
-      return this.#cache.tryAcquire(this.#writeId(tenant), uses);
+  /**
+   * The tenant's write key if it is cached (synchronous hot path), else `undefined`.
+   * @param fieldMaster - the field's own master key (embedded mode), if it has one.
+   */
+  peekWrite(
+    tenant: string,
+    uses: number,
+    fieldMaster?: string,
+  ): CacheLease<WriteKeyExtra> | undefined {
+    if (this.#config.mode === 'embedded') {
+      // A field without a master key of its own takes the unchanged path (no extra work).
+      return this.#cache.tryAcquire(
+        fieldMaster === undefined
+          ? this.#writeId(tenant)
+          : cacheId('w', this.#writer.id, fieldMaster, tenant),
+        uses,
+      );
+    }
+    if (fieldMaster !== undefined) throw fieldMasterInStoreMode();
     const active = this.#active.get(tenant);
     if (active === undefined || Date.now() - active.at >= this.#cache.maxAgeMs) return undefined;
     return this.#cache.tryAcquire(
@@ -241,13 +256,24 @@ export class KeyResolver {
     return this.#cache.tryAcquire(this.readId(ref, tenant), uses);
   }
 
-  /** The tenant's current write key, leased for `uses` encryptions. */
-  async forWrite(tenant: string, uses: number): Promise<CacheLease<WriteKeyExtra>> {
+  /**
+   * The tenant's current write key, leased for `uses` encryptions.
+   * @param fieldMaster - the field's own master key (embedded mode), if it has one: the data
+   *   key is then generated under it, and cached per (writer, master key, tenant) like any
+   *   other write key, so two master keys never share a data key.
+   */
+  async forWrite(
+    tenant: string,
+    uses: number,
+    fieldMaster?: string,
+  ): Promise<CacheLease<WriteKeyExtra>> {
     const config = this.#config;
     if (config.mode === 'embedded') {
       const provider = this.#writer;
-      const master = this.#masterFor(tenant);
-      return this.#cache.acquire(this.#writeId(tenant), uses, async () => {
+      const master = fieldMaster ?? this.#masterFor(tenant);
+      // The same id as #writeId(tenant) when the field has no master key of its own.
+      const id = cacheId('w', provider.id, master, tenant);
+      return this.#cache.acquire(id, uses, async () => {
         const { key, wrapped } = await this.#observe(
           { operation: 'generate', providerId: provider.id, masterKeyId: master, tenant },
           () => provider.generateDataKey(master, embeddedContext(tenant)),
@@ -268,6 +294,7 @@ export class KeyResolver {
         return { key, extra: { prefix: encodeHeaderPrefix(ref) } };
       });
     }
+    if (fieldMaster !== undefined) throw fieldMasterInStoreMode();
     // Store mode: the write key is the active version's read entry, so a tenant that is both
     // written and read occupies one cache entry, not two.
     const active = await this.#activeVersion(tenant);
@@ -545,6 +572,13 @@ export class KeyResolver {
         )
       : cacheId('s', ref.keyId, tenant, String(ref.version));
   }
+}
+
+/** Defence in depth: `createFieldseal` already refuses field master keys in store mode. */
+function fieldMasterInStoreMode(): KeyNotConfiguredError {
+  return new KeyNotConfiguredError(
+    'a field master key needs keys.mode "embedded" (store-mode data keys are per tenant and key id)',
+  );
 }
 
 /** Provider context of a self-contained data key: the tenant. @internal */

@@ -20,6 +20,8 @@ export interface MasterKeyOutcome {
   readonly reason?: string;
 }
 
+const NO_FIELD_KEYS: ReadonlySet<string> = new Set();
+
 /** The decision taken before the shred: which master keys to destroy. @internal */
 export interface DestructionPlan {
   readonly destroy: readonly { provider: KeyProvider; masterKeyId: string }[];
@@ -33,6 +35,10 @@ export interface DestructionPlan {
  * Shredded versions count too, so a shred whose key destruction failed can be run again.
  * `explicit` true: every key must be destroyable, or the shred is refused (nothing changes);
  * `undefined`: destroy what can be; false: keep them.
+ * `fieldKeys` are the master keys of fields (`FieldPolicy.masterKeyId`): shared by every
+ * tenant, so never destroyed, whatever the configuration says. (Today they cannot meet a
+ * shred at all: shreds need store mode, which refuses field master keys; this holds should
+ * that change.)
  * @internal
  */
 export function planDestruction(
@@ -40,6 +46,7 @@ export function planDestruction(
   dedicatedKey: string | undefined,
   providerOf: (id: string) => KeyProvider | undefined,
   explicit: boolean | undefined,
+  fieldKeys: ReadonlySet<string> = NO_FIELD_KEYS,
 ): DestructionPlan {
   const keys = new Map<string, { providerId: string; masterKeyId: string }>();
   for (const r of rows) {
@@ -55,15 +62,17 @@ export function planDestruction(
     const reason =
       explicit === false
         ? 'destroyMasterKeys: false'
-        : dedicatedKey === undefined
-          ? 'not declared dedicated to this tenant (keys.dedicatedMasterKeys)'
-          : k.masterKeyId !== dedicatedKey
-            ? "not the tenant's own master key (it may protect other tenants)"
-            : provider === undefined
-              ? 'its provider is not configured in this client'
-              : !provider.canDestroyMasterKeys
-                ? 'the provider cannot destroy master keys'
-                : undefined;
+        : fieldKeys.has(k.masterKeyId)
+          ? "a field's master key (FieldPolicy.masterKeyId), shared by every tenant"
+          : dedicatedKey === undefined
+            ? 'not declared dedicated to this tenant (keys.dedicatedMasterKeys)'
+            : k.masterKeyId !== dedicatedKey
+              ? "not the tenant's own master key (it may protect other tenants)"
+              : provider === undefined
+                ? 'its provider is not configured in this client'
+                : !provider.canDestroyMasterKeys
+                  ? 'the provider cannot destroy master keys'
+                  : undefined;
     if (reason === undefined) destroy.push({ provider: provider!, masterKeyId: k.masterKeyId });
     else if (explicit === true) {
       throw dedicatedKey !== undefined && provider !== undefined

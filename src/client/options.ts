@@ -24,6 +24,7 @@ export type Mode = 'ReadWrite' | 'WriteOnly' | 'ReadOnly';
  * const fields: Record<string, FieldPolicy> = {
  *   'customers.ssn': { pad: 'bucket-16' },
  *   'customers.phone': { allowPlaintextRead: true }, // being migrated
+ *   'customers.card': { masterKeyId: 'arn:aws:kms:eu-west-1:111122223333:alias/payments' },
  * };
  * ```
  */
@@ -38,6 +39,14 @@ export interface FieldPolicy {
   readonly allowPlaintextRead?: boolean;
   /** Length-hiding padding for every value written to this field. */
   readonly pad?: PaddingOption;
+  /**
+   * Embedded mode only: the master key that wraps the data keys of this field's values,
+   * through the first (writer) provider, instead of `keys.masterKeyId` (for every tenant). A
+   * non-empty string of at most 255 UTF-8 bytes, e.g. a KMS key or alias ARN, which routes the
+   * calls to the ARN's region. Reads need nothing: each envelope names its master key. Refused
+   * in store mode (store data keys are per tenant and key id, not per field).
+   */
+  readonly masterKeyId?: string;
 }
 
 /**

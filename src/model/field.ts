@@ -23,11 +23,13 @@ export type FieldKind = 'string' | 'number' | 'bigint' | 'boolean' | 'date' | 'b
 export type StorageKind = 'binary' | 'text';
 
 /**
- * Options of `field.*().encrypted(options)`. `mode`, `allowPlaintextRead` and `pad` become the
- * field's entry in `model.policies`, which the client must be configured with.
+ * Options of `field.*().encrypted(options)`. `mode`, `allowPlaintextRead`, `pad` and
+ * `masterKeyId` become the field's entry in `model.policies`, which the client must be
+ * configured with.
  * @example
  * ```ts
  * const options: EncryptedFieldOptions = { mode: 'WriteOnly', pad: 'bucket-16', context: { purpose: 'kyc' } };
+ * const card: EncryptedFieldOptions = { masterKeyId: 'arn:aws:kms:eu-west-1:111122223333:alias/payments' };
  * ```
  */
 export interface EncryptedFieldOptions<St extends StorageKind = StorageKind> {
@@ -48,6 +50,13 @@ export interface EncryptedFieldOptions<St extends StorageKind = StorageKind> {
   readonly context?: Readonly<Record<string, string>>;
   /** Stored form (default `'binary'`). */
   readonly storage?: St;
+  /**
+   * Embedded mode only: the master key wrapping this field's data keys, for every tenant,
+   * instead of the client's `keys.masterKeyId` (e.g. a KMS key or alias ARN, which also picks
+   * the region). A non-empty string of at most 255 UTF-8 bytes; a client in store mode refuses
+   * it. See docs/models.md ("A master key per field").
+   */
+  readonly masterKeyId?: string;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { checkFieldMasterKeyId } from '../client/field-master-key.js';
 import type { FieldPolicy } from '../client/options.js';
 import { encodeContext } from '../envelope/context.js';
 import { bucketSize } from '../envelope/plaintext.js';
@@ -155,7 +156,7 @@ function planField(table: string, name: string, spec: FieldSpec): PlannedField {
   if (spec.indexed || (options as { indexed?: unknown }).indexed === true) {
     fail(`${where}: an encrypted field cannot be indexed (its stored form is randomised)`);
   }
-  const { mode, allowPlaintextRead, pad, storage = 'binary', context = {} } = options;
+  const { mode, allowPlaintextRead, pad, storage = 'binary', context = {}, masterKeyId } = options;
   if (mode !== undefined && !MODES.has(mode)) {
     fail(`${where}: mode: expected 'ReadWrite', 'WriteOnly' or 'ReadOnly'`);
   }
@@ -169,6 +170,7 @@ function planField(table: string, name: string, spec: FieldSpec): PlannedField {
     // A lookup must decrypt every candidate to re-check it against the value asked for.
     fail(`${where}: a WriteOnly field cannot have a blind index (lookups decrypt to re-check)`);
   }
+  if (masterKeyId !== undefined) checkFieldMasterKeyId(masterKeyId, `${where}: masterKeyId`);
   let bucket: number;
   try {
     bucket = bucketSize(pad);
@@ -197,6 +199,7 @@ function planField(table: string, name: string, spec: FieldSpec): PlannedField {
     ...(mode === undefined ? {} : { mode }),
     ...(allowPlaintextRead === undefined ? {} : { allowPlaintextRead }),
     ...(pad === undefined ? {} : { pad }),
+    ...(masterKeyId === undefined ? {} : { masterKeyId }),
   });
   return Object.freeze({
     ...base,

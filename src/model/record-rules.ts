@@ -45,11 +45,15 @@ export function assertRegistered(fs: Fieldseal, plan: ModelPlan): void {
   checked.add(plan);
 }
 
-/** Equal in effect: an absent mode is ReadWrite, absent plaintext reads are off, pads by size. */
+/**
+ * Equal in effect: an absent mode is ReadWrite, absent plaintext reads are off, pads by size,
+ * and the field's master key is the same (or absent on both sides).
+ */
 function samePolicy(actual: FieldPolicy, declared: PlannedEncryption): boolean {
   const want = declared.policy;
   if ((actual.mode ?? 'ReadWrite') !== (want.mode ?? 'ReadWrite')) return false;
   if ((actual.allowPlaintextRead === true) !== (want.allowPlaintextRead === true)) return false;
+  if (actual.masterKeyId !== want.masterKeyId) return false;
   try {
     return bucketSize(actual.pad) === declared.bucket;
   } catch {

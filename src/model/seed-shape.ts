@@ -13,8 +13,31 @@ import type { AnyField, AnyModel, Model } from './model-types.js';
 export type SeedAttributeType = 'S' | 'N' | 'B' | 'BOOL';
 
 /**
- * One attribute of the seed shape. `encryption: { v: 1 }` encrypts it (further
- * {@link EncryptedFieldOptions} may be given next to `v`); `roles` marks the key attributes.
+ * The `encryption` of a seed attribute: `v: 1`, any {@link EncryptedFieldOptions} (`mode`,
+ * `context`, `pad`, `storage`, `masterKeyId`...), and the seed's KMS key choice: `keyId` (a key
+ * id, alias name, key ARN or alias ARN) becomes the field's `masterKeyId`; `region` is only
+ * accepted with an ARN `keyId` naming the same region (an ARN carries the account, which a
+ * region alone cannot supply).
+ * @example
+ * ```ts
+ * const encryption: SeedEncryption = {
+ *   v: 1,
+ *   keyId: 'arn:aws:kms:eu-west-1:111122223333:alias/payments',
+ *   region: 'eu-west-1',
+ *   mode: 'WriteOnly',
+ * };
+ * ```
+ */
+export type SeedEncryption = { readonly v: 1 } & EncryptedFieldOptions & {
+    /** pydynox's `key_id`: mapped to `masterKeyId` (give one or the other). */
+    readonly keyId?: string;
+    /** pydynox's `region`: only with an ARN `keyId` of that region. */
+    readonly region?: string;
+  };
+
+/**
+ * One attribute of the seed shape. `encryption: { v: 1 }` encrypts it (further options may be
+ * given next to `v`: see {@link SeedEncryption}); `roles` marks the key attributes.
  * @example
  * ```ts
  * const secret: SeedAttribute = { attribute: 'secret', type: 'S', encryption: { v: 1 } };
@@ -24,7 +47,7 @@ export interface SeedAttribute {
   readonly attribute: string;
   readonly type: SeedAttributeType;
   readonly roles?: readonly ('pk' | 'sk')[];
-  readonly encryption?: { readonly v: 1 } & EncryptedFieldOptions;
+  readonly encryption?: SeedEncryption;
 }
 
 /**
@@ -92,11 +115,14 @@ const BUILDERS: Readonly<Record<SeedAttributeType, () => FieldBuilder<unknown>>>
 /**
  * Define a model from the seed's TheoryDB-style shape. The mapping, in one line: each
  * attribute becomes a field (`S` string, `N` number, `B` bytes, `BOOL` boolean; encrypted
- * with `encryption: { v: 1 }`), `keys.partition` then `keys.sort` become the key, `table.name`
- * the table and `tenant` names the tenant attribute. Every attribute is required.
+ * with `encryption: { v: 1 }`, its `keyId` becoming the field's `masterKeyId`),
+ * `keys.partition` then `keys.sort` become the key, `table.name` the table and `tenant` names
+ * the tenant attribute. Every attribute is required.
  * @throws TypeError when `tenant` is missing, a key attribute is not listed with the same
  *   type, `roles` disagree with `keys`, an attribute is listed twice, `encryption.v` is not 1,
- *   or {@link defineModel} refuses the result (e.g. a `B` or encrypted key attribute).
+ *   `encryption.region` comes without an ARN `keyId` of that region, both `keyId` and
+ *   `masterKeyId` are given, or {@link defineModel} refuses the result (e.g. a `B` or
+ *   encrypted key attribute, a bad `masterKeyId`).
  * @example
  * ```ts
  * const Credential = defineModelFromSeedShape({
@@ -146,11 +172,11 @@ export function defineModelFromSeedShape<const D extends SeedShapeDefinition>(
     }
     let builder: AnyField = make();
     if (a.encryption !== undefined) {
-      const { v, ...options } = a.encryption;
-      if (v !== 1) {
-        throw new TypeError(`field ${String(tableName)}.${attr}: encryption: expected { v: 1 }`);
-      }
-      builder = make().encrypted(options);
+      const { v, keyId, region, ...options } = a.encryption;
+      const at = `field ${String(tableName)}.${attr}: encryption`;
+      if (v !== 1) throw new TypeError(`${at}: expected { v: 1 }`);
+      const masterKeyId = seedMasterKey(at, keyId, region, options.masterKeyId);
+      builder = make().encrypted(masterKeyId === undefined ? options : { ...options, masterKeyId });
     }
     fields[attr] = builder;
   }
@@ -176,4 +202,51 @@ export function defineModelFromSeedShape<const D extends SeedShapeDefinition>(
   const define = defineModel as (d: ModelDefinition) => AnyModel;
   const model = define({ name, table: tableName as string, tenant, key, fields });
   return model as unknown as Model<D['table']['name'], SeedFields<D['attributes']>>;
+}
+
+/** A KMS key or alias ARN; group 1 is its region. */
+const KMS_ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:(?:key|alias)\//;
+
+/**
+ * The field master key of a seed `encryption`: `keyId` as it is (an ARN routes the KMS calls
+ * to its region). A region cannot turn a key id or alias name into an ARN: the ARN also needs
+ * the account id, so a `region` next to anything but an ARN of that region is refused rather
+ * than silently sent to the provider's default region.
+ */
+function seedMasterKey(
+  at: string,
+  keyId: unknown,
+  region: unknown,
+  masterKeyId: string | undefined,
+): string | undefined {
+  if (keyId === undefined) {
+    if (region !== undefined) {
+      throw new TypeError(`${at}: region needs a keyId (a KMS key or alias ARN of that region)`);
+    }
+    return undefined;
+  }
+  if (typeof keyId !== 'string' || keyId.length === 0) {
+    throw new TypeError(`${at}: keyId: expected a non-empty string`);
+  }
+  if (masterKeyId !== undefined) {
+    throw new TypeError(`${at}: give keyId or masterKeyId, not both`);
+  }
+  if (region === undefined) return keyId;
+  if (typeof region !== 'string' || region.length === 0) {
+    throw new TypeError(`${at}: region: expected a non-empty string`);
+  }
+  const arnRegion = KMS_ARN.exec(keyId)?.[1];
+  if (arnRegion === undefined) {
+    throw new TypeError(
+      `${at}: region "${region}" with keyId "${keyId}": give keyId as a key or alias ARN ` +
+        `(arn:aws:kms:${region}:<account>:key/<id> or :alias/<name>); the region alone cannot ` +
+        'build one, since an ARN also names the account',
+    );
+  }
+  if (arnRegion !== region) {
+    throw new TypeError(
+      `${at}: region "${region}" disagrees with the region of keyId ("${arnRegion}")`,
+    );
+  }
+  return keyId;
 }

@@ -1,0 +1,24 @@
+import { MAX_MASTER_KEY_ID_BYTES } from '../envelope/format.js';
+
+/**
+ * Check a field's `masterKeyId`: a non-empty string that fits the envelope header's master
+ * key id (docs/format.md §3: at most 255 UTF-8 bytes), so a bad id is refused when the field
+ * is defined, not at its first write.
+ * @throws TypeError naming `name`.
+ * @internal
+ */
+export function checkFieldMasterKeyId(value: unknown, name: string): asserts value is string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new TypeError(`${name}: expected a non-empty string, got ${describe(value)}`);
+  }
+  const bytes = Buffer.byteLength(value, 'utf8');
+  if (bytes > MAX_MASTER_KEY_ID_BYTES) {
+    throw new TypeError(
+      `${name}: expected at most ${MAX_MASTER_KEY_ID_BYTES} UTF-8 bytes (the envelope header's limit), got ${bytes}`,
+    );
+  }
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? 'an empty string' : typeof value;
+}
