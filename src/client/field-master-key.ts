@@ -11,6 +11,10 @@ export function checkFieldMasterKeyId(value: unknown, name: string): asserts val
   if (typeof value !== 'string' || value.length === 0) {
     throw new TypeError(`${name}: expected a non-empty string, got ${describe(value)}`);
   }
+  if (Buffer.from(value, 'utf8').toString('utf8') !== value) {
+    // A lone surrogate would be written as U+FFFD in the header: values nobody could read.
+    throw new TypeError(`${name}: expected well-formed Unicode`);
+  }
   const bytes = Buffer.byteLength(value, 'utf8');
   if (bytes > MAX_MASTER_KEY_ID_BYTES) {
     throw new TypeError(
@@ -21,4 +25,18 @@ export function checkFieldMasterKeyId(value: unknown, name: string): asserts val
 
 function describe(value: unknown): string {
   return typeof value === 'string' ? 'an empty string' : typeof value;
+}
+
+/**
+ * Whether `value` can be a master key id in an envelope header (non-empty, well-formed, at
+ * most 255 UTF-8 bytes): the write path's last check, whatever the configuration said.
+ * @internal
+ */
+export function isHeaderMasterKeyId(value: string): boolean {
+  try {
+    checkFieldMasterKeyId(value, 'masterKeyId');
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -77,7 +77,13 @@ export class FieldRules {
     }
     this.mode = mode;
     this.fieldMasterKeys = fieldMasterKeys;
-    this.#fields = Object.freeze({ ...fields });
+    // Copies, frozen: a caller keeping (or fieldPolicy() returning) a policy object cannot
+    // change a checked policy afterwards (allowPlaintextRead, masterKeyId...).
+    this.#fields = Object.freeze(
+      Object.fromEntries(
+        Object.entries(fields).map(([name, policy]) => [name, Object.freeze({ ...policy })]),
+      ),
+    );
     this.#hasPolicies = Object.keys(fields).length > 0;
     this.#metrics = metrics;
   }

@@ -11,6 +11,7 @@ import type { DataKey } from '../keys/data-key.js';
 import type { KeyProvider } from '../kms/key-provider.js';
 import type { KeyStore, StoredKeyVersion } from '../keystore/key-store.js';
 import { cacheId, cacheIdParts } from '../lib/cache-id.js';
+import { isHeaderMasterKeyId } from './field-master-key.js';
 import type { KeysConfig } from './options.js';
 import type { KeyReadCounter, ReadCell } from '../metrics/key-read-counter.js';
 import type { ProviderCallInfo, ProviderCallObserver } from './provider-calls.js';
@@ -271,6 +272,10 @@ export class KeyResolver {
     if (config.mode === 'embedded') {
       const provider = this.#writer;
       const master = fieldMaster ?? this.#masterFor(tenant);
+      // An id the envelope header cannot hold is refused before any (paid) provider call.
+      if (!isHeaderMasterKeyId(master)) {
+        throw new KeyNotConfiguredError('the master key id does not fit an envelope header');
+      }
       // The same id as #writeId(tenant) when the field has no master key of its own.
       const id = cacheId('w', provider.id, master, tenant);
       return this.#cache.acquire(id, uses, async () => {
@@ -288,10 +293,19 @@ export class KeyResolver {
         // A value read back right after it was written must not cost an unwrap -- unless the
         // provider cannot unwrap (public-key, write-only): then the key must not be readable
         // from this process's memory either, beyond the writes it serves.
+        let prefix: Buffer;
+        try {
+          prefix = encodeHeaderPrefix(ref);
+        } catch (err) {
+          key.release();
+          throw new KeyNotConfiguredError('the master key id does not fit an envelope header', {
+            cause: err,
+          });
+        }
         if (provider.capabilities.unwrap) {
           this.#cache.insert(this.readId(ref, tenant), key, { reads: this.#keyReads?.cell(ref) });
         }
-        return { key, extra: { prefix: encodeHeaderPrefix(ref) } };
+        return { key, extra: { prefix } };
       });
     }
     if (fieldMaster !== undefined) throw fieldMasterInStoreMode();

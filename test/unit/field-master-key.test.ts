@@ -414,3 +414,35 @@ describe('shred never destroys a field master key', () => {
     expect(await fs.decrypt(card, ctx('acme', 'card'))).toBe('4111');
   });
 });
+
+describe('field master keys: review follow-ups', () => {
+  it('a checked policy cannot be changed afterwards through the object given or returned', async () => {
+    const policy: FieldPolicy = { masterKeyId: PAYMENTS };
+    const { fs } = setup({ 'users.card': policy });
+    (policy as { masterKeyId?: string }).masterKeyId = 'evil';
+    expect(() => {
+      (fs.fieldPolicy('users', 'card') as { allowPlaintextRead?: boolean }).allowPlaintextRead =
+        true;
+    }).toThrow(TypeError);
+    expect(fs.fieldPolicy('users', 'card').masterKeyId).toBe(PAYMENTS);
+    expect(masterOf(await fs.encrypt('4111', ctx('acme', 'card')))).toBe(PAYMENTS);
+    await expect(fs.decrypt('4111', ctx('acme', 'card'))).rejects.toMatchObject({
+      code: 'ERR_PLAINTEXT_IN_ENCRYPTED_FIELD',
+    });
+  });
+
+  it('refuses master key ids that are not well-formed Unicode (unreadable headers)', () => {
+    expect(() => setup({ 'users.card': { masterKeyId: 'mA\uD800' } })).toThrow(/well-formed/);
+  });
+
+  it('an id from a masterKeyId function that no header can hold fails before any provider call', async () => {
+    const { fs, generate } = setup(
+      {},
+      { keys: { mode: 'embedded', masterKeyId: () => 'x'.repeat(300) } },
+    );
+    await expect(fs.encrypt('v', ctx('acme', 'note'))).rejects.toMatchObject({
+      code: 'ERR_KEY_NOT_CONFIGURED',
+    });
+    expect(generate).not.toHaveBeenCalled();
+  });
+});
