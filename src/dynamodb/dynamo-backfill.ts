@@ -46,6 +46,11 @@ export interface DynamoBackfillOptions {
   readonly eraseShreddedLegacy?: boolean;
   /** Most items scanned per second (a throttle for provisioned tables). */
   readonly itemsPerSecond?: number;
+  /**
+   * One segment of a parallel scan (DynamoDB's `Segment` / `TotalSegments`): run one backfill
+   * per segment, in as many processes as you like, each resuming from its own `nextKey`.
+   */
+  readonly segment?: { readonly index: number; readonly total: number };
   /** Stops after the current page. */
   readonly signal?: AbortSignal;
   /** Called after each page. */
@@ -142,6 +147,20 @@ export async function backfillTable<M extends AnyModel>(
   const { pageSize = 100, maxPages = Infinity, itemsPerSecond } = options;
   assertRegistered(t.fs, t.plan); // the client enforces the model's policies (modes, padding)
   if (!Number.isInteger(pageSize) || pageSize < 1) throw new TypeError('pageSize: expected ≥ 1');
+  const { segment } = options;
+  if (
+    segment !== undefined &&
+    !(
+      Number.isInteger(segment.total) &&
+      segment.total >= 1 &&
+      segment.total <= 1_000_000 &&
+      Number.isInteger(segment.index) &&
+      segment.index >= 0 &&
+      segment.index < segment.total
+    )
+  ) {
+    throw new TypeError('segment: expected { index, total } with 0 ≤ index < total ≤ 1,000,000');
+  }
   const started = Date.now();
   const counts: Counts = {
     scanned: 0,
@@ -164,6 +183,7 @@ export async function backfillTable<M extends AnyModel>(
         TableName: t.tableName,
         ConsistentRead: true,
         Limit: pageSize,
+        ...(segment === undefined ? {} : { Segment: segment.index, TotalSegments: segment.total }),
         ...(start === undefined ? {} : { ExclusiveStartKey: start }),
       }),
     )) as { Items?: DynamoItem[]; LastEvaluatedKey?: Record<string, AttributeValue> };

@@ -1,6 +1,7 @@
 import {
   GetItemCommand,
   PutItemCommand,
+  ScanCommand,
   UpdateItemCommand,
   type AttributeValue,
   type DynamoDBClient,
@@ -322,6 +323,29 @@ describe('DynamoDB: migrating the seed ENC: values (DynamoDB Local + loopback KM
       ssn: '555-00-0011',
     });
     expect((await r.backfill({ reencrypt: true })).reencryptedValues).toBe(0);
+  });
+
+  it('parallel scan segments cover every item exactly once', async () => {
+    await fs.rotateTenantKey('acme');
+    const r = repo();
+    const total = (
+      await client.send(
+        new ScanCommand({ TableName: TABLE, Select: 'COUNT', ConsistentRead: true }),
+      )
+    ).Count!;
+    const reports = await Promise.all(
+      [0, 1, 2, 3].map((index) =>
+        r.backfill({ reencrypt: true, pageSize: 7, segment: { index, total: 4 } }),
+      ),
+    );
+    expect(reports.every((x) => x.done)).toBe(true);
+    expect(reports.reduce((n, x) => n + x.scanned, 0)).toBe(total);
+    expect(reports.reduce((n, x) => n + x.conflicts, 0)).toBe(0);
+    expect(reports.reduce((n, x) => n + x.reencryptedValues, 0)).toBeGreaterThan(30);
+    expect((await r.backfill({ reencrypt: true })).reencryptedValues).toBe(0);
+    const info = inspectEnvelope((await raw('b12')).ssn!.B!);
+    expect(info?.keyRef.kind === 'store' && info.keyRef.version).toBe(3);
+    await expect(r.backfill({ segment: { index: 4, total: 4 } })).rejects.toThrow(TypeError);
   });
 
   describe('hardening (security review)', () => {
