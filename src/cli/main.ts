@@ -19,6 +19,7 @@ import {
 import { migrate } from '../keystore/postgres/index.js';
 import { registerAuditCommand } from './audit-command.js';
 import { registerBackfillCommands } from './backfill-command.js';
+import { registerDynamoCommands } from './dynamodb-command.js';
 import { abbreviate, renderTable } from './table.js';
 
 const program = new Command()
@@ -358,6 +359,7 @@ program
 
 registerAuditCommand(program);
 registerBackfillCommands(program, keys, globals);
+registerDynamoCommands(program, globals);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(

@@ -40,3 +40,8 @@ export {
   type SeedEnvelope,
   type SeedValueItem,
 } from './seed-format/index.js';
+export {
+  openDynamoFromConfig,
+  type OpenDynamoOptions,
+  type OpenedDynamo,
+} from './open-from-config.js';
