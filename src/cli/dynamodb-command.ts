@@ -19,6 +19,7 @@ interface BackfillOptions {
   region?: string;
   endpoint?: string;
   reencrypt?: boolean;
+  indexes?: boolean;
   legacyFields?: string;
   legacyKey?: string;
   legacyContext?: string;
@@ -68,6 +69,7 @@ function printReport(report: DynamoBackfillReport): void {
         'rewritten',
         'legacy',
         're-encrypted',
+        'indexes',
         'erased',
         'conflicts',
         'shredded',
@@ -82,6 +84,7 @@ function printReport(report: DynamoBackfillReport): void {
           String(report.rewritten),
           String(report.legacyValues),
           String(report.reencryptedValues),
+          String(report.indexAttributes),
           String(report.erasedLegacyValues),
           String(report.conflicts),
           String(report.shredded),
@@ -123,6 +126,10 @@ export function registerDynamoCommands(program: Command, globals: () => Globals)
     .option('--region <region>', 'AWS region (default AWS_REGION)')
     .option('--endpoint <url>', 'DynamoDB endpoint (e.g. DynamoDB Local)')
     .option('--reencrypt', 'also move values to their tenant active key version')
+    .option(
+      '--indexes',
+      'also set missing or wrong blind-index attributes (needs --blind-index-env)',
+    )
     .option('--legacy-fields <list>', 'comma-separated fields that may hold seed ENC: values')
     .option('--legacy-key <id>', "the seed's KMS key (opened with the configured provider)")
     .option('--legacy-context <json>', "the seed attribute's KMS encryption context")
@@ -207,6 +214,7 @@ export function registerDynamoCommands(program: Command, globals: () => Globals)
           ...(segment === undefined ? {} : { segment }),
           ...(startKey === undefined ? {} : { startKey }),
           reencrypt: opts.reencrypt === true,
+          indexes: opts.indexes === true,
           eraseShreddedLegacy: opts.eraseShreddedLegacy === true,
           signal: stop.signal,
           onProgress: (p) => {

@@ -9,6 +9,7 @@ import { withField } from '../model/field-error.js';
 import type { AnyModel } from '../model/model-types.js';
 import { assertRegistered, contextOf, scopeOf } from '../model/record-rules.js';
 import { updatedIndexAttributes } from './blind-index-attributes.js';
+import { repairIndexes } from './backfill-indexes.js';
 import { itemToRow, type DynamoItem } from './item-codec.js';
 import type { WriteContext } from './item-writes.js';
 import { legacySlots, sealLegacy, type LegacyState } from './legacy-values.js';
@@ -38,6 +39,11 @@ export interface DynamoBackfillOptions {
   readonly maxPages?: number;
   /** Also seal every value not under its tenant's active key version again (rotation). */
   readonly reencrypt?: boolean;
+  /**
+   * Also recompute every blind-index attribute the repository writes and set the missing or
+   * wrong ones (after adding an index version to `blindIndex.versions.<field>.write`).
+   */
+  readonly indexes?: boolean;
   /**
    * Remove the legacy (`ENC:`) attributes of crypto-shredded tenants' items. A shred destroys
    * fieldseal keys only: the seed's values stay readable with the seed's KMS key until they
@@ -73,6 +79,8 @@ export interface DynamoBackfillProgress {
   readonly legacyValues: number;
   /** Values sealed again under their tenant's active key version. */
   readonly reencryptedValues: number;
+  /** Blind-index attributes set (`indexes`). */
+  readonly indexAttributes: number;
   /** Items an application write changed meanwhile (left as the application wrote them). */
   readonly conflicts: number;
   /** Items of crypto-shredded tenants (left alone, but see `erasedLegacyValues`). */
@@ -121,6 +129,7 @@ interface ItemChange {
   legacy: number;
   reencrypted: number;
   erased: number;
+  indexes: number;
 }
 
 /** The key fields of a row, as the model types them. */
@@ -167,6 +176,7 @@ export async function backfillTable<M extends AnyModel>(
     rewritten: 0,
     legacyValues: 0,
     reencryptedValues: 0,
+    indexAttributes: 0,
     conflicts: 0,
     shredded: 0,
     erasedLegacyValues: 0,
@@ -238,6 +248,7 @@ async function pageChanges<M extends AnyModel>(
       legacy: 0,
       reencrypted: 0,
       erased: 0,
+      indexes: 0,
     };
     changes.set(i, c);
     return c;
@@ -305,12 +316,17 @@ async function pageChanges<M extends AnyModel>(
       }
     }
   }
+  if (options.indexes === true) {
+    const legacyDone = (row: number, field: string): boolean =>
+      slots.some((s) => s.row === row && s.field.name === field);
+    await repairIndexes(t, items, rows, legacyDone, changeOf, fail);
+  }
   const out = new Map<DynamoItem, ItemChange>();
   for (const [i, c] of changes) {
     if (c.shredded) counts.shredded++;
     // A shredded tenant's item is only ever touched to erase its legacy values.
     if (c.shredded && c.erased > 0)
-      out.set(items[i]!, { ...c, set: {}, legacy: 0, reencrypted: 0 });
+      out.set(items[i]!, { ...c, set: {}, legacy: 0, reencrypted: 0, indexes: 0 });
     else if (!c.shredded && Object.keys(c.expect).length > 0) out.set(items[i]!, c);
   }
   return out;
@@ -361,6 +377,7 @@ async function writeChange<M extends AnyModel>(
     counts.legacyValues += change.legacy;
     counts.reencryptedValues += change.reencrypted;
     counts.erasedLegacyValues += change.erased;
+    counts.indexAttributes += change.indexes;
   } catch (err) {
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
     counts.conflicts++;

@@ -1,5 +1,12 @@
 import { inspect } from 'node:util';
-import { GetItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeTableCommand,
+  GetItemCommand,
+  ScanCommand,
+  UpdateItemCommand,
+  UpdateTableCommand,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createBlindIndexer,
@@ -219,6 +226,79 @@ describe('DynamoDB blind-index lookups (DynamoDB Local)', () => {
     expect(raw.Item!.phone_bidx_v1).toBeUndefined();
     await repo.update('north', key, { phone: '+1-555-0500' });
     expect(ids(await repo.findBy('north', 'phone', '+1-555-0500'))).toEqual(['p_00500']);
+  });
+
+  it('rotates an index version without downtime: dual write, backfill, switch reads, repair', async () => {
+    await client.send(
+      new UpdateTableCommand({
+        TableName: TABLE,
+        AttributeDefinitions: [{ AttributeName: 'email_bidx_v2', AttributeType: 'S' }],
+        GlobalSecondaryIndexUpdates: [
+          {
+            Create: {
+              IndexName: 'by-email-v2',
+              KeySchema: [{ AttributeName: 'email_bidx_v2', KeyType: 'HASH' }],
+              Projection: { ProjectionType: 'ALL' },
+            },
+          },
+        ],
+      }),
+    );
+    // DynamoDB builds a new GSI in the background: wait until it is ACTIVE.
+    for (let i = 0; ; i++) {
+      const { Table } = await client.send(new DescribeTableCommand({ TableName: TABLE }));
+      const gsi = Table?.GlobalSecondaryIndexes?.find((g) => g.IndexName === 'by-email-v2');
+      if (gsi?.IndexStatus === 'ACTIVE') break;
+      if (i > 300) throw new Error('the new GSI never became ACTIVE');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const withVersions = (read: 1 | 2) =>
+      createDynamoRepository({
+        client,
+        fs,
+        model: Person,
+        tableName: TABLE,
+        keys: { partition: 'pk', sort: 'id' },
+        indexes: {
+          'by-email': { blindIndex: 'email', version: 1 },
+          'by-email-v2': { blindIndex: 'email', version: 2 },
+          'by-phone': { blindIndex: 'phone' },
+        },
+        blindIndex: {
+          indexer,
+          secretsTable: 'bi-secrets',
+          versions: { email: { write: [1, 2], read } },
+        },
+      });
+    const dual = withVersions(1);
+    // a new write gets both versions; old items have only v1, so v2 reads miss them
+    await dual.save(person('north', 4000));
+    expect(ids(await withVersions(2).findBy('north', 'email', 'user42@example.com'))).toEqual([]);
+    const report = await dual.backfill({ indexes: true, pageSize: 500 });
+    expect(report).toMatchObject({ done: true, conflicts: 0, failed: 0 });
+    expect(report.indexAttributes).toBeGreaterThanOrEqual(2 * N - 1);
+    // reads switch to v2 and find exactly what v1 found
+    for (const probe of ['user42@example.com', ' SHARED@example.com', 'renamed@example.com']) {
+      expect(ids(await withVersions(2).findBy('north', 'email', probe))).toEqual(
+        ids(await withVersions(1).findBy('north', 'email', probe)),
+      );
+    }
+    // a corrupted index attribute is found and repaired by the same pass
+    await client.send(
+      new UpdateItemCommand({
+        TableName: TABLE,
+        Key: { pk: { S: 'north#people' }, id: { S: 'p_00077' } },
+        UpdateExpression: 'SET email_bidx_v1 = :bad',
+        ExpressionAttributeValues: { ':bad': { S: 'bi1:1:AAAA' } },
+      }),
+    );
+    expect(await withVersions(1).findBy('north', 'email', 'user77@example.com')).toEqual([]);
+    const repair = await dual.backfill({ indexes: true, pageSize: 500 });
+    expect(repair.indexAttributes).toBe(1);
+    expect(ids(await withVersions(1).findBy('north', 'email', 'user77@example.com'))).toEqual([
+      'p_00077',
+    ]);
+    await repoFor().delete('north', { pk: 'north#people', id: 'p_04000' });
   });
 
   it("fails closed after a tenant's key is shredded: its indexes cannot be recomputed", async () => {
