@@ -22,7 +22,13 @@ export type { DynamoKeyValue, DynamoTableKeys } from './table-keys.js';
 export type { DynamoCondition } from './write-conditions.js';
 export type { DynamoBlindIndexOptions } from './blind-index-attributes.js';
 export type { DynamoBlindIndexKeys } from './secondary-indexes.js';
-export { DynamoKeyStore, type DynamoKeyStoreOptions } from '../keystore/dynamodb/index.js';
+export {
+  DynamoKeyStore,
+  dynamoKeyEvents,
+  type DynamoKeyEvents,
+  type DynamoKeyEventsOptions,
+  type DynamoKeyStoreOptions,
+} from '../keystore/dynamodb/index.js';
 export type { DynamoLegacyFormat, DynamoLegacyOptions } from './legacy-values.js';
 export type {
   DynamoBackfillOptions,

@@ -8,3 +8,8 @@
  * @module
  */
 export { DynamoKeyStore, type DynamoKeyStoreOptions } from './dynamo-key-store.js';
+export {
+  dynamoKeyEvents,
+  type DynamoKeyEvents,
+  type DynamoKeyEventsOptions,
+} from './dynamo-key-events.js';
