@@ -50,8 +50,9 @@ export interface DynamoKeyStoreOptions {
  * exactly one active version under any concurrency; every read is strongly consistent.
  * See docs/dynamodb-key-store.md for the item layout, the race analysis and IAM permissions.
  *
- * There is no key-event bus on DynamoDB: another process notices a shred, a retirement or a
- * reinstatement when its cached data keys expire (`cache.maxAgeMs`).
+ * Pair it with `dynamoKeyEvents` (same table) so that other processes drop a shredded or
+ * retired tenant's cached keys within a poll interval rather than when they expire
+ * (`cache.maxAgeMs`).
  *
  * @throws KeyStoreUnavailableError (`ERR_KEY_STORE_UNAVAILABLE`) from any method when DynamoDB
  *   fails (outage, throttling after the SDK's retries, missing table or permission), with the
