@@ -80,6 +80,7 @@ export function assembleClient(options: FieldsealOptions): ClientParts {
   const resolver = new KeyResolver(keys, providers, dataKeys, {
     observe: providerCallObserver(metrics, audit),
     keyReads: metrics.keyReads,
+    fieldMasterKeys: rules.fieldMasterKeys,
   });
   const { keyEvents } = options;
   return {

@@ -54,16 +54,23 @@ export class KeyResolver {
   readonly #activeLoads = new Map<string, Promise<StoredKeyVersion>>();
   readonly #observe: ProviderCallObserver;
   readonly #keyReads: KeyReadCounter | undefined;
+  /** Master key ids every tenant's reads accept: a shared `masterKeyId`, field keys, a list. */
+  readonly #acceptedForAll: ReadonlySet<string>;
 
   /**
    * @param hooks.observe - runs every provider call (metrics, audit); the default just makes it.
    * @param hooks.keyReads - where the cells of values read per key come from.
+   * @param hooks.fieldMasterKeys - the fields' own master keys (embedded mode): reads accept them.
    */
   constructor(
     config: KeysConfig,
     providers: readonly KeyProvider[],
     cache: DataKeyCache,
-    hooks: { readonly observe?: ProviderCallObserver; readonly keyReads?: KeyReadCounter } = {},
+    hooks: {
+      readonly observe?: ProviderCallObserver;
+      readonly keyReads?: KeyReadCounter;
+      readonly fieldMasterKeys?: ReadonlySet<string>;
+    } = {},
   ) {
     this.#observe = hooks.observe ?? UNOBSERVED;
     this.#keyReads = hooks.keyReads;
@@ -77,6 +84,22 @@ export class KeyResolver {
         'keys.masterKeyId must name the master key or map a tenant to its master key',
       );
     }
+    const accept = config.acceptMasterKeyIds;
+    const acceptedForAll = new Set<string>(hooks.fieldMasterKeys);
+    if (typeof master === 'string') acceptedForAll.add(master);
+    if (Array.isArray(accept)) {
+      for (const id of accept as readonly unknown[]) {
+        if (typeof id !== 'string' || id.length === 0) {
+          throw new TypeError('keys.acceptMasterKeyIds: expected non-empty strings');
+        }
+        acceptedForAll.add(id);
+      }
+    } else if (accept !== undefined && typeof accept !== 'function') {
+      throw new TypeError(
+        `keys.acceptMasterKeyIds: expected an array of master key ids or a function of the tenant, got ${typeof accept}`,
+      );
+    }
+    this.#acceptedForAll = acceptedForAll;
     this.#config = config;
     this.#cache = cache;
     this.#writer = first;
@@ -334,6 +357,9 @@ export class KeyResolver {
           details: { keyRef: `${ref.providerId}:${ref.masterKeyId}` },
         });
       }
+      // Once per cache fill: the cache id holds provider, master key and tenant, so a key
+      // admitted here never serves an envelope naming another master key or tenant.
+      this.#checkAccepted(ref.providerId, ref.masterKeyId, tenant);
       const key = await this.#observe(
         {
           operation: 'unwrap',
@@ -424,6 +450,9 @@ export class KeyResolver {
       throw new KeyNotConfiguredError('no configured key provider has that id');
     }
     const master = target.masterKeyId ?? this.#masterFor(tenant);
+    // Rows wrapped under a key this configuration would refuse on read would be unreadable:
+    // refuse before any provider call (list the target in acceptMasterKeyIds to move to it).
+    this.#checkAccepted(provider.id, master, tenant);
     const rewrapped: { keyId: string; version: number }[] = [];
     const skipped: { keyId: string; version: number }[] = [];
     for (const row of await config.store.listVersions(tenant)) {
@@ -524,6 +553,9 @@ export class KeyResolver {
         details: { keyRef },
       });
     }
+    // A row re-pointed at another master key (database write access) is refused before the
+    // provider sees it; rewrap's source rows go through here too.
+    this.#checkAccepted(row.providerId, row.masterKeyId, tenant);
     const info: ProviderCallInfo = {
       operation: 'unwrap',
       providerId: provider.id,
@@ -559,6 +591,26 @@ export class KeyResolver {
       },
       () => provider.generateDataKey(master, storeContext(tenant, keyId, version)),
       releaseGenerated,
+    );
+  }
+
+  /**
+   * Fail closed unless reads of `tenant` accept `masterKeyId`: the configured master key (for
+   * that tenant), a field master key, or one of `acceptMasterKeyIds`. Stored data names the
+   * master key; without this check it would choose the key it is opened with.
+   * @throws KeyNotConfiguredError with `details.keyRef` = `provider:masterKeyId`.
+   */
+  #checkAccepted(providerId: string, masterKeyId: string, tenant: string): void {
+    if (this.#acceptedForAll.has(masterKeyId)) return;
+    const { masterKeyId: choice, acceptMasterKeyIds: accept } = this.#config;
+    if (typeof choice === 'function' && choice(tenant) === masterKeyId) return;
+    if (typeof accept === 'function') {
+      const ids = accept(tenant);
+      if (Array.isArray(ids) && ids.includes(masterKeyId)) return;
+    }
+    throw new KeyNotConfiguredError(
+      'the master key named by stored data is not one this configuration accepts (keys.masterKeyId, a field master key, keys.acceptMasterKeyIds)',
+      { details: { keyRef: `${providerId}:${masterKeyId}` } },
     );
   }
 

@@ -43,8 +43,10 @@ export interface FieldPolicy {
    * Embedded mode only: the master key that wraps the data keys of this field's values,
    * through the first (writer) provider, instead of `keys.masterKeyId` (for every tenant). A
    * non-empty string of at most 255 UTF-8 bytes, e.g. a KMS key or alias ARN, which routes the
-   * calls to the ARN's region. Reads need nothing: each envelope names its master key. Refused
-   * in store mode (store data keys are per tenant and key id, not per field).
+   * calls to the ARN's region. Reads of this client accept it (each envelope names its master
+   * key; a client reading such values needs the same policy, or the id in
+   * `keys.acceptMasterKeyIds`). Refused in store mode (store data keys are per tenant and key
+   * id, not per field).
    */
   readonly masterKeyId?: string;
 }
@@ -83,6 +85,21 @@ export type KeysConfig = (
    * (`t => t.startsWith('eu-') ? 'alias/eu' : 'alias/us'`), so fieldseal never assumes it.
    */
   readonly dedicatedMasterKeys?: boolean;
+  /**
+   * Further master key ids that reads accept, besides `masterKeyId` (for the tenant read) and
+   * the fields' own master keys: the keys of values and key-store rows written under a
+   * previous master key, until `rewrapTenantKeys` (store mode) or a re-encryption (embedded
+   * mode) has moved them. A list for every tenant, or a function of the tenant. An envelope or
+   * key-store row naming any other master key fails with `ERR_KEY_NOT_CONFIGURED` before any
+   * provider call: stored data cannot choose the key it is opened with (docs/threat-model.md).
+   * An id is accepted with every configured provider.
+   * @example
+   * ```ts
+   * // Moving from mk-2025 to mk-2026: new keys under mk-2026, old rows still readable.
+   * const keys: KeysConfig = { mode: 'store', store, masterKeyId: 'mk-2026', acceptMasterKeyIds: ['mk-2025'] };
+   * ```
+   */
+  readonly acceptMasterKeyIds?: readonly string[] | ((tenant: string) => readonly string[]);
 };
 
 /**
@@ -111,7 +128,8 @@ export type MasterKeyChoice = string | ((tenant: string) => string);
 export interface FieldsealOptions {
   /**
    * The key provider, or several: the first wraps new keys, any of them can unwrap keys whose
-   * envelope or key-store row names its id.
+   * envelope or key-store row names its id and a master key the configuration accepts
+   * (`keys.masterKeyId`, field master keys, `keys.acceptMasterKeyIds`).
    */
   readonly provider: KeyProvider | readonly KeyProvider[];
   readonly keys: KeysConfig;

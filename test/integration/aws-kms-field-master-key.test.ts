@@ -143,9 +143,17 @@ describe('a field master key with AWS KMS (ARNs in two regions)', () => {
     // The provider context is the embedded one, unchanged: the tenant only.
     expect(calls.every((c) => JSON.stringify(c.context) === '{"tenant":"acme"}')).toBe(true);
 
-    // A fresh client with no field policy reads all three: the envelopes name their keys.
+    // A fresh client with no field policy refuses the field keys before any KMS request:
+    // stored data does not choose its master key.
     calls.length = 0;
-    const reader = client({});
+    const stranger = client({});
+    await expect(stranger.decrypt(card, ctx('acme', 'card'))).rejects.toMatchObject({
+      code: 'ERR_KEY_NOT_CONFIGURED',
+      details: { keyRef: `aws-kms:${PAYMENTS}` },
+    });
+    expect(calls).toHaveLength(0);
+    // A fresh client with the field policies reads all three.
+    const reader = client(fields);
     expect(await reader.decrypt(card, ctx('acme', 'card'))).toBe('4111 1111 1111 1111');
     expect(await reader.decrypt(passport, ctx('acme', 'passport'))).toBe('X1234567');
     expect(await reader.decrypt(note, ctx('acme', 'note'))).toBe('vip');

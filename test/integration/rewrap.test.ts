@@ -13,9 +13,9 @@ function rewrapBehaviour(name: string, makeStore: () => KeyStore) {
     tenant = `acme-${randomUUID()}`;
     const store = makeStore();
     const provider = new MemoryKeyProvider({ masterKeys: ['mk-2025', 'mk-2026'] });
-    const options = (masterKeyId: string) => ({
+    const options = (masterKeyId: string, acceptMasterKeyIds: string[] = []) => ({
       provider,
-      keys: { mode: 'store' as const, store, masterKeyId, keyId: 'k' },
+      keys: { mode: 'store' as const, store, masterKeyId, keyId: 'k', acceptMasterKeyIds },
       cache: { maxAgeMs: 60_000 },
     });
     const fs = createFieldseal(options('mk-2025'));
@@ -23,7 +23,17 @@ function rewrapBehaviour(name: string, makeStore: () => KeyStore) {
     const v1 = await fs.encrypt('under version 1', ctx('a'));
     await fs.rotateTenantKey(tenant);
     const v2 = await fs.encrypt('under version 2', ctx('b'));
-    const rewrapper = createFieldseal(options('mk-2026'));
+    // Without the old key accepted, the move cannot read a row (nor can a reader).
+    const unwraps = provider.calls.unwrap;
+    await expect(
+      createFieldseal(options('mk-2026')).rewrapTenantKeys(tenant),
+    ).rejects.toMatchObject({
+      code: 'ERR_KEY_NOT_CONFIGURED',
+      details: { keyRef: 'memory:mk-2025' },
+    });
+    expect(provider.calls.unwrap).toBe(unwraps);
+    // During the migration the old master key is listed in acceptMasterKeyIds.
+    const rewrapper = createFieldseal(options('mk-2026', ['mk-2025']));
     const report = await rewrapper.rewrapTenantKeys(tenant);
     expect(report.rewrapped.map((r) => r.version).sort()).toEqual([1, 2]);
     expect(report.skipped).toEqual([]);
@@ -43,7 +53,8 @@ function rewrapBehaviour(name: string, makeStore: () => KeyStore) {
     const provider = new MemoryKeyProvider({ masterKeys: ['old', 'new'] });
     const fs = createFieldseal({
       provider,
-      keys: { mode: 'store', store, masterKeyId: 'old', keyId: 'k' },
+      // The target must be a key reads accept (else the rewrap is refused up front).
+      keys: { mode: 'store', store, masterKeyId: 'old', keyId: 'k', acceptMasterKeyIds: ['new'] },
       cache: { maxAgeMs: 60_000 },
     });
     await fs.provisionTenant(tenant);

@@ -131,7 +131,17 @@ describe('audit events: provider calls', () => {
     const reader = storeClient(provider, store, sink);
     expect(await reader.decrypt(v1, ctx())).toBe('one');
     expect(await reader.decrypt(v2, ctx())).toBe('two');
-    await fs.rewrapTenantKeys('acme', { masterKeyId: 'master-2' });
+    // The target must be a key reads accept: list it for the move.
+    const mover = storeClient(provider, store, sink, {
+      keys: {
+        mode: 'store',
+        store,
+        masterKeyId: 'master',
+        keyId: 'k',
+        acceptMasterKeyIds: ['master-2'],
+      },
+    });
+    await mover.rewrapTenantKeys('acme', { masterKeyId: 'master-2' });
     expectOneEventPerProviderCall(provider, sink);
     expect(sink.events.map((e) => `${e.operation}:${e.version ?? '-'}`)).toEqual([
       'generate:1',

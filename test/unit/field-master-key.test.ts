@@ -117,18 +117,36 @@ describe('a field master key (embedded mode)', () => {
     expect(generated()).toHaveLength(4);
   });
 
-  it('reads need no configuration: the envelope names its master key', async () => {
+  it('reads accept the field master key only where the configuration names it', async () => {
     const { fs, provider } = setup();
     const card = await fs.encrypt('4111', ctx('acme', 'card'));
-    // A client without any field policy (another service) reads it through the same provider.
-    const reader = createFieldseal({
+    const unwrap = vi.spyOn(provider, 'unwrapDataKey');
+    // A client without the field policy (another service) refuses the key, before any call...
+    const bare = { provider, keys: { mode: 'embedded', masterKeyId: 'master' } as const };
+    const stranger = createFieldseal({ ...bare, cache: { maxAgeMs: 60_000 } });
+    await expect(stranger.decrypt(card, ctx('acme', 'card'))).rejects.toMatchObject({
+      code: 'ERR_KEY_NOT_CONFIGURED',
+      details: { keyRef: `memory:${PAYMENTS}` },
+    });
+    expect(unwrap).not.toHaveBeenCalled();
+    // ...and reads it with the policy (a fresh client: no write key in its cache), or with
+    // the key listed in acceptMasterKeyIds.
+    const withPolicy = createFieldseal({
+      ...bare,
+      cache: { maxAgeMs: 60_000 },
+      fields: { 'users.card': { masterKeyId: PAYMENTS } },
+    });
+    expect(await withPolicy.decrypt(card, ctx('acme', 'card'))).toBe('4111');
+    const listed = createFieldseal({
       provider,
-      keys: { mode: 'embedded', masterKeyId: 'master' },
+      keys: { mode: 'embedded', masterKeyId: 'master', acceptMasterKeyIds: [PAYMENTS] },
       cache: { maxAgeMs: 60_000 },
     });
-    const unwrap = vi.spyOn(provider, 'unwrapDataKey');
-    expect(await reader.decrypt(card, ctx('acme', 'card'))).toBe('4111');
-    expect(unwrap.mock.calls.map(([mk, , c]) => [mk, c])).toEqual([[PAYMENTS, { tenant: 'acme' }]]);
+    expect(await listed.decrypt(card, ctx('acme', 'card'))).toBe('4111');
+    expect(unwrap.mock.calls.map(([mk, , c]) => [mk, c])).toEqual([
+      [PAYMENTS, { tenant: 'acme' }],
+      [PAYMENTS, { tenant: 'acme' }],
+    ]);
   });
 
   it('a lost field master key fails that field only, with a typed error', async () => {
