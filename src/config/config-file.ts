@@ -26,6 +26,11 @@ export interface FieldsealConfig {
   readonly provider: ProviderConfig;
   readonly keyId: string;
   readonly cache: { readonly maxAgeSeconds: number; readonly maxUses?: number };
+  /**
+   * Master keys reads accept besides `provider.masterKeyId` (historic keys while key-store rows
+   * are rewrapped to a new one): `keys.acceptMasterKeyIds`.
+   */
+  readonly acceptMasterKeyIds?: readonly string[];
 }
 
 /**
@@ -84,12 +89,21 @@ export function validateConfig(raw: unknown, baseDir: string): FieldsealConfig {
   ) {
     throw new TypeError('config.cache.maxUses: expected a positive integer');
   }
+  const accept = o.acceptMasterKeyIds;
+  if (
+    accept !== undefined &&
+    (!Array.isArray(accept) ||
+      !accept.every((id): id is string => typeof id === 'string' && id.length > 0))
+  ) {
+    throw new TypeError('config.acceptMasterKeyIds: expected an array of master key ids');
+  }
   return {
     version: 1,
     database,
     provider,
     keyId: text(o.keyId, 'config.keyId'),
     cache: maxUses === undefined ? { maxAgeSeconds } : { maxAgeSeconds, maxUses },
+    ...(accept === undefined ? {} : { acceptMasterKeyIds: Object.freeze([...accept]) }),
   };
 }
 

@@ -102,7 +102,15 @@ export async function openFromConfig(
     const store = new PostgresKeyStore({ sql: db.sql });
     const fs = createFieldseal({
       provider,
-      keys: { mode: 'store', store, masterKeyId: config.provider.masterKeyId, keyId: config.keyId },
+      keys: {
+        mode: 'store',
+        store,
+        masterKeyId: config.provider.masterKeyId,
+        ...(config.acceptMasterKeyIds === undefined
+          ? {}
+          : { acceptMasterKeyIds: config.acceptMasterKeyIds }),
+        keyId: config.keyId,
+      },
       cache: {
         maxAgeMs: config.cache.maxAgeSeconds * 1000,
         ...(config.cache.maxUses === undefined ? {} : { maxUses: config.cache.maxUses }),

@@ -94,6 +94,9 @@ export async function openDynamoFromConfig(
           mode: 'store',
           store,
           masterKeyId: config.provider.masterKeyId,
+          ...(config.acceptMasterKeyIds === undefined
+            ? {}
+            : { acceptMasterKeyIds: config.acceptMasterKeyIds }),
           keyId: config.keyId,
         },
         cache: {
