@@ -1,6 +1,7 @@
 import { createFieldseal, type Fieldseal } from '../client/fieldseal.js';
 import type { FieldPolicy } from '../client/options.js';
 import type { KeyProvider } from '../kms/key-provider.js';
+import type { KeyStore } from '../keystore/key-store.js';
 import { PostgresKeyStore } from '../keystore/postgres/postgres-key-store.js';
 import { migrate } from '../keystore/postgres/migrations.js';
 import { fromPGlite, fromPgPool, type SqlClient } from '../keystore/postgres/sql-client.js';
@@ -100,23 +101,7 @@ export async function openFromConfig(
   try {
     if (options.migrate !== false) await migrate(db.sql);
     const store = new PostgresKeyStore({ sql: db.sql });
-    const fs = createFieldseal({
-      provider,
-      keys: {
-        mode: 'store',
-        store,
-        masterKeyId: config.provider.masterKeyId,
-        ...(config.acceptMasterKeyIds === undefined
-          ? {}
-          : { acceptMasterKeyIds: config.acceptMasterKeyIds }),
-        keyId: config.keyId,
-      },
-      cache: {
-        maxAgeMs: config.cache.maxAgeSeconds * 1000,
-        ...(config.cache.maxUses === undefined ? {} : { maxUses: config.cache.maxUses }),
-      },
-      ...(options.fields === undefined ? {} : { fields: options.fields }),
-    });
+    const fs = clientFromConfig(config, provider, store, options.fields);
     const close = async (): Promise<void> => {
       try {
         await db.close();
@@ -130,4 +115,35 @@ export async function openFromConfig(
     await closeProvider();
     throw err;
   }
+}
+
+/**
+ * The fieldseal client a configuration describes, on a key store of the caller's choice:
+ * store mode under the configured master key (and the historic ones reads accept), key id and
+ * cache.
+ * @internal
+ */
+export function clientFromConfig(
+  config: FieldsealConfig,
+  provider: KeyProvider,
+  store: KeyStore,
+  fields: Readonly<Record<string, FieldPolicy>> | undefined,
+): Fieldseal {
+  return createFieldseal({
+    provider,
+    keys: {
+      mode: 'store',
+      store,
+      masterKeyId: config.provider.masterKeyId,
+      ...(config.acceptMasterKeyIds === undefined
+        ? {}
+        : { acceptMasterKeyIds: config.acceptMasterKeyIds }),
+      keyId: config.keyId,
+    },
+    cache: {
+      maxAgeMs: config.cache.maxAgeSeconds * 1000,
+      ...(config.cache.maxUses === undefined ? {} : { maxUses: config.cache.maxUses }),
+    },
+    ...(fields === undefined ? {} : { fields }),
+  });
 }

@@ -1,8 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createFieldseal, type Fieldseal } from '../client/fieldseal.js';
+import type { Fieldseal } from '../client/fieldseal.js';
 import type { FieldPolicy } from '../client/options.js';
 import type { FieldsealConfig } from '../config/config-file.js';
-import { openFromConfig } from '../config/open-from-config.js';
+import { clientFromConfig, openFromConfig } from '../config/open-from-config.js';
 import { providerFromConfig } from '../config/provider-config.js';
 import type { KeyProvider } from '../kms/key-provider.js';
 import { DynamoKeyStore } from '../keystore/dynamodb/dynamo-key-store.js';
@@ -88,23 +88,7 @@ export async function openDynamoFromConfig(
     let fs: Fieldseal;
     try {
       const store = new DynamoKeyStore({ client, tableName: options.keyTable });
-      fs = createFieldseal({
-        provider,
-        keys: {
-          mode: 'store',
-          store,
-          masterKeyId: config.provider.masterKeyId,
-          ...(config.acceptMasterKeyIds === undefined
-            ? {}
-            : { acceptMasterKeyIds: config.acceptMasterKeyIds }),
-          keyId: config.keyId,
-        },
-        cache: {
-          maxAgeMs: config.cache.maxAgeSeconds * 1000,
-          ...(config.cache.maxUses === undefined ? {} : { maxUses: config.cache.maxUses }),
-        },
-        ...fields,
-      });
+      fs = clientFromConfig(config, provider, store, options.fields);
     } catch (err) {
       await closeProvider();
       throw err;
