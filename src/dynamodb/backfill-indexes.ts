@@ -62,47 +62,86 @@ export async function repairIndexes<M extends AnyModel>(
   });
   if (slots.length === 0) return;
   const opened = await t.fs.decryptManySettled<unknown>(toOpen);
-  // One indexValues call per tenant: a tenant whose secret cannot open fails alone.
-  const byTenant = new Map<string, { slot: Slot; value: string }[]>();
+  const values: IndexedValue[] = [];
   opened.forEach((result, k) => {
-    const slot = slots[k]!;
-    if (!result.ok) return fail(slot.row, slot.field.qualified, result.error);
-    if (typeof result.value !== 'string') {
-      return fail(slot.row, slot.field.qualified, kindError(slot.field, 'decrypt'));
-    }
-    const tenant = rows[slot.row]![t.plan.tenant] as string;
-    const list = byTenant.get(tenant) ?? [];
-    list.push({ slot, value: result.value });
-    byTenant.set(tenant, list);
+    const { row, field } = slots[k]!;
+    if (!result.ok) return fail(row, field.qualified, result.error);
+    if (typeof result.value !== 'string')
+      return fail(row, field.qualified, kindError(field, 'decrypt'));
+    values.push({ row, field, value: result.value });
   });
-  for (const [tenant, list] of byTenant) {
-    const columns = state.written;
+  const computed = await indexAttributes(t, rows, values, fail);
+  computed.forEach((attributes, k) => {
+    if (attributes === undefined) return;
+    const { row, field } = values[k]!;
+    const item = items[row]!;
+    for (const [name, value] of Object.entries(attributes)) {
+      if (item[name]?.S === value.S) continue;
+      const change = changeOf(row);
+      change.set[name] = value;
+      change.expect[field.name] = item[field.name]!;
+      change.indexes++;
+    }
+  });
+}
+
+/** A plaintext value of a blind-indexed field, in row `row` of a page. @internal */
+export interface IndexedValue {
+  readonly row: number;
+  readonly field: PlannedField;
+  readonly value: string;
+}
+
+/**
+ * The attributes of every index version the repository writes for each value, computed with
+ * one secrets load per tenant of the page (a tenant whose secret cannot open fails alone:
+ * `undefined` for its values, reported through `fail`).
+ * @internal
+ */
+export async function indexAttributes<M extends AnyModel>(
+  t: WriteContext<M>,
+  rows: readonly Readonly<Record<string, unknown>>[],
+  values: readonly IndexedValue[],
+  fail: (row: number, field: string, error: FieldsealError) => void,
+): Promise<(Record<string, AttributeValue> | undefined)[]> {
+  const state = t.blindIndex!;
+  const out: (Record<string, AttributeValue> | undefined)[] = values.map(() => undefined);
+  const byTenant = new Map<string, number[]>();
+  values.forEach(({ row }, k) => {
+    const tenant = rows[row]![t.plan.tenant] as string;
+    byTenant.set(tenant, [...(byTenant.get(tenant) ?? []), k]);
+  });
+  for (const [tenant, members] of byTenant) {
     let computed: (string | null)[][];
     try {
       computed = await indexValues(
         t.plan,
         state.config,
         state.secrets,
-        columns,
-        list.map(({ slot, value }) => ({ [t.plan.tenant]: tenant, [slot.field.name]: value })),
+        state.written,
+        members.map((k) => ({
+          [t.plan.tenant]: tenant,
+          [values[k]!.field.name]: values[k]!.value,
+        })),
       );
     } catch (err) {
       if (!isFieldsealError(err)) throw err;
-      for (const { slot } of list)
-        fail(slot.row, slot.field.qualified, withField(err, slot.field.qualified));
+      for (const k of members) {
+        const { row, field } = values[k]!;
+        fail(row, field.qualified, withField(err, field.qualified));
+      }
       continue;
     }
-    list.forEach(({ slot }, k) => {
-      const item = items[slot.row]!;
-      columns.forEach((c, j) => {
-        const value = computed[k]![j];
-        if (c.field.field.name !== slot.field.name || value === null || value === undefined) return;
-        if (item[c.name]?.S === value) return;
-        const change = changeOf(slot.row);
-        change.set[c.name] = { S: value };
-        change.expect[slot.field.name] = item[slot.field.name]!;
-        change.indexes++;
+    members.forEach((k, m) => {
+      const attributes: Record<string, AttributeValue> = {};
+      state.written.forEach((c, j) => {
+        const value = computed[m]![j];
+        if (c.field.field.name === values[k]!.field.name && value !== null && value !== undefined) {
+          attributes[c.name] = { S: value };
+        }
       });
+      out[k] = attributes;
     });
   }
+  return out;
 }

@@ -8,8 +8,7 @@ import { isFieldsealError, type FieldsealError, type FieldsealErrorCode } from '
 import { withField } from '../model/field-error.js';
 import type { AnyModel } from '../model/model-types.js';
 import { assertRegistered, contextOf, scopeOf } from '../model/record-rules.js';
-import { updatedIndexAttributes } from './blind-index-attributes.js';
-import { repairIndexes } from './backfill-indexes.js';
+import { indexAttributes, repairIndexes, type IndexedValue } from './backfill-indexes.js';
 import { itemToRow, type DynamoItem } from './item-codec.js';
 import type { WriteContext } from './item-writes.js';
 import { legacySlots, sealLegacy, type LegacyState } from './legacy-values.js';
@@ -266,6 +265,7 @@ async function pageChanges<M extends AnyModel>(
   const slots = legacy === undefined ? [] : legacySlots(legacy, rows);
   if (slots.length > 0) {
     const sealed = await sealLegacy(legacy!, t.fs, t.plan, rows, slots);
+    const indexed: IndexedValue[] = [];
     for (const [k, result] of sealed.entries()) {
       const { row, field } = slots[k]!;
       if (isFieldsealError(result)) {
@@ -286,13 +286,23 @@ async function pageChanges<M extends AnyModel>(
       c.expect[field.name] = items[row]![field.name]!;
       c.legacy++;
       if (t.blindIndex?.config.fields.has(field.name) === true) {
-        const tenant = rows[row]![t.plan.tenant] as string;
-        const { set } = await updatedIndexAttributes(t.blindIndex, t.plan, tenant, {
-          [field.name]: result.plaintext,
-        });
-        Object.assign(c.set, set);
+        indexed.push({ row, field, value: result.plaintext });
       }
     }
+    // The migrated values' blind indexes, one secrets load per tenant of the page; a value
+    // whose index cannot be computed is not migrated (never written without its index).
+    const attributes = indexed.length > 0 ? await indexAttributes(t, rows, indexed, fail) : [];
+    attributes.forEach((set, k) => {
+      const { row, field } = indexed[k]!;
+      const c = changeOf(row);
+      if (set !== undefined) {
+        Object.assign(c.set, set);
+        return;
+      }
+      delete c.set[field.name];
+      delete c.expect[field.name];
+      c.legacy--;
+    });
   }
   if (options.reencrypt === true) {
     for (const [i, row] of rows.entries()) {

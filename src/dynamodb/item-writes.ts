@@ -20,7 +20,13 @@ import type {
 import { checkTenant, keyOf, type DynamoKeyValue } from './table-keys.js';
 import type { TableContext } from './transactions.js';
 import { buildUpdate } from './update-expression.js';
-import { allOf, conditionParts, type ConditionParts } from './write-conditions.js';
+import {
+  allOf,
+  conditionParts,
+  expressionOf,
+  putGuard,
+  type ConditionParts,
+} from './write-conditions.js';
 
 /*
  * PutItem / UpdateItem / DeleteItem, each conditional on the item's tenant so that no write
@@ -66,18 +72,6 @@ async function storedTenant(
   return out.Item[t.plan.tenant]?.S ?? '';
 }
 
-function expressionOf(c: ConditionParts): {
-  ConditionExpression: string;
-  ExpressionAttributeNames: Record<string, string>;
-  ExpressionAttributeValues?: Record<string, NonNullable<DynamoItem[string]>>;
-} {
-  return {
-    ConditionExpression: c.expression,
-    ExpressionAttributeNames: c.names,
-    ...(Object.keys(c.values).length > 0 ? { ExpressionAttributeValues: c.values } : {}),
-  };
-}
-
 /**
  * PutItem one record; it never replaces another tenant's item.
  * @internal
@@ -89,17 +83,7 @@ export async function putItem<M extends AnyModel>(
 ): Promise<InferRecord<M> | undefined> {
   const item = await t.records.encodeOne(record);
   const tenant = item[t.plan.tenant]!.S!;
-  const guard: ConditionParts = {
-    expression:
-      options.ifAbsent === true
-        ? 'attribute_not_exists(#k)'
-        : 'attribute_not_exists(#k) OR #t = :t',
-    names:
-      options.ifAbsent === true
-        ? { '#k': t.layout.partition.name }
-        : { '#k': t.layout.partition.name, '#t': t.plan.tenant },
-    values: options.ifAbsent === true ? {} : { ':t': { S: tenant } },
-  };
+  const guard = putGuard(t.layout.partition.name, t.plan.tenant, tenant, options.ifAbsent === true);
   const condition = allOf(guard, conditionParts(t.plan, options.condition));
   try {
     const out = (await t.client.send(

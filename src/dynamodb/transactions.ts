@@ -11,7 +11,13 @@ import type { DynamoItem } from './item-codec.js';
 import type { ItemRecords } from './item-records.js';
 import type { DynamoTransactWrite } from './repository-types.js';
 import { checkTenant, keyOf, type DynamoKeyValue, type KeyLayout } from './table-keys.js';
-import { allOf, conditionParts, type ConditionParts } from './write-conditions.js';
+import {
+  allOf,
+  conditionParts,
+  expressionOf,
+  putGuard,
+  type ConditionParts,
+} from './write-conditions.js';
 
 /*
  * TransactWriteItems / TransactGetItems: all puts are encrypted in one client batch and
@@ -29,15 +35,6 @@ export interface TableContext<M extends AnyModel> {
   readonly layout: KeyLayout;
   readonly tableName: string;
   readonly records: ItemRecords<M>;
-}
-
-/** A condition as the fields of one transaction action. */
-function conditionFields(c: ConditionParts): Record<string, unknown> {
-  return {
-    ConditionExpression: c.expression,
-    ExpressionAttributeNames: c.names,
-    ...(Object.keys(c.values).length > 0 ? { ExpressionAttributeValues: c.values } : {}),
-  };
 }
 
 /** DynamoDB's limit of actions per transaction. */
@@ -65,16 +62,10 @@ export async function transactWrite<M extends AnyModel>(
     if ('put' in w) {
       const item = items[next++]!;
       // Never replace another tenant's item (as save), or any item with ifAbsent.
-      const guard: ConditionParts =
-        w.ifAbsent === true
-          ? { expression: 'attribute_not_exists(#k)', names: { '#k': k }, values: {} }
-          : {
-              expression: 'attribute_not_exists(#k) OR #t = :t',
-              names: { '#k': k, '#t': t.plan.tenant },
-              values: { ':t': item[t.plan.tenant]! },
-            };
+      const tenant = item[t.plan.tenant]!.S!;
+      const guard = putGuard(k, t.plan.tenant, tenant, w.ifAbsent === true);
       return {
-        Put: { TableName: t.tableName, Item: item, ...conditionFields(allOf(guard, user)) },
+        Put: { TableName: t.tableName, Item: item, ...expressionOf(allOf(guard, user)) },
       };
     }
     const owned: ConditionParts = {
@@ -86,7 +77,7 @@ export async function transactWrite<M extends AnyModel>(
       Delete: {
         TableName: t.tableName,
         Key: keyOf(t.layout, w.delete.key),
-        ...conditionFields(allOf(owned, user)),
+        ...expressionOf(allOf(owned, user)),
       },
     };
   });

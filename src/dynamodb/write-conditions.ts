@@ -115,3 +115,39 @@ export function allOf(...parts: readonly (ConditionParts | undefined)[]): Condit
     values: Object.assign({}, ...present.map((p) => p.values)) as Record<string, AttributeValue>,
   };
 }
+
+/**
+ * The fields of a request (or transaction action) carrying condition `c`.
+ * @internal
+ */
+export function expressionOf(c: ConditionParts): {
+  ConditionExpression: string;
+  ExpressionAttributeNames: Record<string, string>;
+  ExpressionAttributeValues?: Record<string, AttributeValue>;
+} {
+  return {
+    ConditionExpression: c.expression,
+    ExpressionAttributeNames: c.names,
+    ...(Object.keys(c.values).length > 0 ? { ExpressionAttributeValues: c.values } : {}),
+  };
+}
+
+/**
+ * The condition every put carries: never replace another tenant's item (an absent item, or
+ * the tenant's own, may be written), or with `ifAbsent` never replace any item.
+ * @internal
+ */
+export function putGuard(
+  partitionKey: string,
+  tenantField: string,
+  tenant: string,
+  ifAbsent: boolean,
+): ConditionParts {
+  return ifAbsent
+    ? { expression: 'attribute_not_exists(#k)', names: { '#k': partitionKey }, values: {} }
+    : {
+        expression: 'attribute_not_exists(#k) OR #t = :t',
+        names: { '#k': partitionKey, '#t': tenantField },
+        values: { ':t': { S: tenant } },
+      };
+}
