@@ -51,7 +51,9 @@ export type FieldsealErrorCode =
   | 'ERR_KEY_VERSION_IN_USE'
   | 'ERR_AUDIT_UNAVAILABLE'
   | 'ERR_ACCESS_DENIED'
-  | 'ERR_CONDITION_FAILED';
+  | 'ERR_CONDITION_FAILED'
+  | 'ERR_KEY_COMMITMENT_MISMATCH'
+  | 'ERR_UNSUPPORTED_OPTION';
 
 /**
  * Non-secret facts an error may carry: names of things, never their contents.
@@ -397,6 +399,38 @@ export class AccessDeniedError extends FieldsealError {
 export class ConditionFailedError extends FieldsealError {
   constructor(message = 'the write condition does not hold', o?: Opts) {
     super('ERR_CONDITION_FAILED', message, o);
+  }
+}
+
+/**
+ * A key provider returned a data key for a key-store version that does not match the key
+ * commitment stored with that version: the provider (or the wrapped bytes) is wrong. Nothing
+ * is encrypted or decrypted with that key. Details name the key reference only.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_KEY_COMMITMENT_MISMATCH') page('key provider returned a wrong key');
+ * ```
+ */
+export class KeyCommitmentMismatchError extends FieldsealError {
+  constructor(
+    message = 'the data key does not match the commitment stored with its version',
+    o?: Opts,
+  ) {
+    super('ERR_KEY_COMMITMENT_MISMATCH', message, o);
+  }
+}
+
+/**
+ * An option, operator or expression fieldseal does not understand (a misspelt condition
+ * operator, a raw expression it cannot check): refused before any request, never ignored.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_UNSUPPORTED_OPTION') fixTheCall(err.message);
+ * ```
+ */
+export class UnsupportedOptionError extends FieldsealError {
+  constructor(message = 'this option is not supported', o?: Opts) {
+    super('ERR_UNSUPPORTED_OPTION', message, o);
   }
 }
 
