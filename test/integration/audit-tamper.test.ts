@@ -38,6 +38,9 @@ const MODIFICATIONS: Record<string, string> = {
   outcome: "outcome = CASE outcome WHEN 'success' THEN 'failure' ELSE 'success' END",
   'error code': "error_code = 'ERR_NONE'",
   detail: "detail = jsonb_set(detail, '{i}', '-1')",
+  // Issue #11 (6): stored text that parses to the same double (`5` → `5.000…`) is an edit.
+  'detail number, same double':
+    "detail = jsonb_set(detail, '{i}', to_jsonb((detail->>'i')::numeric(30,20)))",
   'detail key order only (not a change)': "detail = detail || '{}'::jsonb",
   hash: 'hash = sha256(hash)',
   prev_hash: 'prev_hash = sha256(prev_hash)',

@@ -1,6 +1,6 @@
 import type { SqlClient } from '../../keystore/postgres/sql-client.js';
-import type { AuditDetailValue } from '../audit-event.js';
 import type { AuditHead, ChainRecord } from '../chain-encoding.js';
+import { parseStoredDetail } from '../stored-detail.js';
 
 /**
  * How `fieldseal_audit` rows are read, driver-independently: numbers as text (no bigint or
@@ -43,10 +43,18 @@ const IMPOSSIBLE_AT = -(2n ** 63n);
 const opt = (v: string | null): string | undefined => (v === null ? undefined : v);
 
 /**
- * The hashed fields of a stored row, and the hash it claims.
+ * The hashed fields of a stored row, the hash it claims, and whether the row is stored exactly
+ * as the sink writes the record (`exact: false`: a `detail` number was rewritten in a form that
+ * parses to the same double, such as `100` → `100.0000000000000001`; the row is modified
+ * whatever its hash says).
  * @internal
  */
-export function chainRecordOfRow(row: AuditRow): { record: ChainRecord; hash: string } {
+export function chainRecordOfRow(row: AuditRow): {
+  record: ChainRecord;
+  hash: string;
+  exact: boolean;
+} {
+  const detail = row.detail === null ? undefined : parseStoredDetail(row.detail);
   return {
     record: {
       seq: Number(row.seq),
@@ -62,9 +70,10 @@ export function chainRecordOfRow(row: AuditRow): { record: ChainRecord; hash: st
       masterKeyId: opt(row.master_key_id),
       outcome: row.outcome,
       errorCode: opt(row.error_code),
-      detail: row.detail === null ? undefined : (JSON.parse(row.detail) as AuditDetailValue),
+      detail: detail?.value,
     },
     hash: row.hash,
+    exact: detail?.exact ?? true,
   };
 }
 

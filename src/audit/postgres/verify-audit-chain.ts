@@ -131,15 +131,17 @@ class ChainWalk {
   }
 
   async #check(row: AuditRow): Promise<AuditBreak | undefined> {
-    const { record, hash } = chainRecordOfRow(row);
+    const { record, hash, exact } = chainRecordOfRow(row);
     const seq = this.#last.seq + 1;
     if (record.seq !== seq) {
       const message = `row ${seq} is missing (the next row is ${record.seq})`;
       return { seq, reason: 'missing', message };
     }
-    const intact = this.#intact(record, hash);
+    // Verify what is stored, not what it parses to: a row stored otherwise than the sink
+    // writes it is modified even when its parsed fields still match its hash.
+    const intact = exact && this.#intact(record, hash);
     const linked = record.prevHash === this.#last.hash;
-    if (!intact || !linked) return this.#diagnose(record, hash, intact, linked);
+    if (!intact || !linked) return this.#diagnose(record, hash, exact, intact, linked);
     const anchored = this.anchors.get(seq);
     if (anchored !== undefined && anchored !== hash) {
       const message = `row ${seq} is not the row anchored earlier: the chain was rewritten up to it`;
@@ -153,6 +155,7 @@ class ChainWalk {
   async #diagnose(
     record: ChainRecord,
     hash: string,
+    exact: boolean,
     intact: boolean,
     linked: boolean,
   ): Promise<AuditBreak> {
@@ -164,6 +167,7 @@ class ChainWalk {
     if (!linked) {
       const origin = await this.#appendedAs(record);
       if (
+        exact &&
         origin !== undefined &&
         origin !== seq &&
         this.#intact({ ...record, seq: origin }, hash)
@@ -188,7 +192,7 @@ class ChainWalk {
       const { rows } = await this.#read((sql) => sql.query<AuditRow>(text, [prev]));
       if (rows[0] === undefined) return undefined;
       const p = chainRecordOfRow(rows[0]);
-      if (this.#intact(p.record, p.hash)) return p.record.seq + 1 + steps;
+      if (p.exact && this.#intact(p.record, p.hash)) return p.record.seq + 1 + steps;
       prev = p.record.prevHash; // the predecessor moved too: follow its own predecessor
     }
     return undefined;
