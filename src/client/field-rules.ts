@@ -1,5 +1,5 @@
 import { ModeForbiddenError, PlaintextInEncryptedFieldError } from '../errors.js';
-import { encodeContext, type EncryptionContext } from '../envelope/context.js';
+import { checkContext, type EncryptionContext } from '../envelope/context.js';
 import { classifyStored } from '../envelope/encoding.js';
 import { parseEnvelope, type ParsedEnvelope } from '../envelope/envelope.js';
 import {
@@ -33,7 +33,33 @@ export interface PreparedEnvelope {
 export type PreparedRead =
   { readonly kind: 'plaintext'; readonly value: unknown } | PreparedEnvelope;
 
-const EMPTY_POLICY: FieldPolicy = Object.freeze({});
+/** Null-prototype: a polluted `Object.prototype` can never lend a policy a setting. */
+const EMPTY_POLICY: FieldPolicy = Object.freeze(Object.create(null) as FieldPolicy);
+
+const POLICY_KEYS: ReadonlySet<string> = new Set([
+  'mode',
+  'allowPlaintextRead',
+  'pad',
+  'masterKeyId',
+]);
+
+/**
+ * A frozen, null-prototype copy of a caller's policy (own enumerable data properties, read
+ * once), so that neither the caller nor a polluted prototype can change it after the checks.
+ */
+function snapshotPolicy(name: string, policy: unknown): FieldPolicy {
+  if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) {
+    throw new TypeError(`fields["${name}"]: expected an object`);
+  }
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const [key, d] of Object.entries(Object.getOwnPropertyDescriptors(policy))) {
+    if (d.enumerable !== true) continue;
+    if (!('value' in d)) throw new TypeError(`fields["${name}"].${key}: expected a data property`);
+    if (!POLICY_KEYS.has(key)) throw new TypeError(`fields["${name}"]: unknown option "${key}"`);
+    if (d.value !== undefined) out[key] = d.value;
+  }
+  return Object.freeze(out);
+}
 
 /**
  * Everything decided before a key is touched: context validation, the client's and the
@@ -45,7 +71,7 @@ export class FieldRules {
   readonly mode: Mode;
   /** The master keys fields name (`FieldPolicy.masterKeyId`): shared by every tenant. */
   readonly fieldMasterKeys: ReadonlySet<string>;
-  readonly #fields: Readonly<Record<string, FieldPolicy>>;
+  readonly #fields: ReadonlyMap<string, FieldPolicy>;
   readonly #hasPolicies: boolean;
   readonly #metrics: MetricsRecorder;
 
@@ -58,7 +84,13 @@ export class FieldRules {
   ) {
     checkMode(mode, 'mode');
     const fieldMasterKeys = new Set<string>();
-    for (const [name, policy] of Object.entries(fields)) {
+    // Copies, frozen and null-prototype, in a Map: a caller keeping (or fieldPolicy()
+    // returning) a policy object cannot change a checked policy afterwards, and no lookup
+    // keyed by table and field names can reach Object.prototype.
+    const policies = new Map<string, FieldPolicy>();
+    for (const [name, given] of Object.entries(fields)) {
+      const policy = snapshotPolicy(name, given);
+      policies.set(name, policy);
       // Exactly one dot: otherwise "a.b" + "c" and "a" + "b.c" would share a policy.
       if (!/^[^.]+\.[^.]+$/.test(name)) {
         throw new TypeError(`fields["${name}"]: expected a "table.field" key with exactly one dot`);
@@ -77,14 +109,8 @@ export class FieldRules {
     }
     this.mode = mode;
     this.fieldMasterKeys = fieldMasterKeys;
-    // Copies, frozen: a caller keeping (or fieldPolicy() returning) a policy object cannot
-    // change a checked policy afterwards (allowPlaintextRead, masterKeyId...).
-    this.#fields = Object.freeze(
-      Object.fromEntries(
-        Object.entries(fields).map(([name, policy]) => [name, Object.freeze({ ...policy })]),
-      ),
-    );
-    this.#hasPolicies = Object.keys(fields).length > 0;
+    this.#fields = policies;
+    this.#hasPolicies = policies.size > 0;
     this.#metrics = metrics;
   }
 
@@ -93,29 +119,30 @@ export class FieldRules {
     context: EncryptionContext,
     pad: PaddingOption | undefined,
   ): PreparedWrite {
-    // Validate the context first: nothing below may stringify an unchecked value.
-    const contextBytes = encodeContext(context);
-    const policy = this.#policy(context);
+    // One snapshot of the context, validated first: the AAD, the tenant and the policy all
+    // come from it, and nothing below may stringify an unchecked value.
+    const { context: ctx, bytes: contextBytes } = checkContext(context);
+    const policy = this.#policy(ctx);
     if (!allows(this.mode, 'write') || !allows(policy.mode, 'write')) {
       throw new ModeForbiddenError('encryption is forbidden in this mode', {
-        details: fieldOf(context),
+        details: fieldOf(ctx),
       });
     }
     const plaintext = encodePlaintext(value, bucketSize(pad ?? policy.pad));
-    return { tenant: context.tenant, contextBytes, plaintext, masterKeyId: policy.masterKeyId };
+    return { tenant: ctx.tenant, contextBytes, plaintext, masterKeyId: policy.masterKeyId };
   }
 
   prepareRead(stored: string | Uint8Array, context: EncryptionContext): PreparedRead {
-    const contextBytes = encodeContext(context);
-    const policy = this.#policy(context);
+    const { context: ctx, bytes: contextBytes } = checkContext(context);
+    const policy = this.#policy(ctx);
     if (!allows(this.mode, 'read') || !allows(policy.mode, 'read')) {
       throw new ModeForbiddenError('decryption is forbidden in this mode', {
-        details: fieldOf(context),
+        details: fieldOf(ctx),
       });
     }
     const classified = classifyStored(stored);
     if (classified.kind === 'plaintext') {
-      const { field } = fieldOf(context);
+      const { field } = fieldOf(ctx);
       if (policy.allowPlaintextRead !== true) {
         throw new PlaintextInEncryptedFieldError(undefined, { details: { field } });
       }
@@ -124,7 +151,7 @@ export class FieldRules {
     }
     return {
       kind: 'envelope',
-      tenant: context.tenant,
+      tenant: ctx.tenant,
       env: parseEnvelope(classified.bytes),
       contextBytes,
     };
@@ -132,13 +159,13 @@ export class FieldRules {
 
   /** The configured policy of `table.field` (an empty frozen object when none). */
   policyOf(table: string, field: string): FieldPolicy {
-    return this.#fields[`${table}.${field}`] ?? EMPTY_POLICY;
+    return this.#fields.get(`${table}.${field}`) ?? EMPTY_POLICY;
   }
 
   /** Policy of a context that `encodeContext` has already validated. */
   #policy(context: EncryptionContext): FieldPolicy {
     if (!this.#hasPolicies) return EMPTY_POLICY;
-    return this.#fields[`${context.table}.${context.field}`] ?? EMPTY_POLICY;
+    return this.#fields.get(`${context.table}.${context.field}`) ?? EMPTY_POLICY;
   }
 }
 

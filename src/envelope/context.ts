@@ -42,10 +42,82 @@ function requireName(ctx: EncryptionContext, name: 'tenant' | 'table' | 'field')
 }
 
 /**
+ * One read of a caller's context: a null-prototype copy of its own, enumerable, string-keyed
+ * data properties (list values copied too), so that what is validated, what is bound into the
+ * AAD and what chooses the field policy are the same entries. Anything that could make two
+ * readings differ is refused rather than ignored: a non-plain object (class instance, map,
+ * array, `Object.create(defaults)`), accessor properties (getters), symbol keys and
+ * non-enumerable properties.
+ * @throws InvalidContextError (`ERR_INVALID_CONTEXT`)
+ * @internal
+ */
+export function snapshotContext(ctx: unknown): EncryptionContext {
+  if (typeof ctx !== 'object' || ctx === null || Array.isArray(ctx)) {
+    invalid('encryption context must be an object');
+  }
+  const proto: unknown = Object.getPrototypeOf(ctx);
+  if (proto !== Object.prototype && proto !== null) {
+    invalid('encryption context must be a plain object (no class instance or prototype chain)');
+  }
+  const descriptors = Object.getOwnPropertyDescriptors(ctx);
+  if (Object.getOwnPropertySymbols(descriptors).length > 0) {
+    invalid('encryption context keys must be strings (symbol keys are not bound)');
+  }
+  const out = Object.create(null) as Record<string, string | readonly string[] | undefined>;
+  for (const key of Object.keys(descriptors)) {
+    const d = descriptors[key]!;
+    if (!('value' in d)) invalid('encryption context entries must be data properties, not getters');
+    if (d.enumerable !== true) invalid('encryption context entries must be enumerable');
+    const value: unknown = d.value;
+    out[key] = Array.isArray(value) ? copyList(value) : (value as string | undefined);
+  }
+  return out as EncryptionContext;
+}
+
+/** A copy of a context list, read once by index (a hostile array cannot change under us). */
+function copyList(list: readonly unknown[]): readonly string[] {
+  const n = list.length;
+  if (!Number.isInteger(n) || n < 0 || n > MAX_LIST_ITEMS) {
+    invalid('encryption context lists must hold 1..64 strings');
+  }
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const item = list[i];
+    if (typeof item !== 'string') invalid('encryption context lists must hold strings');
+    out.push(item);
+  }
+  return out;
+}
+
+/**
+ * A checked context: its snapshot (see {@link snapshotContext}) and the canonical encoding of
+ * that snapshot. Every use of a context — AAD, tenant, policy lookup — reads the snapshot.
+ * @internal
+ */
+export interface CheckedContext {
+  readonly context: EncryptionContext;
+  readonly bytes: Buffer;
+}
+
+/**
+ * Snapshot, validate and encode a context in one step.
+ * @throws InvalidContextError (`ERR_INVALID_CONTEXT`)
+ * @internal
+ */
+export function checkContext(ctx: unknown): CheckedContext {
+  const context = snapshotContext(ctx);
+  requireName(context, 'tenant');
+  requireName(context, 'table');
+  requireName(context, 'field');
+  return { context, bytes: encodeCanonicalMap(context) };
+}
+
+/**
  * Validate a context and return its canonical encoding (docs/format.md §4):
  * `u16 count`, then for each entry sorted by the UTF-8 bytes of its key:
  * `u8 keyLen | key | u8 kind | value`, where a string value is `u16 len | utf8` and a list is
- * `u8 n | (u16 len | utf8) * n`. Absent (`undefined`) entries are skipped.
+ * `u8 n | (u16 len | utf8) * n`. Absent (`undefined`) entries are skipped. The context is
+ * read once ({@link snapshotContext}).
  *
  * The encoding is injective (every field length-prefixed, kinds tagged) and independent of
  * property order.
@@ -53,13 +125,7 @@ function requireName(ctx: EncryptionContext, name: 'tenant' | 'table' | 'field')
  * @internal
  */
 export function encodeContext(ctx: EncryptionContext): Buffer {
-  if (typeof ctx !== 'object' || ctx === null || Array.isArray(ctx)) {
-    invalid('encryption context must be an object');
-  }
-  requireName(ctx, 'tenant');
-  requireName(ctx, 'table');
-  requireName(ctx, 'field');
-  return encodeCanonicalMap(ctx);
+  return checkContext(ctx).bytes;
 }
 
 /**

@@ -61,7 +61,11 @@ function samePolicy(actual: FieldPolicy, declared: PlannedEncryption): boolean {
   }
 }
 
-/** A record or row as an object; on encryption, undeclared properties are refused. */
+/**
+ * A record or row read once into a snapshot: a null-prototype copy of its own enumerable data
+ * properties (an inherited or polluted property is never read as a field, a getter never runs
+ * twice). On encryption, undeclared properties are refused.
+ */
 export function asRecord(
   plan: ModelPlan,
   value: unknown,
@@ -70,17 +74,23 @@ export function asRecord(
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new TypeError(`model ${plan.table}: expected each ${what} to be an object`);
   }
-  if (what === 'record') {
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const [name, d] of Object.entries(Object.getOwnPropertyDescriptors(value))) {
+    if (d.enumerable !== true) continue;
     // A misspelt sensitive field would otherwise be written in plaintext, or dropped.
-    for (const name of Object.keys(value)) {
-      if (!plan.names.has(name)) {
-        throw new TypeError(
-          `model ${plan.table}: the record has a field "${name}" it does not declare`,
-        );
-      }
+    if (what === 'record' && !plan.names.has(name)) {
+      throw new TypeError(
+        `model ${plan.table}: the record has a field "${name}" it does not declare`,
+      );
     }
+    if (!('value' in d)) {
+      throw new TypeError(
+        `model ${plan.table}: field "${name}" of the ${what} is a getter; pass plain data`,
+      );
+    }
+    out[name] = d.value;
   }
-  return value as Readonly<Record<string, unknown>>;
+  return out;
 }
 
 /** The context entries shared by every value of one record. */
