@@ -26,15 +26,17 @@ export interface KeyStore {
   ): Promise<StoredKeyVersion | undefined>;
   /**
    * Crypto-shred a tenant: mark every version of every key id (retired ones included)
-   * `shredded` and destroy its wrapped bytes. Returns the versions shredded by this call.
+   * `shredded` and destroy its wrapped bytes and its commitment. Returns the versions shredded
+   * by this call.
    */
   shredTenant(tenant: string): Promise<readonly { keyId: string; version: number }[]>;
   /** Every version of the tenant (all key ids), newest first within a key id. */
   listVersions(tenant: string): Promise<StoredKeyVersion[]>;
   /**
    * Replace a version's wrapped key (master-key rotation, provider move) only if it is still
-   * wrapped exactly as `expected` says; the data key itself is unchanged. Retired versions
-   * are re-wrapped too, so that reinstating one still works after a master-key rotation.
+   * wrapped exactly as `expected` says; the data key itself is unchanged, and so is the row's
+   * commitment (kept as it is, present or absent). Retired versions are re-wrapped too, so
+   * that reinstating one still works after a master-key rotation.
    * @returns false when the row changed meanwhile (or is shredded).
    */
   rewrapVersion(expected: StoredKeyVersion, next: KeyWrapping): Promise<boolean>;
@@ -59,6 +61,18 @@ export interface KeyStore {
    *   shredded (its wrapped bytes are gone: nothing can reinstate it).
    */
   reinstateVersion(tenant: string, keyId: string, version: number): Promise<boolean>;
+  /**
+   * Give a row created before key commitments existed its commitment, once: compare-and-set,
+   * only while the row still has no commitment, is not shredded and is wrapped exactly as
+   * `row` says (same provider, master key id and wrapped bytes). The client calls it after
+   * the first successful unwrap of such a row (trust on first use, docs/format.md §4.5).
+   * Optional: a store without it keeps its legacy rows unchecked.
+   * @param commitment - 32 bytes (`storeKeyCommitment` of the row's data key).
+   * @returns true when this call stored it; false when the row already has one, changed,
+   *   was shredded or does not exist (nothing is overwritten).
+   * @throws TypeError / RangeError unless `commitment` is a 32-byte `Uint8Array`.
+   */
+  setCommitment?(row: StoredKeyVersion, commitment: Uint8Array): Promise<boolean>;
 }
 
 /**
@@ -94,13 +108,21 @@ export interface StoredKeyVersion {
   readonly masterKeyId: string;
   readonly wrapped: Uint8Array;
   readonly createdAt: Date;
+  /**
+   * 32-byte commitment to the data key (`storeKeyCommitment`, docs/format.md §4.5), checked
+   * after every unwrap. Absent on rows created before commitments existed (until
+   * {@link KeyStore.setCommitment} gives them one) and on shredded rows.
+   */
+  readonly commitment?: Uint8Array;
 }
 
 /**
- * A version to add with {@link KeyStore.createVersion}.
+ * A version to add with {@link KeyStore.createVersion}; give it its `commitment` (a store
+ * refuses one that is not 32 bytes with a RangeError).
  * @example
  * ```ts
- * await store.createVersion({ tenant, keyId, version: 1, providerId: 'local', masterKeyId: 'master', wrapped }, null);
+ * const commitment = storeKeyCommitment(key, { tenant, keyId, version: 1 });
+ * await store.createVersion({ tenant, keyId, version: 1, providerId: 'local', masterKeyId: 'master', wrapped, commitment }, null);
  * ```
  */
 export type NewKeyVersion = Omit<StoredKeyVersion, 'state' | 'createdAt'>;

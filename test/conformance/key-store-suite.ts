@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { KeyStore, NewKeyVersion } from '../../src/index.js';
+import type { KeyStore, NewKeyVersion, StoredKeyVersion } from '../../src/index.js';
 
 /**
- * The behaviour every KeyStore must have, run against each implementation (memory, PGlite,
- * PostgreSQL server). `factory` returns a store; tenants are unique per test so one database
+ * The behaviour every KeyStore must have, run against each implementation (memory, a guarded
+ * memory store, PGlite, the PostgreSQL server, DynamoDB Local). Stores must implement the
+ * optional `setCommitment`. `factory` returns a store; tenants are unique per test so one database
  * can serve the whole suite.
  */
 export function runKeyStoreSuite(name: string, factory: () => KeyStore | Promise<KeyStore>): void {
@@ -286,6 +287,172 @@ export function runKeyStoreSuite(name: string, factory: () => KeyStore | Promise
         const rows = await store.listVersions(t);
         expect(rows.filter((r) => r.state === 'active').map((r) => r.version)).toEqual([v + 1]);
       }
+    });
+
+    // Key commitments (issue #11, defect 4): stored with a version, kept by rewrap, destroyed
+    // by shred, set once on legacy rows by compare-and-set.
+    const commitment = (fill: number): Uint8Array => new Uint8Array(32).fill(fill);
+    const hex = (bytes: Uint8Array | undefined): string | undefined =>
+      bytes === undefined ? undefined : Buffer.from(bytes).toString('hex');
+    const withCommitment = (t: string, version: number, fill: number, keyId = 'k') => ({
+      ...row(t, version, keyId),
+      commitment: commitment(fill),
+    });
+    const setCommitment = (store: KeyStore, r: StoredKeyVersion, c: Uint8Array) => {
+      if (store.setCommitment === undefined) throw new Error(`${name} has no setCommitment`);
+      return store.setCommitment(r, c);
+    };
+
+    it('a commitment round-trips through createVersion, getVersion, getActiveVersion and listVersions', async () => {
+      const store = await factory();
+      const t = tenant();
+      const created = (await store.createVersion(withCommitment(t, 1, 0xc1), null))!;
+      expect(hex(created.commitment)).toBe(hex(commitment(0xc1)));
+      await store.createVersion(withCommitment(t, 2, 0xc2), 1);
+      await store.createVersion(withCommitment(t, 1, 0xd1, 'other'), null);
+      expect(hex((await store.getActiveVersion(t, 'k'))?.commitment)).toBe(hex(commitment(0xc2)));
+      expect(hex((await store.getVersion(t, 'k', 1))?.commitment)).toBe(hex(commitment(0xc1)));
+      expect(hex((await store.getVersion(t, 'k', 2))?.commitment)).toBe(hex(commitment(0xc2)));
+      const listed = Object.fromEntries(
+        (await store.listVersions(t)).map((r) => [`${r.keyId}@${r.version}`, hex(r.commitment)]),
+      );
+      expect(listed).toEqual({
+        'k@1': hex(commitment(0xc1)),
+        'k@2': hex(commitment(0xc2)),
+        'other@1': hex(commitment(0xd1)),
+      });
+      // Retirement and reinstatement change the state only.
+      await store.retireVersions(t, 'k', 2);
+      expect(hex((await store.getVersion(t, 'k', 1))?.commitment)).toBe(hex(commitment(0xc1)));
+      await store.reinstateVersion(t, 'k', 1);
+      expect(hex((await store.getVersion(t, 'k', 1))?.commitment)).toBe(hex(commitment(0xc1)));
+    });
+
+    it('the stored commitment is a copy: changing the caller’s or a returned array changes nothing', async () => {
+      const store = await factory();
+      const t = tenant();
+      const record = withCommitment(t, 1, 0xc1);
+      const created = (await store.createVersion(record, null))!;
+      record.commitment.fill(0);
+      created.commitment?.fill(0);
+      (await store.getVersion(t, 'k', 1))?.commitment?.fill(0);
+      expect(hex((await store.getVersion(t, 'k', 1))?.commitment)).toBe(hex(commitment(0xc1)));
+    });
+
+    it('legacy rows (created without a commitment) read back with commitment undefined', async () => {
+      const store = await factory();
+      const t = tenant();
+      const created = (await store.createVersion(row(t, 1), null))!;
+      expect(created.commitment).toBeUndefined();
+      expect((await store.getActiveVersion(t, 'k'))?.commitment).toBeUndefined();
+      expect((await store.getVersion(t, 'k', 1))?.commitment).toBeUndefined();
+      expect((await store.listVersions(t))[0]?.commitment).toBeUndefined();
+    });
+
+    it('createVersion refuses a commitment that is not 32 bytes, storing nothing', async () => {
+      const store = await factory();
+      const t = tenant();
+      for (const bad of [new Uint8Array(31), new Uint8Array(33), new Uint8Array(0)]) {
+        await expect(store.createVersion({ ...row(t, 1), commitment: bad }, null)).rejects.toThrow(
+          RangeError,
+        );
+      }
+      await expect(
+        store.createVersion({ ...row(t, 1), commitment: 'x'.repeat(32) as never }, null),
+      ).rejects.toThrow(TypeError);
+      expect(await store.getVersion(t, 'k', 1)).toBeUndefined();
+    });
+
+    it('rewrapVersion keeps the commitment (the data key does not change), present or absent', async () => {
+      const store = await factory();
+      const t = tenant();
+      const v1 = (await store.createVersion(withCommitment(t, 1, 0xc1), null))!;
+      const legacy = (await store.createVersion(row(t, 1, 'legacy'), null))!;
+      const next = { providerId: 'p2', masterKeyId: 'm2', wrapped: new Uint8Array(73).fill(6) };
+      expect(await store.rewrapVersion(v1, next)).toBe(true);
+      expect(await store.rewrapVersion(legacy, next)).toBe(true);
+      const after = (await store.getVersion(t, 'k', 1))!;
+      expect(after).toMatchObject({ providerId: 'p2', masterKeyId: 'm2' });
+      expect(hex(after.commitment)).toBe(hex(commitment(0xc1)));
+      expect((await store.getVersion(t, 'legacy', 1))?.commitment).toBeUndefined();
+    });
+
+    it('shredTenant destroys the commitment with the wrapped bytes', async () => {
+      const store = await factory();
+      const t = tenant();
+      await store.createVersion(withCommitment(t, 1, 0xc1), null);
+      await store.createVersion(withCommitment(t, 2, 0xc2), 1);
+      await store.retireVersions(t, 'k', 2);
+      await store.shredTenant(t);
+      for (const r of await store.listVersions(t)) {
+        expect(r.state).toBe('shredded');
+        expect(r.wrapped.byteLength).toBe(0);
+        expect(r.commitment).toBeUndefined();
+      }
+      expect((await store.getVersion(t, 'k', 2))?.commitment).toBeUndefined();
+    });
+
+    it('setCommitment gives a legacy row its commitment once (compare-and-set, never overwrites)', async () => {
+      const store = await factory();
+      const t = tenant();
+      const legacy = (await store.createVersion(row(t, 1), null))!;
+      expect(await setCommitment(store, legacy, commitment(0xa1))).toBe(true);
+      expect(hex((await store.getVersion(t, 'k', 1))?.commitment)).toBe(hex(commitment(0xa1)));
+      expect(hex((await store.getActiveVersion(t, 'k'))?.commitment)).toBe(hex(commitment(0xa1)));
+      // A second call (another process, another key) is refused and changes nothing.
+      expect(await setCommitment(store, legacy, commitment(0xa2))).toBe(false);
+      const again = (await store.getVersion(t, 'k', 1))!;
+      expect(await setCommitment(store, again, commitment(0xa2))).toBe(false);
+      expect(hex((await store.getVersion(t, 'k', 1))?.commitment)).toBe(hex(commitment(0xa1)));
+      // A row created with a commitment never takes another one.
+      const committed = (await store.createVersion(withCommitment(t, 1, 0xc1, 'c'), null))!;
+      expect(await setCommitment(store, committed, commitment(0xa3))).toBe(false);
+      expect(hex((await store.getVersion(t, 'c', 1))?.commitment)).toBe(hex(commitment(0xc1)));
+    });
+
+    it('setCommitment is refused for a row that changed, was shredded or does not exist', async () => {
+      const store = await factory();
+      const t = tenant();
+      const v1 = (await store.createVersion(row(t, 1), null))!;
+      // Re-wrapped since it was read: the caller unwrapped other bytes than the row now holds.
+      const next = { providerId: 'p2', masterKeyId: 'm2', wrapped: new Uint8Array(73).fill(8) };
+      expect(await store.rewrapVersion(v1, next)).toBe(true);
+      expect(await setCommitment(store, v1, commitment(0xb1))).toBe(false);
+      expect((await store.getVersion(t, 'k', 1))?.commitment).toBeUndefined();
+      // A demoted row is unchanged as far as its key goes: still accepted.
+      const current = (await store.getVersion(t, 'k', 1))!;
+      await store.createVersion(row(t, 2), 1);
+      expect(await setCommitment(store, current, commitment(0xb2))).toBe(true);
+      // Unknown rows, another tenant's coordinates, shredded rows: false.
+      expect(await setCommitment(store, { ...current, version: 9 }, commitment(0xb3))).toBe(false);
+      expect(await setCommitment(store, { ...current, tenant: tenant() }, commitment(0xb3))).toBe(
+        false,
+      );
+      const v2 = (await store.getVersion(t, 'k', 2))!;
+      await store.shredTenant(t);
+      expect(await setCommitment(store, v2, commitment(0xb4))).toBe(false);
+      expect((await store.getVersion(t, 'k', 2))?.commitment).toBeUndefined();
+    });
+
+    it('setCommitment refuses a commitment that is not 32 bytes', async () => {
+      const store = await factory();
+      const t = tenant();
+      const legacy = (await store.createVersion(row(t, 1), null))!;
+      await expect(setCommitment(store, legacy, new Uint8Array(31))).rejects.toThrow(RangeError);
+      await expect(setCommitment(store, legacy, [1, 2] as never)).rejects.toThrow(TypeError);
+      expect((await store.getVersion(t, 'k', 1))?.commitment).toBeUndefined();
+    });
+
+    it('concurrent setCommitment calls on one legacy row: exactly one wins', async () => {
+      const store = await factory();
+      const t = tenant();
+      const legacy = (await store.createVersion(row(t, 1), null))!;
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => setCommitment(store, legacy, commitment(i + 1))),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const winner = results.indexOf(true) + 1;
+      expect(hex((await store.getVersion(t, 'k', 1))?.commitment)).toBe(hex(commitment(winner)));
     });
 
     it('concurrent first versions for one tenant: exactly one wins', async () => {

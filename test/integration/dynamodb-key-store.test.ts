@@ -319,6 +319,57 @@ describe('DynamoKeyStore: stored items are checked when read back', () => {
   });
 });
 
+describe('DynamoKeyStore: key commitments in the raw items', () => {
+  it('the commitment is a binary attribute `commitment`, absent on legacy items, REMOVEd by shred', async () => {
+    const t = tenant();
+    const commitment = new Uint8Array(32).fill(0xc7);
+    await store.createVersion({ ...row(t, 1, 0xa1), commitment }, null);
+    await store.createVersion(row(t, 2, 0xa2), 1); // legacy: written without one
+    expect(Buffer.from((await raw(t, versionSk(1)))!.commitment!.B!)).toEqual(
+      Buffer.from(commitment),
+    );
+    expect(await raw(t, versionSk(2))).not.toHaveProperty('commitment');
+    // setCommitment completes the legacy item with a conditional update.
+    const legacy = (await store.getVersion(t, 'k', 2))!;
+    expect(await store.setCommitment(legacy, new Uint8Array(32).fill(0xc8))).toBe(true);
+    expect((await raw(t, versionSk(2)))?.commitment?.B?.[0]).toBe(0xc8);
+    await store.shredTenant(t);
+    for (const v of [1, 2]) {
+      const item = await raw(t, versionSk(v));
+      expect(item?.state?.S).toBe('shredded');
+      expect(item).not.toHaveProperty('wrapped');
+      expect(item).not.toHaveProperty('commitment');
+    }
+  });
+
+  it('a live item whose commitment is not 32 bytes is malformed; a shredded item’s stale one is ignored', async () => {
+    const t = tenant();
+    await store.createVersion(row(t, 1), null);
+    const item = (await raw(t, versionSk(1)))!;
+    for (const bad of [
+      { ...item, commitment: { B: new Uint8Array(31) } },
+      { ...item, commitment: { S: 'x'.repeat(32) } },
+    ]) {
+      await clients[0]!.send(new PutItemCommand({ TableName: TABLE, Item: bad }));
+      await expect(store.getVersion(t, 'k', 1)).rejects.toMatchObject({
+        code: 'ERR_KEY_STORE_UNAVAILABLE',
+      });
+    }
+    // A release before this one shredded with `REMOVE wrapped` only: the item still reads as
+    // shredded, without a commitment.
+    const rest = Object.fromEntries(Object.entries(item).filter(([name]) => name !== 'wrapped'));
+    await clients[0]!.send(
+      new PutItemCommand({
+        TableName: TABLE,
+        Item: { ...rest, state: { S: 'shredded' }, commitment: { B: new Uint8Array(32) } },
+      }),
+    );
+    const shredded = (await store.getVersion(t, 'k', 1))!;
+    expect(shredded.state).toBe('shredded');
+    expect(shredded.commitment).toBeUndefined();
+  });
+});
+
 describe('DynamoKeyStore: how DynamoDB failures map (scripted client)', () => {
   const cancelled = (codes: string[], withReasons = true) =>
     Object.assign(

@@ -93,6 +93,52 @@ function postgresBehaviour(name: string, open: () => SqlClient) {
   });
 }
 
+/**
+ * Migration 5 (key commitments) on a database that was at schema 4 with key rows in it: the
+ * rows survive as legacy rows (no commitment) that `setCommitment` completes once; running
+ * the migration's SQL again changes nothing; the column admits 32 bytes only.
+ */
+async function upgradeToCommitments(sql: SqlClient): Promise<void> {
+  expect(await migrate(sql)).toEqual(ALL_MIGRATIONS);
+  // Back to schema 4, as a release before this one left it.
+  await sql.exec(`
+    ALTER TABLE fieldseal_key_versions DROP COLUMN commitment;
+    DELETE FROM fieldseal_migrations WHERE version = 5;
+  `);
+  expect(await schemaVersion(sql)).toBe(4);
+  const store = new PostgresKeyStore({ sql });
+  const t = `legacy-${randomBytes(4).toString('hex')}`;
+  await sql.query('INSERT INTO fieldseal_tenants (tenant_id) VALUES ($1)', [t]);
+  await sql.query(
+    `INSERT INTO fieldseal_key_versions (tenant_id, key_id, version, state, provider_id, master_key_id, wrapped)
+     VALUES ($1, 'k', 1, 'decrypt-only', 'memory', 'master', '\\x01'),
+            ($1, 'k', 2, 'active', 'memory', 'master', '\\x02')`,
+    [t],
+  );
+  expect(await migrate(sql)).toEqual([5]);
+  expect(await schemaVersion(sql)).toBe(SCHEMA_VERSION);
+  const legacy = (await store.getVersion(t, 'k', 2))!;
+  expect(legacy.state).toBe('active');
+  expect(legacy.commitment).toBeUndefined();
+  expect((await store.listVersions(t)).map((r) => r.commitment)).toEqual([undefined, undefined]);
+  const c = new Uint8Array(32).fill(0x5c);
+  expect(await store.setCommitment(legacy, c)).toBe(true);
+  expect(await store.setCommitment(legacy, new Uint8Array(32).fill(1))).toBe(false);
+  expect(Buffer.from((await store.getActiveVersion(t, 'k'))!.commitment!)).toEqual(Buffer.from(c));
+  // Idempotent: the migration's statements run again on the upgraded schema without error
+  // and without touching a row.
+  await sql.exec('DELETE FROM fieldseal_migrations WHERE version = 5');
+  expect(await migrate(sql)).toEqual([5]);
+  expect(Buffer.from((await store.getActiveVersion(t, 'k'))!.commitment!)).toEqual(Buffer.from(c));
+  // The database itself refuses a commitment of another length.
+  await expect(
+    sql.query(
+      "UPDATE fieldseal_key_versions SET commitment = '\\x00' WHERE tenant_id = $1 AND version = 1",
+      [t],
+    ),
+  ).rejects.toMatchObject({ code: '23514' });
+}
+
 describe('PGlite (embedded, always runs)', () => {
   let db: PGlite;
   let sql: SqlClient;
@@ -107,6 +153,15 @@ describe('PGlite (embedded, always runs)', () => {
 
   runKeyStoreSuite('PostgresKeyStore on PGlite', () => new PostgresKeyStore({ sql }));
   postgresBehaviour('PGlite', () => sql);
+
+  it('migration 5 upgrades a schema-4 database: old rows become legacy rows without a commitment', async () => {
+    const fresh = await PGlite.create();
+    try {
+      await upgradeToCommitments(fromPGlite(fresh));
+    } finally {
+      await fresh.close();
+    }
+  });
 
   it('row-level security: a role scoped to tenant A sees none of tenant B’s key rows', async () => {
     const owner = new PostgresKeyStore({ sql });
@@ -135,6 +190,15 @@ describe.skipIf(PG_URL === undefined)('PostgreSQL server (FIELDSEAL_TEST_PG_URL)
     () => new PostgresKeyStore({ sql }),
   );
   postgresBehaviour('the PostgreSQL server', () => sql);
+
+  it('migration 5 upgrades a schema-4 database: old rows become legacy rows without a commitment', async () => {
+    const other = await serverSchema();
+    try {
+      await upgradeToCommitments(fromPgPool(other.pool(1)));
+    } finally {
+      await other.close();
+    }
+  });
 
   it('two processes migrating at once: exactly one applies the migrations', async () => {
     const other = await serverSchema();

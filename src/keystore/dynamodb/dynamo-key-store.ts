@@ -1,5 +1,6 @@
 import type { DynamoDBClient, TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { KeyNotFoundError, KeyShreddedError, KeyStoreUnavailableError } from '../../errors.js';
+import { copyCommitment } from '../../keys/key-commitment.js';
 import type { KeyStore, KeyWrapping, NewKeyVersion, StoredKeyVersion } from '../key-store.js';
 import { MAX_KEY_VERSION, checkVersionNumber } from '../version-number.js';
 import {
@@ -136,6 +137,10 @@ export class DynamoKeyStore implements KeyStore {
     checkKeyId(keyId);
     checkVersionNumber('record.version', version, 1, MAX_KEY_VERSION);
     checkWrappedKey('record.wrapped', record.wrapped);
+    const commitment =
+      record.commitment === undefined
+        ? undefined
+        : copyCommitment('record.commitment', record.commitment);
     // No stored version can be active under a number out of range; and when the expected
     // active version is this very version, it exists already (and one transaction may not
     // touch an item twice). Either way the caller lost.
@@ -152,7 +157,7 @@ export class DynamoKeyStore implements KeyStore {
       {
         Put: {
           TableName,
-          Item: newVersionItem(record, createdAt),
+          Item: newVersionItem({ ...record, commitment }, createdAt),
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       },
@@ -206,6 +211,7 @@ export class DynamoKeyStore implements KeyStore {
       masterKeyId: record.masterKeyId,
       wrapped: Uint8Array.from(record.wrapped),
       createdAt,
+      ...(commitment === undefined ? {} : { commitment: Uint8Array.from(commitment) }),
     });
   }
 
@@ -252,6 +258,38 @@ export class DynamoKeyStore implements KeyStore {
         ':ep': { S: expected.providerId },
         ':em': { S: expected.masterKeyId },
         ':ew': { B: Uint8Array.from(expected.wrapped) },
+      },
+    });
+  }
+
+  /**
+   * Set a legacy row's commitment once: one `UpdateItem` conditioned on the item having no
+   * `commitment` yet, not being shredded, and being wrapped exactly as `row` says.
+   */
+  async setCommitment(row: StoredKeyVersion, commitment: Uint8Array): Promise<boolean> {
+    const value = copyCommitment('commitment', commitment);
+    checkTenantId(row.tenant);
+    checkKeyId(row.keyId);
+    if (!isVersionNumber(row.version) || row.wrapped.byteLength === 0) return false;
+    return this.#table.update({
+      Key: versionKey(row.tenant, row.keyId, row.version),
+      UpdateExpression: 'SET #commitment = :c',
+      ConditionExpression:
+        'attribute_not_exists(#commitment) AND #state <> :shredded AND #providerId = :ep' +
+        ' AND #masterKeyId = :em AND #wrapped = :ew',
+      ExpressionAttributeNames: names(
+        'commitment',
+        'state',
+        'providerId',
+        'masterKeyId',
+        'wrapped',
+      ),
+      ExpressionAttributeValues: {
+        ':c': { B: value },
+        ':shredded': stateValue('shredded'),
+        ':ep': { S: row.providerId },
+        ':em': { S: row.masterKeyId },
+        ':ew': { B: Uint8Array.from(row.wrapped) },
       },
     });
   }

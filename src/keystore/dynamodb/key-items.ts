@@ -1,6 +1,7 @@
 import { MAX_WRAPPED_KEY_BYTES } from '../../envelope/format.js';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { KeyStoreUnavailableError } from '../../errors.js';
+import { STORE_KEY_COMMITMENT_LENGTH } from '../../keys/key-commitment.js';
 import type { KeyVersionState, NewKeyVersion, StoredKeyVersion } from '../key-store.js';
 import { headKey, isVersionNumber, versionKey } from './item-keys.js';
 
@@ -8,7 +9,9 @@ import { headKey, isVersionNumber, versionKey } from './item-keys.js';
  * Item shapes of the key-store table (attribute names are part of the stored format):
  *
  *   version item: pk S, sk S, tenant S, keyId S, version N, state S, providerId S,
- *                 masterKeyId S, wrapped B (absent once shredded), createdAt N (epoch ms)
+ *                 masterKeyId S, wrapped B (absent once shredded), createdAt N (epoch ms),
+ *                 commitment B (32 bytes; absent on rows created before commitments existed
+ *                 until set once, and once shredded)
  *   head item:    pk S, sk S, tenant S, keyId S, active N (the active version)
  */
 
@@ -73,6 +76,9 @@ export function newVersionItem(record: NewKeyVersion, createdAt: Date): Item {
     masterKeyId: { S: record.masterKeyId },
     wrapped: { B: Uint8Array.from(record.wrapped) },
     createdAt: { N: String(createdAt.getTime()) },
+    ...(record.commitment === undefined
+      ? {}
+      : { commitment: { B: Uint8Array.from(record.commitment) } }),
   };
 }
 
@@ -133,6 +139,7 @@ export function toStoredVersion(
   const providerId = item.providerId?.S;
   const masterKeyId = item.masterKeyId?.S;
   const wrapped = item.wrapped?.B;
+  const commitment = item.commitment;
   if (
     t === undefined ||
     k === undefined ||
@@ -147,7 +154,11 @@ export function toStoredVersion(
       (wrapped === undefined ||
         wrapped.byteLength < 1 ||
         wrapped.byteLength > MAX_WRAPPED_KEY_BYTES)) ||
-    (state === 'shredded' && wrapped !== undefined)
+    (state === 'shredded' && wrapped !== undefined) ||
+    // A commitment is 32 bytes; a shredded item's (left by an older release) is ignored.
+    (state !== 'shredded' &&
+      commitment !== undefined &&
+      commitment.B?.byteLength !== STORE_KEY_COMMITMENT_LENGTH)
   ) {
     throw malformed();
   }
@@ -162,6 +173,9 @@ export function toStoredVersion(
     wrapped:
       state === 'shredded' || wrapped === undefined ? new Uint8Array(0) : Uint8Array.from(wrapped),
     createdAt: new Date(createdAt),
+    ...(state === 'shredded' || commitment?.B === undefined
+      ? {}
+      : { commitment: Uint8Array.from(commitment.B) }),
   });
 }
 

@@ -11,15 +11,16 @@ const PASSES = 5;
 /** Version updates in flight at once. */
 const PARALLEL = 8;
 
-/** What `SET state = shredded REMOVE wrapped` needs besides its key and condition. */
+/** What `SET state = shredded REMOVE wrapped, commitment` needs besides its key and condition. */
 const SHRED = {
-  UpdateExpression: 'SET #state = :shredded REMOVE #wrapped',
-  ExpressionAttributeNames: names('state', 'wrapped'),
+  UpdateExpression: 'SET #state = :shredded REMOVE #wrapped, #commitment',
+  ExpressionAttributeNames: names('state', 'wrapped', 'commitment'),
 };
 
 /**
- * Crypto-shred a tenant: every version item becomes `shredded` and loses its `wrapped`
- * attribute (REMOVE: the bytes are gone from the item, not overwritten with a marker).
+ * Crypto-shred a tenant: every version item becomes `shredded` and loses its `wrapped` and
+ * `commitment` attributes (REMOVE: the bytes are gone from the item, not overwritten with a
+ * marker).
  *
  * The active version of a key id is shredded in one transaction with the deletion of its head
  * (conditioned on the head still naming it), so a rotation racing the shred either loses, or

@@ -1,11 +1,13 @@
 import { KeyNotFoundError, KeyShreddedError, KeyVersionActiveError } from '../../errors.js';
+import { copyCommitment } from '../../keys/key-commitment.js';
 import type { KeyStore, KeyWrapping, NewKeyVersion, StoredKeyVersion } from '../key-store.js';
 import { MAX_KEY_VERSION, checkVersionNumber } from '../version-number.js';
 
 /**
- * A {@link KeyStore} in process memory, for tests and examples. Rows are frozen copies;
- * `createVersion`, `retireVersions` and `reinstateVersion` are atomic because JavaScript runs
- * each of them without interleaving (none awaits before it has changed the rows).
+ * A {@link KeyStore} in process memory, for tests and examples. Rows are frozen copies, and
+ * every read returns fresh copies of their bytes; `createVersion`, `retireVersions`,
+ * `reinstateVersion` and `setCommitment` are atomic because JavaScript runs each of them
+ * without interleaving (none awaits before it has changed the rows).
  *
  * @example
  * ```ts
@@ -17,7 +19,7 @@ export class MemoryKeyStore implements KeyStore {
   readonly #rows = new Map<string, StoredKeyVersion[]>();
 
   getActiveVersion(tenant: string, keyId: string): Promise<StoredKeyVersion | undefined> {
-    return Promise.resolve(this.#list(tenant, keyId).find((r) => r.state === 'active'));
+    return Promise.resolve(copyOut(this.#list(tenant, keyId).find((r) => r.state === 'active')));
   }
 
   getVersion(
@@ -25,33 +27,44 @@ export class MemoryKeyStore implements KeyStore {
     keyId: string,
     version: number,
   ): Promise<StoredKeyVersion | undefined> {
-    return Promise.resolve(this.#list(tenant, keyId).find((r) => r.version === version));
+    return Promise.resolve(copyOut(this.#list(tenant, keyId).find((r) => r.version === version)));
   }
 
   createVersion(
     record: NewKeyVersion,
     expectedActive: number | null,
   ): Promise<StoredKeyVersion | undefined> {
-    const list = this.#list(record.tenant, record.keyId);
-    const active = list.find((r) => r.state === 'active');
-    if (
-      (active?.version ?? null) !== expectedActive ||
-      list.some((r) => r.version === record.version)
-    ) {
-      return Promise.resolve(undefined);
-    }
-    const next = list.map((r) =>
-      r === active ? Object.freeze({ ...r, state: 'decrypt-only' as const }) : r,
-    );
-    const row: StoredKeyVersion = Object.freeze({
-      ...record,
-      wrapped: Uint8Array.from(record.wrapped),
-      state: 'active',
-      createdAt: new Date(),
+    return settle(() => {
+      const commitment =
+        record.commitment === undefined
+          ? undefined
+          : copyCommitment('record.commitment', record.commitment);
+      const list = this.#list(record.tenant, record.keyId);
+      const active = list.find((r) => r.state === 'active');
+      if (
+        (active?.version ?? null) !== expectedActive ||
+        list.some((r) => r.version === record.version)
+      ) {
+        return undefined;
+      }
+      const next = list.map((r) =>
+        r === active ? Object.freeze({ ...r, state: 'decrypt-only' as const }) : r,
+      );
+      const row: StoredKeyVersion = Object.freeze({
+        tenant: record.tenant,
+        keyId: record.keyId,
+        version: record.version,
+        state: 'active',
+        providerId: record.providerId,
+        masterKeyId: record.masterKeyId,
+        wrapped: Uint8Array.from(record.wrapped),
+        createdAt: new Date(),
+        ...(commitment === undefined ? {} : { commitment }),
+      });
+      next.push(row);
+      this.#rows.set(this.#id(record.tenant, record.keyId), next);
+      return copyOut(row);
     });
-    next.push(row);
-    this.#rows.set(this.#id(record.tenant, record.keyId), next);
-    return Promise.resolve(row);
   }
 
   shredTenant(tenant: string): Promise<readonly { keyId: string; version: number }[]> {
@@ -63,7 +76,7 @@ export class MemoryKeyStore implements KeyStore {
         rows.map((r) => {
           if (r.state === 'shredded') return r;
           done.push({ keyId: r.keyId, version: r.version });
-          return Object.freeze({ ...r, state: 'shredded' as const, wrapped: new Uint8Array(0) });
+          return shreddedRow(r);
         }),
       );
     }
@@ -73,7 +86,8 @@ export class MemoryKeyStore implements KeyStore {
   listVersions(tenant: string): Promise<StoredKeyVersion[]> {
     const out: StoredKeyVersion[] = [];
     for (const rows of this.#rows.values()) {
-      if (rows[0]?.tenant === tenant) out.push(...[...rows].sort((a, b) => b.version - a.version));
+      if (rows[0]?.tenant !== tenant) continue;
+      out.push(...[...rows].sort((a, b) => b.version - a.version).map((r) => copyOut(r)));
     }
     return Promise.resolve(out);
   }
@@ -105,6 +119,29 @@ export class MemoryKeyStore implements KeyStore {
       ),
     );
     return Promise.resolve(true);
+  }
+
+  setCommitment(row: StoredKeyVersion, commitment: Uint8Array): Promise<boolean> {
+    return settle(() => {
+      const value = copyCommitment('commitment', commitment);
+      const rows = this.#list(row.tenant, row.keyId);
+      const current = rows.find((r) => r.version === row.version);
+      if (
+        current === undefined ||
+        current.commitment !== undefined ||
+        current.state === 'shredded' ||
+        current.providerId !== row.providerId ||
+        current.masterKeyId !== row.masterKeyId ||
+        !Buffer.from(current.wrapped).equals(Buffer.from(row.wrapped))
+      ) {
+        return false;
+      }
+      this.#rows.set(
+        this.#id(row.tenant, row.keyId),
+        rows.map((r) => (r === current ? Object.freeze({ ...r, commitment: value }) : r)),
+      );
+      return true;
+    });
   }
 
   retireVersions(tenant: string, keyId: string, below: number): Promise<number[]> {
@@ -152,15 +189,13 @@ export class MemoryKeyStore implements KeyStore {
     });
   }
 
-  /** Test helper: mark a version shredded and drop its wrapped bytes. */
+  /** Test helper: mark a version shredded and drop its wrapped bytes and commitment. */
   shred(tenant: string, keyId: string, version?: number): void {
     const id = this.#id(tenant, keyId);
     this.#rows.set(
       id,
       this.#list(tenant, keyId).map((r) =>
-        version === undefined || r.version === version
-          ? Object.freeze({ ...r, state: 'shredded' as const, wrapped: new Uint8Array(0) })
-          : r,
+        version === undefined || r.version === version ? shreddedRow(r) : r,
       ),
     );
   }
@@ -172,6 +207,25 @@ export class MemoryKeyStore implements KeyStore {
   #id(tenant: string, keyId: string): string {
     return JSON.stringify([tenant, keyId]);
   }
+}
+
+/** A row as shredding leaves it: no wrapped bytes, no commitment. */
+function shreddedRow(row: StoredKeyVersion): StoredKeyVersion {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  const { commitment, ...rest } = row;
+  return Object.freeze({ ...rest, state: 'shredded' as const, wrapped: new Uint8Array(0) });
+}
+
+/** A stored row as handed out: frozen, with its own copies of the bytes. */
+function copyOut(row: StoredKeyVersion): StoredKeyVersion;
+function copyOut(row: StoredKeyVersion | undefined): StoredKeyVersion | undefined;
+function copyOut(row: StoredKeyVersion | undefined): StoredKeyVersion | undefined {
+  if (row === undefined) return undefined;
+  return Object.freeze({
+    ...row,
+    wrapped: Uint8Array.from(row.wrapped),
+    ...(row.commitment === undefined ? {} : { commitment: Uint8Array.from(row.commitment) }),
+  });
 }
 
 /**

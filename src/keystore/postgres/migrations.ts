@@ -116,6 +116,21 @@ const MIGRATIONS: readonly Migration[] = [
         ON fieldseal_backfill_chunks (backfill, chunk) WHERE done_at IS NULL;
     `,
   },
+  {
+    version: 5,
+    name: 'key version commitments',
+    sql: `
+      -- A 32-byte commitment to each version's data key (docs/format.md, "Key-store row
+      -- commitment"), checked after every unwrap. Nullable: rows created before have none
+      -- until the client sets it once after their first unwrap (compare-and-set). Additive
+      -- and idempotent: existing rows and the released constraints are left as they are.
+      ALTER TABLE fieldseal_key_versions ADD COLUMN IF NOT EXISTS commitment bytea;
+      ALTER TABLE fieldseal_key_versions
+        DROP CONSTRAINT IF EXISTS fieldseal_key_versions_commitment_check;
+      ALTER TABLE fieldseal_key_versions ADD CONSTRAINT fieldseal_key_versions_commitment_check
+        CHECK (commitment IS NULL OR length(commitment) = 32);
+    `,
+  },
 ];
 
 /**

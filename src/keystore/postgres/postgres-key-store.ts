@@ -5,6 +5,7 @@ import {
   KeyVersionActiveError,
   isFieldsealError,
 } from '../../errors.js';
+import { copyCommitment } from '../../keys/key-commitment.js';
 import type {
   KeyStore,
   KeyWrapping,
@@ -57,10 +58,11 @@ interface Row {
   master_key_id: string;
   wrapped: Uint8Array | null;
   created_at: Date | string;
+  commitment: Uint8Array | null;
 }
 
 const COLUMNS =
-  'tenant_id, key_id, version, state, provider_id, master_key_id, wrapped, created_at';
+  'tenant_id, key_id, version, state, provider_id, master_key_id, wrapped, created_at, commitment';
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
@@ -187,6 +189,10 @@ export class PostgresKeyStore implements KeyStore {
     record: NewKeyVersion,
     expectedActive: number | null,
   ): Promise<StoredKeyVersion | undefined> {
+    const commitment =
+      record.commitment === undefined
+        ? null
+        : Buffer.from(copyCommitment('record.commitment', record.commitment));
     try {
       return await this.#transaction(record.tenant, async (tx) => {
         await tx.query(
@@ -210,8 +216,8 @@ export class PostgresKeyStore implements KeyStore {
         }
         const inserted = await tx.query<Row>(
           `INSERT INTO fieldseal_key_versions
-             (tenant_id, key_id, version, state, provider_id, master_key_id, wrapped)
-           VALUES ($1, $2, $3, 'active', $4, $5, $6)
+             (tenant_id, key_id, version, state, provider_id, master_key_id, wrapped, commitment)
+           VALUES ($1, $2, $3, 'active', $4, $5, $6, $7)
            RETURNING ${COLUMNS}`,
           [
             record.tenant,
@@ -220,6 +226,7 @@ export class PostgresKeyStore implements KeyStore {
             record.providerId,
             record.masterKeyId,
             Buffer.from(record.wrapped),
+            commitment,
           ],
         );
         return toStored(inserted.rows[0]!);
@@ -286,12 +293,39 @@ export class PostgresKeyStore implements KeyStore {
   shredTenant(tenant: string): Promise<readonly { keyId: string; version: number }[]> {
     return this.#transaction(tenant, async (tx) => {
       const { rows } = await tx.query<{ key_id: string; version: string | number }>(
-        `UPDATE fieldseal_key_versions SET state = 'shredded', wrapped = NULL
+        `UPDATE fieldseal_key_versions SET state = 'shredded', wrapped = NULL, commitment = NULL
           WHERE tenant_id = $1 AND state <> 'shredded'
           RETURNING key_id, version`,
         [tenant],
       );
       return rows.map((r) => ({ keyId: r.key_id, version: Number(r.version) }));
+    });
+  }
+
+  /**
+   * Set a legacy row's commitment once: one `UPDATE … WHERE commitment IS NULL` that also
+   * requires the row to be unshredded and wrapped exactly as `row` says (the same compare as
+   * {@link PostgresKeyStore.rewrapVersion}).
+   */
+  async setCommitment(row: StoredKeyVersion, commitment: Uint8Array): Promise<boolean> {
+    const value = Buffer.from(copyCommitment('commitment', commitment));
+    return await this.#transaction(row.tenant, async (tx) => {
+      const { rows } = await tx.query<{ version: string | number }>(
+        `UPDATE fieldseal_key_versions SET commitment = $4
+          WHERE tenant_id = $1 AND key_id = $2 AND version = $3 AND commitment IS NULL
+            AND state <> 'shredded' AND provider_id = $5 AND master_key_id = $6 AND wrapped = $7
+          RETURNING version`,
+        [
+          row.tenant,
+          row.keyId,
+          row.version,
+          value,
+          row.providerId,
+          row.masterKeyId,
+          Buffer.from(row.wrapped),
+        ],
+      );
+      return rows.length === 1;
     });
   }
 
@@ -324,6 +358,11 @@ export class PostgresKeyStore implements KeyStore {
 }
 
 function toStored(row: Row): StoredKeyVersion {
+  // A shredded row has no commitment (one left by an older release's shred is not handed out).
+  const commitment =
+    row.commitment === null || row.state === 'shredded'
+      ? {}
+      : { commitment: Uint8Array.from(row.commitment) };
   return Object.freeze({
     tenant: row.tenant_id,
     keyId: row.key_id,
@@ -333,6 +372,7 @@ function toStored(row: Row): StoredKeyVersion {
     masterKeyId: row.master_key_id,
     wrapped: row.wrapped === null ? new Uint8Array(0) : Uint8Array.from(row.wrapped),
     createdAt: row.created_at instanceof Date ? row.created_at : new Date(row.created_at),
+    ...commitment,
   });
 }
 
