@@ -12,6 +12,8 @@ import { indexAttributes, repairIndexes, type IndexedValue } from './backfill-in
 import { itemToRow, type DynamoItem } from './item-codec.js';
 import type { WriteContext } from './item-writes.js';
 import { legacySlots, sealLegacy, type LegacyState } from './legacy-values.js';
+import { optionSnapshot } from './option-snapshot.js';
+import { assertCanBackfill } from './repository-modes.js';
 import { keyOf, type DynamoKeyValue } from './table-keys.js';
 
 /*
@@ -143,6 +145,40 @@ function keyValues(
   return key;
 }
 
+const BACKFILL_OPTIONS = [
+  'startKey',
+  'pageSize',
+  'maxPages',
+  'reencrypt',
+  'indexes',
+  'eraseShreddedLegacy',
+  'itemsPerSecond',
+  'segment',
+  'signal',
+  'onProgress',
+] as const;
+
+/**
+ * The backfill's options read once: unknown keys (here and in `segment`) are refused.
+ * @throws UnsupportedOptionError; TypeError for a mistyped flag.
+ */
+function backfillOptions(input: unknown): DynamoBackfillOptions {
+  const o = optionSnapshot('backfill options', input, BACKFILL_OPTIONS);
+  for (const name of ['reencrypt', 'indexes', 'eraseShreddedLegacy'] as const) {
+    if (o[name] !== undefined && typeof o[name] !== 'boolean') {
+      throw new TypeError(`${name}: expected a boolean`);
+    }
+  }
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') {
+    throw new TypeError('onProgress: expected a function');
+  }
+  const segment =
+    typeof o.segment === 'object' && o.segment !== null && !Array.isArray(o.segment)
+      ? optionSnapshot('backfill segment', o.segment, ['index', 'total'])
+      : o.segment;
+  return { ...o, segment } as DynamoBackfillOptions;
+}
+
 /**
  * Run the backfill over `t`'s table (see {@link DynamoBackfillOptions}).
  * @internal
@@ -150,10 +186,12 @@ function keyValues(
 export async function backfillTable<M extends AnyModel>(
   t: WriteContext<M>,
   legacy: LegacyState | undefined,
-  options: DynamoBackfillOptions = {},
+  input?: DynamoBackfillOptions,
 ): Promise<DynamoBackfillReport> {
+  const options = backfillOptions(input);
   const { pageSize = 100, maxPages = Infinity, itemsPerSecond } = options;
   assertRegistered(t.fs, t.plan); // the client enforces the model's policies (modes, padding)
+  assertCanBackfill(t.fs, t.plan, 'backfill');
   if (!Number.isInteger(pageSize) || pageSize < 1) throw new TypeError('pageSize: expected ≥ 1');
   const { segment } = options;
   if (

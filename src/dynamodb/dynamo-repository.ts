@@ -18,6 +18,8 @@ import {
 import { replaceLegacy, type LegacyState } from './legacy-values.js';
 import { batchGetItems, batchPut, type Sender } from './batch-requests.js';
 import { itemToRow, type DynamoItem } from './item-codec.js';
+import { noMoreArguments, optionSnapshot, type OptionSnapshot } from './option-snapshot.js';
+import { assertCanPut, assertCanReadRecords } from './repository-modes.js';
 import { itemRecords, type ItemHooks, type ItemRecords } from './item-records.js';
 import { deleteItem, deleteItems, putItem, updateItem } from './item-writes.js';
 import { transactGet, transactWrite } from './transactions.js';
@@ -83,7 +85,11 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
     return { ...this.#stats, legacyReads: Object.fromEntries(this.legacy?.reads ?? []) };
   }
 
-  async backfill(options?: DynamoBackfillOptions): Promise<DynamoBackfillReport> {
+  async backfill(
+    options?: DynamoBackfillOptions,
+    ...extra: unknown[]
+  ): Promise<DynamoBackfillReport> {
+    noMoreArguments('backfill', extra);
     return backfillTable(this, this.legacy, options);
   }
 
@@ -91,7 +97,9 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
     tenant: string,
     field: BlindIndexedField<M>,
     value: string,
+    ...extra: unknown[]
   ): Promise<InferRecord<M>[]> {
+    noMoreArguments('findBy', extra);
     return this.findByAny(tenant, field, [value]);
   }
 
@@ -99,14 +107,18 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
     tenant: string,
     field: BlindIndexedField<M>,
     values: readonly string[],
+    ...extra: unknown[]
   ): Promise<InferRecord<M>[]> {
+    noMoreArguments('findByAny', extra);
     if (this.blindIndex === undefined) {
       throw new TypeError(`model ${this.plan.table} has no field with .blindIndex()`);
     }
+    assertCanReadRecords(this.fs, this.plan, 'findBy');
     return findByIndex(this, this.blindIndex, this.indexes, this.#stats, tenant, field, values);
   }
 
-  async createTable(): Promise<void> {
+  async createTable(...extra: unknown[]): Promise<void> {
+    noMoreArguments('createTable', extra);
     await this.blindIndex?.secrets.createTable();
     const table = keySchema(this.layout);
     const { GlobalSecondaryIndexes, definitions } = indexSchema(this.layout, this.indexes);
@@ -124,12 +136,17 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
   async save(
     record: InferRecord<M>,
     options?: DynamoSaveOptions<M>,
+    ...extra: unknown[]
   ): Promise<InferRecord<M> | undefined> {
+    noMoreArguments('save', extra);
     return putItem(this, record, options);
   }
 
-  async get(tenant: string, key: Key): Promise<InferRecord<M> | undefined> {
+  async get(tenant: string, key: Key, ...extra: unknown[]): Promise<InferRecord<M> | undefined> {
+    noMoreArguments('get (it takes no options)', extra);
     const Key = keyOf(this.layout, key);
+    checkTenant(tenant);
+    assertCanReadRecords(this.fs, this.plan, 'get');
     const out = (await this.client.send(
       new GetItemCommand({ TableName: this.tableName, Key, ConsistentRead: true }),
     )) as { Item?: DynamoItem };
@@ -137,12 +154,26 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
     return this.records.decodeOne(out.Item);
   }
 
+  update(
+    tenant: string,
+    key: Key,
+    changes: DynamoChanges<M>,
+    options: DynamoUpdateOptions<M> & { readonly returnValues: 'NONE' },
+  ): Promise<boolean>;
+  update(
+    tenant: string,
+    key: Key,
+    changes: DynamoChanges<M>,
+    options?: DynamoUpdateOptions<M> & { readonly returnValues?: 'ALL_NEW' | 'ALL_OLD' },
+  ): Promise<InferRecord<M> | undefined>;
   async update(
     tenant: string,
     key: Key,
     changes: DynamoChanges<M>,
     options?: DynamoUpdateOptions<M>,
-  ): Promise<InferRecord<M> | undefined> {
+    ...extra: unknown[]
+  ): Promise<InferRecord<M> | boolean | undefined> {
+    noMoreArguments('update', extra);
     return updateItem(this, tenant, key, changes, options);
   }
 
@@ -156,38 +187,47 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
     tenant: string,
     key: Key,
     options?: DynamoDeleteOptions<M>,
+    ...extra: unknown[]
   ): Promise<boolean | InferRecord<M> | undefined> {
+    noMoreArguments('delete', extra);
     return deleteItem(this, tenant, key, options);
   }
 
   async deleteMany(
     tenant: string,
     keys: readonly Key[],
-    options: { readonly concurrency?: number } = {},
+    options?: { readonly concurrency?: number },
+    ...extra: unknown[]
   ): Promise<boolean[]> {
-    return deleteItems(this, tenant, keys, options.concurrency);
+    noMoreArguments('deleteMany', extra);
+    return deleteItems(this, tenant, keys, options);
   }
 
   async query(
     tenant: string,
     partition: DynamoKeyValue,
-    options: DynamoQueryOptions = {},
+    options?: DynamoQueryOptions,
+    ...extra: unknown[]
   ): Promise<DynamoPage<InferRecord<M>>> {
-    return this.queryPage(tenant, undefined, partition, options);
+    noMoreArguments('query', extra);
+    return this.queryPage(tenant, undefined, partition, pageOptions('query', options, true));
   }
 
   async queryIndex(
     tenant: string,
     indexName: string,
     partition: DynamoKeyValue,
-    options: DynamoQueryOptions = {},
+    options?: DynamoQueryOptions,
+    ...extra: unknown[]
   ): Promise<DynamoPage<InferRecord<M>>> {
+    noMoreArguments('queryIndex', extra);
+    const checked = pageOptions('queryIndex', options, true);
     const index = this.indexes.get(indexName);
     if (index === undefined) throw new TypeError(`indexName: "${indexName}" is not declared`);
     if (index.blindIndex !== undefined) {
       throw new TypeError(`indexName: "${indexName}" keys a blind index; use findBy`);
     }
-    return this.queryPage(tenant, index, partition, options);
+    return this.queryPage(tenant, index, partition, checked);
   }
 
   /** One page of a table Query (consistent) or GSI Query (DynamoDB allows no consistent read). */
@@ -195,13 +235,21 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
     tenant: string,
     index: IndexLayout | undefined,
     partition: DynamoKeyValue,
-    { limit, startKey, descending = false }: DynamoQueryOptions,
+    { limit, startKey, descending }: PageOptions,
   ): Promise<DynamoPage<InferRecord<M>>> {
     const keys = index ?? this.layout;
     const keyField = keys.partition;
     // DynamoDB refuses a Query filter on a key attribute; then the check in page() suffices.
     const tenantIsKey = keyField.name === this.plan.tenant || keys.sort?.name === this.plan.tenant;
     const t = checkTenant(tenant);
+    const p = keyAttribute(keyField, partition);
+    const exclusiveStart =
+      startKey === undefined
+        ? undefined
+        : index === undefined
+          ? keyOf(this.layout, startKey)
+          : indexStartKey(this.layout, index, startKey);
+    assertCanReadRecords(this.fs, this.plan, index === undefined ? 'query' : 'queryIndex');
     const out = (await this.client.send(
       new QueryCommand({
         TableName: this.tableName,
@@ -213,19 +261,12 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
           ...(tenantIsKey ? {} : { '#t': this.plan.tenant }),
         },
         ExpressionAttributeValues: {
-          ':p': keyAttribute(keyField, partition),
+          ':p': p,
           ...(tenantIsKey ? {} : { ':t': { S: t } }),
         },
         ScanIndexForward: !descending,
         ...(limit === undefined ? {} : { Limit: limit }),
-        ...(startKey === undefined
-          ? {}
-          : {
-              ExclusiveStartKey:
-                index === undefined
-                  ? keyOf(this.layout, startKey)
-                  : indexStartKey(this.layout, index, startKey),
-            }),
+        ...(exclusiveStart === undefined ? {} : { ExclusiveStartKey: exclusiveStart }),
       }),
     )) as { Items?: DynamoItem[]; LastEvaluatedKey?: Record<string, AttributeValue> };
     return this.page(tenant, out.Items ?? [], out.LastEvaluatedKey);
@@ -241,32 +282,51 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
     return { items, nextKey: this.nextKey(last) };
   }
 
-  async scan(tenant: string, options: DynamoScanOptions = {}): Promise<DynamoPage<InferRecord<M>>> {
-    const { limit, startKey } = options;
+  async scan(
+    tenant: string,
+    options?: DynamoScanOptions,
+    ...extra: unknown[]
+  ): Promise<DynamoPage<InferRecord<M>>> {
+    noMoreArguments('scan', extra);
+    const { limit, startKey } = pageOptions('scan', options, false);
+    const t = checkTenant(tenant);
+    const exclusiveStart = startKey === undefined ? undefined : keyOf(this.layout, startKey);
+    assertCanReadRecords(this.fs, this.plan, 'scan');
     const out = (await this.client.send(
       new ScanCommand({
         TableName: this.tableName,
         FilterExpression: '#t = :t',
         ExpressionAttributeNames: { '#t': this.plan.tenant },
-        ExpressionAttributeValues: { ':t': { S: checkTenant(tenant) } },
+        ExpressionAttributeValues: { ':t': { S: t } },
         ConsistentRead: true,
         ...(limit === undefined ? {} : { Limit: limit }),
-        ...(startKey === undefined ? {} : { ExclusiveStartKey: keyOf(this.layout, startKey) }),
+        ...(exclusiveStart === undefined ? {} : { ExclusiveStartKey: exclusiveStart }),
       }),
     )) as { Items?: DynamoItem[]; LastEvaluatedKey?: Record<string, AttributeValue> };
     return this.page(tenant, out.Items ?? [], out.LastEvaluatedKey);
   }
 
-  async transactWrite(writes: readonly DynamoTransactWrite<M>[]): Promise<void> {
+  async transactWrite(
+    writes: readonly DynamoTransactWrite<M>[],
+    ...extra: unknown[]
+  ): Promise<void> {
+    noMoreArguments('transactWrite', extra);
     return transactWrite(this, writes);
   }
 
-  async transactGet(tenant: string, keys: readonly Key[]): Promise<(InferRecord<M> | undefined)[]> {
+  async transactGet(
+    tenant: string,
+    keys: readonly Key[],
+    ...extra: unknown[]
+  ): Promise<(InferRecord<M> | undefined)[]> {
+    noMoreArguments('transactGet', extra);
     return transactGet(this, tenant, keys);
   }
 
-  async batchWrite(records: readonly InferRecord<M>[]): Promise<void> {
+  async batchWrite(records: readonly InferRecord<M>[], ...extra: unknown[]): Promise<void> {
+    noMoreArguments('batchWrite', extra);
     if (!Array.isArray(records)) throw new TypeError('records: expected an array');
+    assertCanPut(this.fs, this.plan, 'batchWrite');
     const seen = new Map<string, number>();
     records.forEach((record, index) => {
       const id = JSON.stringify(keyOf(this.layout, record));
@@ -279,16 +339,23 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
     await batchPut(this.client, this.tableName, await this.records.encode(records));
   }
 
-  async batchGet(tenant: string, keys: readonly Key[]): Promise<(InferRecord<M> | undefined)[]> {
+  async batchGet(
+    tenant: string,
+    keys: readonly Key[],
+    ...extra: unknown[]
+  ): Promise<(InferRecord<M> | undefined)[]> {
+    noMoreArguments('batchGet', extra);
     if (!Array.isArray(keys)) throw new TypeError('keys: expected an array');
     checkTenant(tenant);
     const wanted = keys.map((key) => keyOf(this.layout, key));
+    assertCanReadRecords(this.fs, this.plan, 'batchGet');
     const ids = wanted.map((key) => JSON.stringify(key));
     const unique = [...new Map(ids.map((id, i) => [id, wanted[i]!])).values()];
     const found = new Map<string, DynamoItem>();
     for (const item of await batchGetItems(this.client, this.tableName, unique)) {
-      if (this.ownedBy(tenant, item))
-        found.set(JSON.stringify(keyOf(this.layout, itemToRow(this.plan, item))), item);
+      // Only the key attributes are read here: a malformed encrypted attribute is the
+      // decryption batch's failure, at the item's index in `keys`.
+      if (this.ownedBy(tenant, item)) found.set(JSON.stringify(this.keyOfItem(item)), item);
     }
     // One decryption batch, aligned with `keys` so BatchError indexes are indexes in `keys`.
     const slots = ids.map((id) => found.get(id));
@@ -300,6 +367,16 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
     const out: (InferRecord<M> | undefined)[] = keys.map(() => undefined);
     present.forEach((index, i) => (out[index] = records[i]));
     return out;
+  }
+
+  /** The DynamoDB `Key` of a stored item, as `keyOf` makes it from the model's values. */
+  private keyOfItem(item: DynamoItem): Record<string, AttributeValue> {
+    const keyItem: DynamoItem = {};
+    for (const f of [this.layout.partition, this.layout.sort]) {
+      const a = f === undefined ? undefined : item[f.name];
+      if (f !== undefined && a !== undefined) keyItem[f.name] = a;
+    }
+    return keyOf(this.layout, itemToRow(this.plan, keyItem));
   }
 
   /** The item's tenant attribute is the tenant asked for (DynamoDB filters too; this is cheap). */
@@ -315,4 +392,38 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
       ? undefined
       : (itemToRow(this.plan, last) as Record<string, DynamoKeyValue>);
   }
+}
+
+/** The checked options of one Query / Scan page. */
+interface PageOptions {
+  readonly limit: number | undefined;
+  readonly startKey: Key | undefined;
+  readonly descending: boolean;
+}
+
+/**
+ * Read the options of `query` / `queryIndex` (`descending` allowed) or `scan` once.
+ * @throws UnsupportedOptionError for an unknown option; TypeError for a mistyped one.
+ */
+function pageOptions(where: string, options: unknown, sorted: boolean): PageOptions {
+  const o: OptionSnapshot = optionSnapshot(
+    `${where} options`,
+    options,
+    sorted ? ['limit', 'startKey', 'descending'] : ['limit', 'startKey'],
+  );
+  const { limit, startKey, descending } = o;
+  if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1)) {
+    throw new TypeError('limit: expected a positive integer');
+  }
+  if (startKey !== undefined && (typeof startKey !== 'object' || startKey === null)) {
+    throw new TypeError('startKey: expected the nextKey of an earlier page');
+  }
+  if (descending !== undefined && typeof descending !== 'boolean') {
+    throw new TypeError('descending: expected a boolean');
+  }
+  return {
+    limit,
+    startKey: startKey as Key | undefined,
+    descending: descending === true,
+  };
 }

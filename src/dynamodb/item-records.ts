@@ -1,5 +1,5 @@
 import type { Fieldseal } from '../client/fieldseal.js';
-import { isFieldsealError, type BatchError } from '../errors.js';
+import { BatchError, isFieldsealError, type BatchFailure } from '../errors.js';
 import type { ModelPlan } from '../model/model-plan.js';
 import type { AnyModel, InferRecord, InferStoredInput } from '../model/model-types.js';
 import { decryptRecords, encryptRecords } from '../model/record-codec.js';
@@ -72,13 +72,39 @@ export function itemRecords<M extends AnyModel>(
     },
     async decode(items, positions) {
       if (items.length === 0) return [];
-      const rows = items.map((item) => itemToRow(plan, item));
+      // An encrypted attribute of the wrong DynamoDB type fails its item, as a decryption
+      // failure would: the others are still decrypted, so the BatchError names every failing
+      // item (all or nothing either way).
+      const failures: BatchFailure[] = [];
+      const rows: Record<string, unknown>[] = [];
+      const at: number[] = [];
+      items.forEach((item, index) => {
+        try {
+          rows.push(itemToRow(plan, item));
+          at.push(index);
+        } catch (err) {
+          if (!isFieldsealError(err)) throw err; // a plain attribute's TypeError
+          failures.push({ index, error: err });
+        }
+      });
+      let records: InferRecord<M>[] = [];
       try {
         if (hooks.prepareRows !== undefined) await hooks.prepareRows(rows);
-        return await decryptRecords(fs, model, rows as InferStoredInput<M>[]);
+        records = await decryptRecords(fs, model, rows as InferStoredInput<M>[]);
       } catch (err) {
-        throw positions === undefined ? err : reindexed(err, positions);
+        const batch = reindexed(err, at);
+        if (!isFieldsealError(batch) || batch.code !== 'ERR_BATCH_FAILED') throw batch;
+        failures.push(...(batch as BatchError).failures);
       }
+      if (failures.length > 0) {
+        const sorted = failures.sort((a, b) => a.index - b.index);
+        throw new BatchError(
+          positions === undefined
+            ? sorted
+            : sorted.map(({ index, error }) => ({ index: positions[index]!, error })),
+        );
+      }
+      return records;
     },
     async encodeOne(record) {
       const [item] = await codec.encode([record]).catch((err: unknown) => {

@@ -11,12 +11,15 @@ import { mapLimit } from '../lib/map-limit.js';
 import type { AnyModel, InferRecord } from '../model/model-types.js';
 import type { DynamoItem } from './item-codec.js';
 import type { ItemRecords } from './item-records.js';
-import type {
-  DynamoChanges,
-  DynamoDeleteOptions,
-  DynamoSaveOptions,
-  DynamoUpdateOptions,
-} from './repository-types.js';
+import { optionSnapshot } from './option-snapshot.js';
+import {
+  assertCanChange,
+  assertCanPut,
+  assertCanReadRecords,
+  assertCanWrite,
+  canReadRecords,
+} from './repository-modes.js';
+import type { DynamoChanges } from './repository-types.js';
 import { checkTenant, keyOf, type DynamoKeyValue } from './table-keys.js';
 import type { TableContext } from './transactions.js';
 import { buildUpdate } from './update-expression.js';
@@ -26,7 +29,9 @@ import {
   expressionOf,
   putGuard,
   type ConditionParts,
+  type DynamoCondition,
 } from './write-conditions.js';
+import { deleteOptions, saveOptions, updateOptions } from './write-options.js';
 
 /*
  * PutItem / UpdateItem / DeleteItem, each conditional on the item's tenant so that no write
@@ -73,25 +78,30 @@ async function storedTenant(
 }
 
 /**
- * PutItem one record; it never replaces another tenant's item.
+ * PutItem one record; it never replaces another tenant's item. Options, conditions and modes
+ * are checked before the record is encrypted, and everything before the request.
  * @internal
  */
 export async function putItem<M extends AnyModel>(
   t: WriteContext<M>,
   record: InferRecord<M>,
-  options: DynamoSaveOptions<M> = {},
+  input?: unknown,
 ): Promise<InferRecord<M> | undefined> {
+  const options = saveOptions(input);
+  assertCanPut(t.fs, t.plan, 'save');
+  if (options.returnOld) assertCanReadRecords(t.fs, t.plan, 'save (returnOld)');
+  const user = conditionParts(t.plan, options.condition as DynamoCondition | undefined);
   const item = await t.records.encodeOne(record);
   const tenant = item[t.plan.tenant]!.S!;
-  const guard = putGuard(t.layout.partition.name, t.plan.tenant, tenant, options.ifAbsent === true);
-  const condition = allOf(guard, conditionParts(t.plan, options.condition));
+  const guard = putGuard(t.layout.partition.name, t.plan.tenant, tenant, options.ifAbsent);
+  const condition = allOf(guard, user);
   try {
     const out = (await t.client.send(
       new PutItemCommand({
         TableName: t.tableName,
         Item: item,
         ...expressionOf(condition),
-        ReturnValues: options.returnOld === true ? 'ALL_OLD' : 'NONE',
+        ReturnValues: options.returnOld ? 'ALL_OLD' : 'NONE',
       }),
     )) as { Attributes?: DynamoItem };
     if (out.Attributes === undefined) return undefined;
@@ -105,7 +115,7 @@ export async function putItem<M extends AnyModel>(
       );
     }
     throw new ConditionFailedError(
-      options.ifAbsent === true && stored !== null
+      options.ifAbsent && stored !== null
         ? `${t.plan.table}: the item exists (ifAbsent)`
         : `${t.plan.table}: the write condition does not hold`,
     );
@@ -113,28 +123,45 @@ export async function putItem<M extends AnyModel>(
 }
 
 /**
- * UpdateItem of an existing item of `tenant`; `undefined` when there is none.
+ * UpdateItem of an existing item of `tenant`: the item decrypted (`ALL_NEW` / `ALL_OLD`), or
+ * with `returnValues: 'NONE'` whether one was updated; `undefined` when there is none, and
+ * always when the repository may not decrypt its records and no `returnValues` was given.
  * @internal
  */
 export async function updateItem<M extends AnyModel>(
   t: WriteContext<M>,
   tenant: string,
   key: Key,
-  changes: DynamoChanges<M>,
-  options: DynamoUpdateOptions<M> = {},
-): Promise<InferRecord<M> | undefined> {
+  input: DynamoChanges<M>,
+  optionsInput?: unknown,
+): Promise<InferRecord<M> | boolean | undefined> {
+  const options = updateOptions(optionsInput);
   const Key = keyOf(t.layout, key);
-  const returnValues = options.returnValues ?? 'ALL_NEW';
-  if (returnValues !== 'ALL_NEW' && returnValues !== 'ALL_OLD') {
-    throw new TypeError("returnValues: expected 'ALL_NEW' or 'ALL_OLD'");
-  }
   checkTenant(tenant);
+  // The changes are read once too: the names checked are the names written.
+  const changes =
+    typeof input === 'object' && input !== null && !Array.isArray(input)
+      ? optionSnapshot('changes', input, 'any')
+      : input;
+  assertCanChange(t.fs, t.plan, 'update', Object.keys(changes ?? {}));
+  // Nothing that would need decrypting is asked for when it could not be decrypted.
+  const returnValues =
+    options.returnValues ?? (canReadRecords(t.fs, t.plan) ? 'ALL_NEW' : undefined);
+  if (returnValues === 'ALL_NEW' || returnValues === 'ALL_OLD') {
+    assertCanReadRecords(t.fs, t.plan, `update (returnValues ${returnValues})`);
+  }
+  const user = conditionParts(t.plan, options.condition as DynamoCondition | undefined);
   const indexes =
     t.blindIndex === undefined || typeof changes !== 'object' || changes === null
       ? undefined
       : await updatedIndexAttributes(t.blindIndex, t.plan, tenant, changes);
-  const parts = await buildUpdate(t.fs, t.plan, tenant, key, changes, options.increment, indexes);
-  const user = conditionParts(t.plan, options.condition);
+  const increment =
+    typeof options.increment === 'object' &&
+    options.increment !== null &&
+    !Array.isArray(options.increment)
+      ? optionSnapshot('increment', options.increment, 'any')
+      : (options.increment as Readonly<Record<string, unknown>> | undefined);
+  const parts = await buildUpdate(t.fs, t.plan, tenant, key, changes, increment, indexes);
   const condition = allOf(ownedBy(t, tenant), user);
   try {
     const out = (await t.client.send(
@@ -145,15 +172,16 @@ export async function updateItem<M extends AnyModel>(
         ...expressionOf(condition),
         ExpressionAttributeNames: { ...parts.ExpressionAttributeNames, ...condition.names },
         ExpressionAttributeValues: { ...parts.ExpressionAttributeValues, ...condition.values },
-        ReturnValues: returnValues,
+        ReturnValues: returnValues ?? 'NONE',
       }),
     )) as { Attributes?: DynamoItem };
-    if (out.Attributes === undefined) return undefined;
-    return t.records.decodeOne(out.Attributes);
+    if (returnValues === 'NONE') return true;
+    if (returnValues === undefined || out.Attributes === undefined) return undefined;
+    return await t.records.decodeOne(out.Attributes);
   } catch (err) {
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
     await failedOwnCondition(t, tenant, Key, user);
-    return undefined;
+    return returnValues === 'NONE' ? false : undefined;
   }
 }
 
@@ -179,11 +207,14 @@ export async function deleteItem<M extends AnyModel>(
   t: WriteContext<M>,
   tenant: string,
   key: Key,
-  options: DynamoDeleteOptions<M> = {},
+  input?: unknown,
 ): Promise<boolean | InferRecord<M> | undefined> {
-  const user = conditionParts(t.plan, options.condition);
+  const options = deleteOptions(input);
+  assertCanWrite(t.fs, t.plan, 'delete');
+  const returnOld = options.returnOld;
+  if (returnOld) assertCanReadRecords(t.fs, t.plan, 'delete (returnOld)');
+  const user = conditionParts(t.plan, options.condition as DynamoCondition | undefined);
   const condition = allOf(ownedBy(t, checkTenant(tenant)), user);
-  const returnOld = options.returnOld === true;
   const Key = keyOf(t.layout, key);
   try {
     const out = (await t.client.send(
@@ -214,14 +245,16 @@ export async function deleteItems<M extends AnyModel>(
   t: WriteContext<M>,
   tenant: string,
   keys: readonly Key[],
-  concurrency = 16,
+  input?: unknown,
 ): Promise<boolean[]> {
+  const { concurrency = 16 } = optionSnapshot('deleteMany options', input, ['concurrency']);
   if (!Array.isArray(keys)) throw new TypeError('keys: expected an array');
   const list: readonly Key[] = keys;
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
+  if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1) {
     throw new TypeError('concurrency: expected a positive integer');
   }
   checkTenant(tenant);
+  assertCanWrite(t.fs, t.plan, 'deleteMany');
   list.forEach((key) => keyOf(t.layout, key)); // every key checked before the first request
   return mapLimit(list, concurrency, async (key: Key) => {
     const deleted = await deleteItem(t, tenant, key);

@@ -207,16 +207,27 @@ export interface DynamoRepository<M extends AnyModel> {
    * UpdateItem: set (or remove) some attributes, encrypted ones included, sealed under the
    * same context as a full write. Only an existing item of `tenant` is updated; the updated
    * item comes back decrypted (`ReturnValues: 'ALL_NEW'`, or `'ALL_OLD'`), `undefined` when
-   * there was none. Plain numbers can be incremented, and a condition of yours ANDed in.
-   * Encryption failures happen before any DynamoDB call.
+   * there was none; with `returnValues: 'NONE'`, `true` when the tenant's item was updated and
+   * `false` when there was none. When the repository may not decrypt its records (a WriteOnly
+   * client or field) the default is to ask for nothing and resolve `undefined`. Plain numbers
+   * can be incremented, and a condition of yours ANDed in. Encryption failures, unknown
+   * options and mode refusals happen before any DynamoDB call.
    * @throws as {@link DynamoRepository.save}; TypeError for tenant, key or unknown fields,
-   *   an increment of an encrypted field; ConditionFailedError when your condition fails.
+   *   an increment of an encrypted field; UnsupportedOptionError; ModeForbiddenError (a
+   *   ReadOnly client or field, `ALL_NEW` / `ALL_OLD` where records cannot be decrypted);
+   *   ConditionFailedError when your condition fails.
    */
   update(
     tenant: string,
     key: Readonly<Record<string, DynamoKeyValue>>,
     changes: DynamoChanges<M>,
-    options?: DynamoUpdateOptions<M>,
+    options: DynamoUpdateOptions<M> & { readonly returnValues: 'NONE' },
+  ): Promise<boolean>;
+  update(
+    tenant: string,
+    key: Readonly<Record<string, DynamoKeyValue>>,
+    changes: DynamoChanges<M>,
+    options?: DynamoUpdateOptions<M> & { readonly returnValues?: 'ALL_NEW' | 'ALL_OLD' },
   ): Promise<InferRecord<M> | undefined>;
   /**
    * DeleteItem if it exists and belongs to `tenant`: the deleted item decrypted with

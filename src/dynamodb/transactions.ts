@@ -9,6 +9,8 @@ import type { AnyModel, InferRecord } from '../model/model-types.js';
 import type { Sender } from './batch-requests.js';
 import type { DynamoItem } from './item-codec.js';
 import type { ItemRecords } from './item-records.js';
+import { flag, optionSnapshot } from './option-snapshot.js';
+import { assertCanPut, assertCanReadRecords, assertCanWrite } from './repository-modes.js';
 import type { DynamoTransactWrite } from './repository-types.js';
 import { checkTenant, keyOf, type DynamoKeyValue, type KeyLayout } from './table-keys.js';
 import {
@@ -17,6 +19,7 @@ import {
   expressionOf,
   putGuard,
   type ConditionParts,
+  type DynamoCondition,
 } from './write-conditions.js';
 
 /*
@@ -40,10 +43,47 @@ export interface TableContext<M extends AnyModel> {
 /** DynamoDB's limit of actions per transaction. */
 const MAX_ACTIONS = 100;
 
+/** One checked action: read once, exactly one of put / delete, known keys only. */
+type Action =
+  | {
+      readonly put: unknown;
+      readonly ifAbsent: boolean;
+      readonly condition: ConditionParts | undefined;
+    }
+  | {
+      readonly tenant: string;
+      readonly key: unknown;
+      readonly condition: ConditionParts | undefined;
+    };
+
+function actionOf(plan: ModelPlan, input: unknown, index: number): Action {
+  const where = `writes[${index}]`;
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new TypeError(
+      `${where}: expected { put, ifAbsent?, condition? } or { delete, condition? }`,
+    );
+  }
+  const isPut = Object.hasOwn(input, 'put');
+  const o = optionSnapshot(
+    where,
+    input,
+    isPut ? ['put', 'ifAbsent', 'condition'] : ['delete', 'condition'],
+  );
+  const condition = conditionParts(plan, o.condition as DynamoCondition | undefined);
+  if (isPut) return { put: o.put, ifAbsent: flag(`${where}.ifAbsent`, o.ifAbsent), condition };
+  if (typeof o.delete !== 'object' || o.delete === null || Array.isArray(o.delete)) {
+    throw new TypeError(`${where}: expected { put, ... } or { delete: { tenant, key }, ... }`);
+  }
+  const d = optionSnapshot(`${where}.delete`, o.delete, ['tenant', 'key']);
+  return { tenant: checkTenant(d.tenant), key: d.key, condition };
+}
+
 /**
- * One TransactWriteItems of puts and tenant-conditional deletes.
- * @throws BatchError (`index` = index among the puts), ValueTooLargeError, TypeError; the
- *   SDK's TransactionCanceledException (with cancellation reasons) when DynamoDB cancels.
+ * One TransactWriteItems of puts and tenant-conditional deletes. Every action is read once
+ * and checked (unknown keys and condition operators, modes) before anything is encrypted.
+ * @throws BatchError (`index` = index among the puts), ValueTooLargeError, TypeError,
+ *   UnsupportedOptionError, ModeForbiddenError; the SDK's TransactionCanceledException (with
+ *   cancellation reasons) when DynamoDB cancels.
  * @internal
  */
 export async function transactWrite<M extends AnyModel>(
@@ -53,31 +93,34 @@ export async function transactWrite<M extends AnyModel>(
   if (!Array.isArray(writes) || writes.length === 0 || writes.length > MAX_ACTIONS) {
     throw new TypeError(`writes: expected 1 to ${MAX_ACTIONS} actions`);
   }
-  const puts = writes.flatMap((w: DynamoTransactWrite<M>) => ('put' in w ? [w.put] : []));
+  const list: readonly unknown[] = [...(writes as readonly unknown[])];
+  const checked = list.map((w, i) => actionOf(t.plan, w, i));
+  const puts = checked.flatMap((a) => ('put' in a ? [a.put as InferRecord<M>] : []));
+  if (puts.length > 0) assertCanPut(t.fs, t.plan, 'transactWrite');
+  else assertCanWrite(t.fs, t.plan, 'transactWrite');
   const items = await t.records.encode(puts);
   const k = t.layout.partition.name;
   let next = 0;
-  const actions: TransactWriteItem[] = writes.map((w: DynamoTransactWrite<M>) => {
-    const user = conditionParts(t.plan, w.condition);
-    if ('put' in w) {
+  const actions: TransactWriteItem[] = checked.map((a) => {
+    if ('put' in a) {
       const item = items[next++]!;
       // Never replace another tenant's item (as save), or any item with ifAbsent.
       const tenant = item[t.plan.tenant]!.S!;
-      const guard = putGuard(k, t.plan.tenant, tenant, w.ifAbsent === true);
+      const guard = putGuard(k, t.plan.tenant, tenant, a.ifAbsent);
       return {
-        Put: { TableName: t.tableName, Item: item, ...expressionOf(allOf(guard, user)) },
+        Put: { TableName: t.tableName, Item: item, ...expressionOf(allOf(guard, a.condition)) },
       };
     }
     const owned: ConditionParts = {
       expression: '#t = :t',
       names: { '#t': t.plan.tenant },
-      values: { ':t': { S: checkTenant(w.delete.tenant) } },
+      values: { ':t': { S: a.tenant } },
     };
     return {
       Delete: {
         TableName: t.tableName,
-        Key: keyOf(t.layout, w.delete.key),
-        ...expressionOf(allOf(owned, user)),
+        Key: keyOf(t.layout, a.key),
+        ...expressionOf(allOf(owned, a.condition)),
       },
     };
   });
@@ -99,11 +142,11 @@ export async function transactGet<M extends AnyModel>(
     throw new TypeError(`keys: expected 1 to ${MAX_ACTIONS} keys`);
   }
   checkTenant(tenant);
+  const wanted = keys.map((key) => keyOf(t.layout, key));
+  assertCanReadRecords(t.fs, t.plan, 'transactGet');
   const out = (await t.client.send(
     new TransactGetItemsCommand({
-      TransactItems: keys.map((key) => ({
-        Get: { TableName: t.tableName, Key: keyOf(t.layout, key) },
-      })),
+      TransactItems: wanted.map((Key) => ({ Get: { TableName: t.tableName, Key } })),
     }),
   )) as { Responses?: { Item?: DynamoItem }[] };
   const found = (out.Responses ?? []).map((r) =>

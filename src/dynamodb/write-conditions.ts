@@ -1,6 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { ModelPlan, PlannedField } from '../model/model-plan.js';
 import { rowToItem } from './item-codec.js';
+import { optionSnapshot } from './option-snapshot.js';
 
 /*
  * Conditions of your own on writes (optimistic locking, put-if-absent), as a small structured
@@ -47,30 +48,38 @@ function fieldOf(plan: ModelPlan, where: string, name: unknown): PlannedField {
 function listOf(where: string, value: unknown): readonly unknown[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw new TypeError(`${where}: expected an array of field names`);
-  return value as unknown[];
+  return [...(value as unknown[])]; // one read of the caller's array
 }
 
+/** The operators a condition may use: anything else (`or`, `beginsWith`, `equal`...) is refused. */
+const OPERATORS = ['equals', 'exists', 'notExists'] as const;
+
 /**
- * The expression of a {@link DynamoCondition}, or `undefined` when it has no parts.
- * @throws TypeError for unknown fields, `equals` on an encrypted field, a value of the wrong
- *   type (never echoed).
+ * The expression of a {@link DynamoCondition}, or `undefined` when it has no parts. The
+ * condition is read once (own enumerable data properties, see option-snapshot.ts).
+ * @throws UnsupportedOptionError for an operator other than `equals` / `exists` /
+ *   `notExists` (a misspelt or unimplemented one must never leave the write unguarded);
+ *   TypeError for unknown fields, `equals` on an encrypted field, a value of the wrong type
+ *   (never echoed).
  * @internal
  */
 export function conditionParts(
   plan: ModelPlan,
-  condition: DynamoCondition | undefined,
+  input: DynamoCondition | undefined,
 ): ConditionParts | undefined {
-  if (condition === undefined) return undefined;
-  if (typeof condition !== 'object' || condition === null || Array.isArray(condition)) {
+  if (input === undefined) return undefined;
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new TypeError('condition: expected { equals?, exists?, notExists? }');
   }
+  const condition = optionSnapshot('condition', input, OPERATORS);
   const names: Record<string, string> = {};
   const values: Record<string, AttributeValue> = {};
   const terms: string[] = [];
-  const equals = condition.equals ?? {};
-  if (typeof equals !== 'object' || equals === null || Array.isArray(equals)) {
+  const rawEquals = condition.equals ?? {};
+  if (typeof rawEquals !== 'object' || rawEquals === null || Array.isArray(rawEquals)) {
     throw new TypeError('condition.equals: expected an object of plain field values');
   }
+  const equals = optionSnapshot('condition.equals', rawEquals, 'any');
   Object.entries(equals).forEach(([name, value], i) => {
     const f = fieldOf(plan, 'condition.equals', name);
     if (f.encryption !== undefined) {
