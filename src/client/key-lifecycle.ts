@@ -1,5 +1,5 @@
 import { isFieldsealError, KeyNotConfiguredError } from '../errors.js';
-import type { EncryptionContext } from '../envelope/context.js';
+import { checkContext, type EncryptionContext } from '../envelope/context.js';
 import { inspectEnvelope } from '../envelope/inspect-envelope.js';
 import type { KeyEventBus } from '../keys/key-events.js';
 import type { KeyStore, StoredKeyVersion } from '../keystore/key-store.js';
@@ -178,9 +178,12 @@ export class KeyLifecycle {
   async reencrypt<S extends string | Uint8Array>(
     client: Pick<Fieldseal, 'decrypt' | 'encrypt' | 'encryptToBytes'>,
     stored: S,
-    context: EncryptionContext,
+    given: EncryptionContext,
   ): Promise<{ stored: S extends string ? string : Buffer; changed: boolean }> {
     type Out = S extends string ? string : Buffer;
+    // Checked before anything else (and read once): an odd context is ERR_INVALID_CONTEXT,
+    // and never reaches the key store.
+    const context = checkContext(given).context;
     const info = inspectEnvelope(stored);
     if (info?.keyRef.kind === 'store') {
       const current = await this.#resolver.activeVersion(context.tenant);

@@ -197,13 +197,18 @@ function isJsonContainer(value: object): boolean {
 /**
  * JSON.stringify replacer that refuses nested values JSON would silently change: objects that
  * are not plain objects or arrays (a nested Date is allowed and becomes its ISO string, as
- * JSON defines). `this[key]` is the value before `toJSON` ran.
+ * JSON defines), and objects or arrays with a `toJSON` method (own or inherited). `this[key]` is
+ * the value before `toJSON` ran.
  */
 function strictJson(this: unknown, key: string, value: unknown): unknown {
   const original: unknown = (this as Record<string, unknown>)[key];
   if (typeof original === 'object' && original !== null && !(original instanceof Date)) {
     if (!isJsonContainer(original)) {
       throw new UnsupportedValueError('only plain objects and arrays can be nested in JSON');
+    }
+    // A `toJSON` would store something else than the object (it comes back as another type).
+    if (typeof (original as { toJSON?: unknown }).toJSON === 'function') {
+      throw new UnsupportedValueError('objects with a toJSON method are not stored as JSON');
     }
   }
   return value;
