@@ -17,7 +17,11 @@ export type AuditOperation =
   | 'reinstate'
   | 'shred'
   | 'backfill-start'
-  | 'backfill-stop';
+  | 'backfill-stop'
+  /** The client's key-event bus lost its connection: its store keys are no longer cached. */
+  | 'key-events-lost'
+  /** The key-event bus is back (listening again): store keys are cached again. */
+  | 'key-events-restored';
 
 /**
  * One audit event, as handed to every {@link AuditSink}.

@@ -3,7 +3,7 @@ import type { EncryptionContext } from '../envelope/context.js';
 import type { KeyRef } from '../envelope/key-ref.js';
 import type { DataKeyCacheStats } from '../keys/data-key-cache.js';
 import type { KeyProvider, ProviderCallCounts } from '../kms/key-provider.js';
-import type { FieldsealStats } from '../metrics/fieldseal-stats.js';
+import type { FieldsealStats, KeyEventsStats } from '../metrics/fieldseal-stats.js';
 import { KeyReadCounter } from '../metrics/key-read-counter.js';
 import { LatencyHistogram } from '../metrics/latency-histogram.js';
 import type { MetricsSink, ProviderCallRecord, ValueOperation } from '../metrics/metrics-sink.js';
@@ -50,9 +50,33 @@ export class MetricsRecorder {
   readonly #keyReads = new KeyReadCounter();
   readonly #providerCalls = new Map<string, ProviderCallCounts>();
   readonly #sink: MetricsSink | undefined;
+  #keyEvents: KeyEventsStats = { state: 'none', disconnects: 0 };
 
   constructor(sink?: MetricsSink) {
     this.#sink = sink;
+  }
+
+  /**
+   * The client's key-event bus reported `state` at `at` (see `linkKeyEvents`): `unmonitored`
+   * for a bus without a health channel, else `connected` / `disconnected`. A change to
+   * `disconnected` counts one disconnect; repeating the current state changes nothing.
+   */
+  keyEventBusState(state: 'unmonitored' | 'connected' | 'disconnected', at: Date): void {
+    const previous = this.#keyEvents;
+    if (state === previous.state) return;
+    const iso = at.toISOString();
+    if (state === 'disconnected') {
+      this.#keyEvents = {
+        ...previous,
+        state,
+        disconnects: previous.disconnects + 1,
+        lastDisconnectAt: iso,
+      };
+    } else if (state === 'connected' && previous.state === 'disconnected') {
+      this.#keyEvents = { ...previous, state, lastReconnectAt: iso };
+    } else {
+      this.#keyEvents = { ...previous, state };
+    }
   }
 
   /**
@@ -146,6 +170,7 @@ export class MetricsRecorder {
       valuesReadByMasterKey: reads.byMasterKey,
       plaintextReads: { ...this.plaintextReads },
       failures: { ...this.failures },
+      keyEvents: this.#keyEvents,
     };
   }
 

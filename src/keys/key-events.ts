@@ -1,4 +1,15 @@
 /**
+ * Whether a {@link KeyEventBus} can deliver events right now: `connected` (listening, or
+ * polling successfully) or `disconnected` (the connection was lost or a poll failed; events
+ * published meanwhile may never arrive).
+ * @example
+ * ```ts
+ * const state: KeyEventBusState = 'disconnected';
+ * ```
+ */
+export type KeyEventBusState = 'connected' | 'disconnected';
+
+/**
  * How the processes of a fleet tell each other to forget a tenant's cached keys at once instead
  * of within their cache age: after a shred (`publishShred`), and after a version of the
  * tenant's key was retired or reinstated (`publishKeysChanged`). Subscribers in fieldseal react
@@ -25,4 +36,21 @@ export interface KeyEventBus {
    * function.
    */
   subscribe(onEvent: (tenant: string, kind: 'shred' | 'keys-changed') => void): () => void;
+  /**
+   * Optional health channel: call `listener` whenever the bus loses its connection
+   * (`'disconnected'`, with the error as `cause`) and when it is back and listening again
+   * (`'connected'`). A bus that is disconnected when the listener is added calls it at once
+   * with `'disconnected'`, so a late listener still learns of an outage in progress. Events
+   * published while disconnected may be lost, so a client on a bus that reports
+   * `'disconnected'` stops trusting its cached keys until `'connected'` (see
+   * `linkKeyEvents`). A bus without this method is assumed always connected. Returns the
+   * function that removes the listener.
+   * @example
+   * ```ts
+   * const stop = events.onConnectionChange?.((state, cause) => {
+   *   if (state === 'disconnected') alert('key events lost: shreds elsewhere may not reach us', cause);
+   * });
+   * ```
+   */
+  onConnectionChange?(listener: (state: KeyEventBusState, cause?: unknown) => void): () => void;
 }

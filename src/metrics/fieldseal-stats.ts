@@ -22,6 +22,29 @@ export interface CacheStats {
 }
 
 /**
+ * The key-event bus as one client sees it (`stats().keyEvents`): whether shreds and
+ * retirements published by other processes can reach it now, and how often that was lost.
+ * `state` is `none` without a bus, `unmonitored` for a bus that reports no connection state,
+ * `connected` while the bus reports no loss (including while it first connects), and
+ * `disconnected` from a reported loss until the bus is back: meanwhile the client caches no
+ * key-store keys (every call reloads from the key store).
+ * @example
+ * ```ts
+ * const { state, disconnects } = fs.stats().keyEvents;
+ * if (state === 'disconnected') warn(`key events lost (${disconnects} times since start)`);
+ * ```
+ */
+export interface KeyEventsStats {
+  readonly state: 'none' | 'unmonitored' | 'connected' | 'disconnected';
+  /** How many times the bus reported a loss since the client was created. */
+  readonly disconnects: number;
+  /** When the last loss was reported (ISO 8601), if ever. */
+  readonly lastDisconnectAt?: string;
+  /** When the bus last reported it was back after a loss (ISO 8601), if ever. */
+  readonly lastReconnectAt?: string;
+}
+
+/**
  * A snapshot of one client's health figures (the "health" table of per-tenant key
  * management): provider calls, cache hit rate, added latency, values per key version,
  * plaintext still read in migration, failures. Counts, durations, error codes, `table.field`
@@ -70,5 +93,8 @@ export interface FieldsealStats {
   /** Legacy plaintext returned by fields in migration, by `table.field`. */
   readonly plaintextReads: Readonly<Record<string, number>>;
   /** Failed values (each failed item of a batch counts) by error code. */
-  readonly failures: Readonly<Partial<Record<FieldsealErrorCode, number>>>;
+  readonly failures: Readonly<
+    Partial<Record<FieldsealErrorCode, number>>
+  >; /** The key-event bus: connected or not, and how often it was lost. */
+  readonly keyEvents: KeyEventsStats;
 }

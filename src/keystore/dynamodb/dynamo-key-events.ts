@@ -5,7 +5,9 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import type { KeyEventBus } from '../../keys/key-events.js';
+import { KeyEventHealth } from '../../keys/key-event-health.js';
+import type { KeyEventBus, KeyEventBusState } from '../../keys/key-events.js';
+import { reconnectBackoff, type ReconnectOptions } from '../../keys/reconnect-backoff.js';
 
 /*
  * Key events over the DynamoKeyStore table: a publisher puts one small event item under a
@@ -37,6 +39,11 @@ export interface DynamoKeyEventsOptions {
   readonly skewMs?: number;
   /** Lifetime of an event item (`expiresAt`, for DynamoDB TTL if enabled); default 1 day. */
   readonly retentionSeconds?: number;
+  /**
+   * Retry schedule after a failed poll: default from `pollIntervalMs`, doubling to
+   * 10,000 ms (or `pollIntervalMs` if longer), jittered.
+   */
+  readonly reconnect?: ReconnectOptions;
 }
 
 /**
@@ -50,6 +57,9 @@ export interface DynamoKeyEventsOptions {
 export interface DynamoKeyEvents extends KeyEventBus {
   /** Resolves after this process's first successful poll (subscribe starts polling). */
   readonly ready: Promise<void>;
+  /** `disconnected` from a failed poll until the next successful one. */
+  readonly state: KeyEventBusState;
+  onConnectionChange(listener: (state: KeyEventBusState, cause?: unknown) => void): () => void;
   /** Stop polling. */
   close(): void;
 }
@@ -63,6 +73,12 @@ function sortKey(ms: number): string {
  * Key events for a fleet that keeps its keys in a `DynamoKeyStore`: a shred, retirement or
  * reinstatement in one process reaches every process within about `pollIntervalMs`, and each
  * purges its cached keys of the tenant (instead of keeping them up to `cache.maxAgeMs`).
+ *
+ * A failed poll (throttling, network, credentials) reports `'disconnected'` through
+ * `onConnectionChange` and is retried with capped, jittered backoff until `close()`; the next
+ * successful poll reports `'connected'`. Events stay in the table, so the first poll after an
+ * outage delivers those published during it (within `retentionSeconds`), but until then a
+ * linked client does not cache store keys.
  * @example
  * ```ts
  * const events = dynamoKeyEvents({ client, tableName: 'fieldseal-keys' });
@@ -83,7 +99,13 @@ export function dynamoKeyEvents(options: DynamoKeyEventsOptions): DynamoKeyEvent
   ] as const) {
     if (!Number.isFinite(v) || v < 10) throw new TypeError(`${name}: expected at least 10 ms`);
   }
+  const delay = reconnectBackoff({
+    initialDelayMs: options.reconnect?.initialDelayMs ?? pollIntervalMs,
+    maxDelayMs: options.reconnect?.maxDelayMs ?? Math.max(10_000, pollIntervalMs),
+  });
   const handlers = new Set<(tenant: string, kind: KeyEventKind) => void>();
+  const health = new KeyEventHealth();
+  let failures = 0;
   const seen = new Map<string, number>(); // sort key → publish ms
   let cursor = Date.now();
   let timer: NodeJS.Timeout | undefined;
@@ -131,7 +153,13 @@ export function dynamoKeyEvents(options: DynamoKeyEventsOptions): DynamoKeyEvent
         if (sk === undefined || seen.has(sk) || tenant === undefined) continue;
         if (kind !== 'shred' && kind !== 'keys-changed') continue;
         seen.set(sk, Number(sk.slice(0, 15)));
-        for (const h of handlers) h(tenant, kind);
+        for (const h of [...handlers]) {
+          try {
+            h(tenant, kind);
+          } catch {
+            // One subscriber's failure never stops delivery to the others.
+          }
+        }
       }
       start = out.LastEvaluatedKey;
     } while (start !== undefined);
@@ -141,17 +169,33 @@ export function dynamoKeyEvents(options: DynamoKeyEventsOptions): DynamoKeyEvent
 
   const loop = (): void => {
     if (closed || timer !== undefined || handlers.size === 0) return;
+    const wait = failures === 0 ? pollIntervalMs : delay(failures - 1);
     timer = setTimeout(() => {
       timer = undefined;
       poll()
-        .then(markReady, () => undefined) // a failed poll is retried at the next interval
+        .then(
+          () => {
+            failures = 0;
+            markReady();
+            if (!closed) health.set('connected');
+          },
+          (err: unknown) => {
+            // Events published meanwhile wait in the table, but not the caches that should
+            // forget keys now: report the outage, retry with backoff.
+            failures++;
+            if (!closed) health.set('disconnected', err);
+          },
+        )
         .finally(loop);
-    }, pollIntervalMs);
+    }, wait);
     timer.unref();
   };
 
   return {
     ready,
+    get state() {
+      return health.state;
+    },
     publishShred: (tenant) => publish(tenant, 'shred'),
     publishKeysChanged: (tenant) => publish(tenant, 'keys-changed'),
     subscribe(onEvent) {
@@ -161,9 +205,13 @@ export function dynamoKeyEvents(options: DynamoKeyEventsOptions): DynamoKeyEvent
         handlers.delete(onEvent);
       };
     },
+    onConnectionChange(listener) {
+      return health.listen(listener);
+    },
     close() {
       closed = true;
       handlers.clear();
+      health.clear();
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
     },
