@@ -13,6 +13,7 @@ import {
   schemaVersion,
   type SqlClient,
 } from '../../src/keystore/postgres/index.js';
+import { guardKeyStore } from '../../src/keystore/guarded-key-store.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
 import { runKeyStoreSuite } from '../conformance/key-store-suite.js';
 import { PG_URL, serverSchema } from './pg-env.js';
@@ -152,6 +153,9 @@ describe('PGlite (embedded, always runs)', () => {
   });
 
   runKeyStoreSuite('PostgresKeyStore on PGlite', () => new PostgresKeyStore({ sql }));
+  runKeyStoreSuite('guarded PostgresKeyStore on PGlite', () =>
+    guardKeyStore(new PostgresKeyStore({ sql })),
+  );
   postgresBehaviour('PGlite', () => sql);
 
   it('migration 5 upgrades a schema-4 database: old rows become legacy rows without a commitment', async () => {
