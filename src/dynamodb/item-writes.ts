@@ -1,4 +1,5 @@
 import {
+  type AttributeValue,
   ConditionalCheckFailedException,
   DeleteItemCommand,
   GetItemCommand,
@@ -9,7 +10,7 @@ import { ConditionFailedError } from '../errors.js';
 import { updatedIndexAttributes, type BlindIndexState } from './blind-index-attributes.js';
 import { mapLimit } from '../lib/map-limit.js';
 import type { AnyModel, InferRecord } from '../model/model-types.js';
-import type { DynamoItem } from './item-codec.js';
+import { itemToRow, type DynamoItem } from './item-codec.js';
 import type { ItemRecords } from './item-records.js';
 import { optionSnapshot } from './option-snapshot.js';
 import {
@@ -57,6 +58,15 @@ function ownedBy(t: WriteContext<AnyModel>, tenant: string): ConditionParts {
     names: { '#k': t.layout.partition.name, '#t': t.plan.tenant },
     values: { ':t': { S: tenant } },
   };
+}
+
+/** The key attributes of an encoded item (the key its values were sealed for). */
+function itemKey(t: WriteContext<AnyModel>, item: DynamoItem): Record<string, AttributeValue> {
+  const key: Record<string, AttributeValue> = {};
+  for (const f of [t.layout.partition, t.layout.sort]) {
+    if (f !== undefined) key[f.name] = item[f.name]!;
+  }
+  return key;
 }
 
 /** The stored item's tenant (`null`: no item), read after a failed condition. */
@@ -108,7 +118,7 @@ export async function putItem<M extends AnyModel>(
     return t.records.decodeOne(out.Attributes);
   } catch (err) {
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    const stored = await storedTenant(t, keyOf(t.layout, record));
+    const stored = await storedTenant(t, itemKey(t, item));
     if (stored !== null && stored !== tenant) {
       throw new ConditionFailedError(
         `${t.plan.table}: an item with this key belongs to another tenant; it was not replaced`,
@@ -161,7 +171,9 @@ export async function updateItem<M extends AnyModel>(
     !Array.isArray(options.increment)
       ? optionSnapshot('increment', options.increment, 'any')
       : (options.increment as Readonly<Record<string, unknown>> | undefined);
-  const parts = await buildUpdate(t.fs, t.plan, tenant, key, changes, increment, indexes);
+  // The AAD's record is the Key sent, read once from the caller's key object.
+  const keyRow = itemToRow(t.plan, Key);
+  const parts = await buildUpdate(t.fs, t.plan, tenant, keyRow, changes, increment, indexes);
   const condition = allOf(ownedBy(t, tenant), user);
   try {
     const out = (await t.client.send(

@@ -191,13 +191,17 @@ export interface DynamoRepository<M extends AnyModel> {
    * value types, the 400 KB limit) fails before any DynamoDB call.
    * @returns the replaced item, decrypted, with `returnOld`; otherwise `undefined`.
    * @throws KeyNotConfiguredError, a key-level FieldsealError or ValueTooLargeError naming
-   *   the attribute; ConditionFailedError (another tenant's item, `ifAbsent`, `condition`);
-   *   the SDK's error when DynamoDB refuses.
+   *   the attribute; UnsupportedOptionError (an unknown option or condition operator) and
+   *   ModeForbiddenError (docs/modes.md: a ReadOnly client or field, `returnOld` where records
+   *   cannot be decrypted), both before any request; ConditionFailedError (another tenant's
+   *   item, `ifAbsent`, `condition`); the SDK's error when DynamoDB refuses.
    */
   save(record: InferRecord<M>, options?: DynamoSaveOptions<M>): Promise<InferRecord<M> | undefined>;
   /**
    * GetItem (consistent read) and decrypt; `undefined` when absent or of another tenant.
-   * @throws the first failing field's FieldsealError (`details.field` = `table.field`).
+   * @throws the first failing field's FieldsealError (`details.field` = `table.field`);
+   *   ModeForbiddenError before any request when the client or a field of the model is
+   *   WriteOnly; UnsupportedOptionError for an options argument (it takes none).
    */
   get(
     tenant: string,
@@ -232,7 +236,9 @@ export interface DynamoRepository<M extends AnyModel> {
   /**
    * DeleteItem if it exists and belongs to `tenant`: the deleted item decrypted with
    * `returnOld` (`undefined` when none), otherwise `true` when an item was deleted.
-   * @throws ConditionFailedError when your condition fails on the tenant's item.
+   * @throws ConditionFailedError when your condition fails on the tenant's item;
+   *   UnsupportedOptionError, ModeForbiddenError (a ReadOnly client; `returnOld` where records
+   *   cannot be decrypted) before any request.
    */
   delete(
     tenant: string,
@@ -247,7 +253,8 @@ export interface DynamoRepository<M extends AnyModel> {
   /**
    * Delete many items of `tenant`, each with a conditional DeleteItem (BatchWriteItem cannot
    * check the tenant), at most `concurrency` (default 16) in flight; aligned with `keys`:
-   * `true` where an item was deleted. Every key is checked before the first request.
+   * `true` where an item was deleted. Every key, the options and the mode (not ReadOnly) are
+   * checked before the first request.
    */
   deleteMany(
     tenant: string,
@@ -257,7 +264,9 @@ export interface DynamoRepository<M extends AnyModel> {
   /**
    * Query one partition (the tenant's items only), one page at a time, decrypted as one batch
    * (one key fetch per distinct data key).
-   * @throws BatchError whose `failures[].index` are item indexes of the page.
+   * @throws BatchError whose `failures[].index` are item indexes of the page (a malformed
+   *   encrypted attribute included); before any request, ModeForbiddenError (a WriteOnly
+   *   client or field) and UnsupportedOptionError.
    */
   query(
     tenant: string,

@@ -370,6 +370,16 @@ describe('DynamoDB repository refusals (DynamoDB Local)', () => {
       ).toBe('ERR_UNSUPPORTED_OPTION');
       expect(await rawDoc('hostile')).toEqual(before);
       expect(stored).toBeDefined();
+      // a key read twice could name one item in the request and another in the AAD
+      let keyReads = 0;
+      const flipping = {
+        pk: 'acme#docs',
+        get sk(): string {
+          return keyReads++ === 0 ? 'hostile' : 'elsewhere';
+        },
+      };
+      await r.update('acme', flipping, { body: 'flipped' }, { returnValues: 'NONE' });
+      expect((await r.get('acme', keyOf('hostile')))?.body).toBe('flipped');
       // a mistyped flag is an error, not "off" (an unguarded write)
       await expect(
         noRequest(() => r.save(doc('hostile'), { ifAbsent: 'yes' } as never)),
