@@ -3,12 +3,12 @@ import type { EncryptionContext } from '../envelope/context.js';
 import { toText } from '../envelope/encoding.js';
 import { openValue, sealValue } from '../envelope/envelope.js';
 import { wipeEncoded, type FieldValue } from '../envelope/plaintext.js';
-import type { DataKeyCache } from '../keys/data-key-cache.js';
+import type { CacheLease, DataKeyCache } from '../keys/data-key-cache.js';
 import { mapLimit } from '../lib/map-limit.js';
 import type { ValueOperation } from '../metrics/metrics-sink.js';
 import type { FieldRules, PreparedEnvelope, PreparedWrite } from './field-rules.js';
-import type { DecryptItem, EncryptItem, Settled } from './items.js';
-import type { KeyResolver } from './key-resolver.js';
+import type { DecryptItem, EncryptItem, Settled as SettledItem } from './items.js';
+import type { KeyResolver, ReadKeyExtra, WriteKeyExtra } from './key-resolver.js';
 import type { MetricsRecorder } from './metrics.js';
 
 /**
@@ -70,7 +70,9 @@ export class BatchOperations {
   }
 
   /** `Fieldseal.decryptManySettled`: each item's own outcome. */
-  async decryptManySettled<T = FieldValue>(items: readonly DecryptItem[]): Promise<Settled<T>[]> {
+  async decryptManySettled<T = FieldValue>(
+    items: readonly DecryptItem[],
+  ): Promise<SettledItem<T>[]> {
     const started = performance.now();
     const settled = await this.#decryptBatch<T>(items);
     this.#metrics.completed('decryptMany', started, settled.length);
@@ -108,23 +110,34 @@ export class BatchOperations {
       });
       const out: Buffer[] = [];
       await mapLimit(chunks, this.#loadConcurrency, async ({ tenant, masterKeyId, indexes }) => {
-        const lease = await settle(this.#resolver.forWrite(tenant, indexes.length, masterKeyId));
-        try {
-          for (const index of indexes) {
-            const p = prepared[index]!;
-            const sealed = this.#attempt(index, failures, items[index]!.context, () => {
-              if (!lease.ok) throw lease.error;
-              return sealValue(
-                lease.value.key,
-                lease.value.extra.prefix,
-                p.contextBytes,
-                p.plaintext,
-              );
-            });
-            if (sealed !== undefined) out[index] = sealed;
+        // The whole chunk is sealed in one synchronous step with a key that is current at
+        // that moment (never one whose tenant was shredded while it loaded).
+        const sealChunk = (lease: Settled<CacheLease<WriteKeyExtra>>): void => {
+          try {
+            for (const index of indexes) {
+              const p = prepared[index]!;
+              const sealed = this.#attempt(index, failures, items[index]!.context, () => {
+                if (!lease.ok) throw lease.error;
+                return sealValue(
+                  lease.value.key,
+                  lease.value.extra.prefix,
+                  p.contextBytes,
+                  p.plaintext,
+                );
+              });
+              if (sealed !== undefined) out[index] = sealed;
+            }
+          } finally {
+            if (lease.ok) lease.value.key.release();
           }
-        } finally {
-          if (lease.ok) lease.value.key.release();
+        };
+        try {
+          await this.#resolver.withWriteKey(tenant, indexes.length, masterKeyId, (key) =>
+            sealChunk({ ok: true, value: key }),
+          );
+        } catch (error) {
+          if (!isFieldsealError(error)) throw error;
+          sealChunk({ ok: false, error });
         }
       });
       if (failures.length > 0) throw new BatchError(failures.sort((a, b) => a.index - b.index));
@@ -135,8 +148,8 @@ export class BatchOperations {
     }
   }
 
-  async #decryptBatch<T>(items: readonly DecryptItem[]): Promise<Settled<T>[]> {
-    const results = new Array<Settled<T>>(items.length);
+  async #decryptBatch<T>(items: readonly DecryptItem[]): Promise<SettledItem<T>[]> {
+    const results = new Array<SettledItem<T>>(items.length);
     const groups = new Map<
       string,
       {
@@ -165,30 +178,39 @@ export class BatchOperations {
       [...groups.values()],
       this.#loadConcurrency,
       async ({ ref, tenant, members }) => {
-        const lease = await settle(this.#resolver.forRead(ref, tenant, members.length));
-        let opened = 0;
-        try {
-          for (const [index, p] of members) {
-            try {
-              if (!lease.ok) throw lease.error;
-              results[index] = {
-                ok: true,
-                value: openValue(p.env, lease.value.key, p.contextBytes) as T,
-              };
-              opened++;
-            } catch (err) {
-              results[index] = {
-                ok: false,
-                error: this.#batchFailure(err, 'decryptMany', items[index]!.context),
-              };
+        const openGroup = (lease: Settled<CacheLease<ReadKeyExtra>>): void => {
+          let opened = 0;
+          try {
+            for (const [index, p] of members) {
+              try {
+                if (!lease.ok) throw lease.error;
+                results[index] = {
+                  ok: true,
+                  value: openValue(p.env, lease.value.key, p.contextBytes) as T,
+                };
+                opened++;
+              } catch (err) {
+                results[index] = {
+                  ok: false,
+                  error: this.#batchFailure(err, 'decryptMany', items[index]!.context),
+                };
+              }
             }
+          } finally {
+            this.#metrics.decrypted += opened;
+            const cell = lease.ok ? lease.value.extra?.reads : undefined;
+            if (cell !== undefined) cell.n += opened;
+            else if (opened > 0) this.#metrics.keyRead(ref, opened);
+            if (lease.ok) lease.value.key.release();
           }
-        } finally {
-          this.#metrics.decrypted += opened;
-          const cell = lease.ok ? lease.value.extra?.reads : undefined;
-          if (cell !== undefined) cell.n += opened;
-          else if (opened > 0) this.#metrics.keyRead(ref, opened);
-          if (lease.ok) lease.value.key.release();
+        };
+        try {
+          await this.#resolver.withReadKey(ref, tenant, members.length, (key) =>
+            openGroup({ ok: true, value: key }),
+          );
+        } catch (error) {
+          if (!isFieldsealError(error)) throw error;
+          openGroup({ ok: false, error });
         }
       },
     );
@@ -230,12 +252,5 @@ interface WriteChunk {
   readonly indexes: number[];
 }
 
-async function settle<T>(
-  p: Promise<T>,
-): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
-  try {
-    return { ok: true, value: await p };
-  } catch (error) {
-    return { ok: false, error };
-  }
-}
+/** A key lease, or why there is none. */
+type Settled<T> = { ok: true; value: T } | { ok: false; error: FieldsealError };

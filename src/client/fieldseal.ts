@@ -14,7 +14,7 @@ import { assembleClient } from './client-setup.js';
 import type { FieldRules, PreparedWrite } from './field-rules.js';
 import type { DecryptItem, EncryptItem, EncryptOptions, Settled } from './items.js';
 import type { KeyLifecycle } from './key-lifecycle.js';
-import type { KeyResolver, WriteKeyExtra } from './key-resolver.js';
+import type { KeyResolver, ReadKeyExtra, WriteKeyExtra } from './key-resolver.js';
 import type { MasterKeyOutcome } from './master-key-destruction.js';
 import type { FieldsealMetrics, MetricsRecorder } from './metrics.js';
 import type { FieldPolicy, FieldsealOptions, Mode } from './options.js';
@@ -147,14 +147,13 @@ export class Fieldseal {
   }
 
   async #encryptCold(item: PreparedWrite): Promise<Buffer> {
-    let lease: CacheLease<WriteKeyExtra>;
     try {
-      lease = await this.#resolver.forWrite(item.tenant, 1, item.masterKeyId);
-    } catch (err) {
+      return await this.#resolver.withWriteKey(item.tenant, 1, item.masterKeyId, (lease) =>
+        this.#seal(item, lease),
+      );
+    } finally {
       wipeEncoded(item.plaintext);
-      throw err;
     }
-    return this.#seal(item, lease);
   }
 
   /** Seal a prepared value; releases the lease and wipes the encoded plaintext. */
@@ -183,20 +182,22 @@ export class Fieldseal {
     try {
       const item = this.#rules.prepareRead(stored, context);
       if (item.kind === 'plaintext') return item.value as T;
-      const lease =
-        this.#resolver.peekRead(item.env.keyRef, item.tenant, 1) ??
-        (await this.#resolver.forRead(item.env.keyRef, item.tenant, 1));
-      try {
-        const value = openValue(item.env, lease.key, item.contextBytes);
-        this.#metrics.decrypted++;
-        const cell = lease.extra?.reads;
-        if (cell !== undefined) cell.n++;
-        else this.#metrics.keyRead(item.env.keyRef, 1);
-        this.#metrics.completed('decrypt', started, 1);
-        return value as T;
-      } finally {
-        lease.key.release();
-      }
+      const open = (lease: CacheLease<ReadKeyExtra>): T => {
+        try {
+          const value = openValue(item.env, lease.key, item.contextBytes);
+          this.#metrics.decrypted++;
+          const cell = lease.extra?.reads;
+          if (cell !== undefined) cell.n++;
+          else this.#metrics.keyRead(item.env.keyRef, 1);
+          this.#metrics.completed('decrypt', started, 1);
+          return value as T;
+        } finally {
+          lease.key.release();
+        }
+      };
+      const warm = this.#resolver.peekRead(item.env.keyRef, item.tenant, 1);
+      if (warm !== undefined) return open(warm);
+      return await this.#resolver.withReadKey(item.env.keyRef, item.tenant, 1, open);
     } catch (err) {
       throw this.#failed(err, 'decrypt', context);
     }

@@ -32,6 +32,24 @@ export interface WriteKeyExtra extends ReadKeyExtra {
 
 const DEFAULT_KEY_ID = 'default';
 
+/** How often a key load is started again when the tenant's keys were purged meanwhile. */
+const MAX_STALE_ATTEMPTS = 3;
+/** Tenants whose purge generation is tracked; past it, every tenant's generation moves on. */
+const MAX_TRACKED_PURGES = 100_000;
+
+/**
+ * A key load that finished after the tenant's keys were purged (a shred, a retirement, a key
+ * event): its key is released, never cached, and the load starts again from the key store.
+ */
+class StaleKeyLoad extends Error {}
+
+/** The error when a tenant's keys kept changing under every attempt of a load. */
+function keysChanged(): KeyNotFoundError {
+  return new KeyNotFoundError(
+    "the tenant's keys changed during every attempt to load them (shred, retirement or key event); retry",
+  );
+}
+
 /** Without an observer a provider call is just made. */
 const UNOBSERVED: ProviderCallObserver = (_info, run) => run();
 const releaseKey = (key: DataKey): void => key.release();
@@ -56,6 +74,14 @@ export class KeyResolver {
   readonly #keyReads: KeyReadCounter | undefined;
   /** Master key ids every tenant's reads accept: a shared `masterKeyId`, field keys, a list. */
   readonly #acceptedForAll: ReadonlySet<string>;
+  /**
+   * Purge generations: a counter moved on by every purge, the value it had at each tenant's
+   * last purge, and at the last purge of every tenant. A key loaded under an older generation
+   * than the tenant's current one is never cached, and never used (see {@link generation}).
+   */
+  #purges = 0;
+  #clearedAt = 0;
+  readonly #purgedAt = new Map<string, number>();
 
   /**
    * @param hooks.observe - runs every provider call (metrics, audit); the default just makes it.
@@ -173,7 +199,12 @@ export class KeyResolver {
    * @returns how many keys were evicted.
    */
   purgeTenant(tenant: string): number {
+    // First: from now on, every load of this tenant begun before is stale (never cached, never
+    // used), whatever it is waiting for.
+    if (this.#purgedAt.size >= MAX_TRACKED_PURGES) this.#purgeAll();
+    this.#purgedAt.set(tenant, ++this.#purges);
     this.#active.delete(tenant);
+    this.#activeLoads.delete(tenant);
     // Where the tenant sits in each kind of id (see #writeId and readId).
     const tenantAt: Record<string, number> = { w: 3, e: 3, s: 2 };
     return this.#cache.purge((id) => {
@@ -203,13 +234,99 @@ export class KeyResolver {
     }
   }
 
-  /** Forget cached active versions (with the data-key cache's own purge). */
+  /**
+   * Forget cached active versions (with the data-key cache's own purge, which keeps loads in
+   * flight from being cached). Keys already leased still serve their operations: a clear is
+   * memory hygiene, not a key event (see {@link purgeAll}).
+   */
   clear(): void {
     this.#active.clear();
+    this.#activeLoads.clear();
+  }
+
+  /**
+   * Like {@link purgeTenant} for every tenant at once: every load or lease begun before is
+   * stale (never cached, never used). For when key events may have been missed.
+   */
+  purgeAll(): void {
+    this.#purgeAll();
+    this.#cache.purge();
+  }
+
+  #purgeAll(): void {
+    this.#clearedAt = ++this.#purges;
+    this.#purgedAt.clear();
+    this.#active.clear();
+    this.#activeLoads.clear();
+  }
+
+  /**
+   * The tenant's purge generation: it moves on whenever the tenant's cached keys are purged
+   * (shred, retirement, reinstatement, key event, `clearCache`). A key loaded under another
+   * generation than the current one must not be cached or used.
+   */
+  generation(tenant: string): number {
+    const at = this.#purgedAt.get(tenant);
+    return at === undefined || at < this.#clearedAt ? this.#clearedAt : at;
+  }
+
+  /** Throws {@link StaleKeyLoad} (releasing `key`) when the tenant was purged since `gen`. */
+  #assertCurrent(tenant: string, gen: number, key: DataKey): void {
+    if (this.generation(tenant) !== gen) {
+      key.release();
+      throw new StaleKeyLoad();
+    }
+  }
+
+  /**
+   * Run `use` with the tenant's write key, leased for `uses` encryptions, at a moment when the
+   * key is still current: the check and `use` run in one synchronous step, so nothing is ever
+   * sealed under a key whose tenant was purged (shredded) while it loaded. `use` owns the lease
+   * and must release it.
+   */
+  withWriteKey<T>(
+    tenant: string,
+    uses: number,
+    fieldMaster: string | undefined,
+    use: (lease: CacheLease<WriteKeyExtra>) => T,
+  ): Promise<T> {
+    return this.#withCurrent(tenant, (gen) => this.#forWrite(tenant, uses, fieldMaster, gen), use);
+  }
+
+  /** {@link withWriteKey} for the key an envelope names, leased for `uses` decryptions. */
+  withReadKey<T>(
+    ref: KeyRef,
+    tenant: string,
+    uses: number,
+    use: (lease: CacheLease<ReadKeyExtra>) => T,
+  ): Promise<T> {
+    return this.#withCurrent(tenant, (gen) => this.#forRead(ref, tenant, uses, gen), use);
+  }
+
+  async #withCurrent<X, T>(
+    tenant: string,
+    acquire: (gen: number) => Promise<CacheLease<X>>,
+    use: (lease: CacheLease<X>) => T,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const gen = this.generation(tenant);
+      let lease: CacheLease<X> | undefined;
+      try {
+        lease = await acquire(gen);
+      } catch (err) {
+        if (!(err instanceof StaleKeyLoad)) throw err;
+      }
+      if (lease !== undefined) {
+        if (this.generation(tenant) === gen) return use(lease);
+        lease.key.release();
+      }
+      if (attempt >= MAX_STALE_ATTEMPTS) throw keysChanged();
+    }
   }
 
   /** The active version of the tenant's key id, cached like the keys, single-flight. */
   async #activeVersion(tenant: string): Promise<{ version: number; row?: StoredKeyVersion }> {
+    const gen = this.generation(tenant);
     const cached = this.#active.get(tenant);
     if (cached !== undefined && Date.now() - cached.at < this.#cache.maxAgeMs) {
       return { version: cached.version };
@@ -221,6 +338,8 @@ export class KeyResolver {
         try {
           const row = await store.getActiveVersion(tenant, this.#keyId);
           if (row === undefined) throw await this.#noActiveKey(store, tenant);
+          // A reply that arrives after a purge of the tenant (a shred) is not remembered.
+          if (this.generation(tenant) !== gen) throw new StaleKeyLoad();
           if (this.#cache.maxAgeMs > 0 && this.#cache.maxEntries > 0) {
             this.#active.delete(tenant);
             this.#active.set(tenant, { version: row.version, at: Date.now() });
@@ -230,7 +349,7 @@ export class KeyResolver {
           }
           return row;
         } finally {
-          this.#activeLoads.delete(tenant);
+          if (this.#activeLoads.get(tenant) === load) this.#activeLoads.delete(tenant);
         }
       })();
       this.#activeLoads.set(tenant, load);
@@ -255,6 +374,7 @@ export class KeyResolver {
     keyId: string,
     version: number,
     uses: number,
+    gen: number,
     known?: StoredKeyVersion,
   ): Promise<CacheLease<WriteKeyExtra>> {
     const ref: KeyRef = { kind: 'store', keyId, version };
@@ -271,6 +391,8 @@ export class KeyResolver {
         throw new KeyRetiredError(undefined, { details: { keyRef: `${keyId}@${version}` } });
       }
       const key = await this.#unwrapRow(row, tenant, keyId, version);
+      // Loaded across a purge (a shred while the row or the unwrap was in flight): not cached.
+      this.#assertCurrent(tenant, gen, key);
       return { key, extra: { prefix: encodeHeaderPrefix(ref), reads: this.#keyReads?.cell(ref) } };
     });
   }
@@ -286,10 +408,11 @@ export class KeyResolver {
    *   key is then generated under it, and cached per (writer, master key, tenant) like any
    *   other write key, so two master keys never share a data key.
    */
-  async forWrite(
+  async #forWrite(
     tenant: string,
     uses: number,
-    fieldMaster?: string,
+    fieldMaster: string | undefined,
+    gen: number,
   ): Promise<CacheLease<WriteKeyExtra>> {
     const config = this.#config;
     if (config.mode === 'embedded') {
@@ -307,6 +430,7 @@ export class KeyResolver {
           () => provider.generateDataKey(master, embeddedContext(tenant)),
           releaseGenerated,
         );
+        this.#assertCurrent(tenant, gen, key);
         const ref: KeyRef = {
           kind: 'embedded',
           providerId: provider.id,
@@ -335,11 +459,16 @@ export class KeyResolver {
     // Store mode: the write key is the active version's read entry, so a tenant that is both
     // written and read occupies one cache entry, not two.
     const active = await this.#activeVersion(tenant);
-    return this.#storeLease(tenant, this.#keyId, active.version, uses, active.row);
+    return this.#storeLease(tenant, this.#keyId, active.version, uses, gen, active.row);
   }
 
   /** The key an envelope names, for `tenant`, leased for `uses` decryptions. */
-  forRead(ref: KeyRef, tenant: string, uses: number): Promise<CacheLease<ReadKeyExtra>> {
+  #forRead(
+    ref: KeyRef,
+    tenant: string,
+    uses: number,
+    gen: number,
+  ): Promise<CacheLease<ReadKeyExtra>> {
     if (ref.kind === 'store') {
       if (this.#config.mode !== 'store') {
         return Promise.reject(
@@ -348,7 +477,7 @@ export class KeyResolver {
           }),
         );
       }
-      return this.#storeLease(tenant, ref.keyId, ref.version, uses);
+      return this.#storeLease(tenant, ref.keyId, ref.version, uses, gen);
     }
     return this.#cache.acquire(this.readId(ref, tenant), uses, async () => {
       const provider = this.#providers.get(ref.providerId);
@@ -370,6 +499,7 @@ export class KeyResolver {
         () => provider.unwrapDataKey(ref.masterKeyId, ref.wrapped, embeddedContext(tenant)),
         releaseKey,
       );
+      this.#assertCurrent(tenant, gen, key);
       return { key, extra: { reads: this.#keyReads?.cell(ref) } };
     });
   }
@@ -385,6 +515,7 @@ export class KeyResolver {
       throw new KeyNotConfiguredError('rotateTenantKey needs keys.mode "store"');
     }
     const keyId = this.#keyId;
+    const gen = this.generation(tenant);
     const active = await config.store.getActiveVersion(tenant, keyId);
     if (active === undefined) throw await this.#noActiveKey(config.store, tenant);
     const version = active.version + 1;
@@ -405,11 +536,13 @@ export class KeyResolver {
       );
       if (row !== undefined) {
         // This process writes under the new version at once; others within their cache age.
+        // Not when the tenant was purged meanwhile (a shred racing the rotation).
         const ref: KeyRef = { kind: 'store', keyId, version };
-        this.#cache.insert(this.readId(ref, tenant), generated.key, {
-          prefix: encodeHeaderPrefix(ref),
-          reads: this.#keyReads?.cell(ref),
-        });
+        if (this.generation(tenant) === gen)
+          this.#cache.insert(this.readId(ref, tenant), generated.key, {
+            prefix: encodeHeaderPrefix(ref),
+            reads: this.#keyReads?.cell(ref),
+          });
         this.#active.delete(tenant);
         return row;
       }
@@ -490,7 +623,14 @@ export class KeyResolver {
 
   /** The tenant's active version as this process currently writes it. */
   async activeVersion(tenant: string): Promise<number> {
-    return (await this.#activeVersion(tenant)).version;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.#activeVersion(tenant)).version;
+      } catch (err) {
+        if (!(err instanceof StaleKeyLoad)) throw err;
+        if (attempt >= MAX_STALE_ATTEMPTS) throw keysChanged();
+      }
+    }
   }
 
   /** Provision version 1 of the tenant's data key, or return the active version. */

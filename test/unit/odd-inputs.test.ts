@@ -60,9 +60,12 @@ describe('odd inputs get the documented error codes', () => {
   );
 
   it.each([
-    ['a plain object with toJSON', { a: 1, toJSON: () => 'x' }],
-    ['an array with toJSON', Object.assign([1, 2], { toJSON: () => ({ not: 'an array' }) })],
-    ['a nested object with toJSON', { outer: { toJSON: () => 42 } }],
+    ['a plain object with toJSON', { a: 1, toJSON: (): string => 'x' }],
+    [
+      'an array with toJSON',
+      Object.assign([1, 2], { toJSON: (): object => ({ not: 'an array' }) }),
+    ],
+    ['a nested object with toJSON', { outer: { toJSON: (): number => 42 } }],
   ])(
     '%s is refused with ERR_UNSUPPORTED_VALUE instead of coming back as another type',
     async (_n, v) => {
