@@ -5,6 +5,7 @@ import { isFieldsealError } from '../errors.js';
 import type { SqlClient } from '../keystore/postgres/sql-client.js';
 import type { AnyModel } from '../model/model-types.js';
 import { processNextChunk } from './backfill-chunk.js';
+import { retryOnConnectionLoss } from './connection-loss.js';
 import { ensureJob, finishIfComplete, jobProgress } from './backfill-job.js';
 import type { BackfillCounts } from './backfill-status.js';
 import { backfillTarget, type LegacyConverter } from './backfill-target.js';
@@ -44,6 +45,12 @@ export interface BackfillOptions {
   readonly onProgress?: (progress: BackfillProgress) => void;
   /** Stop after the current chunk (its work commits; the job stays resumable). */
   readonly signal?: AbortSignal;
+  /**
+   * Tries of one step in a row that may end in a lost database connection (a session the
+   * server terminated: the chunk rolls back and is run again on a new connection, after a
+   * capped, jittered backoff); default 8. Then the worker stops with `ERR_BACKFILL_FAILED`.
+   */
+  readonly connectionRetries?: number;
 }
 
 /**
@@ -95,6 +102,9 @@ export interface BackfillReport {
  *   `FOR UPDATE SKIP LOCKED`.
  * - **Never overwrites the application**: each row is written by compare-and-set on the values
  *   read; a row changed meanwhile is read again and redone.
+ * - **Survives lost sessions**: a chunk whose database session the server ends (restart,
+ *   failover, `pg_terminate_backend`) rolls back and is run again on a new connection, with
+ *   backoff (`connectionRetries`); past that, `ERR_BACKFILL_FAILED` and the job stays resumable.
  * - **Throttled** by `rowsPerSecond`, stoppable by `signal`, fail closed: a value that cannot
  *   be decrypted stops the worker with `ERR_BACKFILL_FAILED` (cause chained) and its chunk
  *   stays pending. Rows of shredded tenants are counted and left alone.
@@ -125,7 +135,15 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
   const name = options.name ?? target.tableName;
   const worker = options.worker ?? `${hostname()}:${process.pid}`;
   const started = performance.now();
-  const { job, planned } = await ensureJob(sql, target, name, chunkSize, options.restart === true);
+  // Every database step survives a lost session: it rolled back, so it is run again.
+  const retrying = <T>(step: () => Promise<T>): Promise<T> =>
+    retryOnConnectionLoss(step, {
+      ...(options.connectionRetries === undefined ? {} : { attempts: options.connectionRetries }),
+      ...(signal === undefined ? {} : { signal }),
+    });
+  const { job, planned } = await retrying(() =>
+    ensureJob(sql, target, name, chunkSize, options.restart === true),
+  );
   const totals = {
     chunks: 0,
     rowsExamined: 0,
@@ -134,10 +152,10 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
     rowsShredded: 0,
     conflicts: 0,
   };
-  const first = await jobProgress(sql, name);
+  const first = await retrying(() => jobProgress(sql, name));
   const report = async (): Promise<void> => {
     if (onProgress === undefined) return;
-    const p = await jobProgress(sql, name);
+    const p = await retrying(() => jobProgress(sql, name));
     const seconds = (performance.now() - started) / 1000;
     const rate = seconds > 0 ? (p.rowsDone - first.rowsDone) / seconds : 0;
     const left = Math.max(0, p.rowsTotal - p.rowsDone);
@@ -158,7 +176,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
     await report();
     if (job.finishedAt !== null) return;
     while (signal?.aborted !== true) {
-      const done = await processNextChunk(sql, fs, target, name, worker);
+      const done = await retrying(() => processNextChunk(sql, fs, target, name, worker));
       if (done === undefined) break;
       totals.chunks++;
       totals.rowsExamined += done.rowsExamined;
@@ -199,7 +217,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
     });
     throw err;
   }
-  const complete = job.finishedAt !== null || (await finishIfComplete(sql, name));
+  const complete = job.finishedAt !== null || (await retrying(() => finishIfComplete(sql, name)));
   await fs.recordAudit({
     operation: 'backfill-stop',
     outcome: 'success',

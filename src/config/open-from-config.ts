@@ -7,6 +7,7 @@ import { migrate } from '../keystore/postgres/migrations.js';
 import { fromPGlite, fromPgPool, type SqlClient } from '../keystore/postgres/sql-client.js';
 import type { FieldsealConfig } from './config-file.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { openPgPool } from './pg-pool.js';
 import { providerFromConfig } from './provider-config.js';
 
 /**
@@ -66,8 +67,9 @@ export async function openDatabase(config: FieldsealConfig): Promise<OpenedDatab
       throw err;
     }
   }
-  const pg = await import('pg');
-  const pool = new pg.default.Pool({ connectionString: config.database.url, max: 4 });
+  // Handles 'error' on the pool and on every connection: a session the server terminates is
+  // a failed query, never an uncaught exception that ends the process.
+  const pool = await openPgPool(config.database.url, 4);
   return { sql: fromPgPool(pool), close: () => pool.end() };
 }
 
