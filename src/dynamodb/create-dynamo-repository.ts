@@ -4,6 +4,7 @@ import { planLegacy } from './legacy-values.js';
 import type { AnyModel } from '../model/model-types.js';
 import type { Sender } from './batch-requests.js';
 import { Repository } from './dynamo-repository.js';
+import { optionSnapshot } from './option-snapshot.js';
 import type { DynamoRepository, DynamoRepositoryOptions } from './repository-types.js';
 import { planIndexes } from './secondary-indexes.js';
 import { planKeys } from './table-keys.js';
@@ -14,7 +15,8 @@ import { planKeys } from './table-keys.js';
  * model's table name, the attribute name and the item's DynamoDB key: an attribute copied to
  * another item, another attribute or another tenant does not decrypt.
  * @throws TypeError when `keys` name an unknown or encrypted field, or are not the model's key;
- *   when the model has `.blindIndex()` fields and `blindIndex` is missing (or the reverse).
+ *   when the model has `.blindIndex()` fields and `blindIndex` is missing (or the reverse);
+ *   UnsupportedOptionError for an option it does not know.
  * @example
  * ```ts
  * const Customer = defineModel({
@@ -28,8 +30,22 @@ import { planKeys } from './table-keys.js';
  * ```
  */
 export function createDynamoRepository<M extends AnyModel>(
-  options: DynamoRepositoryOptions<M>,
+  input: DynamoRepositoryOptions<M>,
 ): DynamoRepository<M> {
+  if (typeof input !== 'object' || input === null) {
+    throw new TypeError('createDynamoRepository: expected an options object');
+  }
+  // Read once; an option it does not know (say `readOnly: true`) must not be silently ignored.
+  const options = optionSnapshot('createDynamoRepository options', input, [
+    'client',
+    'fs',
+    'model',
+    'tableName',
+    'keys',
+    'indexes',
+    'blindIndex',
+    'legacy',
+  ]) as unknown as DynamoRepositoryOptions<M>;
   const { client, fs, model, tableName } = options;
   const plan = planOf(model);
   const layout = planKeys(plan, options.keys);

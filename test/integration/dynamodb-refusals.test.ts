@@ -339,6 +339,17 @@ describe('DynamoDB repository refusals (DynamoDB Local)', () => {
       }
       expect(await rawDoc('keys')).toEqual(stored);
       expect(await rawDoc('keys2')).toBeUndefined();
+      // the repository's own options too: a mode flag it does not have is not a mode
+      expect(() =>
+        createDynamoRepository({
+          client,
+          fs: fsOf('ReadWrite'),
+          model: Doc,
+          tableName: 'docs-refusals',
+          keys: { partition: 'pk', sort: 'sk' },
+          readOnly: true,
+        } as never),
+      ).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED_OPTION' }) as Error);
     });
 
     it('options are read once, own enumerable data properties only (hostile objects)', async () => {
