@@ -30,7 +30,8 @@ export type { KeyRef } from './envelope/key-ref.js';
 export { inspectEnvelope, type EnvelopeInfo } from './envelope/inspect-envelope.js';
 export { DataKey } from './keys/data-key.js';
 export { DataKeyCache } from './keys/data-key-cache.js';
-export type { KeyEventBus } from './keys/key-events.js';
+export type { KeyEventBus, KeyEventBusState } from './keys/key-events.js';
+export type { ReconnectOptions } from './keys/reconnect-backoff.js';
 export type { CacheLease, DataKeyCacheOptions, DataKeyCacheStats } from './keys/data-key-cache.js';
 export { REDACTED } from './keys/redacted.js';
 export { KeyProvider } from './kms/key-provider.js';
@@ -52,6 +53,7 @@ export {
   type MultiKeyProviderOptions,
   type MultiWrapTarget,
 } from './kms/multi/index.js';
+export { guardKeyStore } from './keystore/guarded-key-store.js';
 export type {
   KeyStore,
   KeyVersionState,
@@ -100,7 +102,7 @@ export {
 } from './audit/chain-encoding.js';
 export type { AuditChainKey } from './audit/chain-key.js';
 export type { AuditRecordInput } from './client/audit-trail.js';
-export type { FieldsealStats, CacheStats } from './metrics/fieldseal-stats.js';
+export type { FieldsealStats, CacheStats, KeyEventsStats } from './metrics/fieldseal-stats.js';
 export type { LatencySnapshot } from './metrics/latency-histogram.js';
 export type {
   MetricsSink,

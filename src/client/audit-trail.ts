@@ -33,6 +33,8 @@ const OPERATIONS: ReadonlySet<string> = new Set<AuditOperation>([
   'shred',
   'backfill-start',
   'backfill-stop',
+  'key-events-lost',
+  'key-events-restored',
 ]);
 
 /**

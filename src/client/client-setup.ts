@@ -1,5 +1,6 @@
 import { KeyNotConfiguredError } from '../errors.js';
 import { DataKeyCache } from '../keys/data-key-cache.js';
+import { guardKeyStore } from '../keystore/guarded-key-store.js';
 import type { KeyEventBus } from '../keys/key-events.js';
 import type { KeyProvider } from '../kms/key-provider.js';
 import type { MetricsSink } from '../metrics/metrics-sink.js';
@@ -77,7 +78,10 @@ export function assembleClient(options: FieldsealOptions): ClientParts {
     ? [...(provider as readonly KeyProvider[])]
     : [provider as KeyProvider];
   const dataKeys = new DataKeyCache(cache);
-  const resolver = new KeyResolver(keys, providers, dataKeys, {
+  // Whatever store the application configures (custom ones included) fails closed: its
+  // errors are typed, its rows checked (unknown states, another tenant's row) and copied.
+  const resolverKeys = keys.mode === 'store' ? { ...keys, store: guardKeyStore(keys.store) } : keys;
+  const resolver = new KeyResolver(resolverKeys, providers, dataKeys, {
     observe: providerCallObserver(metrics, audit),
     keyReads: metrics.keyReads,
     fieldMasterKeys: rules.fieldMasterKeys,

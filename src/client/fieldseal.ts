@@ -11,6 +11,7 @@ import type { ValueOperation } from '../metrics/metrics-sink.js';
 import { AuditTrail, type AuditRecordInput } from './audit-trail.js';
 import type { BatchOperations } from './batch-operations.js';
 import { assembleClient } from './client-setup.js';
+import { linkKeyEvents } from './key-event-link.js';
 import type { FieldRules, PreparedWrite } from './field-rules.js';
 import type { DecryptItem, EncryptItem, EncryptOptions, Settled } from './items.js';
 import type { KeyLifecycle } from './key-lifecycle.js';
@@ -31,6 +32,15 @@ export interface ShredReceipt {
   readonly versions: readonly { readonly keyId: string; readonly version: number }[];
   /** What happened to each master key that wrapped the tenant's data keys. */
   readonly masterKeys: readonly MasterKeyOutcome[];
+  /**
+   * The tenant's self-contained (embedded) envelopes, which carry their own wrapped data key:
+   * - `unrecoverable`: the tenant's dedicated master key, which wraps them, was destroyed;
+   * - `refused`: every store-mode client of this key store refuses them (`ERR_KEY_SHREDDED`),
+   *   but their master key still exists (shared, kept, pending deletion or failed): a
+   *   process holding it outside those clients, e.g. an embedded-mode client, could open
+   *   them until it is destroyed. See docs/threat-model.md.
+   */
+  readonly embeddedEnvelopes: 'unrecoverable' | 'refused';
   readonly shreddedAt: Date;
 }
 
@@ -74,9 +84,35 @@ export class Fieldseal {
     this.#audit = parts.audit;
     this.#batch = parts.batch;
     this.#keys = parts.keys;
-    this.#unsubscribe = parts.keyEvents?.subscribe((tenant) => {
-      this.#resolver.purgeTenant(tenant);
-    });
+    // Events purge tenants; a lost bus stops caching until it is back (nothing missed then
+    // can keep a shredded key alive here).
+    const audit = this.#audit;
+    this.#unsubscribe =
+      parts.keyEvents === undefined
+        ? undefined
+        : linkKeyEvents(
+            parts.keyEvents,
+            {
+              purgeTenant: (tenant) => {
+                this.#resolver.purgeTenant(tenant);
+              },
+              purgeAll: () => {
+                this.#resolver.purgeAll();
+              },
+              setCaching: (enabled) => {
+                this.#resolver.setCaching(enabled);
+              },
+              recordBusState: (state, at) => {
+                this.#metrics.keyEventBusState(state, at);
+              },
+            },
+            audit === undefined
+              ? {}
+              : {
+                  recordAudit: (event) =>
+                    audit.record(event, 'the key-event bus state could not be audited'),
+                },
+          );
     try {
       this.#detachTelemetry = parts.telemetry?.attach?.(() => this.stats());
     } catch {

@@ -137,10 +137,16 @@ export class KeyLifecycle {
     }
     const shreddedAt = new Date();
     const masterKeys = await destroyMasterKeys(plan);
+    const dedicated = this.#resolver.dedicatedMasterKey(tenant);
     const receipt: ShredReceipt = Object.freeze({
       tenant,
       versions: Object.freeze(versions.map((v) => Object.freeze(versionId(v)))),
       masterKeys: Object.freeze(masterKeys),
+      embeddedEnvelopes: masterKeys.some(
+        (m) => m.masterKeyId === dedicated && m.state === 'destroyed',
+      )
+        ? 'unrecoverable'
+        : 'refused',
       shreddedAt,
     });
     // The store is the truth; the event only makes other processes forget sooner.
@@ -158,6 +164,7 @@ export class KeyLifecycle {
         outcome: 'success',
         detail: {
           versions: receipt.versions.map(versionId),
+          embeddedEnvelopes: receipt.embeddedEnvelopes,
           masterKeys: masterKeys.map((m) => ({
             providerId: m.providerId,
             masterKeyId: m.masterKeyId,

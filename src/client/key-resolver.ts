@@ -1,4 +1,5 @@
 import {
+  KeyCommitmentMismatchError,
   KeyNotConfiguredError,
   KeyNotFoundError,
   KeyRetiredError,
@@ -8,6 +9,7 @@ import type { KeyContext } from '../envelope/context.js';
 import { encodeHeaderPrefix, type KeyRef } from '../envelope/key-ref.js';
 import type { CacheLease, DataKeyCache } from '../keys/data-key-cache.js';
 import type { DataKey } from '../keys/data-key.js';
+import { checkStoreKeyCommitment, storeKeyCommitment } from '../keys/key-commitment.js';
 import type { KeyProvider } from '../kms/key-provider.js';
 import type { KeyStore, StoredKeyVersion } from '../keystore/key-store.js';
 import { cacheId, cacheIdParts } from '../lib/cache-id.js';
@@ -81,6 +83,7 @@ export class KeyResolver {
    */
   #purges = 0;
   #clearedAt = 0;
+  #caching = true;
   readonly #purgedAt = new Map<string, number>();
 
   /**
@@ -228,10 +231,33 @@ export class KeyResolver {
     // Purge before and after: no key of this tenant survives in this process either way.
     this.purgeTenant(tenant);
     try {
+      if ((await config.store.listVersions(tenant)).length === 0) {
+        // Never provisioned in the store (embedded envelopes only): a version created and
+        // destroyed at once is the tombstone that makes store-mode clients refuse them, and
+        // keeps the tenant id from being provisioned again by accident.
+        await this.#tombstone(config.store, tenant);
+      }
       return await config.store.shredTenant(tenant);
     } finally {
       this.purgeTenant(tenant);
     }
+  }
+
+  async #tombstone(store: KeyStore, tenant: string): Promise<void> {
+    const master = this.#masterFor(tenant);
+    const generated = await this.#generateStoreKey(tenant, this.#keyId, 1, master);
+    generated.key.release();
+    await store.createVersion(
+      {
+        tenant,
+        keyId: this.#keyId,
+        version: 1,
+        providerId: this.#writer.id,
+        masterKeyId: master,
+        wrapped: generated.wrapped,
+      },
+      null,
+    );
   }
 
   /**
@@ -251,6 +277,15 @@ export class KeyResolver {
   purgeAll(): void {
     this.#purgeAll();
     this.#cache.purge();
+  }
+
+  /**
+   * Stop or resume caching keys and active versions (see `DataKeyCache.setCaching`): while
+   * the key-event bus is down, every operation reads the key store, which knows about shreds.
+   */
+  setCaching(enabled: boolean): void {
+    this.#caching = enabled;
+    this.#cache.setCaching(enabled);
   }
 
   #purgeAll(): void {
@@ -340,7 +375,7 @@ export class KeyResolver {
           if (row === undefined) throw await this.#noActiveKey(store, tenant);
           // A reply that arrives after a purge of the tenant (a shred) is not remembered.
           if (this.generation(tenant) !== gen) throw new StaleKeyLoad();
-          if (this.#cache.maxAgeMs > 0 && this.#cache.maxEntries > 0) {
+          if (this.#caching && this.#cache.maxAgeMs > 0 && this.#cache.maxEntries > 0) {
             this.#active.delete(tenant);
             this.#active.set(tenant, { version: row.version, at: Date.now() });
             if (this.#active.size > this.#cache.maxEntries) {
@@ -356,6 +391,14 @@ export class KeyResolver {
     }
     const row = await load;
     return { version: row.version, row };
+  }
+
+  /** Whether the store holds a shredded version of the tenant (a shred marks every version). */
+  async #isShredded(store: KeyStore, tenant: string): Promise<boolean> {
+    const first = await store.getVersion(tenant, this.#keyId, 1);
+    if (first !== undefined) return first.state === 'shredded';
+    // Versions under an earlier key id only.
+    return (await store.listVersions(tenant)).some((v) => v.state === 'shredded');
   }
 
   /** Why a tenant has no active version: shredded (its first version says so) or never provisioned. */
@@ -489,6 +532,13 @@ export class KeyResolver {
       // Once per cache fill: the cache id holds provider, master key and tenant, so a key
       // admitted here never serves an envelope naming another master key or tenant.
       this.#checkAccepted(ref.providerId, ref.masterKeyId, tenant);
+      // A store-mode client knows which tenants were shredded: their self-contained envelopes
+      // (written before a move to store mode, or by an embedded ingest service) die with them.
+      if (this.#config.mode === 'store' && (await this.#isShredded(this.#config.store, tenant))) {
+        throw new KeyShreddedError('tenant has been shredded', {
+          details: { keyRef: `${ref.providerId}:${ref.masterKeyId}` },
+        });
+      }
       const key = await this.#observe(
         {
           operation: 'unwrap',
@@ -531,6 +581,7 @@ export class KeyResolver {
           providerId: this.#writer.id,
           masterKeyId: master,
           wrapped: generated.wrapped,
+          commitment: storeKeyCommitment(generated.key, { tenant, keyId, version }),
         },
         active.version,
       );
@@ -648,21 +699,23 @@ export class KeyResolver {
         throw new KeyShreddedError('tenant has been shredded');
       }
       const version = 1;
-      const generated = await this.#generateStoreKey(
-        tenant,
-        keyId,
-        version,
-        this.#masterFor(tenant),
-      );
-      generated.key.release();
+      const master = this.#masterFor(tenant);
+      const generated = await this.#generateStoreKey(tenant, keyId, version, master);
+      let commitment: Uint8Array;
+      try {
+        commitment = storeKeyCommitment(generated.key, { tenant, keyId, version });
+      } finally {
+        generated.key.release();
+      }
       const row = await config.store.createVersion(
         {
           tenant,
           keyId,
           version,
           providerId: this.#writer.id,
-          masterKeyId: this.#masterFor(tenant),
+          masterKeyId: master,
           wrapped: generated.wrapped,
+          commitment,
         },
         null,
       );
@@ -704,12 +757,31 @@ export class KeyResolver {
       keyId,
       version,
     };
-    return this.#observe(
+    const key = await this.#observe(
       info,
       () =>
         provider.unwrapDataKey(row.masterKeyId, row.wrapped, storeContext(tenant, keyId, version)),
       releaseKey,
     );
+    // The key the provider returned must be the one the row was created with: a wrong one
+    // would seal values no one can read (writes) and fail reads with a misleading error.
+    const ref = { tenant, keyId, version };
+    try {
+      if (row.commitment !== undefined) {
+        if (!checkStoreKeyCommitment(key, ref, row.commitment)) {
+          throw new KeyCommitmentMismatchError(undefined, { details: { keyRef } });
+        }
+      } else {
+        // A row written before commitments: trust on first use, recorded compare-and-set.
+        // Best effort: a read-only database role may not update (a writer completes it).
+        const store = (this.#config as { store: KeyStore }).store;
+        await store.setCommitment?.(row, storeKeyCommitment(key, ref)).catch(() => false);
+      }
+    } catch (err) {
+      key.release();
+      throw err;
+    }
+    return key;
   }
 
   /** A new key-store data key, generated and wrapped by the writer (observed). */

@@ -88,6 +88,7 @@ export class DataKeyCache {
   #last: Entry | undefined;
   #misses = 0;
   #evictions = 0;
+  #caching = true;
 
   constructor(options: DataKeyCacheOptions) {
     const { maxAgeMs, maxUses = 2 ** 32, maxEntries = 10_000 } = options;
@@ -220,9 +221,18 @@ export class DataKeyCache {
     };
   }
 
+  /**
+   * Stop (`false`) or resume (`true`) caching: while stopped, loads still serve their callers
+   * (single-flight) but nothing is stored, so every operation reloads its key. For when the
+   * key-event bus is down and a shred elsewhere could go unheard.
+   */
+  setCaching(enabled: boolean): void {
+    this.#caching = enabled;
+  }
+
   /** Takes ownership of one reference of `key`. */
   #store(id: string, key: DataKey, extra: unknown, uses: number): void {
-    if (this.#maxAgeMs === 0 || this.#maxEntries === 0) {
+    if (!this.#caching || this.#maxAgeMs === 0 || this.#maxEntries === 0) {
       key.release();
       return;
     }

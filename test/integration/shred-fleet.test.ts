@@ -109,6 +109,8 @@ describe.skipIf(PG_URL === undefined)('fleet-wide shred over LISTEN/NOTIFY (two 
           actor: 'ops@example',
           detail: {
             versions: [{ keyId: 'default', version: 1 }],
+            // Its master key survives: its embedded envelopes are refused, not destroyed.
+            embeddedEnvelopes: 'refused',
             // One local master key shared by every tenant: never destroyed for one tenant.
             masterKeys: [
               {

@@ -27,6 +27,7 @@ export {
   pgKeyEvents,
   type PgEventsPool,
   type PgKeyEvents,
+  type PgKeyEventsOptions,
   type PgListenClient,
 } from './pg-key-events.js';
 export * from '../../backfill/index.js';

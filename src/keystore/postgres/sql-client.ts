@@ -44,6 +44,9 @@ export interface PgPoolLike {
 export interface PgPoolClientLike {
   query(text: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
   release(err?: Error | boolean): void;
+  /** `pg` clients emit `error` when the server ends their session. */
+  on?(event: 'error', listener: (err: Error) => void): unknown;
+  removeListener?(event: 'error', listener: (err: Error) => void): unknown;
 }
 
 /**
@@ -85,6 +88,13 @@ export function fromPgPool(pool: PgPoolLike): SqlClient {
     transaction: async (fn) => {
       const conn = await pool.connect();
       let broken = false;
+      // A session ended by the server while checked out emits `error` on the client: without
+      // a listener that is an uncaught exception that ends the process. The statement in
+      // flight fails on its own; mark the connection broken so the pool discards it.
+      const onError = (): void => {
+        broken = true;
+      };
+      conn.on?.('error', onError);
       try {
         await conn.query('BEGIN');
         const result = await fn(onConnection(conn));
@@ -98,6 +108,7 @@ export function fromPgPool(pool: PgPoolLike): SqlClient {
         }
         throw err;
       } finally {
+        conn.removeListener?.('error', onError);
         conn.release(broken);
       }
     },
