@@ -21,6 +21,7 @@ export type {
   FieldsealOptions,
   KeysConfig,
   MasterKeyChoice,
+  KeyAdminOperation,
   Mode,
 } from './client/options.js';
 export type { FieldsealMetrics } from './client/metrics.js';

@@ -10,10 +10,36 @@ import { FieldRules } from './field-rules.js';
 import { KeyLifecycle } from './key-lifecycle.js';
 import { KeyResolver } from './key-resolver.js';
 import { MetricsRecorder } from './metrics.js';
-import type { FieldsealOptions } from './options.js';
+import type { FieldsealOptions, KeyAdminOperation } from './options.js';
 import { providerCallObserver } from './provider-calls.js';
 
 const DEFAULT_BATCH_KEY_CONCURRENCY = 16;
+
+const ADMIN_OPERATIONS: readonly KeyAdminOperation[] = [
+  'provision',
+  'rotate',
+  'rewrap',
+  'retire',
+  'reinstate',
+  'shred',
+];
+
+/** The `admin` option as a set, checked: `true` is every operation, absent/`false` none. */
+function adminOperations(admin: unknown): ReadonlySet<KeyAdminOperation> {
+  if (admin === undefined || admin === false) return new Set();
+  if (admin === true) return new Set(ADMIN_OPERATIONS);
+  if (!Array.isArray(admin)) {
+    throw new TypeError('admin: expected true, false or a list of key-administration operations');
+  }
+  const out = new Set<KeyAdminOperation>();
+  for (const op of admin as readonly unknown[]) {
+    if (!ADMIN_OPERATIONS.includes(op as KeyAdminOperation)) {
+      throw new TypeError(`admin: unknown key-administration operation ${String(op)}`);
+    }
+    out.add(op as KeyAdminOperation);
+  }
+  return out;
+}
 
 /**
  * The collaborators of one `Fieldseal` client, built from its options.
@@ -95,7 +121,10 @@ export function assembleClient(options: FieldsealOptions): ClientParts {
     metrics,
     audit,
     batch: new BatchOperations(rules, resolver, metrics, dataKeys, batchKeyConcurrency),
-    keys: new KeyLifecycle(resolver, audit, keyEvents, rules.fieldMasterKeys),
+    keys: new KeyLifecycle(resolver, audit, keyEvents, rules.fieldMasterKeys, {
+      mode,
+      admin: adminOperations(options.admin),
+    }),
     keyEvents,
     telemetry,
   };

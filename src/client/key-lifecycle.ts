@@ -1,4 +1,4 @@
-import { isFieldsealError, KeyNotConfiguredError } from '../errors.js';
+import { isFieldsealError, KeyNotConfiguredError, ModeForbiddenError } from '../errors.js';
 import { checkContext, type EncryptionContext } from '../envelope/context.js';
 import { inspectEnvelope } from '../envelope/inspect-envelope.js';
 import type { KeyEventBus } from '../keys/key-events.js';
@@ -6,6 +6,7 @@ import type { KeyStore, StoredKeyVersion } from '../keystore/key-store.js';
 import type { AuditRecordInput, AuditTrail } from './audit-trail.js';
 import type { Fieldseal, ShredReceipt } from './fieldseal.js';
 import type { KeyResolver } from './key-resolver.js';
+import type { KeyAdminOperation, Mode } from './options.js';
 import {
   destroyMasterKeys,
   planDestruction,
@@ -27,22 +28,56 @@ export class KeyLifecycle {
   readonly #keyEvents: KeyEventBus | undefined;
 
   readonly #fieldMasterKeys: ReadonlySet<string>;
+  readonly #admin: ReadonlySet<KeyAdminOperation>;
+  readonly #mode: Mode;
 
-  /** @param fieldMasterKeys - the fields' own master keys: a shred never destroys them. */
+  /**
+   * @param fieldMasterKeys - the fields' own master keys: a shred never destroys them.
+   * @param access - the client's mode and the key administration it may perform (`admin`).
+   */
   constructor(
     resolver: KeyResolver,
     audit: AuditTrail | undefined,
     keyEvents: KeyEventBus | undefined,
     fieldMasterKeys: ReadonlySet<string> = new Set(),
+    access: { readonly mode: Mode; readonly admin: ReadonlySet<KeyAdminOperation> } = {
+      mode: 'ReadWrite',
+      admin: new Set(),
+    },
   ) {
     this.#resolver = resolver;
     this.#audit = audit;
     this.#keyEvents = keyEvents;
     this.#fieldMasterKeys = fieldMasterKeys;
+    this.#admin = access.admin;
+    this.#mode = access.mode;
+  }
+
+  /**
+   * Refuse a key-administration operation the client was not given (`admin`), or that its mode
+   * rules out (creating or re-wrapping a key wraps; re-wrapping also unwraps), before any
+   * store or provider call.
+   */
+  #allow(operation: KeyAdminOperation, method: string): void {
+    if (!this.#admin.has(operation)) {
+      throw new ModeForbiddenError(
+        `${method} is key administration this client was not given: create the administering client with admin: ['${operation}'] (or admin: true); see docs/modes.md`,
+      );
+    }
+    const wraps = operation === 'provision' || operation === 'rotate' || operation === 'rewrap';
+    if (
+      (wraps && this.#mode === 'ReadOnly') ||
+      (operation === 'rewrap' && this.#mode !== 'ReadWrite')
+    ) {
+      throw new ModeForbiddenError(
+        `${method} is forbidden in mode ${this.#mode}: it ${operation === 'rewrap' ? 'unwraps and wraps' : 'wraps'} data keys (see docs/modes.md)`,
+      );
+    }
   }
 
   /** `Fieldseal.provisionTenant`. */
   async provision(tenant: string): Promise<Omit<StoredKeyVersion, 'wrapped'>> {
+    this.#allow('provision', 'provisionTenant');
     checkTenant(tenant);
     return withoutWrapped(
       await this.#audited(
@@ -56,6 +91,7 @@ export class KeyLifecycle {
 
   /** `Fieldseal.rotateTenantKey`. */
   async rotate(tenant: string): Promise<Omit<StoredKeyVersion, 'wrapped'>> {
+    this.#allow('rotate', 'rotateTenantKey');
     checkTenant(tenant);
     return withoutWrapped(
       await this.#audited('rotate', tenant, () => this.#resolver.rotate(tenant), versionFacts),
@@ -70,6 +106,7 @@ export class KeyLifecycle {
     rewrapped: { keyId: string; version: number }[];
     skipped: { keyId: string; version: number }[];
   }> {
+    this.#allow('rewrap', 'rewrapTenantKeys');
     checkTenant(tenant);
     const { rewrapped, skipped } = await this.#audited(
       'rewrap',
@@ -85,7 +122,8 @@ export class KeyLifecycle {
   }
 
   /** `Fieldseal.retireKeyVersions`. */
-  retire(tenant: string, below: number): Promise<number[]> {
+  async retire(tenant: string, below: number): Promise<number[]> {
+    this.#allow('retire', 'retireKeyVersions');
     return this.#changeVersions(
       'retire',
       'retireKeyVersions',
@@ -97,7 +135,8 @@ export class KeyLifecycle {
   }
 
   /** `Fieldseal.reinstateKeyVersion`. */
-  reinstate(tenant: string, version: number): Promise<boolean> {
+  async reinstate(tenant: string, version: number): Promise<boolean> {
+    this.#allow('reinstate', 'reinstateKeyVersion');
     return this.#changeVersions(
       'reinstate',
       'reinstateKeyVersion',
@@ -113,6 +152,7 @@ export class KeyLifecycle {
     tenant: string,
     options: { readonly destroyMasterKeys?: boolean },
   ): Promise<ShredReceipt> {
+    this.#allow('shred', 'shredTenant');
     checkTenant(tenant);
     const audit = this.#audit;
     let versions: readonly { keyId: string; version: number }[];

@@ -18,6 +18,21 @@ import type { PaddingOption } from '../envelope/plaintext.js';
 export type Mode = 'ReadWrite' | 'WriteOnly' | 'ReadOnly';
 
 /**
+ * A key-administration operation: one that creates data keys (`provision`, `rotate`), moves
+ * them under another master key (`rewrap`), changes what can be read (`retire`, `reinstate`)
+ * or destroys them (`shred`). A client performs one only when its `admin` option names it, so
+ * a compromised ingest or read service cannot destroy or replace any tenant's keys. See
+ * docs/modes.md for the provider permissions each needs.
+ * @example
+ * ```ts
+ * const ops: KeyAdminOperation[] = ['provision', 'rotate'];
+ * const onboarding = createFieldseal({ ...options, admin: ops });
+ * ```
+ */
+export type KeyAdminOperation =
+  'provision' | 'rotate' | 'rewrap' | 'retire' | 'reinstate' | 'shred';
+
+/**
  * Per-field settings, keyed `table.field` in {@link FieldsealOptions.fields}.
  * @example
  * ```ts
@@ -171,4 +186,19 @@ export interface FieldsealOptions {
    * OpenTelemetry; see docs/metrics.md. No sink: nothing but in-process counters.
    */
   readonly telemetry?: MetricsSink;
+  /**
+   * The key-administration operations this client may perform (`provisionTenant`,
+   * `rotateTenantKey`, `rewrapTenantKeys`, `retireKeyVersions`, `reinstateKeyVersion`,
+   * `shredTenant`): `true` for all of them, a list for some, absent or `false` for none (the
+   * default: the others fail with `ERR_MODE_FORBIDDEN` before touching the key store or a
+   * provider). The mode still applies: a `ReadOnly` client never provisions, rotates or
+   * rewraps (each wraps a key), and only a `ReadWrite` client rewraps (it also unwraps).
+   * Give it to the service or job that administers keys, not to every service.
+   * @example
+   * ```ts
+   * const admin = createFieldseal({ ...options, admin: true });
+   * const onboarding = createFieldseal({ ...options, admin: ['provision'] });
+   * ```
+   */
+  readonly admin?: boolean | readonly KeyAdminOperation[];
 }
