@@ -11,7 +11,7 @@ import { KeyLifecycle } from './key-lifecycle.js';
 import { KeyResolver } from './key-resolver.js';
 import { MetricsRecorder } from './metrics.js';
 import type { FieldsealOptions, KeyAdminOperation } from './options.js';
-import { providerCallObserver } from './provider-calls.js';
+import { DEFAULT_PROVIDER_TIMEOUT_MS, providerCallObserver } from './provider-calls.js';
 
 const DEFAULT_BATCH_KEY_CONCURRENCY = 16;
 
@@ -78,7 +78,17 @@ export function assembleClient(options: FieldsealOptions): ClientParts {
     mode = 'ReadWrite',
     fields = {},
     batchKeyConcurrency = DEFAULT_BATCH_KEY_CONCURRENCY,
+    providerTimeoutMs = DEFAULT_PROVIDER_TIMEOUT_MS,
   } = options;
+  if (
+    !Number.isInteger(providerTimeoutMs) ||
+    providerTimeoutMs < 1 ||
+    providerTimeoutMs > 2 ** 31 - 1
+  ) {
+    throw new RangeError(
+      `providerTimeoutMs: expected 1..2147483647 ms, got ${String(providerTimeoutMs)}`,
+    );
+  }
   if (!Number.isInteger(batchKeyConcurrency) || batchKeyConcurrency < 1) {
     throw new RangeError(
       `batchKeyConcurrency: expected a positive integer, got ${String(batchKeyConcurrency)}`,
@@ -108,7 +118,7 @@ export function assembleClient(options: FieldsealOptions): ClientParts {
   // errors are typed, its rows checked (unknown states, another tenant's row) and copied.
   const resolverKeys = keys.mode === 'store' ? { ...keys, store: guardKeyStore(keys.store) } : keys;
   const resolver = new KeyResolver(resolverKeys, providers, dataKeys, {
-    observe: providerCallObserver(metrics, audit),
+    observe: providerCallObserver(metrics, audit, providerTimeoutMs),
     keyReads: metrics.keyReads,
     fieldMasterKeys: rules.fieldMasterKeys,
   });

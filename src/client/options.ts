@@ -156,6 +156,13 @@ export interface FieldsealOptions {
    */
   readonly batchKeyConcurrency?: number;
   /**
+   * The longest one key-provider call (generate, unwrap, wrap; the provider's own retries
+   * included) may take before the operation fails with `ERR_PROVIDER_UNAVAILABLE`, in ms
+   * (default 10,000). Enforced by the client, so a custom provider or a hung connection never
+   * leaves a call pending forever; a key that arrives later is zeroed, never used.
+   */
+  readonly providerTimeoutMs?: number;
+  /**
    * Fleet-wide key events: when set, `shredTenant` publishes the shred and every client
    * subscribed on the bus (in any process) zeroes its cached keys of that tenant at once.
    */

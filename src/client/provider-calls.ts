@@ -1,7 +1,47 @@
-import { isFieldsealError } from '../errors.js';
+import { isFieldsealError, ProviderUnavailableError } from '../errors.js';
 import type { ProviderOperation } from '../metrics/metrics-sink.js';
 import type { AuditTrail } from './audit-trail.js';
 import type { MetricsRecorder } from './metrics.js';
+
+/** The default bound of one key-provider call, retries included (`providerTimeoutMs`). */
+export const DEFAULT_PROVIDER_TIMEOUT_MS = 10_000;
+
+/**
+ * `run()`, or `ERR_PROVIDER_UNAVAILABLE` once `timeoutMs` have passed without an answer: a
+ * provider (a custom one, a hung connection) can never leave an operation pending forever. A
+ * result that arrives after the deadline is disposed of (its key zeroed), never used.
+ * @internal
+ */
+export async function withDeadline<T>(
+  run: () => Promise<T>,
+  timeoutMs: number,
+  dispose: (result: T) => void,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let late = false;
+  const call = Promise.resolve().then(run);
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      late = true;
+      reject(
+        new ProviderUnavailableError(
+          `the key provider did not answer within ${timeoutMs} ms (providerTimeoutMs)`,
+        ),
+      );
+    }, timeoutMs);
+  });
+  call.then(
+    (result) => {
+      if (late) dispose(result);
+    },
+    () => undefined,
+  );
+  try {
+    return await Promise.race([call, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * What a key-provider call is about: ids only, never key bytes. `keyId` and `version` are
@@ -38,6 +78,7 @@ export type ProviderCallObserver = <T>(
 export function providerCallObserver(
   metrics: MetricsRecorder,
   audit: AuditTrail | undefined,
+  timeoutMs: number = DEFAULT_PROVIDER_TIMEOUT_MS,
 ): ProviderCallObserver {
   return async <T>(
     info: ProviderCallInfo,
@@ -47,7 +88,7 @@ export function providerCallObserver(
     const started = performance.now();
     const measured = async (): Promise<T> => {
       try {
-        const result = await run();
+        const result = await withDeadline(run, timeoutMs, dispose);
         account(metrics, info, started, false, undefined);
         return result;
       } catch (err) {

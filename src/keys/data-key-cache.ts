@@ -18,6 +18,14 @@ export interface DataKeyCacheOptions {
    * mode (the tenant's write key, and the read entry of each data key being read).
    */
   readonly maxEntries?: number;
+  /**
+   * How long a caller waits for a key load that another caller started (single flight) before
+   * it starts a load of its own, in ms (default 250). A load stuck on a hung provider request
+   * then holds up only the callers that were already waiting: once the provider answers
+   * again, new calls succeed at once instead of failing with the old request. At most one
+   * fresh load per key starts per window.
+   */
+  readonly maxJoinWaitMs?: number;
 }
 
 /**
@@ -58,6 +66,8 @@ interface Entry {
 
 interface Pending {
   joined: number;
+  /** Callers that stopped waiting: the reference reserved for each is released on arrival. */
+  abandoned: number;
   uses: number;
   /** Set by `purge`: the load still completes for its callers but is not cached. */
   purged: boolean;
@@ -82,6 +92,7 @@ export class DataKeyCache {
   readonly #maxAgeMs: number;
   readonly #maxUses: number;
   readonly #maxEntries: number;
+  readonly #maxJoinWaitMs: number;
   readonly #entries = new Map<string, Entry>();
   readonly #pending = new Map<string, Pending>();
   #hits = 0;
@@ -91,7 +102,13 @@ export class DataKeyCache {
   #caching = true;
 
   constructor(options: DataKeyCacheOptions) {
-    const { maxAgeMs, maxUses = 2 ** 32, maxEntries = 10_000 } = options;
+    const { maxAgeMs, maxUses = 2 ** 32, maxEntries = 10_000, maxJoinWaitMs = 250 } = options;
+    if (!Number.isInteger(maxJoinWaitMs) || maxJoinWaitMs < 0 || maxJoinWaitMs > 2 ** 31 - 1) {
+      throw new RangeError(
+        `cache.maxJoinWaitMs: expected 0..2147483647 ms, got ${String(maxJoinWaitMs)}`,
+      );
+    }
+    this.#maxJoinWaitMs = maxJoinWaitMs;
     if (!Number.isFinite(maxAgeMs) || maxAgeMs < 0 || maxAgeMs > 2 ** 31 - 1) {
       throw new RangeError(`cache.maxAgeMs: expected 0..2147483647 ms, got ${String(maxAgeMs)}`);
     }
@@ -123,12 +140,22 @@ export class DataKeyCache {
     if (pending !== undefined && !pending.purged && pending.uses + uses <= this.#maxUses) {
       pending.joined++;
       pending.uses += uses;
-      this.#hits++;
-      const r = await pending.promise;
-      return { key: r.key, extra: r.extra as X, hit: true };
+      const joined = await this.#waitBounded(pending);
+      if (joined !== undefined) {
+        this.#hits++;
+        return { key: joined.key, extra: joined.extra as X, hit: true };
+      }
+      // The load is taking longer than a healthy provider would (a hung request): load anew,
+      // and let later callers join this fresher load instead.
     }
     this.#misses++;
-    const slot: Pending = { joined: 1, uses, purged: false, promise: Promise.resolve() as never };
+    const slot: Pending = {
+      joined: 1,
+      abandoned: 0,
+      uses,
+      purged: false,
+      promise: Promise.resolve() as never,
+    };
     slot.promise = (async () => {
       let loaded: { key: DataKey; extra: unknown };
       try {
@@ -136,8 +163,9 @@ export class DataKeyCache {
       } finally {
         if (this.#pending.get(id) === slot) this.#pending.delete(id);
       }
-      // Synchronous from here: every caller that joined gets its own reference.
-      for (let i = 1; i < slot.joined; i++) loaded.key.retain();
+      // Synchronous from here: every caller still waiting gets its own reference (callers that
+      // stopped waiting get none).
+      for (let i = 1 + slot.abandoned; i < slot.joined; i++) loaded.key.retain();
       if (!slot.purged && slot.uses < this.#maxUses) {
         this.#store(id, loaded.key.retain(), loaded.extra, slot.uses);
       }
@@ -146,6 +174,44 @@ export class DataKeyCache {
     this.#pending.set(id, slot);
     const r = await slot.promise;
     return { key: r.key, extra: r.extra as X, hit: false };
+  }
+
+  /**
+   * Wait for a load another caller started, at most `maxJoinWaitMs`: its result, or
+   * `undefined` when this caller stopped waiting (then no reference is taken for it). A failed
+   * load's error is thrown as it is.
+   */
+  async #waitBounded(pending: Pending): Promise<{ key: DataKey; extra: unknown } | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    let waiting = true;
+    const outcome = await Promise.race([
+      pending.promise.then(
+        (r) => ({ ok: true as const, r }),
+        (error: unknown) => ({ ok: false as const, error }),
+      ),
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => {
+          // Decided synchronously with the load's completion: either it already handed this
+          // caller a reference, or it never will.
+          if (waiting) {
+            waiting = false;
+            pending.abandoned++;
+          }
+          resolve(undefined);
+        }, this.#maxJoinWaitMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (outcome === undefined) return undefined;
+    if (!waiting) {
+      // The load completed (retaining a reference for this caller) just before the timer
+      // marked it abandoned: give that reference back, and load anew.
+      if (outcome.ok) outcome.r.key.release();
+      return undefined;
+    }
+    waiting = false;
+    if (!outcome.ok) throw outcome.error;
+    return outcome.r;
   }
 
   /** The use limit of one cached key. */
