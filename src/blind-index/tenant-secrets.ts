@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Fieldseal } from '../client/fieldseal.js';
+import { INDEX_SECRET_FIELD, INDEX_SECRET_TABLE } from '../client/field-rules.js';
 import type { DecryptItem, EncryptItem } from '../client/items.js';
 import { InvalidKeyMaterialError, isFieldsealError, type FieldsealError } from '../errors.js';
 import type { EncryptionContext } from '../envelope/context.js';
@@ -27,7 +28,7 @@ const SECRET_BYTES = 32;
  * table) that holds them. Changing it, or any part of {@link contextOf}, would make every
  * stored secret unopenable.
  */
-const CONTEXT_TABLE = 'fieldseal_blind_index_secrets';
+const CONTEXT_TABLE = INDEX_SECRET_TABLE;
 
 /** Opened secrets of one operation; `wipe()` zeroes them when it is done. @internal */
 export interface SecretSet {
@@ -47,7 +48,7 @@ const id = (tenant: string, version: number): string => `${version}\u0000${tenan
 
 /** The encryption context that seals the secret of (tenant, version). @internal */
 export function contextOf(tenant: string, version: number): EncryptionContext {
-  return { tenant, table: CONTEXT_TABLE, field: 'secret', record: String(version) };
+  return { tenant, table: CONTEXT_TABLE, field: INDEX_SECRET_FIELD, record: String(version) };
 }
 
 /**
@@ -141,7 +142,8 @@ export class TenantSecrets {
       stored: r.sealed,
       context: contextOf(r.tenant, r.version),
     }));
-    const opened = items.length > 0 ? await this.fs.decryptManySettled<unknown>(items) : [];
+    // Key material, not values: opened whatever the client's value mode (WriteOnly ingest).
+    const opened = items.length > 0 ? await this.fs.openIndexSecrets(items) : [];
     const found = new Map<string, Buffer | FieldsealError>();
     opened.forEach((result, i) => {
       const { tenant, version } = rows[i]!;
@@ -169,6 +171,9 @@ export class TenantSecrets {
   async #reseal(rows: readonly SealedSecret[]): Promise<{ resealed: number; failed: number }> {
     let resealed = 0;
     let failed = 0;
+    // Re-sealing decrypts through the value path: a client that cannot read and write leaves
+    // it to one that can (the secrets still open as key material).
+    if (this.fs.mode !== 'ReadWrite') return { resealed, failed };
     for (const r of rows) {
       // Embedded envelopes have no versions (re-encrypting them would change them every time).
       if (inspectEnvelope(r.sealed)?.keyRef.kind !== 'store') continue;

@@ -69,6 +69,14 @@ export class BatchOperations {
     return settled.map((s) => (s as { value: T }).value);
   }
 
+  /**
+   * Open sealed blind-index secrets (key material, not values): each item's own outcome, not
+   * governed by the value modes, only for the secrets' fixed context (see `FieldRules`).
+   */
+  async openKeyMaterial(items: readonly DecryptItem[]): Promise<SettledItem<unknown>[]> {
+    return this.#decryptBatch<unknown>(items, true);
+  }
+
   /** `Fieldseal.decryptManySettled`: each item's own outcome. */
   async decryptManySettled<T = FieldValue>(
     items: readonly DecryptItem[],
@@ -148,7 +156,10 @@ export class BatchOperations {
     }
   }
 
-  async #decryptBatch<T>(items: readonly DecryptItem[]): Promise<SettledItem<T>[]> {
+  async #decryptBatch<T>(
+    items: readonly DecryptItem[],
+    keyMaterial = false,
+  ): Promise<SettledItem<T>[]> {
     const results = new Array<SettledItem<T>>(items.length);
     const groups = new Map<
       string,
@@ -160,7 +171,7 @@ export class BatchOperations {
     >();
     items.forEach((it, index) => {
       try {
-        const p = this.#rules.prepareRead(it.stored, it.context);
+        const p = this.#rules.prepareRead(it.stored, it.context, keyMaterial);
         if (p.kind === 'plaintext') {
           results[index] = { ok: true, value: p.value as T };
           return;

@@ -1,4 +1,8 @@
-import { ModeForbiddenError, PlaintextInEncryptedFieldError } from '../errors.js';
+import {
+  InvalidContextError,
+  ModeForbiddenError,
+  PlaintextInEncryptedFieldError,
+} from '../errors.js';
 import { checkContext, type EncryptionContext } from '../envelope/context.js';
 import { classifyStored } from '../envelope/encoding.js';
 import { parseEnvelope, type ParsedEnvelope } from '../envelope/envelope.js';
@@ -11,6 +15,15 @@ import {
 import { checkFieldMasterKeyId } from './field-master-key.js';
 import type { MetricsRecorder } from './metrics.js';
 import type { FieldPolicy, KeysConfig, Mode } from './options.js';
+
+/**
+ * The context table and field under which per-tenant blind-index secrets are sealed (fixed:
+ * changing them would make every stored secret unopenable). Reserved: no application table
+ * should be called this. @internal
+ */
+export const INDEX_SECRET_TABLE = 'fieldseal_blind_index_secrets';
+/** @internal */
+export const INDEX_SECRET_FIELD = 'secret';
 
 /** A value checked, encoded and ready to seal once its tenant's key is known. @internal */
 export interface PreparedWrite {
@@ -132,8 +145,34 @@ export class FieldRules {
     return { tenant: ctx.tenant, contextBytes, plaintext, masterKeyId: policy.masterKeyId };
   }
 
-  prepareRead(stored: string | Uint8Array, context: EncryptionContext): PreparedRead {
+  /**
+   * @param keyMaterial - open key material, not a value: only fieldseal's sealed blind-index
+   *   secrets (their fixed table and field), and not governed by the value modes (a WriteOnly
+   *   ingest client needs its tenants' index secrets to write indexed fields).
+   */
+  prepareRead(
+    stored: string | Uint8Array,
+    context: EncryptionContext,
+    keyMaterial = false,
+  ): PreparedRead {
     const { context: ctx, bytes: contextBytes } = checkContext(context);
+    if (keyMaterial) {
+      if (ctx.table !== INDEX_SECRET_TABLE || ctx.field !== INDEX_SECRET_FIELD) {
+        throw new InvalidContextError('only blind-index secrets are opened as key material');
+      }
+      const classified = classifyStored(stored);
+      if (classified.kind === 'plaintext') {
+        throw new PlaintextInEncryptedFieldError(undefined, {
+          details: { field: `${INDEX_SECRET_TABLE}.${INDEX_SECRET_FIELD}` },
+        });
+      }
+      return {
+        kind: 'envelope',
+        tenant: ctx.tenant,
+        env: parseEnvelope(classified.bytes),
+        contextBytes,
+      };
+    }
     const policy = this.#policy(ctx);
     if (!allows(this.mode, 'read') || !allows(policy.mode, 'read')) {
       throw new ModeForbiddenError('decryption is forbidden in this mode', {

@@ -273,6 +273,16 @@ export class Fieldseal {
   }
 
   /**
+   * Open fieldseal's sealed per-tenant blind-index secrets: key material, not values, so not
+   * governed by the value modes (a WriteOnly ingest client must compute the indexes of what it
+   * writes). Refuses every other context with `ERR_INVALID_CONTEXT`.
+   * @internal
+   */
+  async openIndexSecrets(items: readonly DecryptItem[]): Promise<Settled<unknown>[]> {
+    return this.#batch.openKeyMaterial(items);
+  }
+
+  /**
    * Create version 1 of the tenant's data key in the key store (no-op returning the active
    * version if one exists). Only for `keys.mode: 'store'`.
    */
