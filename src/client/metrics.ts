@@ -40,7 +40,8 @@ export class MetricsRecorder {
   encrypted = 0;
   decrypted = 0;
   readonly failures: Partial<Record<FieldsealErrorCode, number>> = {};
-  readonly plaintextReads: Record<string, number> = {};
+  /** Null-prototype: keyed by table and field names, never by anything inherited. */
+  readonly plaintextReads: Record<string, number> = Object.create(null) as Record<string, number>;
   readonly #latency: Record<ValueOperation, LatencyHistogram> = {
     encrypt: new LatencyHistogram(),
     decrypt: new LatencyHistogram(),
