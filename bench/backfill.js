@@ -52,6 +52,7 @@ async function fieldsealPass(sql) {
     keys: { mode: 'store', store: new PostgresKeyStore({ sql }), masterKeyId: 'master' },
     cache: { maxAgeMs: 600_000 },
     fields: { ...Account.policies },
+    admin: ['provision', 'rotate'], // the bench sets its tenants up itself
   });
   const tenants = Array.from({ length: TENANTS }, (_, t) => `t${t}`);
   for (const t of tenants) await fs.provisionTenant(t);

@@ -147,6 +147,7 @@ async function encryptedSide(client, tableName) {
       keys: { mode: 'store', store, masterKeyId: 'master' },
       cache: { maxAgeMs: 600_000 },
       fields: { ...Profile.policies },
+      admin: ['provision'], // the bench provisions its tenants itself
     });
   const repoFor = (fs) =>
     createDynamoRepository({

@@ -107,6 +107,7 @@ function storeClient(cache) {
     keys: { mode: 'store', store: new MemoryKeyStore(), masterKeyId: 'master', keyId: 'k1' },
     cache,
     fields: { ...Customer.policies },
+    admin: ['provision'], // the bench provisions its tenants through the measured client
   });
   return { fs, provider };
 }

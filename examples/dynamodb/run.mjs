@@ -73,12 +73,16 @@ try {
   });
   const keyStore = new DynamoKeyStore({ client, tableName: 'example-fieldseal-keys' });
   await keyStore.createTable();
-  const fs = createFieldseal({
+  const options = {
     provider: new LocalKeyProvider({ source: secrets }),
     keys: { mode: 'store', store: keyStore, masterKeyId: 'master' },
     cache: { maxAgeMs: 60_000 },
     fields: { ...Customer.policies },
-  });
+  };
+  const fs = createFieldseal(options);
+  // Provisioning tenants is key administration (docs/modes.md): an onboarding client has it,
+  // the application's client does not.
+  const onboarding = createFieldseal({ ...options, admin: ['provision'] });
   const customers = createDynamoRepository({
     client,
     fs,
@@ -92,7 +96,8 @@ try {
     },
   });
   await customers.createTable();
-  for (const tenant of ['acme', 'globex']) await fs.provisionTenant(tenant);
+  for (const tenant of ['acme', 'globex']) await onboarding.provisionTenant(tenant);
+  onboarding.close();
 
   await customers.save({
     tenantId: 'acme',

@@ -1,6 +1,11 @@
 import type { Fieldseal } from '../client/fieldseal.js';
 import { inspectEnvelope } from '../envelope/inspect-envelope.js';
-import { KeyNotConfiguredError, KeyVersionInUseError } from '../errors.js';
+import {
+  isFieldsealError,
+  KeyNotConfiguredError,
+  KeyVersionInUseError,
+  ModeForbiddenError,
+} from '../errors.js';
 import type { KeyStore } from '../keystore/key-store.js';
 import type { SqlClient } from '../keystore/postgres/sql-client.js';
 import type { AnyModel } from '../model/model-types.js';
@@ -143,13 +148,19 @@ function keyLabel(stored: string | Uint8Array): string {
  * and fail. It also refuses while the active version is younger than `minActiveAgeMs`
  * (default 15 minutes), since processes without key events may still write under an older
  * version until their cache expires.
+ *
+ * Key administration: `fs` must be created with `admin: ['retire', 'reinstate']` (or
+ * `admin: true`); `reinstate` undoes the retirement when values appear meanwhile.
  * @throws KeyVersionInUseError when a value still uses a version below `below` (run the
  *   backfill first) or the active version is too recent.
+ * @throws ModeForbiddenError when `fs` may not retire or reinstate (nothing is retired; the
+ *   message says which `admin` option the client needs).
  * @returns the versions retired and the usage counted.
  * @example
  * ```ts
  * await runBackfill({ sql, fs, model: Customer });
- * const { retired } = await retireKeyVersion({ sql, fs, store, tables: [{ model: Customer }], tenant: 'acme', below: 3 });
+ * const admin = createFieldseal({ ...options, admin: ['retire', 'reinstate'] });
+ * const { retired } = await retireKeyVersion({ sql, fs: admin, store, tables: [{ model: Customer }], tenant: 'acme', below: 3 });
  * ```
  */
 export async function retireKeyVersion(options: {
@@ -197,15 +208,40 @@ export async function retireKeyVersion(options: {
       { details: { keyRef: blocking[0]! } },
     );
   }
-  const retired = await fs.retireKeyVersions(tenant, below);
+  let retired: number[];
+  try {
+    retired = await fs.retireKeyVersions(tenant, below);
+  } catch (err) {
+    throw refusedAdmin(err, 'it retires versions, and nothing was retired');
+  }
   const after = await countKeyUsage(options);
   const late = inUse(after);
   if (late.length > 0) {
-    for (const v of retired) await fs.reinstateKeyVersion(tenant, v);
+    try {
+      for (const v of retired) await fs.reinstateKeyVersion(tenant, v);
+    } catch (err) {
+      throw refusedAdmin(
+        err,
+        `values were written under ${late.join(', ')} during the retirement, and versions ` +
+          `${retired.join(', ')} stay retired: reinstate them with reinstateKeyVersion`,
+      );
+    }
     throw new KeyVersionInUseError(
       `values were written under ${late.join(', ')} during the retirement; reinstated`,
       { details: { keyRef: late[0]! } },
     );
   }
   return { retired, usage: after };
+}
+
+/**
+ * A refusal of `retireKeyVersion`'s client to administer keys, as an error that says which
+ * `admin` option the client needs (and what state the tenant is in); other errors unchanged.
+ */
+function refusedAdmin(err: unknown, state: string): unknown {
+  if (!isFieldsealError(err) || err.code !== 'ERR_MODE_FORBIDDEN') return err;
+  return new ModeForbiddenError(
+    `retireKeyVersion needs a client created with admin: ['retire', 'reinstate'] (or admin: true): ${state}; see docs/modes.md`,
+    { cause: err },
+  );
 }

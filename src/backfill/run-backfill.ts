@@ -109,10 +109,12 @@ export interface BackfillReport {
  *   be decrypted stops the worker with `ERR_BACKFILL_FAILED` (cause chained) and its chunk
  *   stays pending. Rows of shredded tenants are counted and left alone.
  *
- * Needs fieldseal's migrations (`migrate(sql)`) on the database holding the table.
+ * Needs fieldseal's migrations (`migrate(sql)`) on the database holding the table, and a
+ * `ReadWrite` client; no key administration (`admin`): the rotation before it is done by a
+ * client that has it.
  * @example
  * ```ts
- * await fs.rotateTenantKey('acme');
+ * await admin.rotateTenantKey('acme'); // admin = createFieldseal({ ...options, admin: ['rotate'] })
  * const report = await runBackfill({ sql, fs, model: Customer, rowsPerSecond: 5_000,
  *   onProgress: (p) => console.log(`${p.rowsDone}/${p.rowsTotal}`) });
  * ```

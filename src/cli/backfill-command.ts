@@ -225,7 +225,11 @@ export function registerBackfillCommands(
           never
         >;
         const config = readConfig(globals().config);
-        const opened = await openFromConfig(config, { fields: policies });
+        // Retires, and reinstates what it retired if values appear under it meanwhile.
+        const opened = await openFromConfig(config, {
+          fields: policies,
+          admin: ['retire', 'reinstate'],
+        });
         try {
           const { retired } = await retireKeyVersion({
             sql: opened.sql,

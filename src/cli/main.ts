@@ -14,6 +14,7 @@ import {
   readConfig,
   runDoctor,
   type EncryptionContext,
+  type KeyAdminOperation,
   type OpenedFieldseal,
 } from '../index.js';
 import { migrate } from '../keystore/postgres/index.js';
@@ -124,8 +125,16 @@ function output(
   else console.log(rows.length === 0 ? '(none)' : renderTable(headers, rows));
 }
 
-async function withClient<T>(fn: (opened: OpenedFieldseal) => Promise<T>): Promise<T> {
-  const opened = await openFromConfig(readConfig(globals().config));
+/**
+ * Run `fn` on a client opened from the configuration. The CLI is the operator's admin tool,
+ * but each command's client may perform exactly the key administration that command does
+ * (`admin`, none by default), so no command can do more than it says.
+ */
+async function withClient<T>(
+  fn: (opened: OpenedFieldseal) => Promise<T>,
+  admin: readonly KeyAdminOperation[] = [],
+): Promise<T> {
+  const opened = await openFromConfig(readConfig(globals().config), { admin });
   try {
     return await fn(opened);
   } finally {
@@ -206,35 +215,41 @@ tenant
   .description('provision the first data-key version of one or more tenants')
   .argument('<tenant...>', 'tenant ids')
   .action(async (ids: string[]) => {
-    await withClient(async ({ fs }) => {
-      const rows = [];
-      for (const id of ids) rows.push(await fs.provisionTenant(id));
-      output(
-        ['tenant', 'key', 'version', 'state', 'master key'],
-        rows.map((r) => [
-          r.tenant,
-          r.keyId,
-          String(r.version),
-          r.state,
-          `${r.providerId}:${r.masterKeyId}`,
-        ]),
-        rows,
-      );
-    });
+    await withClient(
+      async ({ fs }) => {
+        const rows = [];
+        for (const id of ids) rows.push(await fs.provisionTenant(id));
+        output(
+          ['tenant', 'key', 'version', 'state', 'master key'],
+          rows.map((r) => [
+            r.tenant,
+            r.keyId,
+            String(r.version),
+            r.state,
+            `${r.providerId}:${r.masterKeyId}`,
+          ]),
+          rows,
+        );
+      },
+      ['provision'],
+    );
   });
 tenant
   .command('rotate')
   .description('make a new data-key version active for a tenant (old versions stay readable)')
   .argument('<tenant>', 'tenant id')
   .action(async (id: string) => {
-    await withClient(async ({ fs }) => {
-      const r = await fs.rotateTenantKey(id);
-      output(
-        ['tenant', 'key', 'active version', 'master key'],
-        [[r.tenant, r.keyId, String(r.version), `${r.providerId}:${r.masterKeyId}`]],
-        r,
-      );
-    });
+    await withClient(
+      async ({ fs }) => {
+        const r = await fs.rotateTenantKey(id);
+        output(
+          ['tenant', 'key', 'active version', 'master key'],
+          [[r.tenant, r.keyId, String(r.version), `${r.providerId}:${r.masterKeyId}`]],
+          r,
+        );
+      },
+      ['rotate'],
+    );
   });
 tenant
   .command('list')
@@ -272,31 +287,34 @@ program
       rl.close();
       if (answer.trim() !== id) throw new Error('not confirmed; nothing was shredded');
     }
-    await withClient(async ({ fs }) => {
-      const receipt = await fs.shredTenant(id);
-      output(
-        ['tenant', 'key', 'version destroyed', 'shredded at'],
-        receipt.versions.map((v) => [
-          receipt.tenant,
-          v.keyId,
-          String(v.version),
-          receipt.shreddedAt.toISOString(),
-        ]),
-        receipt,
-      );
-      if (globals().json !== true) {
-        console.log(
-          `\n${renderTable(
-            ['master key', 'state', 'detail'],
-            receipt.masterKeys.map((m) => [
-              `${m.providerId}:${m.masterKeyId}`,
-              m.state,
-              m.deletionDate?.toISOString() ?? m.reason ?? '',
-            ]),
-          )}`,
+    await withClient(
+      async ({ fs }) => {
+        const receipt = await fs.shredTenant(id);
+        output(
+          ['tenant', 'key', 'version destroyed', 'shredded at'],
+          receipt.versions.map((v) => [
+            receipt.tenant,
+            v.keyId,
+            String(v.version),
+            receipt.shreddedAt.toISOString(),
+          ]),
+          receipt,
         );
-      }
-    });
+        if (globals().json !== true) {
+          console.log(
+            `\n${renderTable(
+              ['master key', 'state', 'detail'],
+              receipt.masterKeys.map((m) => [
+                `${m.providerId}:${m.masterKeyId}`,
+                m.state,
+                m.deletionDate?.toISOString() ?? m.reason ?? '',
+              ]),
+            )}`,
+          );
+        }
+      },
+      ['shred'],
+    );
   });
 
 const keys = program.command('keys').description('data keys of a tenant');

@@ -1,5 +1,5 @@
 import { createFieldseal, type Fieldseal } from '../client/fieldseal.js';
-import type { FieldPolicy } from '../client/options.js';
+import type { FieldPolicy, KeyAdminOperation } from '../client/options.js';
 import type { KeyProvider } from '../kms/key-provider.js';
 import type { KeyStore } from '../keystore/key-store.js';
 import { PostgresKeyStore } from '../keystore/postgres/postgres-key-store.js';
@@ -75,20 +75,31 @@ export async function openDatabase(config: FieldsealConfig): Promise<OpenedDatab
 
 /**
  * Open a client from a configuration: local provider with the configured key file, the
- * PostgreSQL key store on the configured database (migrated unless `migrate: false`).
+ * PostgreSQL key store on the configured database (migrated unless `migrate: false`). The
+ * client administers no keys unless `admin` says so.
  * @throws KeyNotConfiguredError / InvalidKeyMaterialError for a missing or bad key file.
  * @example
  * ```ts
  * const { fs, close } = await openFromConfig(readConfig('fieldseal.config.json'));
  * try { console.log(await fs.decrypt(stored, context)); } finally { await close(); }
+ * // An onboarding job that provisions tenants:
+ * const admin = await openFromConfig(readConfig('fieldseal.config.json'), { admin: ['provision'] });
+ * try { await admin.fs.provisionTenant('acme'); } finally { await admin.close(); }
  * ```
  */
 export async function openFromConfig(
   config: FieldsealConfig,
   options: {
+    /** Apply fieldseal's migrations to the database first (default `true`). */
     readonly migrate?: boolean;
     /** Per-field policies, e.g. `{ ...Customer.policies }` for model helpers and backfills. */
     readonly fields?: Readonly<Record<string, FieldPolicy>>;
+    /**
+     * The key administration the client may perform (`createFieldseal`'s `admin` option): none
+     * by default. Pass exactly what the job needs, e.g. `['provision']` to onboard tenants or
+     * `['retire', 'reinstate']` for `retireKeyVersion`; see docs/modes.md.
+     */
+    readonly admin?: boolean | readonly KeyAdminOperation[];
   } = {},
 ): Promise<OpenedFieldseal> {
   // Key first: a bad key refuses to start before any database is opened.
@@ -103,7 +114,7 @@ export async function openFromConfig(
   try {
     if (options.migrate !== false) await migrate(db.sql);
     const store = new PostgresKeyStore({ sql: db.sql });
-    const fs = clientFromConfig(config, provider, store, options.fields);
+    const fs = clientFromConfig(config, provider, store, options.fields, options.admin);
     const close = async (): Promise<void> => {
       try {
         await db.close();
@@ -122,7 +133,7 @@ export async function openFromConfig(
 /**
  * The fieldseal client a configuration describes, on a key store of the caller's choice:
  * store mode under the configured master key (and the historic ones reads accept), key id and
- * cache.
+ * cache, with the key administration `admin` names (none when absent).
  * @internal
  */
 export function clientFromConfig(
@@ -130,6 +141,7 @@ export function clientFromConfig(
   provider: KeyProvider,
   store: KeyStore,
   fields: Readonly<Record<string, FieldPolicy>> | undefined,
+  admin?: boolean | readonly KeyAdminOperation[],
 ): Fieldseal {
   return createFieldseal({
     provider,
@@ -147,5 +159,6 @@ export function clientFromConfig(
       ...(config.cache.maxUses === undefined ? {} : { maxUses: config.cache.maxUses }),
     },
     ...(fields === undefined ? {} : { fields }),
+    ...(admin === undefined ? {} : { admin }),
   });
 }

@@ -9,6 +9,7 @@ import {
   isFieldsealError,
   LocalKeyProvider,
   type FieldsealMetrics,
+  type KeyAdminOperation,
 } from '../index.js';
 import type { FieldsealStats } from '../metrics/fieldseal-stats.js';
 import {
@@ -88,15 +89,19 @@ export async function runDemo(directory: string): Promise<DemoReport> {
     const sql = fromPGlite(db);
     await migrate(sql);
     const store = new PostgresKeyStore({ sql });
-    const client = () =>
+    const client = (admin: readonly KeyAdminOperation[] = []) =>
       createFieldseal({
         provider: provider(),
         keys: { mode: 'store', store, masterKeyId: 'master' },
         cache: { maxAgeMs: 60_000, maxUses: 1_000_000 },
         fields: { ...Customer.policies },
+        admin,
       });
+    // Keys are administered by a job of their own (docs/modes.md): the application's clients
+    // below may not provision, rotate or shred.
+    const keyAdmin = client(['provision', 'rotate']);
+    for (const t of TENANTS) await keyAdmin.provisionTenant(t);
     const writer = client();
-    for (const t of TENANTS) await writer.provisionTenant(t);
     const customers = createModelRepository({ sql, fs: writer, model: Customer });
     await customers.createTable();
     const records = TENANTS.flatMap((t) => demoCustomers(t, PER_TENANT));
@@ -104,7 +109,10 @@ export async function runDemo(directory: string): Promise<DemoReport> {
     const late = (r: { id: string }) => Number(r.id.slice(4)) > firstLate;
     let started = performance.now();
     await customers.insert(records.filter((r) => !late(r)));
-    await writer.rotateTenantKey(ROTATED);
+    await keyAdmin.rotateTenantKey(ROTATED);
+    keyAdmin.close();
+    // Key events (pgKeyEvents) would tell the writer at once; the demo has one process.
+    writer.clearCache();
     await customers.insert(records.filter(late));
     const writeMs = performance.now() - started;
     const writeStats = writer.stats();

@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Fieldseal } from '../client/fieldseal.js';
-import type { FieldPolicy } from '../client/options.js';
+import type { FieldPolicy, KeyAdminOperation } from '../client/options.js';
 import type { FieldsealConfig } from '../config/config-file.js';
 import { clientFromConfig, openFromConfig } from '../config/open-from-config.js';
 import { providerFromConfig } from '../config/provider-config.js';
@@ -26,6 +26,11 @@ export interface OpenDynamoOptions {
   readonly region?: string;
   /** Endpoint of the DynamoDB client (DynamoDB Local, VPC endpoints). */
   readonly endpoint?: string;
+  /**
+   * The key administration the client may perform (`createFieldseal`'s `admin` option): none
+   * by default; see docs/modes.md.
+   */
+  readonly admin?: boolean | readonly KeyAdminOperation[];
 }
 
 /**
@@ -69,7 +74,10 @@ export async function openDynamoFromConfig(
     region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
   });
-  const fields = options.fields === undefined ? {} : { fields: options.fields };
+  const fields = {
+    ...(options.fields === undefined ? {} : { fields: options.fields }),
+    ...(options.admin === undefined ? {} : { admin: options.admin }),
+  };
   try {
     if (options.keyTable === undefined) {
       const opened = await openFromConfig(config, fields);
@@ -88,7 +96,7 @@ export async function openDynamoFromConfig(
     let fs: Fieldseal;
     try {
       const store = new DynamoKeyStore({ client, tableName: options.keyTable });
-      fs = clientFromConfig(config, provider, store, options.fields);
+      fs = clientFromConfig(config, provider, store, options.fields, options.admin);
     } catch (err) {
       await closeProvider();
       throw err;

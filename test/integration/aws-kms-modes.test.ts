@@ -26,6 +26,7 @@ describe('AWS KMS least privilege per mode, and KMS calls per 1,000 reads', () =
 
   const client = (mode: Mode, allowed?: readonly string[], extra: Partial<FieldsealOptions> = {}) =>
     createFieldseal({
+      admin: true,
       provider: f.provider(
         allowed === undefined
           ? {}
@@ -111,6 +112,7 @@ describe('AWS KMS least privilege per mode, and KMS calls per 1,000 reads', () =
 
     const store = new MemoryKeyStore();
     const opts = {
+      admin: true,
       provider: f.provider(),
       keys: { mode: 'store', store, masterKeyId: (t: string) => tenantMasterKeyAlias(t) },
       cache: { maxAgeMs: 5 * 60_000, maxUses: 1_000_000 },

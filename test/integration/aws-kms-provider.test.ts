@@ -185,6 +185,7 @@ describe('AwsKmsKeyProvider against the loopback KMS', () => {
     await f.tenants('shred-a', 'shred-b');
     const provider: KeyProvider = f.provider();
     const fs = createFieldseal({
+      admin: true,
       provider,
       keys: {
         mode: 'store',
@@ -223,6 +224,7 @@ describe('AwsKmsKeyProvider against the loopback KMS', () => {
   it('embedded keys: after the shred, KMS itself refuses the tenant (ERR_KEY_SHREDDED)', async () => {
     await f.tenants('emb-a');
     const options = {
+      admin: true,
       provider: f.provider(),
       keys: { mode: 'embedded', masterKeyId: (t: string) => tenantMasterKeyAlias(t) },
       cache: { maxAgeMs: 60_000 },

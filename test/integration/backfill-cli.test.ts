@@ -44,7 +44,7 @@ describe('fieldseal backfill CLI on embedded PGlite', () => {
     node(`
       import { openFromConfig, readConfig, encryptRecords } from '${DIST}index.js';
       import { Contact } from './models.mjs';
-      const o = await openFromConfig(readConfig('fieldseal.config.json'), { fields: { ...Contact.policies } });
+      const o = await openFromConfig(readConfig('fieldseal.config.json'), { fields: { ...Contact.policies }, admin: ['provision', 'rotate'] });
       await o.sql.exec('CREATE TABLE contacts (tenant text, id double precision, email text, PRIMARY KEY (tenant, id))');
       await o.fs.provisionTenant('acme');
       const records = Array.from({ length: 300 }, (_, i) => ({ tenant: 'acme', id: i, email: 'c' + i + '@acme.example' }));

@@ -32,6 +32,7 @@ export const masterHex = (): string => randomBytes(32).toString('hex');
 /** A store-mode client over `sql`, with the same master key as the child workers. */
 export function accountClient(sql: SqlClient, hex: string): Fieldseal {
   return createFieldseal({
+    admin: true,
     provider: new LocalKeyProvider({
       source: new EnvSecretSource({ keys: { master: 'M' }, env: { M: `hex:${hex}` } }),
     }),

@@ -312,6 +312,7 @@ describe('plaintext migration (PGlite)', () => {
     sql = fromPGlite(db);
     await migrate(sql);
     fs = createFieldseal({
+      admin: true,
       provider: new LocalKeyProvider({
         source: new EnvSecretSource({ keys: { m: 'M' }, env: { M: `hex:${masterHex()}` } }),
       }),

@@ -55,6 +55,7 @@ describe('DynamoDB repository batches (DynamoDB Local)', () => {
     createDynamoRepository({
       client,
       fs: createFieldseal({
+        admin: true,
         provider,
         keys: { mode: 'store', store, masterKeyId: 'master' },
         cache: { maxAgeMs: 60_000 },
@@ -92,6 +93,7 @@ describe('DynamoDB repository batches (DynamoDB Local)', () => {
     );
     await repoFor().createTable();
     const fs = createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'store', store, masterKeyId: 'master' },
       cache: { maxAgeMs: 60_000 },
@@ -200,6 +202,7 @@ describe('DynamoDB repository batches (DynamoDB Local)', () => {
       createDynamoRepository({
         client,
         fs: createFieldseal({
+          admin: true,
           provider,
           keys: { mode: 'store', store, masterKeyId: 'master' },
           cache: { maxAgeMs: 60_000 },

@@ -31,6 +31,7 @@ describe('blind-index tenant secrets on DynamoDB (DynamoDB Local)', () => {
   const store = new MemoryKeyStore();
   const fsFor = (): Fieldseal =>
     createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'store', store, masterKeyId: 'master' },
       cache: { maxAgeMs: 60_000 },

@@ -70,6 +70,7 @@ describe('DynamoDB blind-index lookups (DynamoDB Local)', () => {
   const provider = new MemoryKeyProvider();
   const store = new MemoryKeyStore();
   const fs = createFieldseal({
+    admin: true,
     provider,
     keys: { mode: 'store', store, masterKeyId: 'master' },
     cache: { maxAgeMs: 60_000 },

@@ -58,7 +58,7 @@ import { readConfig } from '${DIST}index.js';
 import { createDynamoRepository, openDynamoFromConfig, DynamoKeyStore } from '${DIST}dynamodb/index.js';
 import { Contact } from './models.mjs';
 const config = readConfig('fieldseal.config.json');
-const o = await openDynamoFromConfig(config, { fields: { ...Contact.policies }, keyTable: 'keys', endpoint: '${endpoint}' });
+const o = await openDynamoFromConfig(config, { fields: { ...Contact.policies }, keyTable: 'keys', admin: ['provision', 'rotate'], endpoint: '${endpoint}' });
 const repo = createDynamoRepository({ client: o.client, fs: o.fs, model: Contact, tableName: 'contacts', keys: { partition: 'tenant', sort: 'id' } });
 `;
 

@@ -74,6 +74,7 @@ describe('dynamoKeyEvents with failing polls (DynamoDB Local)', () => {
       reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
     });
     const fs = createFieldseal({
+      admin: true,
       provider,
       keys: {
         mode: 'store',
@@ -95,6 +96,7 @@ describe('dynamoKeyEvents with failing polls (DynamoDB Local)', () => {
     const other = local.client();
     const otherEvents = dynamoKeyEvents({ client: other, tableName: TABLE, pollIntervalMs: 50 });
     const publisher = createFieldseal({
+      admin: true,
       provider,
       keys: {
         mode: 'store',

@@ -24,6 +24,7 @@ describe('dynamoKeyEvents (DynamoDB Local)', () => {
     const client = local.client();
     const events = dynamoKeyEvents({ client, tableName: TABLE, pollIntervalMs: 100 });
     const fs = createFieldseal({
+      admin: true,
       provider,
       keys: {
         mode: 'store',

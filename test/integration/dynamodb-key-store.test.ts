@@ -458,6 +458,7 @@ describe('DynamoKeyStore behind a fieldseal client', () => {
   it('encrypt → rotate → decrypt old and new (cold cache) → shred → ERR_KEY_SHREDDED', async () => {
     const provider = new RecordingProvider();
     const options = {
+      admin: true,
       provider,
       keys: { mode: 'store' as const, store: openStore(), masterKeyId: 'master', keyId: 'k1' },
       cache: { maxAgeMs: 60_000 },
@@ -490,6 +491,7 @@ describe('DynamoKeyStore behind a fieldseal client', () => {
     const provider = new RecordingProvider();
     const dynamo = openStore();
     const fs = createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'store', store: dynamo, masterKeyId: 'master', keyId: 'k1' },
       cache: { maxAgeMs: 60_000 },
@@ -498,6 +500,7 @@ describe('DynamoKeyStore behind a fieldseal client', () => {
     await fs.provisionTenant(t);
     const value = await fs.encrypt('canary@example.com', ctx(t));
     const cold = createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'store', store: openStore(), masterKeyId: 'master', keyId: 'k1' },
       cache: { maxAgeMs: 60_000 },

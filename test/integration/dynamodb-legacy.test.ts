@@ -76,6 +76,7 @@ describe('DynamoDB: migrating the seed ENC: values (DynamoDB Local + loopback KM
   const provider = new MemoryKeyProvider();
   const store = new MemoryKeyStore();
   const fs = createFieldseal({
+    admin: true,
     provider,
     keys: { mode: 'store', store, masterKeyId: 'master' },
     cache: { maxAgeMs: 60_000 },
@@ -362,12 +363,14 @@ describe('DynamoDB: migrating the seed ENC: values (DynamoDB Local + loopback KM
     });
     const VAULT = 'vault-legacy';
     const vaultFs = createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'store', store, masterKeyId: 'master' },
       cache: { maxAgeMs: 60_000 },
       fields: { ...Vault.policies },
     });
     const bare = createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'store', store, masterKeyId: 'master' },
       cache: { maxAgeMs: 60_000 },

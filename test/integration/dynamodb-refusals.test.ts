@@ -145,6 +145,7 @@ describe('DynamoDB repository refusals (DynamoDB Local)', () => {
   const store = new MemoryKeyStore();
   const fsOf = (mode: Mode, fields: Readonly<Record<string, FieldPolicy>> = Doc.policies) =>
     createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'store', store, masterKeyId: 'master' },
       cache: { maxAgeMs: 60_000 },

@@ -34,6 +34,7 @@ describe('DynamoDB repository: tampering, fail-closed writes, item size', () => 
   const store = new MemoryKeyStore();
   const fsFor = (fields: Record<string, object> = Account.policies) =>
     createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'store', store, masterKeyId: 'master' },
       cache: { maxAgeMs: 60_000 },

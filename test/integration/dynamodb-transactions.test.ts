@@ -37,6 +37,7 @@ describe('DynamoDB repository transactions (DynamoDB Local)', () => {
     createDynamoRepository({
       client,
       fs: createFieldseal({
+        admin: true,
         provider,
         keys: { mode: 'store', store, masterKeyId: 'master' },
         cache: { maxAgeMs: 60_000 },
@@ -58,6 +59,7 @@ describe('DynamoDB repository transactions (DynamoDB Local)', () => {
       { step: 'initialize', name: 'countRequests' },
     );
     const fs = createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'store', store, masterKeyId: 'master' },
       cache: { maxAgeMs: 60_000 },
@@ -141,6 +143,7 @@ describe('DynamoDB repository transactions (DynamoDB Local)', () => {
     const repo = createDynamoRepository({
       client,
       fs: createFieldseal({
+        admin: true,
         provider,
         keys: { mode: 'store', store, masterKeyId: 'master' },
         cache: { maxAgeMs: 60_000 },

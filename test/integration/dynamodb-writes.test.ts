@@ -61,6 +61,7 @@ describe('DynamoDB repository writes (DynamoDB Local)', () => {
   const provider = new MemoryKeyProvider();
   const store = new MemoryKeyStore();
   const fs = createFieldseal({
+    admin: true,
     provider,
     keys: { mode: 'store', store, masterKeyId: 'master' },
     cache: { maxAgeMs: 60_000 },

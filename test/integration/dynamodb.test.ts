@@ -69,6 +69,7 @@ describe('DynamoDB repository (DynamoDB Local)', () => {
   const store = new MemoryKeyStore();
   const fsFor = () =>
     createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'store', store, masterKeyId: 'master' },
       cache: { maxAgeMs: 60_000 },

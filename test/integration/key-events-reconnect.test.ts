@@ -60,6 +60,7 @@ describe.skipIf(PG_URL === undefined)('pgKeyEvents after a killed LISTEN session
     const pool = poolFor(app);
     const events = pgKeyEvents(pool, { reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });
     const fs = createFieldseal({
+      admin: true,
       provider: new LocalKeyProvider({
         source: new EnvSecretSource({ keys: { master: 'M' }, env: { M: `hex:${masterHex}` } }),
       }),

@@ -59,6 +59,7 @@ function repositoryBehaviour(name: string, open: () => SqlClient) {
     let sql: SqlClient;
     const client = () =>
       createFieldseal({
+        admin: true,
         provider,
         keys: { mode: 'store', store: new PostgresKeyStore({ sql }), masterKeyId: 'master' },
         cache: { maxAgeMs: 60_000 },

@@ -35,6 +35,7 @@ describe.skipIf(SKIP_PKCS11)('createFieldseal with master keys in SoftHSM2', () 
   it('store mode with a shared master key: round trip, context bound, one unwrap per cache miss', async () => {
     await provider.createMasterKey('master');
     const fs = createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'store', store: new MemoryKeyStore(), masterKeyId: 'master' },
       cache: { maxAgeMs: 60_000 },
@@ -56,6 +57,7 @@ describe.skipIf(SKIP_PKCS11)('createFieldseal with master keys in SoftHSM2', () 
     for (const t of ['acme', 'globex']) await provider.createMasterKey(`mk-${t}`);
     const events: AuditEvent[] = [];
     const fs = createFieldseal({
+      admin: true,
       provider,
       keys: {
         mode: 'store',
@@ -95,6 +97,7 @@ describe.skipIf(SKIP_PKCS11)('createFieldseal with master keys in SoftHSM2', () 
 
   it('a tenant without a master key on the token fails closed with ERR_KEY_NOT_CONFIGURED', async () => {
     const fs = createFieldseal({
+      admin: true,
       provider,
       keys: {
         mode: 'store',

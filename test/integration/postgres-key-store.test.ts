@@ -70,6 +70,7 @@ function postgresBehaviour(name: string, open: () => SqlClient) {
       const store = new PostgresKeyStore({ sql: open() });
       const provider = new MemoryKeyProvider();
       const options = {
+        admin: true,
         provider,
         keys: { mode: 'store' as const, store, masterKeyId: 'master', keyId: 'k1' },
         cache: { maxAgeMs: 60_000 },
@@ -221,6 +222,7 @@ describe.skipIf(PG_URL === undefined)('PostgreSQL server (FIELDSEAL_TEST_PG_URL)
     const provider = new MemoryKeyProvider();
     const client = (pool: pg.Pool) =>
       createFieldseal({
+        admin: true,
         provider,
         keys: {
           mode: 'store',
@@ -364,6 +366,7 @@ describe('key store unreachable', () => {
       expect(err).toMatchObject({ code: 'ERR_KEY_STORE_UNAVAILABLE' });
       expect((err as Error).cause).toBeDefined();
       const fs = createFieldseal({
+        admin: true,
         provider: new MemoryKeyProvider(),
         keys: { mode: 'store', store, masterKeyId: 'master' },
         cache: { maxAgeMs: 1000 },

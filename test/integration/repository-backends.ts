@@ -54,6 +54,7 @@ export function storeClient(
   fields: Readonly<Record<string, FieldPolicy>>,
 ): Fieldseal {
   return createFieldseal({
+    admin: true,
     provider,
     keys: { mode: 'store', store: new PostgresKeyStore({ sql }), masterKeyId: 'master' },
     cache: { maxAgeMs: 60_000 },

@@ -46,6 +46,7 @@ function retirementBehaviour(name: string, makeStore: () => KeyStore) {
       const store = makeStore();
       const provider = new MemoryKeyProvider({ masterKeys: ['master', 'master-2'] });
       const options = {
+        admin: true,
         provider,
         keys: { mode: 'store' as const, store, masterKeyId: 'master', keyId: 'k' },
         cache,
@@ -221,6 +222,7 @@ retirementBehaviour('the memory key store', () => new MemoryKeyStore());
 describe('embedded mode', () => {
   it('has no versions to retire or reinstate: ERR_KEY_NOT_CONFIGURED', async () => {
     const fs = createFieldseal({
+      admin: true,
       provider: new MemoryKeyProvider(),
       keys: { mode: 'embedded', masterKeyId: 'master' },
       cache: { maxAgeMs: 1000 },
@@ -265,6 +267,7 @@ describe.skipIf(PG_URL === undefined)('PostgreSQL server (FIELDSEAL_TEST_PG_URL)
     const provider = new MemoryKeyProvider();
     const client = (pool: ReturnType<typeof env.pool>, events: KeyEventBus) =>
       createFieldseal({
+        admin: true,
         provider,
         keys: {
           mode: 'store',

@@ -14,6 +14,7 @@ function rewrapBehaviour(name: string, makeStore: () => KeyStore) {
     const store = makeStore();
     const provider = new MemoryKeyProvider({ masterKeys: ['mk-2025', 'mk-2026'] });
     const options = (masterKeyId: string, acceptMasterKeyIds: string[] = []) => ({
+      admin: true,
       provider,
       keys: { mode: 'store' as const, store, masterKeyId, keyId: 'k', acceptMasterKeyIds },
       cache: { maxAgeMs: 60_000 },
@@ -52,6 +53,7 @@ function rewrapBehaviour(name: string, makeStore: () => KeyStore) {
     const store = makeStore();
     const provider = new MemoryKeyProvider({ masterKeys: ['old', 'new'] });
     const fs = createFieldseal({
+      admin: true,
       provider,
       // The target must be a key reads accept (else the rewrap is refused up front).
       keys: { mode: 'store', store, masterKeyId: 'old', keyId: 'k', acceptMasterKeyIds: ['new'] },

@@ -26,11 +26,13 @@ function embeddedSuite(name: string, makeStore: () => KeyStore): void {
       const provider = new MemoryKeyProvider();
       const cache = { maxAgeMs: 60_000 };
       const ingest = createFieldseal({
+        admin: true,
         provider,
         keys: { mode: 'embedded', masterKeyId: 'master' },
         cache,
       });
       const storeOptions = {
+        admin: true,
         provider,
         keys: { mode: 'store' as const, store, masterKeyId: 'master', keyId: 'k' },
         cache,
@@ -72,8 +74,14 @@ function embeddedSuite(name: string, makeStore: () => KeyStore): void {
       provider.createMasterKey(`mk-${tenant}`);
       const keys = { masterKeyId: (t: string) => `mk-${t}`, dedicatedMasterKeys: true };
       const cache = { maxAgeMs: 60_000 };
-      const ingest = createFieldseal({ provider, keys: { mode: 'embedded', ...keys }, cache });
+      const ingest = createFieldseal({
+        admin: true,
+        provider,
+        keys: { mode: 'embedded', ...keys },
+        cache,
+      });
       const app = createFieldseal({
+        admin: true,
         provider,
         keys: { mode: 'store', store, keyId: 'k', ...keys },
         cache,

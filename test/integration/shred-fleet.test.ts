@@ -31,6 +31,7 @@ describe.skipIf(PG_URL === undefined)('fleet-wide shred over LISTEN/NOTIFY (two 
     const sql = fromPgPool(pool);
     const events = pgKeyEvents(pool);
     const fs = createFieldseal({
+      admin: true,
       provider: new LocalKeyProvider({
         source: new EnvSecretSource({ keys: { master: 'M' }, env: { M: `hex:${masterHex}` } }),
       }),

@@ -135,6 +135,7 @@ function raceSuite(name: string, makeStore: () => KeyStore, rounds: number): voi
     provider.setLatency(1);
     const bus = memoryBus();
     const options = {
+      admin: true,
       provider,
       keys: { mode: 'store' as const, store, masterKeyId: 'master', keyId: 'k' },
       cache: { maxAgeMs: 60_000 },

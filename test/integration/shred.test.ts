@@ -19,6 +19,7 @@ function shredBehaviour(name: string, makeStore: () => KeyStore) {
       const store = makeStore();
       const provider = new MemoryKeyProvider();
       const options = {
+        admin: true,
         provider,
         keys: { mode: 'store' as const, store, masterKeyId: 'master', keyId: 'k' },
         cache: { maxAgeMs: 60_000 },
@@ -73,6 +74,7 @@ function shredBehaviour(name: string, makeStore: () => KeyStore) {
       const store = makeStore();
       const provider = new MemoryKeyProvider();
       const options = {
+        admin: true,
         provider,
         keys: { mode: 'store' as const, store, masterKeyId: 'master', keyId: 'k' },
       };
@@ -114,6 +116,7 @@ describe('PGlite', () => {
 
   it('refuses embedded mode (its wrapped keys live in the rows: destroy the master key instead)', async () => {
     const fs = createFieldseal({
+      admin: true,
       provider: new MemoryKeyProvider(),
       keys: { mode: 'embedded', masterKeyId: 'master' },
       cache: { maxAgeMs: 1000 },

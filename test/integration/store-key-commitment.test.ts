@@ -39,6 +39,7 @@ function commitmentSuite(name: string, makeStore: () => KeyStore): void {
       const store = makeStore();
       const provider = new LyingProvider();
       const fs = createFieldseal({
+        admin: true,
         provider,
         keys: { mode: 'store', store, masterKeyId: 'master', keyId: 'k' },
         cache: { maxAgeMs: 60_000 },
@@ -86,6 +87,7 @@ function commitmentSuite(name: string, makeStore: () => KeyStore): void {
       );
       expect((await store.getVersion(tenant, 'k', 1))?.commitment).toBeUndefined();
       const fs = createFieldseal({
+        admin: true,
         provider,
         keys: { mode: 'store', store, masterKeyId: 'master', keyId: 'k' },
         cache: { maxAgeMs: 60_000 },

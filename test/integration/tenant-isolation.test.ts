@@ -20,6 +20,7 @@ describe('tenant isolation (PGlite key store)', () => {
   const ctx = (tenant: string, record = 'r1') => ({ tenant, table: 'users', field: 'ssn', record });
   const client = (masterKeyId: string | ((t: string) => string) = 'master') =>
     createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'store', store: new PostgresKeyStore({ sql }), masterKeyId, keyId: 'k' },
       cache: { maxAgeMs: 60_000 },

@@ -26,6 +26,7 @@ function client(keys: KeysConfig): Fieldseal {
     auth: { method: 'token', token: vault.createToken() },
   });
   return createFieldseal({
+    admin: true,
     provider,
     keys,
     cache: { maxAgeMs: 5 * 60_000, maxUses: 1_000_000, maxEntries: 1_000 },

@@ -28,6 +28,7 @@ async function plant(
   context = ctx(),
 ): Promise<string> {
   const forger = createFieldseal({
+    admin: true,
     provider,
     keys: { mode: 'embedded', masterKeyId },
     cache: CACHE,
@@ -39,6 +40,7 @@ describe('reads accept only configured master keys (embedded mode)', () => {
   it('a value planted under a foreign master key fails before any provider call', async () => {
     const provider = world();
     const fs = createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'embedded', masterKeyId: 'master' },
       cache: CACHE,
@@ -66,12 +68,14 @@ describe('reads accept only configured master keys (embedded mode)', () => {
     const provider = world(['master', 'mk-2025']);
     const old = await plant(provider, 'mk-2025', 'written under the old key');
     const listed = createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'embedded', masterKeyId: 'master', acceptMasterKeyIds: ['mk-2025'] },
       cache: CACHE,
     });
     expect(await listed.decrypt(old, ctx())).toBe('written under the old key');
     const byTenant = createFieldseal({
+      admin: true,
       provider,
       keys: {
         mode: 'embedded',
@@ -91,7 +95,7 @@ describe('reads accept only configured master keys (embedded mode)', () => {
   it("a masterKeyId function accepts each tenant's own key only: tenant A's key is refused for B", async () => {
     const provider = world(['mk-a', 'mk-b']);
     const keys: KeysConfig = { mode: 'embedded', masterKeyId: (t) => `mk-${t}` };
-    const fs = createFieldseal({ provider, keys, cache: CACHE });
+    const fs = createFieldseal({ admin: true, provider, keys, cache: CACHE });
     const a = await fs.encrypt('for a', ctx('a'));
     const b = await fs.encrypt('for b', ctx('b'));
     expect(await fs.decrypt(a, ctx('a'))).toBe('for a');
@@ -109,6 +113,7 @@ describe('reads accept only configured master keys (embedded mode)', () => {
   it('field master keys of the client are accepted', async () => {
     const provider = world(['master', 'mk-payments', 'attacker']);
     const options = {
+      admin: true,
       provider,
       keys: { mode: 'embedded' as const, masterKeyId: 'master' },
       cache: CACHE,
@@ -137,12 +142,14 @@ describe('reads accept only configured master keys (embedded mode)', () => {
       },
     });
     const fs = createFieldseal({
+      admin: true,
       provider: multi,
       keys: { mode: 'embedded', masterKeyId: 'dr-pair' },
       cache: CACHE,
     });
     const stored = await fs.encrypt('x', ctx());
     const reader = createFieldseal({
+      admin: true,
       provider: multi,
       keys: { mode: 'embedded', masterKeyId: 'dr-pair' },
       cache: CACHE,
@@ -153,6 +160,7 @@ describe('reads accept only configured master keys (embedded mode)', () => {
       code: 'ERR_KEY_NOT_CONFIGURED',
     });
     const viaOther = createFieldseal({
+      admin: true,
       provider: multi,
       keys: { mode: 'embedded', masterKeyId: 'other' },
       cache: CACHE,
@@ -168,6 +176,7 @@ describe('reads accept only configured master keys (embedded mode)', () => {
     const provider = world();
     const make = (acceptMasterKeyIds: unknown) =>
       createFieldseal({
+        admin: true,
         provider,
         keys: { mode: 'embedded', masterKeyId: 'master', acceptMasterKeyIds } as KeysConfig,
         cache: CACHE,
@@ -185,6 +194,7 @@ describe('reads accept only configured master keys (store mode)', () => {
     const provider = world(['master', 'attacker', 'mk-2026']);
     const store = new MemoryKeyStore();
     const options = (keys: Partial<Extract<KeysConfig, { mode: 'store' }>> = {}) => ({
+      admin: true,
       provider,
       keys: { mode: 'store' as const, store, masterKeyId: 'master', keyId: 'k', ...extra, ...keys },
       cache: CACHE,

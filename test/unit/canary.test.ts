@@ -327,6 +327,7 @@ function makeClients() {
   const store = new MemoryKeyStore();
   const observed = observers();
   const embedded = createFieldseal({
+    admin: true,
     provider,
     keys: { mode: 'embedded', masterKeyId: 'master' },
     cache: CACHE,
@@ -334,6 +335,7 @@ function makeClients() {
     ...observed.options,
   });
   const stored = createFieldseal({
+    admin: true,
     provider,
     keys: { mode: 'store', store, masterKeyId: 'master' },
     cache: CACHE,
@@ -342,6 +344,7 @@ function makeClients() {
   });
   // Same key given in base64: must read what the hex-configured client wrote.
   const embeddedB64 = createFieldseal({
+    admin: true,
     provider: b64Provider,
     keys: { mode: 'embedded', masterKeyId: 'master' },
     cache: CACHE,
@@ -350,22 +353,26 @@ function makeClients() {
     source: new EnvSecretSource({ keys: { master: 'M' }, env: { M: `hex:${OTHER_KEY_HEX}` } }),
   });
   const otherEmbedded = createFieldseal({
+    admin: true,
     provider: otherProvider,
     keys: { mode: 'embedded', masterKeyId: 'master' },
     cache: CACHE,
   });
   const otherStored = createFieldseal({
+    admin: true,
     provider: otherProvider,
     keys: { mode: 'store', store: new MemoryKeyStore(), masterKeyId: 'master' },
     cache: CACHE,
   });
   const writeOnly = createFieldseal({
+    admin: true,
     provider,
     keys: { mode: 'embedded', masterKeyId: 'master' },
     cache: CACHE,
     mode: 'WriteOnly',
   });
   const readOnly = createFieldseal({
+    admin: true,
     provider,
     keys: { mode: 'embedded', masterKeyId: 'master' },
     cache: CACHE,

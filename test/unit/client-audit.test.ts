@@ -43,6 +43,7 @@ function client(
   extra: Partial<FieldsealOptions> = {},
 ): Fieldseal {
   return createFieldseal({
+    admin: true,
     provider,
     keys: { mode: 'embedded', masterKeyId: 'master' },
     cache: CACHE,
@@ -404,6 +405,7 @@ describe('audit events: shred receipt, recordAudit, configuration', () => {
       // The same checks without any sink configured.
       await expect(
         createFieldseal({
+          admin: true,
           provider: new MemoryKeyProvider(),
           keys: { mode: 'embedded', masterKeyId: 'master' },
           cache: CACHE,

@@ -26,6 +26,7 @@ function embedded(
   extra: Partial<FieldsealOptions> = {},
 ): Fieldseal {
   return createFieldseal({
+    admin: true,
     provider,
     keys: { mode: 'embedded', masterKeyId: 'master' },
     cache: CACHE,
@@ -39,6 +40,7 @@ function stored(
   extra: Partial<FieldsealOptions> = {},
 ): Fieldseal {
   return createFieldseal({
+    admin: true,
     provider,
     keys: { mode: 'store', store, masterKeyId: 'master', keyId: 'k' },
     cache: CACHE,
@@ -123,6 +125,7 @@ describe('construction', () => {
       ).toThrow(TypeError);
       expect(() =>
         createFieldseal({
+          admin: true,
           provider,
           keys,
           cache: CACHE,
@@ -144,6 +147,7 @@ describe('construction', () => {
   it('rejects a bad field padding option', () => {
     expect(() =>
       createFieldseal({
+        admin: true,
         provider,
         keys,
         cache: CACHE,
@@ -1155,6 +1159,7 @@ describe('field policy keys', () => {
     for (const key of ['ssn', 'a.b.c', '.ssn', 'customers.', 'a..b']) {
       expect(() =>
         createFieldseal({
+          admin: true,
           provider: new MemoryKeyProvider(),
           keys: { mode: 'embedded', masterKeyId: 'master' },
           cache: { maxAgeMs: 1000 },
@@ -1166,6 +1171,7 @@ describe('field policy keys', () => {
 
   it('a dotted table name does not pick up the policy of another table', async () => {
     const fs = createFieldseal({
+      admin: true,
       provider: new MemoryKeyProvider(),
       keys: { mode: 'embedded', masterKeyId: 'master' },
       cache: { maxAgeMs: 1000 },
@@ -1206,6 +1212,7 @@ describe('batch key loads are bounded', () => {
     const provider = new CountingProvider();
     const store = new MemoryKeyStore();
     const options = {
+      admin: true,
       provider,
       keys: { mode: 'store' as const, store, masterKeyId: 'master', keyId: 'k' },
       cache: { maxAgeMs: 60_000 },
@@ -1233,6 +1240,7 @@ describe('per-tenant master keys', () => {
   it('wraps each tenant under its own master key; destroying one master key loses exactly that tenant', async () => {
     const provider = new MemoryKeyProvider({ masterKeys: ['mk-a', 'mk-b'] });
     const options = {
+      admin: true,
       provider,
       keys: { mode: 'embedded' as const, masterKeyId: (tenant: string) => `mk-${tenant}` },
       cache: { maxAgeMs: 60_000 },
@@ -1254,6 +1262,7 @@ describe('per-tenant master keys', () => {
     const provider = new MemoryKeyProvider({ masterKeys: ['mk-a'] });
     const store = new MemoryKeyStore();
     const fs = createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'store', store, keyId: 'k', masterKeyId: (t: string) => `mk-${t}` },
       cache: { maxAgeMs: 60_000 },
@@ -1266,6 +1275,7 @@ describe('per-tenant master keys', () => {
 
   it('a mapping that yields no master key fails closed', async () => {
     const fs = createFieldseal({
+      admin: true,
       provider: new MemoryKeyProvider(),
       keys: { mode: 'embedded', masterKeyId: () => '' },
       cache: { maxAgeMs: 1000 },
@@ -1281,6 +1291,7 @@ describe('cache sizing across many tenants', () => {
     const provider = new MemoryKeyProvider();
     const store = new MemoryKeyStore();
     const options = {
+      admin: true,
       provider,
       keys: { mode: 'store' as const, store, masterKeyId: 'master', keyId: 'k' },
       cache: { maxAgeMs: 60_000 },

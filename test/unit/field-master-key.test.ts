@@ -35,6 +35,7 @@ function setup(
   const generate = vi.spyOn(provider, 'generateDataKey');
   const unwrap = vi.spyOn(provider, 'unwrapDataKey');
   const fs = createFieldseal({
+    admin: true,
     provider,
     keys: { mode: 'embedded', masterKeyId: 'master' },
     cache: { maxAgeMs: 60_000 },
@@ -132,12 +133,14 @@ describe('a field master key (embedded mode)', () => {
     // ...and reads it with the policy (a fresh client: no write key in its cache), or with
     // the key listed in acceptMasterKeyIds.
     const withPolicy = createFieldseal({
+      admin: true,
       ...bare,
       cache: { maxAgeMs: 60_000 },
       fields: { 'users.card': { masterKeyId: PAYMENTS } },
     });
     expect(await withPolicy.decrypt(card, ctx('acme', 'card'))).toBe('4111');
     const listed = createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'embedded', masterKeyId: 'master', acceptMasterKeyIds: [PAYMENTS] },
       cache: { maxAgeMs: 60_000 },
@@ -168,12 +171,14 @@ describe('a field master key (embedded mode)', () => {
   it('reencrypt moves a value written under the tenant key to the field key', async () => {
     const { provider } = setup();
     const before = createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'embedded', masterKeyId: 'master' },
       cache: { maxAgeMs: 60_000 },
     });
     const old = await before.encrypt('4111', ctx('acme', 'card'));
     const fs = createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'embedded', masterKeyId: 'master' },
       cache: { maxAgeMs: 60_000 },
@@ -189,6 +194,7 @@ describe('a field master key (embedded mode)', () => {
   it('works with a per-tenant master key function: only the field is pinned', async () => {
     const provider = new MemoryKeyProvider({ masterKeys: ['mk-acme', PAYMENTS] });
     const fs = createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'embedded', masterKeyId: (t) => `mk-${t}` },
       cache: { maxAgeMs: 60_000 },
@@ -213,6 +219,7 @@ describe('field master key: validation', () => {
   it('store mode refuses a field master key at createFieldseal', () => {
     expect(() =>
       createFieldseal({
+        admin: true,
         ...base,
         keys: { mode: 'store', store: new MemoryKeyStore(), masterKeyId: 'master' },
         fields: { 'users.card': { masterKeyId: PAYMENTS } },
@@ -232,6 +239,7 @@ describe('field master key: validation', () => {
   ])('createFieldseal refuses masterKeyId %j', (masterKeyId, message) => {
     expect(() =>
       createFieldseal({
+        admin: true,
         ...base,
         keys: { mode: 'embedded', masterKeyId: 'master' },
         fields: { 'users.card': { masterKeyId: masterKeyId as string } },
@@ -244,6 +252,7 @@ describe('field master key: validation', () => {
     expect(Buffer.byteLength(long)).toBe(255);
     const provider = new MemoryKeyProvider({ masterKeys: ['master', long] });
     const fs = createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'embedded', masterKeyId: 'master' },
       cache: { maxAgeMs: 60_000 },
@@ -414,6 +423,7 @@ describe('shred never destroys a field master key', () => {
     const provider = new MemoryKeyProvider({ masterKeys: ['mk-acme', PAYMENTS] });
     const destroy = vi.spyOn(provider, 'scheduleMasterKeyDeletion');
     const fs = createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'embedded', masterKeyId: (t) => `mk-${t}`, dedicatedMasterKeys: true },
       cache: { maxAgeMs: 60_000 },

@@ -192,6 +192,7 @@ describe('guardKeyStore: rows returned by a custom store', () => {
       },
     };
     const options = {
+      admin: true,
       provider: new MemoryKeyProvider(),
       keys: { mode: 'store' as const, store: guardKeyStore(custom), masterKeyId: 'master' },
       cache: { maxAgeMs: 60_000 },

@@ -82,6 +82,7 @@ function setup(mode: KeyMode): Setup {
     provider,
     client: (models, extra = {}) =>
       createFieldseal({
+        admin: true,
         provider,
         keys:
           mode === 'embedded'
@@ -313,6 +314,7 @@ describe('typed models: registration with the client', () => {
   it('a client without the model policies is refused before any key is touched', async () => {
     const provider = new MemoryKeyProvider();
     const bare = createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'embedded', masterKeyId: 'master' },
       cache: CACHE,
@@ -324,6 +326,7 @@ describe('typed models: registration with the client', () => {
     );
     expect(write.details.field).toBe('customers.email');
     const registered = createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'embedded', masterKeyId: 'master' },
       cache: CACHE,
@@ -333,6 +336,7 @@ describe('typed models: registration with the client', () => {
     const callsBefore = provider.calls;
     // The WriteOnly field can never be read through a client that does not know it.
     const readOnlySsn = createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'embedded', masterKeyId: 'master' },
       cache: CACHE,
@@ -361,6 +365,7 @@ describe('typed models: registration with the client', () => {
     expect(Padded.policies).toEqual({ 'notes.body': { pad: 'bucket-16', mode: 'ReadWrite' } });
     const make = (fields: FieldsealOptions['fields']): Fieldseal =>
       createFieldseal({
+        admin: true,
         provider: new MemoryKeyProvider(),
         keys: { mode: 'embedded', masterKeyId: 'master' },
         cache: CACHE,
@@ -404,6 +409,7 @@ describe('typed models: migration and value checks', () => {
     },
   });
   const fs = createFieldseal({
+    admin: true,
     provider: new MemoryKeyProvider(),
     keys: { mode: 'embedded', masterKeyId: 'master' },
     cache: CACHE,
@@ -609,6 +615,7 @@ describe('typed models: the seed shape', () => {
       ['PK', 'SK'],
     ]);
     const fs = createFieldseal({
+      admin: true,
       provider: new MemoryKeyProvider(),
       keys: { mode: 'embedded', masterKeyId: 'master' },
       cache: CACHE,

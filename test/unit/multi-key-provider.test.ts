@@ -33,6 +33,7 @@ describe('MultiKeyProvider: any one master key can decrypt', () => {
   const ctx = { tenant: 'acme', table: 'users', field: 'ssn', record: 'r1' };
   const client = (provider: MultiKeyProvider, store: MemoryKeyStore) =>
     createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'store', store, masterKeyId: 'a' },
       cache: { maxAgeMs: 60_000 },
@@ -77,6 +78,7 @@ describe('MultiKeyProvider: any one master key can decrypt', () => {
   it('shredding with per-tenant logical keys destroys every copy', async () => {
     const { eu, us, provider } = pair();
     const fs = createFieldseal({
+      admin: true,
       provider,
       keys: {
         mode: 'store',

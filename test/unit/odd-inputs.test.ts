@@ -36,6 +36,7 @@ describe('odd inputs get the documented error codes', () => {
       const store = new MemoryKeyStore();
       const provider = new MemoryKeyProvider();
       const fs = createFieldseal({
+        admin: true,
         provider,
         keys: { mode: 'store', store, masterKeyId: 'master' },
         cache: { maxAgeMs: 60_000 },
@@ -70,6 +71,7 @@ describe('odd inputs get the documented error codes', () => {
     '%s is refused with ERR_UNSUPPORTED_VALUE instead of coming back as another type',
     async (_n, v) => {
       const fs = createFieldseal({
+        admin: true,
         provider: new MemoryKeyProvider(),
         keys: { mode: 'embedded', masterKeyId: 'master' },
         cache: { maxAgeMs: 60_000 },
@@ -80,6 +82,7 @@ describe('odd inputs get the documented error codes', () => {
 
   it('nested Dates still become their ISO strings, as JSON defines', async () => {
     const fs = createFieldseal({
+      admin: true,
       provider: new MemoryKeyProvider(),
       keys: { mode: 'embedded', masterKeyId: 'master' },
       cache: { maxAgeMs: 60_000 },

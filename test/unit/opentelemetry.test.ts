@@ -65,6 +65,7 @@ function client(
   extra: Partial<FieldsealOptions>,
 ): Fieldseal {
   return createFieldseal({
+    admin: true,
     provider,
     keys: { mode: 'store', store, masterKeyId: 'master', keyId: 'k' },
     cache: { maxAgeMs: 60_000 },
@@ -218,6 +219,7 @@ describe('fieldseal/opentelemetry with the OpenTelemetry SDK', () => {
   it('uses the global meter provider, and is a no-op without an SDK', async () => {
     // No SDK: every instrument is a no-op and nothing fails.
     const noop = createFieldseal({
+      admin: true,
       provider: new MemoryKeyProvider(),
       keys: { mode: 'embedded', masterKeyId: 'master' },
       cache: { maxAgeMs: 60_000 },
@@ -229,6 +231,7 @@ describe('fieldseal/opentelemetry with the OpenTelemetry SDK', () => {
     const reader = new PullReader();
     expect(metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }))).toBe(true);
     const fs = createFieldseal({
+      admin: true,
       provider: new MemoryKeyProvider(),
       keys: { mode: 'embedded', masterKeyId: 'master' },
       cache: { maxAgeMs: 60_000 },

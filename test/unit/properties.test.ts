@@ -37,19 +37,19 @@ function makeHarness(mode: KeyMode): Harness {
   if (mode === 'embedded') {
     const keys = { mode: 'embedded', masterKeyId: 'master' } as const;
     return {
-      writer: createFieldseal({ provider, keys, cache: { maxAgeMs: 60_000 } }),
-      reader: createFieldseal({ provider, keys, cache: { maxAgeMs: 0 } }),
+      writer: createFieldseal({ admin: true, provider, keys, cache: { maxAgeMs: 60_000 } }),
+      reader: createFieldseal({ admin: true, provider, keys, cache: { maxAgeMs: 0 } }),
       provisioned: new Set(),
       ensureTenant: () => Promise.resolve(),
     };
   }
   const store = new MemoryKeyStore();
   const keys = { mode: 'store', store, masterKeyId: 'master', keyId: 'k1' } as const;
-  const writer = createFieldseal({ provider, keys, cache: { maxAgeMs: 60_000 } });
+  const writer = createFieldseal({ admin: true, provider, keys, cache: { maxAgeMs: 60_000 } });
   const provisioned = new Set<string>();
   return {
     writer,
-    reader: createFieldseal({ provider, keys, cache: { maxAgeMs: 0 } }),
+    reader: createFieldseal({ admin: true, provider, keys, cache: { maxAgeMs: 0 } }),
     provisioned,
     async ensureTenant(tenant: string) {
       if (provisioned.has(tenant)) return;

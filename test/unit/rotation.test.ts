@@ -8,6 +8,7 @@ function setup() {
   const provider = new MemoryKeyProvider();
   const store = new MemoryKeyStore();
   const options = {
+    admin: true,
     provider,
     keys: { mode: 'store' as const, store, masterKeyId: 'master', keyId: 'k' },
     cache: { maxAgeMs: 60_000 },
@@ -62,6 +63,7 @@ describe('rotateTenantKey', () => {
       code: 'ERR_KEY_NOT_CONFIGURED',
     });
     const embedded = createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'embedded', masterKeyId: 'master' },
       cache: { maxAgeMs: 1000 },

@@ -12,6 +12,7 @@ const ctx = (tenant: string) => ({ tenant, table: 'users', field: 'ssn', record:
 
 function client(provider: KeyProvider, perTenant: boolean, events: AuditEvent[] = []) {
   return createFieldseal({
+    admin: true,
     provider,
     keys: {
       mode: 'store',
@@ -127,6 +128,7 @@ describe('shredTenant and the tenant master key', () => {
     // Two tenants share one key through the function: destroying it would erase both.
     const provider = new MemoryKeyProvider({ masterKeys: ['alias/eu'] });
     const fs = createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'store', store: new MemoryKeyStore(), masterKeyId: () => 'alias/eu' },
       cache: { maxAgeMs: 60_000 },
@@ -145,12 +147,14 @@ describe('shredTenant and the tenant master key', () => {
     const provider = new MemoryKeyProvider({ masterKeys: ['mk-acme', 'mk-acme-old', 'mk-globex'] });
     const store = new MemoryKeyStore();
     const old = createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'store', store, masterKeyId: () => 'mk-acme-old' },
       cache: { maxAgeMs: 60_000 },
     });
     await old.provisionTenant('acme'); // version 1 wrapped under a key of another scheme
     const fresh = createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'store', store, masterKeyId: (t) => `mk-${t}`, dedicatedMasterKeys: true },
       cache: { maxAgeMs: 60_000 },

@@ -16,6 +16,7 @@ function ctx(tenant = 'acme', record = 'r1', field = 'ssn'): EncryptionContext {
 
 function embedded(provider: MemoryKeyProvider, extra: Partial<FieldsealOptions> = {}): Fieldseal {
   return createFieldseal({
+    admin: true,
     provider,
     keys: { mode: 'embedded', masterKeyId: 'master' },
     cache: CACHE,
@@ -29,6 +30,7 @@ function stored(
   extra: Partial<FieldsealOptions> = {},
 ): Fieldseal {
   return createFieldseal({
+    admin: true,
     provider,
     keys: { mode: 'store', store, masterKeyId: 'master', keyId: 'k' },
     cache: CACHE,

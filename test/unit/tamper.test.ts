@@ -123,12 +123,14 @@ beforeAll(async () => {
   const provider = new MemoryKeyProvider({ masterKeys: ['master'] });
   const store = new MemoryKeyStore();
   const storeFs = createFieldseal({
+    admin: true,
     provider,
     keys: { mode: 'store', store, masterKeyId: 'master' },
     cache: { maxAgeMs: 60_000 },
   });
   await storeFs.provisionTenant('acme');
   const embeddedFs = createFieldseal({
+    admin: true,
     provider,
     keys: { mode: 'embedded', masterKeyId: 'master' },
     cache: { maxAgeMs: 60_000 },
@@ -408,6 +410,7 @@ const label = (c: EncryptionContext): string =>
 
 async function storeClient(): Promise<Fieldseal> {
   const fs = createFieldseal({
+    admin: true,
     provider: new MemoryKeyProvider({ masterKeys: ['master'] }),
     keys: { mode: 'store', store: new MemoryKeyStore(), masterKeyId: 'master' },
     cache: { maxAgeMs: 60_000 },
@@ -419,6 +422,7 @@ async function storeClient(): Promise<Fieldseal> {
 
 function embeddedClient(): Fieldseal {
   return createFieldseal({
+    admin: true,
     provider: new MemoryKeyProvider({ masterKeys: ['master'] }),
     keys: { mode: 'embedded', masterKeyId: 'master' },
     cache: { maxAgeMs: 60_000 },

@@ -83,6 +83,7 @@ describe('TenantSecrets (storage-independent)', () => {
   const store = new MemoryKeyStore();
   const fsFor = (): Fieldseal =>
     createFieldseal({
+      admin: true,
       provider,
       keys: { mode: 'store', store, masterKeyId: 'master' },
       cache: { maxAgeMs: 60_000 },

@@ -129,7 +129,7 @@ export interface ModelRepository<M extends AnyModel> {
   /** Drop the column of an index version that is no longer written (last rotation step). */
   dropBlindIndexVersion(field: BlindIndexedField<M>, version: number): Promise<void>;
   /**
-   * After `fs.shredTenant(tenant)`: clear the tenant's blind-index columns in this table, delete
+   * After `shredTenant(tenant)` (by a client with `admin: ['shred']`): clear the tenant's blind-index columns in this table, delete
    * its index secrets (shared by every table) and wipe its cached index keys.
    */
   eraseTenantBlindIndexes(tenant: string): Promise<{ rows: number; secrets: number }>;

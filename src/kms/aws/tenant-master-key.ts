@@ -76,7 +76,7 @@ export function tenantMasterKeyAlias(tenant: string, prefix = 'fieldseal'): stri
  * import { KMSClient } from '@aws-sdk/client-kms';
  * const admin = new KMSClient({ region: 'eu-west-1' });
  * const { alias } = await createTenantMasterKey({ client: admin, tenant: 'acme' });
- * await fs.provisionTenant('acme'); // with masterKeyId: (t) => `alias/fieldseal/${t}`
+ * await fs.provisionTenant('acme'); // fs: admin ['provision'], masterKeyId: (t) => `alias/fieldseal/${t}`
  * ```
  */
 export async function createTenantMasterKey(
