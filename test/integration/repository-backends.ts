@@ -1,7 +1,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { createBlindIndexer, createFieldseal, EnvSecretSource } from '../../src/index.js';
-import type { BlindIndexer, Fieldseal, FieldPolicy } from '../../src/index.js';
+import type { BlindIndexer, Fieldseal, FieldPolicy, KeyStore } from '../../src/index.js';
 import {
   PostgresKeyStore,
   fromPGlite,
@@ -9,7 +9,7 @@ import {
   migrate,
   type SqlClient,
 } from '../../src/keystore/postgres/index.js';
-import type { MemoryKeyProvider } from '../../src/testing/index.js';
+import { MemoryKeyStore, type MemoryKeyProvider } from '../../src/testing/index.js';
 import { PG_URL, serverSchema } from './pg-env.js';
 
 /**
@@ -44,6 +44,18 @@ export function onBothBackends(suite: (backend: string, sql: () => SqlClient) =>
       await env.close();
     });
     suite('the PostgreSQL server', () => sql);
+  });
+}
+
+/**
+ * Run `suite` over every key store a defect involving stores must be tested on: the memory
+ * store, the PostgreSQL key store on PGlite, and on the server (skipped, loudly, without it).
+ */
+export function onEveryKeyStore(suite: (name: string, store: () => KeyStore) => void): void {
+  suite('the memory store', () => new MemoryKeyStore());
+  onBothBackends((backend, sql) => {
+    let store: KeyStore | undefined;
+    suite(backend, () => (store ??= new PostgresKeyStore({ sql: sql() })));
   });
 }
 

@@ -4,17 +4,10 @@
 // "shredded". Now a shredded tenant is unreadable in every form through store-mode clients,
 // and the receipt says what happened to its embedded envelopes.
 import { randomBytes } from 'node:crypto';
-import { PGlite } from '@electric-sql/pglite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createFieldseal, type KeyStore } from '../../src/index.js';
-import {
-  PostgresKeyStore,
-  fromPGlite,
-  fromPgPool,
-  migrate,
-} from '../../src/keystore/postgres/index.js';
-import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
-import { PG_URL, serverSchema } from './pg-env.js';
+import { MemoryKeyProvider } from '../../src/testing/index.js';
+import { onEveryKeyStore } from './repository-backends.js';
 
 const ctx = (tenant: string) => ({ tenant, table: 'users', field: 'ssn', record: 'r1' });
 const SHREDDED = { code: 'ERR_KEY_SHREDDED' };
@@ -99,35 +92,4 @@ function embeddedSuite(name: string, makeStore: () => KeyStore): void {
   });
 }
 
-embeddedSuite('the memory store', () => new MemoryKeyStore());
-
-describe('PGlite', () => {
-  let db: PGlite;
-  let store: KeyStore;
-  beforeAll(async () => {
-    db = await PGlite.create();
-    const sql = fromPGlite(db);
-    await migrate(sql);
-    store = new PostgresKeyStore({ sql });
-  });
-  afterAll(async () => {
-    await db.close();
-  });
-  embeddedSuite('PGlite', () => store);
-});
-
-describe.skipIf(PG_URL === undefined)('PostgreSQL server', () => {
-  let close: (() => Promise<void>) | undefined;
-  let store: KeyStore;
-  beforeAll(async () => {
-    const server = await serverSchema();
-    close = server.close;
-    const sql = fromPgPool(server.pool(4));
-    await migrate(sql);
-    store = new PostgresKeyStore({ sql });
-  });
-  afterAll(async () => {
-    await close?.();
-  });
-  embeddedSuite('the PostgreSQL server', () => store);
-});
+onEveryKeyStore(embeddedSuite);

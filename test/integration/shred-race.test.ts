@@ -4,8 +4,7 @@
 // race thousands of reads and writes on two clients (one shreds, one hears it through a key
 // event bus), with artificial latency in the key store and the provider; no operation may
 // succeed once the shred has resolved, and every later operation fails with ERR_KEY_SHREDDED.
-import { PGlite } from '@electric-sql/pglite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   createFieldseal,
   isFieldsealError,
@@ -13,14 +12,8 @@ import {
   type KeyEventBus,
   type KeyStore,
 } from '../../src/index.js';
-import {
-  PostgresKeyStore,
-  fromPGlite,
-  fromPgPool,
-  migrate,
-} from '../../src/keystore/postgres/index.js';
-import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
-import { PG_URL, serverSchema } from './pg-env.js';
+import { MemoryKeyProvider } from '../../src/testing/index.js';
+import { onEveryKeyStore } from './repository-backends.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const jitter = (max: number): Promise<void> => sleep(Math.floor(Math.random() * (max + 1)));
@@ -167,36 +160,5 @@ function raceSuite(name: string, makeStore: () => KeyStore, rounds: number): voi
 }
 
 describe('shreds racing key loads', () => {
-  raceSuite('memory store', () => new MemoryKeyStore(), 15);
-
-  describe('PGlite', () => {
-    let db: PGlite;
-    let store: KeyStore;
-    beforeAll(async () => {
-      db = await PGlite.create();
-      const sql = fromPGlite(db);
-      await migrate(sql);
-      store = new PostgresKeyStore({ sql });
-    });
-    afterAll(async () => {
-      await db.close();
-    });
-    raceSuite('PGlite', () => store, 8);
-  });
-
-  describe.skipIf(PG_URL === undefined)('PostgreSQL server', () => {
-    let close: (() => Promise<void>) | undefined;
-    let store: KeyStore;
-    beforeAll(async () => {
-      const server = await serverSchema();
-      close = server.close;
-      const sql = fromPgPool(server.pool(8));
-      await migrate(sql);
-      store = new PostgresKeyStore({ sql });
-    });
-    afterAll(async () => {
-      await close?.();
-    });
-    raceSuite('PostgreSQL server', () => store, 8);
-  });
+  onEveryKeyStore((name, store) => raceSuite(name, store, name === 'the memory store' ? 15 : 8));
 });

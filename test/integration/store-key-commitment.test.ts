@@ -4,17 +4,10 @@
 // reads) under a wrong key are ERR_KEY_COMMITMENT_MISMATCH, and rows written before
 // commitments get one on their first unwrap.
 import { randomBytes } from 'node:crypto';
-import { PGlite } from '@electric-sql/pglite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createFieldseal, DataKey, type KeyContext, type KeyStore } from '../../src/index.js';
-import {
-  PostgresKeyStore,
-  fromPGlite,
-  fromPgPool,
-  migrate,
-} from '../../src/keystore/postgres/index.js';
-import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
-import { PG_URL, serverSchema } from './pg-env.js';
+import { MemoryKeyProvider } from '../../src/testing/index.js';
+import { onEveryKeyStore } from './repository-backends.js';
 
 /** A provider that, when told to, answers unwraps with a random (wrong) 32-byte key. */
 class LyingProvider extends MemoryKeyProvider {
@@ -105,35 +98,4 @@ function commitmentSuite(name: string, makeStore: () => KeyStore): void {
   });
 }
 
-commitmentSuite('the memory store', () => new MemoryKeyStore());
-
-describe('PGlite', () => {
-  let db: PGlite;
-  let store: KeyStore;
-  beforeAll(async () => {
-    db = await PGlite.create();
-    const sql = fromPGlite(db);
-    await migrate(sql);
-    store = new PostgresKeyStore({ sql });
-  });
-  afterAll(async () => {
-    await db.close();
-  });
-  commitmentSuite('PGlite', () => store);
-});
-
-describe.skipIf(PG_URL === undefined)('PostgreSQL server', () => {
-  let close: (() => Promise<void>) | undefined;
-  let store: KeyStore;
-  beforeAll(async () => {
-    const server = await serverSchema();
-    close = server.close;
-    const sql = fromPgPool(server.pool(4));
-    await migrate(sql);
-    store = new PostgresKeyStore({ sql });
-  });
-  afterAll(async () => {
-    await close?.();
-  });
-  commitmentSuite('the PostgreSQL server', () => store);
-});
+onEveryKeyStore(commitmentSuite);

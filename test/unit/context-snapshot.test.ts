@@ -3,12 +3,8 @@
 // so a value opened under another table, field or record, and a WriteOnly field's value could
 // be read back through another field's policy. Every such context is now ERR_INVALID_CONTEXT.
 import { describe, expect, it } from 'vitest';
-import {
-  createFieldseal,
-  isFieldsealError,
-  type EncryptionContext,
-  type Fieldseal,
-} from '../../src/index.js';
+import { createFieldseal, type EncryptionContext, type Fieldseal } from '../../src/index.js';
+import { rejectionCode } from './rejection-code.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
 
 function client(): Fieldseal {
@@ -18,16 +14,6 @@ function client(): Fieldseal {
     cache: { maxAgeMs: 60_000 },
     fields: { 'customers.secret': { mode: 'WriteOnly' } },
   });
-}
-
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    expect(isFieldsealError(err), String(err)).toBe(true);
-    return (err as { code: string }).code;
-  }
-  return 'resolved';
 }
 
 class ContextClass {
@@ -67,8 +53,10 @@ function hostileContexts(): [string, unknown][] {
 describe('encryption contexts are read once, as own enumerable data properties', () => {
   it.each(hostileContexts())('encrypt refuses %s with ERR_INVALID_CONTEXT', async (_n, ctx) => {
     const fs = client();
-    expect(await code(fs.encrypt('v', ctx as EncryptionContext))).toBe('ERR_INVALID_CONTEXT');
-    expect(await code(fs.decrypt('fs1:AAAA', ctx as EncryptionContext))).toBe(
+    expect(await rejectionCode(fs.encrypt('v', ctx as EncryptionContext))).toBe(
+      'ERR_INVALID_CONTEXT',
+    );
+    expect(await rejectionCode(fs.decrypt('fs1:AAAA', ctx as EncryptionContext))).toBe(
       'ERR_INVALID_CONTEXT',
     );
     expect(fs.metrics().providerCalls.memory).toMatchObject({ generate: 0, unwrap: 0 });
@@ -89,7 +77,7 @@ describe('encryption contexts are read once, as own enumerable data properties',
     const stored = await fs.encrypt('521-44-8790', plain);
     // The same entries as a plain copy decrypt; any other record fails authentication.
     expect(await fs.decrypt(stored, { ...plain })).toBe('521-44-8790');
-    expect(await code(fs.decrypt(stored, { ...plain, record: 'cus_2' }))).toBe(
+    expect(await rejectionCode(fs.decrypt(stored, { ...plain, record: 'cus_2' }))).toBe(
       'ERR_AUTHENTICATION_FAILED',
     );
   });
@@ -98,12 +86,12 @@ describe('encryption contexts are read once, as own enumerable data properties',
     const fs = client();
     const ctx = { tenant: 'acme', table: 'customers', field: 'secret', record: 'r' };
     const stored = await fs.encrypt('top secret', ctx);
-    expect(await code(fs.decrypt(stored, ctx))).toBe('ERR_MODE_FORBIDDEN');
+    expect(await rejectionCode(fs.decrypt(stored, ctx))).toBe('ERR_MODE_FORBIDDEN');
     // Before the fix: field 'secret' was bound in the AAD only when own; an inherited 'field'
     // named another (readable) policy while the AAD matched a context without it.
     const inherited = Object.create({ field: 'other' }) as Record<string, string>;
     Object.assign(inherited, { tenant: 'acme', table: 'customers', field: 'secret', record: 'r' });
-    expect(await code(fs.decrypt(stored, inherited as EncryptionContext))).toBe(
+    expect(await rejectionCode(fs.decrypt(stored, inherited as EncryptionContext))).toBe(
       'ERR_INVALID_CONTEXT',
     );
   });
@@ -114,7 +102,7 @@ describe('encryption contexts are read once, as own enumerable data properties',
     const ctx = { tenant: 'acme', table: 'customers', field: 'ssn', record };
     const stored = await fs.encrypt('v', ctx);
     record.push('c');
-    expect(await code(fs.decrypt(stored, ctx))).toBe('ERR_AUTHENTICATION_FAILED');
+    expect(await rejectionCode(fs.decrypt(stored, ctx))).toBe('ERR_AUTHENTICATION_FAILED');
     record.pop();
     expect(await fs.decrypt(stored, ctx)).toBe('v');
   });

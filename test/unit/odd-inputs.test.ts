@@ -2,23 +2,9 @@
 // TypeError or ERR_KEY_NOT_CONFIGURED (it touched the key store before validating), and plain
 // objects or arrays carrying a `toJSON` function came back as another type.
 import { describe, expect, it } from 'vitest';
-import {
-  createFieldseal,
-  isFieldsealError,
-  type EncryptionContext,
-  type FieldValue,
-} from '../../src/index.js';
+import { createFieldseal, type EncryptionContext, type FieldValue } from '../../src/index.js';
+import { rejectionCode } from './rejection-code.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
-
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    expect(isFieldsealError(err), String(err)).toBe(true);
-    return (err as { code: string }).code;
-  }
-  return 'resolved';
-}
 
 const ctx: EncryptionContext = { tenant: 'acme', table: 'customers', field: 'ssn', record: 'r' };
 
@@ -52,7 +38,7 @@ describe('odd inputs get the documented error codes', () => {
         };
       }
       fs.clearCache();
-      expect(await code(fs.reencrypt(stored, bad as EncryptionContext))).toBe(
+      expect(await rejectionCode(fs.reencrypt(stored, bad as EncryptionContext))).toBe(
         'ERR_INVALID_CONTEXT',
       );
       expect(storeCalls).toBe(0);
@@ -76,7 +62,9 @@ describe('odd inputs get the documented error codes', () => {
         keys: { mode: 'embedded', masterKeyId: 'master' },
         cache: { maxAgeMs: 60_000 },
       });
-      expect(await code(fs.encrypt(v as unknown as FieldValue, ctx))).toBe('ERR_UNSUPPORTED_VALUE');
+      expect(await rejectionCode(fs.encrypt(v as unknown as FieldValue, ctx))).toBe(
+        'ERR_UNSUPPORTED_VALUE',
+      );
     },
   );
 
