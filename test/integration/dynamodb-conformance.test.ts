@@ -177,6 +177,7 @@ describe('DynamoDB model conformance (one DynamoDB Local)', () => {
           keys: { mode: 'store', store, masterKeyId: 'master' },
           cache: { maxAgeMs: 60_000 },
           fields: { ...fields },
+          admin: ['provision', 'rotate'], // the suite sets up and rotates its tenants
         }),
       ...rest,
     };
