@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { formatMs, healthTable } from '../demo/health-table.js';
 import { runDemo } from '../demo/run-demo.js';
@@ -23,10 +24,18 @@ import { registerBackfillCommands } from './backfill-command.js';
 import { registerDynamoCommands } from './dynamodb-command.js';
 import { abbreviate, renderTable } from './table.js';
 
+/** The installed package's version (dist/cli/main.js sits two folders below package.json). */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version?: unknown;
+  };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
+
 const program = new Command()
   .name('fieldseal')
   .description('Fail-closed field encryption for database records')
-  .version('0.1.0');
+  .version(packageVersion());
 
 program
   .command('demo')

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,15 @@ describe('fieldseal CLI on embedded PGlite', () => {
     const init = run(['init']);
     expect(init.code, init.err).toBe(0);
     expect(init.out).toContain('fieldseal.config.json');
+  });
+
+  it('--version prints the installed package version', () => {
+    const pkg = JSON.parse(
+      readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as { version: string };
+    const v = run(['--version']);
+    expect(v.code).toBe(0);
+    expect(v.out.trim()).toBe(pkg.version);
   });
 
   it('init refuses to overwrite an existing configuration', () => {
