@@ -1,6 +1,6 @@
 import type { DynamoDBClient, WriteRequest } from '@aws-sdk/client-dynamodb';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   createFieldseal,
   defineModel,
@@ -10,7 +10,7 @@ import {
 } from '../../src/index.js';
 import { createDynamoRepository } from '../../src/dynamodb/index.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
-import { startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
+import { describeDynamo, startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
 
 /**
  * batchWrite / batchGet against DynamoDB Local, with unprocessed items injected; a global
@@ -43,7 +43,7 @@ const order = (tenant: string, i: number): OrderRecord => ({
   total: i * 1.25,
 });
 
-describe('DynamoDB repository batches (DynamoDB Local)', () => {
+describeDynamo('DynamoDB repository batches (DynamoDB Local)', () => {
   let local: DynamoLocal;
   let client: DynamoDBClient;
   const sent: string[] = [];

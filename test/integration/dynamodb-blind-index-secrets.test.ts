@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createFieldseal, type Fieldseal } from '../../src/index.js';
 import type { BlindIndexer } from '../../src/blind-index/index.js';
 import type { SecretSet, TenantSecrets } from '../../src/blind-index/tenant-secrets.js';
@@ -11,7 +11,7 @@ import {
 } from '../../src/dynamodb/blind-index-secrets-table.js';
 import { inspectEnvelope } from '../../src/envelope/inspect-envelope.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
-import { startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
+import { describeDynamo, startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
 import { testIndexer } from './repository-backends.js';
 import { runSealedSecretStorageSuite } from '../conformance/sealed-secret-storage-suite.js';
 
@@ -22,7 +22,7 @@ import { runSealedSecretStorageSuite } from '../conformance/sealed-secret-storag
 const TABLE = 'bi-secrets';
 const EMAIL = { normalize: ['trim', 'lowercase'], bits: 32 } as const;
 
-describe('blind-index tenant secrets on DynamoDB (DynamoDB Local)', () => {
+describeDynamo('blind-index tenant secrets on DynamoDB (DynamoDB Local)', () => {
   let local: DynamoLocal;
   let client: DynamoDBClient;
   const clients: DynamoDBClient[] = [];

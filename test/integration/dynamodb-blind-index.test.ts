@@ -7,7 +7,7 @@ import {
   UpdateTableCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   createBlindIndexer,
   createFieldseal,
@@ -20,7 +20,7 @@ import {
 } from '../../src/index.js';
 import { createDynamoRepository } from '../../src/dynamodb/index.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
-import { startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
+import { describeDynamo, startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
 
 /**
  * Equality lookups on encrypted DynamoDB attributes through GSIs keyed by blind indexes.
@@ -63,7 +63,7 @@ function person(tenant: string, i: number): PersonRecord {
   };
 }
 
-describe('DynamoDB blind-index lookups (DynamoDB Local)', () => {
+describeDynamo('DynamoDB blind-index lookups (DynamoDB Local)', () => {
   let local: DynamoLocal;
   let client: DynamoDBClient;
   let indexer: BlindIndexer;

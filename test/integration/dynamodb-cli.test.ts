@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeDynamo, startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
 
 /*
  * `fieldseal dynamodb backfill` against the built CLI and DynamoDB Local, with the data keys in
@@ -62,7 +62,7 @@ const o = await openDynamoFromConfig(config, { fields: { ...Contact.policies }, 
 const repo = createDynamoRepository({ client: o.client, fs: o.fs, model: Contact, tableName: 'contacts', keys: { partition: 'tenant', sort: 'id' } });
 `;
 
-describe('fieldseal dynamodb backfill (built CLI, DynamoDB Local)', () => {
+describeDynamo('fieldseal dynamodb backfill (built CLI, DynamoDB Local)', () => {
   beforeAll(async () => {
     local = await startDynamoLocal();
     dir = mkdtempSync(join(tmpdir(), 'fieldseal-dynamodb-cli-'));

@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import {
   createFieldseal,
   defineModel,
@@ -17,7 +17,7 @@ import {
   type DynamoModelFixture,
   type SuiteRecord,
 } from '../conformance/dynamo-model-suite.js';
-import { startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
+import { describeDynamo, startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
 
 /**
  * The DynamoDB model conformance suite over one DynamoDB Local: {DynamoDBClient,
@@ -143,7 +143,7 @@ const credentialRecord = (tenant: string, i: number, bucket: string): SuiteRecor
   };
 };
 
-describe('DynamoDB model conformance (one DynamoDB Local)', () => {
+describeDynamo('DynamoDB model conformance (one DynamoDB Local)', () => {
   let local: DynamoLocal;
   const clients: DynamoDBClient[] = [];
 

@@ -1,12 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { available } from '../requirements-available.js';
 
 /* examples/dynamodb/run.mjs must keep working: it starts DynamoDB Local itself. */
 const EXAMPLE = fileURLToPath(new URL('../../examples/dynamodb/run.mjs', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-describe('examples/dynamodb', () => {
+describe.skipIf(!available('java'))('examples/dynamodb', () => {
   it('runs: reads back, stores no plaintext, refuses a copied ciphertext', () => {
     const r = spawnSync(process.execPath, [EXAMPLE], {
       cwd: ROOT,

@@ -1,11 +1,11 @@
 import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { linkKeyEvents } from '../../src/client/key-event-link.js';
 import { createFieldseal, isFieldsealError } from '../../src/index.js';
 import { DynamoKeyStore, dynamoKeyEvents } from '../../src/dynamodb/index.js';
 import type { KeyEventBusState } from '../../src/keys/key-events.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
-import { startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
+import { describeDynamo, startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
 
 /*
  * Issue #11, defect 8, for the DynamoDB poller on DynamoDB Local: while its polls fail the bus
@@ -48,7 +48,7 @@ function flakyClient(real: DynamoDBClient): {
   return { client, fail: (on) => (failing = on) };
 }
 
-describe('dynamoKeyEvents with failing polls (DynamoDB Local)', () => {
+describeDynamo('dynamoKeyEvents with failing polls (DynamoDB Local)', () => {
   let local: DynamoLocal;
   const provider = new MemoryKeyProvider();
   const closers: (() => void)[] = [];

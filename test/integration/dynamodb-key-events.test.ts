@@ -1,9 +1,9 @@
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createFieldseal, isFieldsealError, type Fieldseal } from '../../src/index.js';
 import { DynamoKeyStore, dynamoKeyEvents, type DynamoKeyEvents } from '../../src/dynamodb/index.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
-import { startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
+import { describeDynamo, startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
 
 /*
  * dynamoKeyEvents: a shred or a retirement in one "process" (its own DynamoDB client, key
@@ -14,7 +14,7 @@ import { startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
 const TABLE = 'fieldseal-keys-events';
 const ctx = (tenant: string) => ({ tenant, table: 'users', field: 'email', record: 'r1' });
 
-describe('dynamoKeyEvents (DynamoDB Local)', () => {
+describeDynamo('dynamoKeyEvents (DynamoDB Local)', () => {
   let local: DynamoLocal;
   const provider = new MemoryKeyProvider();
   const opened: { fs: Fieldseal; events: DynamoKeyEvents; destroy: () => void }[] = [];

@@ -12,7 +12,12 @@ import { createFieldseal, type KeyContext, type NewKeyVersion } from '../../src/
 import { DynamoKeyStore } from '../../src/keystore/dynamodb/index.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
 import { runKeyStoreSuite } from '../conformance/key-store-suite.js';
-import { startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
+import {
+  describeDynamo,
+  SKIP_DYNAMODB_LOCAL,
+  startDynamoLocal,
+  type DynamoLocal,
+} from './dynamodb-local.js';
 
 /*
  * DynamoKeyStore against DynamoDB Local (spawned once for this file by startDynamoLocal, on a
@@ -37,6 +42,7 @@ const openStore = (): DynamoKeyStore => {
 let store: DynamoKeyStore;
 
 beforeAll(async () => {
+  if (SKIP_DYNAMODB_LOCAL) return; // the suites that use it are skipped
   local = await startDynamoLocal();
   console.info(`DynamoDB Local answered after ${local.startMs} ms`);
   store = openStore();
@@ -48,7 +54,9 @@ afterAll(async () => {
   await local?.stop();
 });
 
-runKeyStoreSuite('DynamoKeyStore on DynamoDB Local', () => store);
+describeDynamo('on DynamoDB Local', () => {
+  runKeyStoreSuite('DynamoKeyStore on DynamoDB Local', () => store);
+});
 
 const raw = async (t: string, sk: string) =>
   (
@@ -66,7 +74,7 @@ const headSk = (keyId = 'k') => `K#${keyId.length}:${keyId}#H`;
 const activeOf = async (t: string) =>
   (await store.listVersions(t)).filter((r) => r.state === 'active').map((r) => r.version);
 
-describe('DynamoKeyStore: races between separate clients', () => {
+describeDynamo('DynamoKeyStore: races between separate clients', () => {
   it('12 concurrent first versions (different version numbers): exactly one wins', async () => {
     const t = tenant();
     const stores = Array.from({ length: 12 }, openStore);
@@ -182,7 +190,7 @@ describe('DynamoKeyStore: races between separate clients', () => {
   });
 });
 
-describe('DynamoKeyStore: items and limits', () => {
+describeDynamo('DynamoKeyStore: items and limits', () => {
   it('shredTenant REMOVEs the wrapped bytes from the raw items and deletes the head', async () => {
     const t = tenant();
     await store.createVersion(row(t, 1, 0xa1), null);
@@ -301,7 +309,7 @@ describe('DynamoKeyStore: items and limits', () => {
   });
 });
 
-describe('DynamoKeyStore: stored items are checked when read back', () => {
+describeDynamo('DynamoKeyStore: stored items are checked when read back', () => {
   it('a live version without a plausible wrapped key, or a shredded one with one, is malformed', async () => {
     const t = tenant();
     await store.createVersion(row(t, 1), null);
@@ -319,7 +327,7 @@ describe('DynamoKeyStore: stored items are checked when read back', () => {
   });
 });
 
-describe('DynamoKeyStore: key commitments in the raw items', () => {
+describeDynamo('DynamoKeyStore: key commitments in the raw items', () => {
   it('the commitment is a binary attribute `commitment`, absent on legacy items, REMOVEd by shred', async () => {
     const t = tenant();
     const commitment = new Uint8Array(32).fill(0xc7);
@@ -454,7 +462,7 @@ class RecordingProvider extends MemoryKeyProvider {
 
 const ctx = (t: string, record = 'r1') => ({ tenant: t, table: 'users', field: 'email', record });
 
-describe('DynamoKeyStore behind a fieldseal client', () => {
+describeDynamo('DynamoKeyStore behind a fieldseal client', () => {
   it('encrypt → rotate → decrypt old and new (cold cache) → shred → ERR_KEY_SHREDDED', async () => {
     const provider = new RecordingProvider();
     const options = {

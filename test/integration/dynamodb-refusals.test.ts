@@ -17,7 +17,7 @@ import {
 import { createDynamoRepository, type DynamoRepository } from '../../src/dynamodb/index.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
 import { countRequests, type RequestLog } from './dynamodb-fixtures.js';
-import { startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
+import { describeDynamo, startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
 
 /*
  * Issue #11, defects 13, 14 and 15 (second half), against DynamoDB Local:
@@ -136,7 +136,7 @@ function loose(repo: unknown): Record<string, (...args: unknown[]) => Promise<un
   return repo as Record<string, (...args: unknown[]) => Promise<unknown>>;
 }
 
-describe('DynamoDB repository refusals (DynamoDB Local)', () => {
+describeDynamo('DynamoDB repository refusals (DynamoDB Local)', () => {
   let local: DynamoLocal;
   let client: DynamoDBClient;
   let log: RequestLog;

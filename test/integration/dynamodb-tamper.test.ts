@@ -1,10 +1,10 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { createFieldseal, defineModel, field, isFieldsealError } from '../../src/index.js';
 import { createDynamoRepository } from '../../src/dynamodb/index.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
-import { startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
+import { describeDynamo, startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
 
 /**
  * The AAD binds tenant, table, attribute and the item's partition + sort key; everything that
@@ -26,7 +26,7 @@ const Account = defineModel({
 const TABLE = 'accounts-tamper';
 const CANARY = 'CANARY-7731-secret';
 
-describe('DynamoDB repository: tampering, fail-closed writes, item size', () => {
+describeDynamo('DynamoDB repository: tampering, fail-closed writes, item size', () => {
   let local: DynamoLocal;
   let client: DynamoDBClient;
   let requests = 0;

@@ -1,10 +1,10 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createFieldseal, defineModel, field, type InferRecord } from '../../src/index.js';
 import { createDynamoRepository } from '../../src/dynamodb/index.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
-import { startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
+import { describeDynamo, startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
 
 /** transactWrite / transactGet against DynamoDB Local (which implements Transact*). */
 const Note = defineModel({
@@ -27,7 +27,7 @@ const note = (tenant: string, id: string): NoteRecord => ({
   tags: [tenant, id],
 });
 
-describe('DynamoDB repository transactions (DynamoDB Local)', () => {
+describeDynamo('DynamoDB repository transactions (DynamoDB Local)', () => {
   let local: DynamoLocal;
   let client: DynamoDBClient;
   let requests = 0;

@@ -1,5 +1,5 @@
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   createFieldseal,
   defineModel,
@@ -10,7 +10,7 @@ import {
 } from '../../src/index.js';
 import { createDynamoRepository } from '../../src/dynamodb/index.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
-import { startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
+import { describeDynamo, startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
 
 /** ReturnValues, conditions, increments and tenant-safe deletes against DynamoDB Local. */
 const Account = defineModel({
@@ -54,7 +54,7 @@ async function failure(p: Promise<unknown>): Promise<FieldsealError> {
   throw new Error('expected a failure');
 }
 
-describe('DynamoDB repository writes (DynamoDB Local)', () => {
+describeDynamo('DynamoDB repository writes (DynamoDB Local)', () => {
   let local: DynamoLocal;
   let client: DynamoDBClient;
   let requests = 0;

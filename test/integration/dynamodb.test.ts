@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   createFieldseal,
   defineModel,
@@ -11,7 +11,7 @@ import {
 } from '../../src/index.js';
 import { createDynamoRepository } from '../../src/dynamodb/index.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
-import { startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
+import { describeDynamo, startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
 
 /** Round trips, pagination and definitions against DynamoDB Local (spawned per file). */
 const Customer = defineModel({
@@ -62,7 +62,7 @@ function customer(tenant: string, i: number): CustomerRecord {
   };
 }
 
-describe('DynamoDB repository (DynamoDB Local)', () => {
+describeDynamo('DynamoDB repository (DynamoDB Local)', () => {
   let local: DynamoLocal;
   let client: DynamoDBClient;
   const provider = new MemoryKeyProvider();
