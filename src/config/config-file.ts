@@ -31,6 +31,12 @@ export interface FieldsealConfig {
    * are rewrapped to a new one): `keys.acceptMasterKeyIds`.
    */
   readonly acceptMasterKeyIds?: readonly string[];
+  /**
+   * Audit every key operation of the clients this configuration opens (the CLI's included)
+   * into the PostgreSQL audit hash chain of the configured database, stamped with `actor`
+   * (docs/audit.md). `fieldseal init` turns it on; absent: no audit trail.
+   */
+  readonly audit?: { readonly actor: string };
 }
 
 /**
@@ -97,6 +103,11 @@ export function validateConfig(raw: unknown, baseDir: string): FieldsealConfig {
   ) {
     throw new TypeError('config.acceptMasterKeyIds: expected an array of master key ids');
   }
+  let audit: { readonly actor: string } | undefined;
+  if (o.audit !== undefined) {
+    const a = object(o.audit, 'config.audit');
+    audit = Object.freeze({ actor: text(a.actor, 'config.audit.actor') });
+  }
   return {
     version: 1,
     database,
@@ -104,6 +115,7 @@ export function validateConfig(raw: unknown, baseDir: string): FieldsealConfig {
     keyId: text(o.keyId, 'config.keyId'),
     cache: maxUses === undefined ? { maxAgeSeconds } : { maxAgeSeconds, maxUses },
     ...(accept === undefined ? {} : { acceptMasterKeyIds: Object.freeze([...accept]) }),
+    ...(audit === undefined ? {} : { audit }),
   };
 }
 

@@ -48,6 +48,9 @@ export async function initProject(options: {
     provider: { kind: 'local', keyFile: relative(base, keyFile), masterKeyId: 'master' },
     keyId: 'default',
     cache: { maxAgeSeconds: 300, maxUses: 1_000_000 },
+    // Every key operation (the CLI's too) lands in the audit hash chain of the embedded
+    // database: `fieldseal audit verify` proves rotations and shreds happened.
+    audit: { actor: 'fieldseal-cli' },
   };
   writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`, { flag: 'wx' });
   const opened = await openFromConfig(readConfig(configFile));

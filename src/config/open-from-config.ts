@@ -1,3 +1,5 @@
+import type { AuditSink } from '../audit/audit-event.js';
+import { postgresAuditSink } from '../audit/postgres/postgres-audit-sink.js';
 import { createFieldseal, type Fieldseal } from '../client/fieldseal.js';
 import type { FieldPolicy, KeyAdminOperation } from '../client/options.js';
 import type { KeyProvider } from '../kms/key-provider.js';
@@ -114,7 +116,8 @@ export async function openFromConfig(
   try {
     if (options.migrate !== false) await migrate(db.sql);
     const store = new PostgresKeyStore({ sql: db.sql });
-    const fs = clientFromConfig(config, provider, store, options.fields, options.admin);
+    const audit = config.audit === undefined ? undefined : postgresAuditSink(db.sql);
+    const fs = clientFromConfig(config, provider, store, options.fields, options.admin, audit);
     const close = async (): Promise<void> => {
       try {
         await db.close();
@@ -133,7 +136,8 @@ export async function openFromConfig(
 /**
  * The fieldseal client a configuration describes, on a key store of the caller's choice:
  * store mode under the configured master key (and the historic ones reads accept), key id and
- * cache, with the key administration `admin` names (none when absent).
+ * cache, with the key administration `admin` names (none when absent), audited into `audit`
+ * when the configuration turns auditing on.
  * @internal
  */
 export function clientFromConfig(
@@ -142,6 +146,7 @@ export function clientFromConfig(
   store: KeyStore,
   fields: Readonly<Record<string, FieldPolicy>> | undefined,
   admin?: boolean | readonly KeyAdminOperation[],
+  audit?: AuditSink,
 ): Fieldseal {
   return createFieldseal({
     provider,
@@ -160,5 +165,8 @@ export function clientFromConfig(
     },
     ...(fields === undefined ? {} : { fields }),
     ...(admin === undefined ? {} : { admin }),
+    ...(audit === undefined || config.audit === undefined
+      ? {}
+      : { audit, actor: config.audit.actor }),
   });
 }

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { PGlite } from '@electric-sql/pglite';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,6 +98,30 @@ describe('fieldseal CLI on embedded PGlite', () => {
     expect(after.code).toBe(1);
     expect(after.err).toContain('ERR_KEY_SHREDDED');
     expect(after.out + after.err).not.toContain('gone@example.com');
+  });
+
+  it('the CLI audits itself: the rotation and the shred receipt are in a verified chain', async () => {
+    const verify = run(['--json', 'audit', 'verify']);
+    expect(verify.code, verify.err).toBe(0);
+    const result = JSON.parse(verify.out) as { ok: boolean; rows: number };
+    expect(result.ok).toBe(true);
+    expect(result.rows).toBeGreaterThan(0);
+    const db = await PGlite.create(join(dir, '.fieldseal', 'db'));
+    try {
+      const rows = await db.query<{ operation: string; actor: string; detail: unknown }>(
+        "SELECT operation, actor, detail FROM fieldseal_audit WHERE tenant = 'victim' AND operation IN ('provision', 'rotate', 'shred') ORDER BY seq",
+      );
+      expect(rows.rows.map((r) => r.operation)).toEqual(['provision', 'rotate', 'shred']);
+      expect(rows.rows.every((r) => r.actor === 'fieldseal-cli')).toBe(true);
+      expect(rows.rows[2]!.detail).toMatchObject({
+        versions: [
+          { keyId: 'default', version: 1 },
+          { keyId: 'default', version: 2 },
+        ],
+      });
+    } finally {
+      await db.close();
+    }
   });
 
   it('doctor passes on a good setup and names the fix on a broken key file', () => {
