@@ -39,6 +39,10 @@ export class LoopbackKms {
 
   private constructor() {
     this.#server = createServer((req, res) => void this.#handle(req, res));
+    // Never close an idle keep-alive socket under a client during a test (Node's default is
+    // 5 s): on a loaded machine the SDK could reuse it just as it closes and see ECONNRESET,
+    // which the admin client (retries off) reports as a failure. `close()` ends them all.
+    this.#server.keepAliveTimeout = 10 * 60_000;
   }
 
   /** Listen on 127.0.0.1 on a free port. */
