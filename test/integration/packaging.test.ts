@@ -1,0 +1,256 @@
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * What users get is the packed tarball, not `src/`: this packs the package, installs the
+ * tarball into a fresh project outside the repository and there, as a consumer would,
+ * type-checks (skipLibCheck: false, under `nodenext` and `bundler` resolution) and runs the
+ * README's usage example and one import of every subpath export.
+ *
+ * The dist/ it packs is the one test/global-setup.ts builds. Skips (loudly) only when
+ * `npm pack` itself cannot run.
+ */
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  exports: Record<string, unknown>;
+};
+const tsc = join(root, 'node_modules/typescript/bin/tsc');
+
+/** The optional peers the subpaths need, at the versions already in the repository's npm cache. */
+const consumerDeps = [
+  '@aws-sdk/client-kms',
+  '@aws-sdk/client-dynamodb',
+  '@aws-sdk/lib-dynamodb',
+  '@opentelemetry/api',
+  'pg',
+  '@types/pg',
+  '@types/node',
+].map((name) => {
+  const { version } = JSON.parse(
+    readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8'),
+  ) as { version: string };
+  return `${name}@${version}`;
+});
+
+/** One import per subpath export (keys of package.json `exports`, checked below), a few names each. */
+const subpathImports = `
+import { createFieldseal, DataKey, EnvSecretSource, Fieldseal, FieldsealError, LocalKeyProvider } from 'fieldseal';
+import type { EncryptionContext, FieldValue } from 'fieldseal';
+import { MemoryKeyProvider, MemoryKeyStore } from 'fieldseal/testing';
+import { migrate, PostgresKeyStore, verifyAuditChain } from 'fieldseal/postgres';
+import { FIELDSEAL_INSTRUMENTS, openTelemetryMetrics } from 'fieldseal/opentelemetry';
+import { AwsKmsCallError, AwsKmsKeyProvider } from 'fieldseal/kms/aws';
+import { VaultKvSecretSource, VaultTransitKeyProvider } from 'fieldseal/kms/vault';
+import { Pkcs11KeyProvider } from 'fieldseal/kms/pkcs11';
+import { createDynamoRepository, DynamoKeyStore } from 'fieldseal/dynamodb';
+
+const context: EncryptionContext = { tenant: 'acme', table: 'customers', field: 'ssn', record: 'cus_1' };
+const value: FieldValue = 'x';
+const client: Fieldseal = createFieldseal({
+  provider: new MemoryKeyProvider(),
+  keys: { mode: 'embedded', masterKeyId: 'master' },
+  cache: { maxAgeMs: 1000 },
+});
+const exported = {
+  DataKey, EnvSecretSource, FieldsealError, LocalKeyProvider, MemoryKeyStore, migrate,
+  PostgresKeyStore, verifyAuditChain, FIELDSEAL_INSTRUMENTS, openTelemetryMetrics,
+  AwsKmsCallError, AwsKmsKeyProvider, VaultKvSecretSource, VaultTransitKeyProvider,
+  Pkcs11KeyProvider, createDynamoRepository, DynamoKeyStore,
+};
+const missing = Object.entries(exported).filter(([, v]) => v === undefined).map(([k]) => k);
+console.log(JSON.stringify({ missing, context: context.tenant, value, client: typeof client.encrypt }));
+`;
+
+/** The ```ts blocks of the README's "## Usage" section, as written. */
+function readmeUsage(): string {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const start = readme.indexOf('\n## Usage');
+  const end = readme.indexOf('\n## ', start + 1);
+  const section = readme.slice(start, end === -1 ? undefined : end);
+  return [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]).join('\n');
+}
+
+function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = process.env,
+): SpawnSyncReturns<string> {
+  return spawnSync(command, args, { cwd, env, encoding: 'utf8', timeout: 60_000 });
+}
+
+function output(r: SpawnSyncReturns<string>): string {
+  return `exit ${String(r.status)}\n${r.stdout}\n${r.stderr}`;
+}
+
+const work = realpathSync(mkdtempSync(join(tmpdir(), 'fieldseal-pack-')));
+const packed = run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], root);
+const tarball = packed.status === 0 ? readdirSync(work).find((f) => f.endsWith('.tgz')) : undefined;
+if (tarball === undefined) {
+  rmSync(work, { recursive: true, force: true });
+  console.warn(
+    `\n!!! SKIPPING the packaging test: \`npm pack\` failed, so what users install is untested.\n${output(packed)}\n`,
+  );
+}
+
+describe.skipIf(tarball === undefined)('the packed tarball, installed into a fresh project', () => {
+  const app = join(work, 'app');
+
+  beforeAll(() => {
+    mkdirSync(join(app, 'src'), { recursive: true });
+    writeFileSync(
+      join(app, 'package.json'),
+      JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
+    );
+    const install = (network: '--offline' | '--prefer-offline') =>
+      run(
+        'npm',
+        [
+          'install',
+          '--no-audit',
+          '--no-fund',
+          '--no-package-lock',
+          '--ignore-scripts',
+          network,
+          join(work, tarball!),
+          ...consumerDeps,
+        ],
+        app,
+      );
+    // Offline from the npm cache when it holds everything; the registry otherwise.
+    let installed = install('--offline');
+    if (installed.status !== 0) installed = install('--prefer-offline');
+    expect(installed.status, output(installed)).toBe(0);
+
+    writeFileSync(join(app, 'src/readme-usage.ts'), readmeUsage());
+    writeFileSync(join(app, 'src/subpaths.ts'), subpathImports);
+    for (const [name, module, moduleResolution] of [
+      ['nodenext', 'nodenext', 'nodenext'],
+      ['bundler', 'esnext', 'bundler'],
+    ] as const) {
+      writeFileSync(
+        join(app, `tsconfig.${name}.json`),
+        JSON.stringify({
+          compilerOptions: {
+            module,
+            moduleResolution,
+            target: 'es2022',
+            strict: true,
+            skipLibCheck: false,
+            noEmit: true,
+            types: ['node'],
+          },
+          include: ['src'],
+        }),
+      );
+    }
+  }, 90_000);
+
+  afterAll(() => {
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('one import per subpath export covers every subpath of package.json', () => {
+    const subpaths = Object.keys(manifest.exports)
+      .filter((k) => k !== './package.json')
+      .map((k) => (k === '.' ? 'fieldseal' : `fieldseal/${k.slice(2)}`));
+    const imported = [...subpathImports.matchAll(/from '([^']+)'/g)].map((m) => m[1]);
+    expect(new Set(imported)).toEqual(new Set(subpaths));
+  });
+
+  it.each(['nodenext', 'bundler'])(
+    'the README usage example and the subpath imports type-check (%s, skipLibCheck: false)',
+    (name) => {
+      const r = run(process.execPath, [tsc, '-p', `tsconfig.${name}.json`], app);
+      expect(r.stdout + r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    },
+    60_000,
+  );
+
+  it('no export of any subpath is @internal', () => {
+    const file = join(app, 'src/subpaths.ts');
+    const program = ts.createProgram([file], {
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      target: ts.ScriptTarget.ES2022,
+      noEmit: true,
+      types: [],
+    });
+    const checker = program.getTypeChecker();
+    const internal: string[] = [];
+    for (const statement of program.getSourceFile(file)!.statements) {
+      if (!ts.isImportDeclaration(statement)) continue;
+      const module = checker.getSymbolAtLocation(statement.moduleSpecifier);
+      expect(module, (statement.moduleSpecifier as ts.StringLiteral).text).toBeDefined();
+      for (const exported of checker.getExportsOfModule(module!)) {
+        const symbol =
+          exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
+        if (symbol.getJsDocTags(checker).some((t) => t.name === 'internal')) {
+          internal.push(
+            `${(statement.moduleSpecifier as ts.StringLiteral).text}: ${exported.name}`,
+          );
+        }
+      }
+    }
+    expect(internal).toEqual([]);
+  }, 30_000);
+
+  it('runs the README usage example: prints the value, then fails on the moved context', () => {
+    const js = ts.transpileModule(readmeUsage(), {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    }).outputText;
+    writeFileSync(join(app, 'readme-usage.mjs'), js);
+    const r = run(process.execPath, ['readme-usage.mjs'], app, {
+      ...process.env,
+      FIELDSEAL_MASTER_KEY: `base64:${randomBytes(32).toString('base64')}`,
+    });
+    expect(r.stdout, output(r)).toBe('521-44-8790\n');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('ERR_AUTHENTICATION_FAILED');
+    expect(r.stderr).toContain(join(app, 'node_modules/fieldseal/'));
+  });
+
+  it('runs one import of every subpath export', () => {
+    const js = ts.transpileModule(subpathImports, {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    }).outputText;
+    writeFileSync(join(app, 'subpaths.mjs'), js);
+    const r = run(process.execPath, ['subpaths.mjs'], app);
+    expect(r.status, output(r)).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({
+      missing: [],
+      context: 'acme',
+      value: 'x',
+      client: 'function',
+    });
+  });
+
+  it('ships the sources its source maps point at', () => {
+    const installed = join(app, 'node_modules/fieldseal');
+    const maps = ['dist/index.js.map', 'dist/index.d.ts.map', 'dist/client/fieldseal.js.map'];
+    for (const map of maps) {
+      const { sources } = JSON.parse(readFileSync(join(installed, map), 'utf8')) as {
+        sources: string[];
+      };
+      for (const source of sources) {
+        expect(existsSync(join(installed, map, '..', source)), `${map} → ${source}`).toBe(true);
+      }
+    }
+  });
+});
