@@ -12,6 +12,7 @@ import {
   type EncodedPlaintext,
   type PaddingOption,
 } from '../envelope/plaintext.js';
+import { ownData } from '../lib/own-data.js';
 import { checkFieldMasterKeyId } from './field-master-key.js';
 import type { MetricsRecorder } from './metrics.js';
 import type { FieldPolicy, KeysConfig, Mode } from './options.js';
@@ -64,12 +65,12 @@ function snapshotPolicy(name: string, policy: unknown): FieldPolicy {
   if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) {
     throw new TypeError(`fields["${name}"]: expected an object`);
   }
-  const out = Object.create(null) as Record<string, unknown>;
-  for (const [key, d] of Object.entries(Object.getOwnPropertyDescriptors(policy))) {
-    if (d.enumerable !== true) continue;
-    if (!('value' in d)) throw new TypeError(`fields["${name}"].${key}: expected a data property`);
+  const out = ownData(policy, (_why, key) => {
+    throw new TypeError(`fields["${name}"].${key}: expected a data property`);
+  });
+  for (const key in out) {
     if (!POLICY_KEYS.has(key)) throw new TypeError(`fields["${name}"]: unknown option "${key}"`);
-    if (d.value !== undefined) out[key] = d.value;
+    if (out[key] === undefined) delete out[key];
   }
   return Object.freeze(out);
 }

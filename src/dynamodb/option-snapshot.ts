@@ -1,4 +1,5 @@
 import { UnsupportedOptionError } from '../errors.js';
+import { ownData } from '../lib/own-data.js';
 
 /*
  * Every options object a repository method takes is read exactly once, into a snapshot of its
@@ -37,27 +38,28 @@ export function optionSnapshot(
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new TypeError(`${where}: expected an object`);
   }
-  const snapshot = Object.create(null) as Record<string, unknown>;
   // One ownKeys and one descriptor per key: a Proxy or getter is never asked twice.
-  for (const key of Reflect.ownKeys(value)) {
-    const descriptor = Reflect.getOwnPropertyDescriptor(value, key);
-    if (descriptor === undefined || descriptor.enumerable !== true) continue;
-    if (typeof key === 'symbol') {
-      throw new UnsupportedOptionError(`${where}: symbol keys are not options`);
-    }
-    if (allowed !== 'any' && !allowed.includes(key)) {
+  const snapshot = ownData(
+    value,
+    (why, key) => {
       throw new UnsupportedOptionError(
-        `${where}: "${printable(key)}" is not supported (expected ${list(allowed)}); ` +
-          'nothing was sent',
+        why === 'symbol'
+          ? `${where}: symbol keys are not options`
+          : `${where}: "${key}" is an accessor property; pass plain data properties`,
       );
-    }
-    if (!('value' in descriptor)) {
-      throw new UnsupportedOptionError(
-        `${where}: "${key}" is an accessor property; pass plain data properties`,
-      );
-    }
-    snapshot[key] = descriptor.value;
-  }
+    },
+    {
+      symbols: 'refuse',
+      check: (key) => {
+        if (allowed !== 'any' && !allowed.includes(key)) {
+          throw new UnsupportedOptionError(
+            `${where}: "${printable(key)}" is not supported (expected ${list(allowed)}); ` +
+              'nothing was sent',
+          );
+        }
+      },
+    },
+  );
   return Object.freeze(snapshot);
 }
 

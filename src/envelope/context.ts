@@ -1,4 +1,5 @@
 import { InvalidContextError } from '../errors.js';
+import { ownData, type OwnDataRefusal } from '../lib/own-data.js';
 
 /**
  * The encryption context of one value. It is never stored: its canonical encoding is bound
@@ -41,6 +42,12 @@ function requireName(ctx: EncryptionContext, name: 'tenant' | 'table' | 'field')
   }
 }
 
+const CONTEXT_REFUSALS: Readonly<Record<OwnDataRefusal, string>> = {
+  symbol: 'encryption context keys must be strings (symbol keys are not bound)',
+  accessor: 'encryption context entries must be data properties, not getters',
+  hidden: 'encryption context entries must be enumerable',
+};
+
 /**
  * One read of a caller's context: a null-prototype copy of its own, enumerable, string-keyed
  * data properties (list values copied too), so that what is validated, what is bound into the
@@ -59,17 +66,13 @@ export function snapshotContext(ctx: unknown): EncryptionContext {
   if (proto !== Object.prototype && proto !== null) {
     invalid('encryption context must be a plain object (no class instance or prototype chain)');
   }
-  const descriptors = Object.getOwnPropertyDescriptors(ctx);
-  if (Object.getOwnPropertySymbols(descriptors).length > 0) {
-    invalid('encryption context keys must be strings (symbol keys are not bound)');
-  }
-  const out = Object.create(null) as Record<string, string | readonly string[] | undefined>;
-  for (const key of Object.keys(descriptors)) {
-    const d = descriptors[key]!;
-    if (!('value' in d)) invalid('encryption context entries must be data properties, not getters');
-    if (d.enumerable !== true) invalid('encryption context entries must be enumerable');
-    const value: unknown = d.value;
-    out[key] = Array.isArray(value) ? copyList(value) : (value as string | undefined);
+  const out = ownData(ctx, (why) => invalid(CONTEXT_REFUSALS[why]), {
+    symbols: 'refuse',
+    hidden: 'refuse',
+  });
+  for (const key in out) {
+    const value = out[key];
+    if (Array.isArray(value)) out[key] = copyList(value);
   }
   return out as EncryptionContext;
 }

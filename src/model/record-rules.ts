@@ -7,6 +7,7 @@ import {
   type FieldsealError,
 } from '../errors.js';
 import type { EncryptionContext } from '../envelope/context.js';
+import { ownData } from '../lib/own-data.js';
 import { bucketSize } from '../envelope/plaintext.js';
 import type { FieldKind } from './field.js';
 import type { ModelPlan, PlannedEncryption, PlannedField } from './model-plan.js';
@@ -74,23 +75,24 @@ export function asRecord(
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new TypeError(`model ${plan.table}: expected each ${what} to be an object`);
   }
-  const out = Object.create(null) as Record<string, unknown>;
-  for (const [name, d] of Object.entries(Object.getOwnPropertyDescriptors(value))) {
-    if (d.enumerable !== true) continue;
-    // A misspelt sensitive field would otherwise be written in plaintext, or dropped.
-    if (what === 'record' && !plan.names.has(name)) {
-      throw new TypeError(
-        `model ${plan.table}: the record has a field "${name}" it does not declare`,
-      );
-    }
-    if (!('value' in d)) {
+  return ownData(
+    value,
+    (_why, name) => {
       throw new TypeError(
         `model ${plan.table}: field "${name}" of the ${what} is a getter; pass plain data`,
       );
-    }
-    out[name] = d.value;
-  }
-  return out;
+    },
+    {
+      // A misspelt sensitive field would otherwise be written in plaintext, or dropped.
+      check: (name) => {
+        if (what === 'record' && !plan.names.has(name)) {
+          throw new TypeError(
+            `model ${plan.table}: the record has a field "${name}" it does not declare`,
+          );
+        }
+      },
+    },
+  );
 }
 
 /** The context entries shared by every value of one record. */
