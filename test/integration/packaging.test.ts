@@ -47,6 +47,26 @@ const consumerDeps = [
   return `${name}@${version}`;
 });
 
+/** The CLI's optional peers, installed in a second step as the README says. */
+const cliDeps = ['commander', '@electric-sql/pglite'].map((name) => {
+  const { version } = JSON.parse(
+    readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8'),
+  ) as { version: string };
+  return `${name}@${version}`;
+});
+
+/** The `npx fieldseal …` lines of the README's "## CLI" section, as written. */
+function readmeCliLines(): string[] {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const start = readme.indexOf('\n## CLI');
+  const end = readme.indexOf('\n## ', start + 1);
+  const section = readme.slice(start, end === -1 ? undefined : end);
+  return [...section.matchAll(/```sh\n([\s\S]*?)```/g)]
+    .flatMap((m) => m[1].split('\n'))
+    .map((line) => line.replace(/\s+#.*$/, '').trim())
+    .filter((line) => line.includes('npx fieldseal'));
+}
+
 /** One import per subpath export (keys of package.json `exports`, checked below), a few names each. */
 const subpathImports = `
 import { createFieldseal, DataKey, EnvSecretSource, Fieldseal, FieldsealError, LocalKeyProvider } from 'fieldseal';
@@ -110,6 +130,16 @@ if (tarball === undefined) {
 
 describe.skipIf(tarball === undefined)('the packed tarball, installed into a fresh project', () => {
   const app = join(work, 'app');
+  // Offline from the npm cache when it holds everything; the registry otherwise.
+  const install = (packages: string[]) => {
+    const args = ['install', '--no-audit', '--no-fund', '--no-package-lock', '--ignore-scripts'];
+    const offline = run('npm', [...args, '--offline', ...packages], app);
+    return offline.status === 0
+      ? offline
+      : run('npm', [...args, '--prefer-offline', ...packages], app);
+  };
+  // npx must run the installed binary: with an unreachable registry, any fetch by name fails.
+  const npxEnv = { ...process.env, npm_config_registry: 'http://127.0.0.1:9/' };
 
   beforeAll(() => {
     mkdirSync(join(app, 'src'), { recursive: true });
@@ -117,24 +147,7 @@ describe.skipIf(tarball === undefined)('the packed tarball, installed into a fre
       join(app, 'package.json'),
       JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
     );
-    const install = (network: '--offline' | '--prefer-offline') =>
-      run(
-        'npm',
-        [
-          'install',
-          '--no-audit',
-          '--no-fund',
-          '--no-package-lock',
-          '--ignore-scripts',
-          network,
-          join(work, tarball!),
-          ...consumerDeps,
-        ],
-        app,
-      );
-    // Offline from the npm cache when it holds everything; the registry otherwise.
-    let installed = install('--offline');
-    if (installed.status !== 0) installed = install('--prefer-offline');
+    const installed = install([join(work, tarball!), ...consumerDeps]);
     expect(installed.status, output(installed)).toBe(0);
 
     writeFileSync(join(app, 'src/readme-usage.ts'), readmeUsage());
@@ -240,6 +253,42 @@ describe.skipIf(tarball === undefined)('the packed tarball, installed into a fre
       client: 'function',
     });
   });
+
+  it('the core pulls in no database engine and no CLI framework', () => {
+    const installed = JSON.parse(
+      readFileSync(join(app, 'node_modules/fieldseal/package.json'), 'utf8'),
+    ) as { dependencies?: Record<string, string> };
+    expect(installed.dependencies ?? {}).toEqual({});
+    expect(existsSync(join(app, 'node_modules/@electric-sql/pglite'))).toBe(false);
+    expect(existsSync(join(app, 'node_modules/commander'))).toBe(false);
+  });
+
+  it('npx fieldseal without its CLI peer says what to install (and fetches nothing)', () => {
+    const r = run('npx', ['fieldseal', '--version'], app, npxEnv);
+    expect(r.status, output(r)).toBe(1);
+    expect(r.stderr).toContain('npm install commander');
+    const json = run('npx', ['fieldseal', 'tenant', 'list', '--json'], app, npxEnv);
+    expect(json.status, output(json)).toBe(1);
+    const { error } = JSON.parse(json.stdout) as { error: { code: string; message: string } };
+    expect(error.code).toBe('ERR_MISSING_PEER');
+    expect(error.message).toContain('npm install commander');
+  });
+
+  it('with the CLI peers installed, every `npx fieldseal` line of the README runs as written', () => {
+    const peers = install(cliDeps);
+    expect(peers.status, output(peers)).toBe(0);
+    const version = run('npx', ['fieldseal', '--version'], app, npxEnv);
+    expect(version.stdout.trim(), output(version)).toBe(
+      (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version,
+    );
+    const lines = readmeCliLines();
+    expect(lines.length).toBeGreaterThanOrEqual(4);
+    for (const line of lines) {
+      const r = run('sh', ['-c', line], app, npxEnv);
+      expect(r.status, `${line}\n${output(r)}`).toBe(0);
+      if (line.includes('fieldseal encrypt')) expect(r.stdout).toMatch(/^fs1:/);
+    }
+  }, 180_000);
 
   it('ships the sources its source maps point at', () => {
     const installed = join(app, 'node_modules/fieldseal');
