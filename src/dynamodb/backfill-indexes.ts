@@ -7,7 +7,7 @@ import type { PlannedField } from '../model/model-plan.js';
 import type { AnyModel } from '../model/model-types.js';
 import { contextOf, kindError, scopeOf } from '../model/record-rules.js';
 import type { DynamoItem } from './item-codec.js';
-import type { WriteContext } from './item-writes.js';
+import type { WriteContext } from './table-context.js';
 
 /*
  * The backfill's blind-index pass (`indexes: true`): for every blind-indexed value of a page,

@@ -1,21 +1,13 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import {
-  indexValues,
-  writtenIndexColumns,
-  type WrittenIndexColumn,
-} from '../blind-index/index-values.js';
-import {
-  resolveIndexConfig,
-  type IndexConfig,
-  type RepositoryBlindIndexOptions,
-} from '../blind-index/repository-index-config.js';
-import type { TenantSecrets } from '../blind-index/tenant-secrets.js';
+import { indexValues, writtenIndexColumns } from '../blind-index/index-values.js';
+import { resolveIndexConfig } from '../blind-index/repository-index-config.js';
 import type { Fieldseal } from '../client/fieldseal.js';
 import type { ModelPlan } from '../model/model-plan.js';
 import type { AnyModel } from '../model/model-types.js';
 import { dynamoTenantIndexSecrets } from './blind-index-secrets-table.js';
 import type { DynamoItem } from './item-codec.js';
-import type { DynamoRepositoryOptions } from './repository-types.js';
+import type { BlindIndexState } from './table-context.js';
+import type { DynamoBlindIndexOptions, DynamoRepositoryOptions } from './repository-types.js';
 
 /*
  * Blind-index attributes of DynamoDB items: for each `.blindIndex()` field and each version
@@ -24,27 +16,6 @@ import type { DynamoRepositoryOptions } from './repository-types.js';
  * attribute (a sparse index). The keys mix in each tenant's secret, sealed under its data key
  * in a DynamoDB table of its own, so a crypto-shred also ends the tenant's indexes.
  */
-
-/**
- * The `blindIndex` option of `createDynamoRepository`: the indexer, the versions written and
- * read per field, and the DynamoDB table of the tenants' sealed index secrets.
- * @example
- * ```ts
- * const blindIndex: DynamoBlindIndexOptions<typeof Customer> = {
- *   indexer: await createBlindIndexer({ source, reference: 'blind-index' }),
- *   secretsTable: 'prod-fieldseal-bidx-secrets', // default fieldseal_blind_index_secrets
- * };
- * ```
- */
-export type DynamoBlindIndexOptions<M extends AnyModel> = RepositoryBlindIndexOptions<M>;
-
-/** The blind-index state of one repository. @internal */
-export interface BlindIndexState {
-  readonly config: IndexConfig;
-  readonly secrets: TenantSecrets;
-  readonly written: readonly WrittenIndexColumn[];
-  readonly secretsTable: string;
-}
 
 /**
  * The rule index attribute names have always had here (the configuration was once resolved by

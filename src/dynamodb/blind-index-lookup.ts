@@ -2,11 +2,10 @@ import { QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { normalizeValue } from '../blind-index/options.js';
 import { indexOf } from '../blind-index/index-values.js';
 import type { AnyModel, InferRecord } from '../model/model-types.js';
-import type { BlindIndexState } from './blind-index-attributes.js';
 import type { DynamoItem } from './item-codec.js';
 import type { IndexLayout } from './secondary-indexes.js';
 import { checkTenant } from './table-keys.js';
-import type { WriteContext } from './item-writes.js';
+import type { BlindIndexState, WriteContext } from './table-context.js';
 
 /*
  * Equality lookups on an encrypted field through a GSI keyed by its blind index. The index

@@ -16,7 +16,7 @@ import { TenantSecrets } from '../blind-index/tenant-secrets.js';
 import { batchGetItems, batchWriteRequests, type Sender } from './batch-requests.js';
 import { createTableIfAbsent, waitUntilActive } from './create-table.js';
 import type { DynamoItem } from './item-codec.js';
-import type { DynamoDBSendingClient } from './repository-types.js';
+import type { DynamoDBSendingClient } from './sending-client.js';
 import { checkTenant } from './table-keys.js';
 
 /*

@@ -10,7 +10,7 @@ import type { AnyModel } from '../model/model-types.js';
 import { assertRegistered, contextOf, scopeOf } from '../model/record-rules.js';
 import { indexAttributes, repairIndexes, type IndexedValue } from './backfill-indexes.js';
 import { itemToRow, type DynamoItem } from './item-codec.js';
-import type { WriteContext } from './item-writes.js';
+import type { WriteContext } from './table-context.js';
 import { legacySlots, sealLegacy, type LegacyState } from './legacy-values.js';
 import { optionSnapshot } from './option-snapshot.js';
 import { assertCanBackfill } from './repository-modes.js';

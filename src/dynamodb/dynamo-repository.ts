@@ -8,7 +8,8 @@ import {
 import type { Fieldseal } from '../client/fieldseal.js';
 import type { ModelPlan } from '../model/model-plan.js';
 import type { AnyModel, BlindIndexedField, InferRecord } from '../model/model-types.js';
-import { addIndexAttributes, type BlindIndexState } from './blind-index-attributes.js';
+import { addIndexAttributes } from './blind-index-attributes.js';
+import type { BlindIndexState } from './table-context.js';
 import { findByIndex, type LookupStats } from './blind-index-lookup.js';
 import {
   backfillTable,

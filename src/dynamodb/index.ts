@@ -20,7 +20,7 @@ export type {
 } from './repository-types.js';
 export type { DynamoKeyValue, DynamoTableKeys } from './table-keys.js';
 export type { DynamoCondition } from './write-conditions.js';
-export type { DynamoBlindIndexOptions } from './blind-index-attributes.js';
+export type { DynamoBlindIndexOptions } from './repository-types.js';
 export type { DynamoBlindIndexKeys } from './secondary-indexes.js';
 export {
   DynamoKeyStore,

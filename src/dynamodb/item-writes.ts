@@ -7,11 +7,10 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { ConditionFailedError } from '../errors.js';
-import { updatedIndexAttributes, type BlindIndexState } from './blind-index-attributes.js';
+import { updatedIndexAttributes } from './blind-index-attributes.js';
 import { mapLimit } from '../lib/map-limit.js';
 import type { AnyModel, InferRecord } from '../model/model-types.js';
 import { itemToRow, type DynamoItem } from './item-codec.js';
-import type { ItemRecords } from './item-records.js';
 import { optionSnapshot } from './option-snapshot.js';
 import {
   assertCanChange,
@@ -22,7 +21,7 @@ import {
 } from './repository-modes.js';
 import type { DynamoChanges } from './repository-types.js';
 import { checkTenant, keyOf, type DynamoKeyValue } from './table-keys.js';
-import type { TableContext } from './transactions.js';
+import type { WriteContext } from './table-context.js';
 import { buildUpdate } from './update-expression.js';
 import {
   allOf,
@@ -42,12 +41,6 @@ import { deleteOptions, saveOptions, updateOptions } from './write-options.js';
  * does not hold". The stored item itself is never requested with the failure
  * (ReturnValuesOnConditionCheckFailure), because the SDK's logger would log it.
  */
-
-/** What the writes need of their repository. @internal */
-export interface WriteContext<M extends AnyModel> extends TableContext<M> {
-  readonly records: ItemRecords<M>;
-  readonly blindIndex: BlindIndexState | undefined;
-}
 
 type Key = Readonly<Record<string, DynamoKeyValue>>;
 

@@ -1,12 +1,13 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Fieldseal } from '../client/fieldseal.js';
 import type { AnyModel, BlindIndexedField, InferRecord } from '../model/model-types.js';
-import type { DynamoBlindIndexOptions } from './blind-index-attributes.js';
+import type { RepositoryBlindIndexOptions } from '../blind-index/repository-index-config.js';
 import type { DynamoBackfillOptions, DynamoBackfillReport } from './dynamo-backfill.js';
 import type { DynamoLegacyOptions } from './legacy-values.js';
 import type { DynamoBlindIndexKeys } from './secondary-indexes.js';
 import type { DynamoKeyValue, DynamoTableKeys } from './table-keys.js';
 import type { DynamoCondition } from './write-conditions.js';
+import type { DynamoDBSendingClient } from './sending-client.js';
 import type {
   DynamoDeleteOptions,
   DynamoSaveOptions,
@@ -14,20 +15,20 @@ import type {
   FieldName,
 } from './write-options.js';
 
-export type { DynamoDeleteOptions, DynamoSaveOptions, DynamoUpdateOptions };
+export type { DynamoDBSendingClient, DynamoDeleteOptions, DynamoSaveOptions, DynamoUpdateOptions };
 
 /**
- * A client that sends the low-level DynamoDB commands through the SDK's middleware stack, such
- * as `DynamoDBDocumentClient` from `@aws-sdk/lib-dynamodb`.
+ * The `blindIndex` option of `createDynamoRepository`: the indexer, the versions written and
+ * read per field, and the DynamoDB table of the tenants' sealed index secrets.
  * @example
  * ```ts
- * const client: DynamoDBSendingClient = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+ * const blindIndex: DynamoBlindIndexOptions<typeof Customer> = {
+ *   indexer: await createBlindIndexer({ source, reference: 'blind-index' }),
+ *   secretsTable: 'prod-fieldseal-bidx-secrets', // default fieldseal_blind_index_secrets
+ * };
  * ```
  */
-export interface DynamoDBSendingClient {
-  readonly config: object;
-  send(command: never): Promise<unknown>;
-}
+export type DynamoBlindIndexOptions<M extends AnyModel> = RepositoryBlindIndexOptions<M>;
 
 /**
  * Options of {@link createDynamoRepository}.

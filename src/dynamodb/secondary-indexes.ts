@@ -5,7 +5,7 @@ import type {
 } from '@aws-sdk/client-dynamodb';
 import { indexColumn } from '../blind-index/repository-index-config.js';
 import type { ModelPlan, PlannedField } from '../model/model-plan.js';
-import type { BlindIndexState } from './blind-index-attributes.js';
+import type { BlindIndexState } from './table-context.js';
 import { keyAttribute, type DynamoTableKeys, type KeyLayout } from './table-keys.js';
 
 /**

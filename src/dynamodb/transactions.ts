@@ -3,16 +3,14 @@ import {
   TransactWriteItemsCommand,
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
-import type { Fieldseal } from '../client/fieldseal.js';
 import type { ModelPlan } from '../model/model-plan.js';
 import type { AnyModel, InferRecord } from '../model/model-types.js';
-import type { Sender } from './batch-requests.js';
 import type { DynamoItem } from './item-codec.js';
-import type { ItemRecords } from './item-records.js';
+import type { TableContext } from './table-context.js';
 import { flag, optionSnapshot } from './option-snapshot.js';
 import { assertCanPut, assertCanReadRecords, assertCanWrite } from './repository-modes.js';
 import type { DynamoTransactWrite } from './repository-types.js';
-import { checkTenant, keyOf, type DynamoKeyValue, type KeyLayout } from './table-keys.js';
+import { checkTenant, keyOf, type DynamoKeyValue } from './table-keys.js';
 import {
   allOf,
   conditionParts,
@@ -28,17 +26,6 @@ import {
  * conditional on the tenant, so a transaction cannot delete another tenant's item, and puts
  * never replace one.
  */
-
-/** What a transaction needs of its repository. @internal */
-export interface TableContext<M extends AnyModel> {
-  readonly client: Sender;
-  readonly fs: Fieldseal;
-  readonly model: M;
-  readonly plan: ModelPlan;
-  readonly layout: KeyLayout;
-  readonly tableName: string;
-  readonly records: ItemRecords<M>;
-}
 
 /** DynamoDB's limit of actions per transaction. */
 const MAX_ACTIONS = 100;

@@ -62,7 +62,7 @@ function readmeCliLines(): string[] {
   const end = readme.indexOf('\n## ', start + 1);
   const section = readme.slice(start, end === -1 ? undefined : end);
   return [...section.matchAll(/```sh\n([\s\S]*?)```/g)]
-    .flatMap((m) => m[1].split('\n'))
+    .flatMap((m) => (m[1] ?? '').split('\n'))
     .map((line) => line.replace(/\s+#.*$/, '').trim())
     .filter((line) => line.includes('npx fieldseal'));
 }

@@ -1,0 +1,12 @@
+/**
+ * A client that sends the low-level DynamoDB commands through the SDK's middleware stack, such
+ * as `DynamoDBDocumentClient` from `@aws-sdk/lib-dynamodb`.
+ * @example
+ * ```ts
+ * const client: DynamoDBSendingClient = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+ * ```
+ */
+export interface DynamoDBSendingClient {
+  readonly config: object;
+  send(command: never): Promise<unknown>;
+}
