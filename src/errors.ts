@@ -53,7 +53,9 @@ export type FieldsealErrorCode =
   | 'ERR_ACCESS_DENIED'
   | 'ERR_CONDITION_FAILED'
   | 'ERR_KEY_COMMITMENT_MISMATCH'
-  | 'ERR_UNSUPPORTED_OPTION';
+  | 'ERR_UNSUPPORTED_OPTION'
+  | 'ERR_CONFIG_NOT_FOUND'
+  | 'ERR_INSECURE_KEY_FILE';
 
 /**
  * Non-secret facts an error may carry: names of things, never their contents.
@@ -331,16 +333,56 @@ export class UnsupportedValueError extends FieldsealError {
 /**
  * A data-key version cannot be retired: stored values still use it (counted), or its tenant's
  * active version is too recent for every process to have stopped writing under older ones.
- * Run the backfill first (or wait), then retire.
+ * Run the backfill first (or wait), then retire; `uses` says exactly what still uses the
+ * version (tables, columns, counts, blind-index secrets).
  * @example
  * ```ts
  * if (isFieldsealError(err) && err.code === 'ERR_KEY_VERSION_IN_USE') await runBackfill(options);
  * ```
  */
 export class KeyVersionInUseError extends FieldsealError {
-  constructor(message = 'stored values still use this data-key version', o?: Opts) {
+  /**
+   * Everything counted that still uses a version being retired: one entry per table column
+   * (or per sealed blind-index secret) and key version, with the number of values. Empty when
+   * the refusal is about time (the active version is too recent). Names and counts only.
+   */
+  readonly uses: readonly KeyVersionUse[];
+  constructor(
+    message = 'stored values still use this data-key version',
+    o?: Opts & { uses?: readonly KeyVersionUse[] },
+  ) {
     super('ERR_KEY_VERSION_IN_USE', message, o);
+    this.uses = Object.freeze((o?.uses ?? []).map((u) => Object.freeze({ ...u })));
   }
+  override toJSON(): ReturnType<FieldsealError['toJSON']> & { uses: readonly KeyVersionUse[] } {
+    return { ...super.toJSON(), uses: this.uses };
+  }
+}
+
+/**
+ * Where stored values use one data-key version, counted by `countKeyUsage` (headers only):
+ * a column of a model table, or the sealed per-tenant blind-index secrets of one index
+ * version. Names and counts, never a value.
+ * @example
+ * ```ts
+ * for (const u of err.uses) console.log(`${u.table}.${u.column}: ${u.count} values under ${u.key}`);
+ * ```
+ */
+export interface KeyVersionUse {
+  /** `column`: values of a model field; `blind-index-secret`: a sealed blind-index secret. */
+  readonly kind: 'column' | 'blind-index-secret';
+  /** The database table. */
+  readonly table: string;
+  /** The column holding the values (`sealed` for blind-index secrets). */
+  readonly column: string;
+  /** The model table (`defineModel({ table })`) for `column` uses: what a backfill names. */
+  readonly model?: string;
+  /** The blind-index version whose tenant secret is sealed under `key`. */
+  readonly indexVersion?: number;
+  /** Key label: `keyId@version`, `embedded`, `plaintext` or `malformed`. */
+  readonly key: string;
+  /** Values counted. */
+  readonly count: number;
 }
 
 /**
@@ -431,6 +473,35 @@ export class KeyCommitmentMismatchError extends FieldsealError {
 export class UnsupportedOptionError extends FieldsealError {
   constructor(message = 'this option is not supported', o?: Opts) {
     super('ERR_UNSUPPORTED_OPTION', message, o);
+  }
+}
+
+/**
+ * A configuration file does not exist (or cannot be read). Details name the file
+ * (`details.reference`); create one with `initProject` (`fieldseal init`).
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_CONFIG_NOT_FOUND') console.error(err.details.reference);
+ * ```
+ */
+export class ConfigNotFoundError extends FieldsealError {
+  constructor(message = 'the configuration file does not exist', o?: Opts) {
+    super('ERR_CONFIG_NOT_FOUND', message, o);
+  }
+}
+
+/**
+ * A master key file can be read by other users (its group or others have any permission):
+ * refused before its key is used. Details name the file (`details.reference`); the fix is
+ * `chmod 600 <file>`.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_INSECURE_KEY_FILE') console.error(`chmod 600 ${err.details.reference}`);
+ * ```
+ */
+export class InsecureKeyFileError extends FieldsealError {
+  constructor(message = 'the key file is readable by other users', o?: Opts) {
+    super('ERR_INSECURE_KEY_FILE', message, o);
   }
 }
 

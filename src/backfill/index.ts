@@ -15,4 +15,11 @@ export {
   type BackfillStatus,
 } from './backfill-status.js';
 export type { LegacyConverter } from './backfill-target.js';
-export { countKeyUsage, retireKeyVersion, type KeyUsage, type UsageTable } from './key-usage.js';
+export {
+  countKeyUsage,
+  resealBlindIndexSecrets,
+  retireKeyVersion,
+  type KeyUsage,
+  type ResealReport,
+  type UsageTable,
+} from './key-usage.js';

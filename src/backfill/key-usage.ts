@@ -5,7 +5,10 @@ import {
   KeyNotConfiguredError,
   KeyVersionInUseError,
   ModeForbiddenError,
+  type FieldsealErrorCode,
+  type KeyVersionUse,
 } from '../errors.js';
+import { TenantIndexSecrets } from '../integrations/postgres/tenant-index-secrets.js';
 import type { KeyStore } from '../keystore/key-store.js';
 import type { SqlClient } from '../keystore/postgres/sql-client.js';
 import type { AnyModel } from '../model/model-types.js';
@@ -28,6 +31,11 @@ export interface KeyUsage {
   readonly byKey: Readonly<Record<string, number>>;
   /** Values per `table.field`, then per key label. */
   readonly byField: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /**
+   * The same counts by place: each database table and column (or sealed blind-index secret of
+   * one index version) with each key label it holds, and how many values.
+   */
+  readonly uses: readonly KeyVersionUse[];
 }
 
 /**
@@ -60,7 +68,7 @@ export async function countKeyUsage(options: {
   /**
    * Tables of values sealed by fieldseal itself, with `tenant` and `sealed` columns, counted
    * too when they exist (default: the repository's blind-index secrets,
-   * `fieldseal_blind_index_secrets`; run `repo.resealBlindIndexSecrets()` before retiring).
+   * `fieldseal_blind_index_secrets`; run `resealBlindIndexSecrets()` before retiring).
    */
   readonly sealedTables?: readonly string[];
 }): Promise<KeyUsage> {
@@ -68,6 +76,16 @@ export async function countKeyUsage(options: {
   const sealedTables = options.sealedTables ?? ['fieldseal_blind_index_secrets'];
   const byKey: Record<string, number> = {};
   const byField: Record<string, Record<string, number>> = {};
+  const places = new Map<string, { use: Omit<KeyVersionUse, 'count'>; count: number }>();
+  const count = (use: Omit<KeyVersionUse, 'count'>, field: string): void => {
+    byKey[use.key] = (byKey[use.key] ?? 0) + 1;
+    const f = (byField[field] ??= {});
+    f[use.key] = (f[use.key] ?? 0) + 1;
+    const id = JSON.stringify([use.table, use.column, use.indexVersion ?? null, use.key]);
+    const place = places.get(id);
+    if (place === undefined) places.set(id, { use, count: 1 });
+    else place.count++;
+  };
   let rowsCounted = 0;
   for (const t of options.tables) {
     const target = backfillTarget(fs, t.model, { tableName: t.tableName });
@@ -95,10 +113,16 @@ export async function countKeyUsage(options: {
         for (const f of target.fields) {
           const stored = row[f.name];
           if (stored === null || stored === undefined) continue;
-          const label = keyLabel(stored as string | Uint8Array);
-          byKey[label] = (byKey[label] ?? 0) + 1;
-          const field = (byField[f.planned.qualified] ??= {});
-          field[label] = (field[label] ?? 0) + 1;
+          count(
+            {
+              kind: 'column',
+              table: target.tableName,
+              column: f.name,
+              model: target.plan.table,
+              key: keyLabel(stored as string | Uint8Array),
+            },
+            f.planned.qualified,
+          );
         }
       }
       if (rows.length < PAGE) break;
@@ -114,18 +138,30 @@ export async function countKeyUsage(options: {
       table,
     ]);
     if (exists.rows[0]?.t == null) continue;
-    const { rows } = await sql.query<{ sealed: string }>(
-      `SELECT sealed FROM ${ident(table, 'sealedTables')} WHERE tenant = $1`,
+    // The index version, where the table has one (any table with tenant and sealed works).
+    const { rows } = await sql.query<{ sealed: string; version: string | null }>(
+      `SELECT s.sealed, to_jsonb(s) ->> 'version' AS version
+         FROM ${ident(table, 'sealedTables')} s WHERE s.tenant = $1`,
       [tenant],
     );
-    for (const { sealed } of rows) {
-      const label = keyLabel(sealed);
-      byKey[label] = (byKey[label] ?? 0) + 1;
-      const field = (byField[`${table}.sealed`] ??= {});
-      field[label] = (field[label] ?? 0) + 1;
+    for (const { sealed, version } of rows) {
+      const indexVersion = version === null ? undefined : Number(version);
+      count(
+        {
+          kind: 'blind-index-secret',
+          table,
+          column: 'sealed',
+          ...(indexVersion === undefined || !Number.isInteger(indexVersion)
+            ? {}
+            : { indexVersion }),
+          key: keyLabel(sealed),
+        },
+        `${table}.sealed`,
+      );
     }
   }
-  return { tenant, rows: rowsCounted, byKey, byField };
+  const uses = [...places.values()].map(({ use, count: n }) => Object.freeze({ ...use, count: n }));
+  return { tenant, rows: rowsCounted, byKey, byField, uses };
 }
 
 function keyLabel(stored: string | Uint8Array): string {
@@ -151,8 +187,10 @@ function keyLabel(stored: string | Uint8Array): string {
  *
  * Key administration: `fs` must be created with `admin: ['retire', 'reinstate']` (or
  * `admin: true`); `reinstate` undoes the retirement when values appear meanwhile.
- * @throws KeyVersionInUseError when a value still uses a version below `below` (run the
- *   backfill first) or the active version is too recent.
+ * @throws KeyVersionInUseError when a value still uses a version below `below` (its `uses`
+ *   names every table column and blind-index secret still using one, with counts: run the
+ *   backfill, or {@link resealBlindIndexSecrets}, first) or the active version is too recent
+ *   (`uses` empty).
  * @throws ModeForbiddenError when `fs` may not retire or reinstate (nothing is retired; the
  *   message says which `admin` option the client needs).
  * @returns the versions retired and the usage counted.
@@ -193,19 +231,18 @@ export async function retireKeyVersion(options: {
       { details: { keyRef: `${keyId}@${active.version}` } },
     );
   }
-  const inUse = (usage: KeyUsage): string[] =>
-    Object.entries(usage.byKey)
-      .filter(([label, n]) => {
-        const m = /^(.*)@(\d+)$/.exec(label);
-        return n > 0 && m !== null && m[1] === keyId && Number(m[2]) < below;
-      })
-      .map(([label]) => label);
+  const inUse = (usage: KeyUsage): KeyVersionUse[] =>
+    usage.uses.filter((u) => {
+      const m = /^(.*)@(\d+)$/.exec(u.key);
+      return u.count > 0 && m !== null && m[1] === keyId && Number(m[2]) < below;
+    });
   const before = await countKeyUsage(options);
   const blocking = inUse(before);
   if (blocking.length > 0) {
     throw new KeyVersionInUseError(
-      `stored values still use ${blocking.join(', ')}: run the backfill first`,
-      { details: { keyRef: blocking[0]! } },
+      `stored values still use ${describeUses(blocking)}: re-encrypt them first (runBackfill ` +
+        'for table columns, resealBlindIndexSecrets for blind-index secrets); err.uses lists them',
+      { details: { keyRef: blocking[0]!.key }, uses: blocking },
     );
   }
   let retired: number[];
@@ -222,16 +259,27 @@ export async function retireKeyVersion(options: {
     } catch (err) {
       throw refusedAdmin(
         err,
-        `values were written under ${late.join(', ')} during the retirement, and versions ` +
+        `values were written under ${describeUses(late)} during the retirement, and versions ` +
           `${retired.join(', ')} stay retired: reinstate them with reinstateKeyVersion`,
       );
     }
     throw new KeyVersionInUseError(
-      `values were written under ${late.join(', ')} during the retirement; reinstated`,
-      { details: { keyRef: late[0]! } },
+      `values were written under ${describeUses(late)} during the retirement; reinstated`,
+      { details: { keyRef: late[0]!.key }, uses: late },
     );
   }
   return { retired, usage: after };
+}
+
+/** `contacts.email: 300 under default@1, ...`: names and counts only. */
+function describeUses(uses: readonly KeyVersionUse[]): string {
+  return uses
+    .map((u) =>
+      u.kind === 'blind-index-secret'
+        ? `blind-index secret${u.indexVersion === undefined ? '' : ` of index version ${u.indexVersion}`} in ${u.table}: ${u.count} under ${u.key}`
+        : `${u.table}.${u.column}: ${u.count} under ${u.key}`,
+    )
+    .join('; ');
 }
 
 /**
@@ -244,4 +292,71 @@ function refusedAdmin(err: unknown, state: string): unknown {
     `retireKeyVersion needs a client created with admin: ['retire', 'reinstate'] (or admin: true): ${state}; see docs/modes.md`,
     { cause: err },
   );
+}
+
+/**
+ * What {@link resealBlindIndexSecrets} did: secrets checked, resealed, and each one that could
+ * not be resealed (tenant, index version, error code; e.g. `ERR_KEY_SHREDDED`).
+ * @example
+ * ```ts
+ * const { resealed, failures }: ResealReport = await resealBlindIndexSecrets({ sql, fs, tenant: 'acme' });
+ * ```
+ */
+export interface ResealReport {
+  readonly checked: number;
+  readonly resealed: number;
+  readonly failed: number;
+  readonly failures: readonly {
+    readonly tenant: string;
+    readonly indexVersion: number;
+    readonly code: FieldsealErrorCode;
+  }[];
+}
+
+/**
+ * Seal the per-tenant blind-index secrets of a PostgreSQL database (table `table`, default
+ * `fieldseal_blind_index_secrets`, shared by every model) again under each tenant's active
+ * data-key version, where one is sealed under an older version: the step before
+ * {@link retireKeyVersion} when `KeyVersionInUseError.uses` names a `blind-index-secret`. It
+ * needs only the data keys (not the blind-index root key); compare-and-set per secret, so it
+ * is safe while applications write. `fieldseal keys reseal-index-secrets <tenant>` runs it.
+ * @param options.tenant - only this tenant's secrets (default: every tenant).
+ * @throws ModeForbiddenError when `fs` is not ReadWrite (resealing decrypts and encrypts);
+ *   KeyNotConfiguredError when `fs` is not in store mode; TypeError for a bad table name.
+ * @example
+ * ```ts
+ * const report = await resealBlindIndexSecrets({ sql, fs, tenant: 'acme' });
+ * if (report.failed === 0) await retireKeyVersion({ sql, fs: admin, store, tables, tenant: 'acme', below: 3 });
+ * ```
+ */
+export async function resealBlindIndexSecrets(options: {
+  readonly sql: SqlClient;
+  readonly fs: Fieldseal;
+  readonly tenant?: string;
+  readonly table?: string;
+}): Promise<ResealReport> {
+  const { sql, fs, tenant } = options;
+  const table = options.table ?? 'fieldseal_blind_index_secrets';
+  ident(table, 'table');
+  if (tenant !== undefined && (typeof tenant !== 'string' || tenant.length === 0)) {
+    throw new TypeError('tenant: expected a non-empty string');
+  }
+  if (fs.keyId === undefined) {
+    throw new KeyNotConfiguredError('resealBlindIndexSecrets needs a client in keys.mode "store"');
+  }
+  if (fs.mode !== 'ReadWrite') {
+    throw new ModeForbiddenError(
+      `resealBlindIndexSecrets needs a ReadWrite client (it decrypts and encrypts), not ${fs.mode}`,
+    );
+  }
+  const exists = await sql.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [
+    table,
+  ]);
+  if (exists.rows[0]?.t == null) return { checked: 0, resealed: 0, failed: 0, failures: [] };
+  const failures: ResealReport['failures'][number][] = [];
+  const report = await new TenantIndexSecrets(sql, fs, table).reseal({
+    tenant,
+    onFailure: (f) => failures.push(f),
+  });
+  return { ...report, failures };
 }

@@ -44,6 +44,13 @@ export interface ResealReport {
   readonly failed: number;
 }
 
+/** A secret {@link TenantSecrets.reseal} could not reseal (names and a code only). @internal */
+export interface ResealFailure {
+  readonly tenant: string;
+  readonly indexVersion: number;
+  readonly code: FieldsealError['code'];
+}
+
 const id = (tenant: string, version: number): string => `${version}\u0000${tenant}`;
 
 /** The encryption context that seals the secret of (tenant, version). @internal */
@@ -110,21 +117,33 @@ export class TenantSecrets {
    * Seal every stored secret whose data-key version is no longer its tenant's current one
    * again under the current one (compare-and-set on the sealed text), so that retiring old
    * data-key versions never strands a tenant's blind indexes. Shredded tenants are skipped.
+   * With `tenant`, only that tenant's secrets are checked; `onFailure` hears of each secret
+   * that could not be resealed.
    */
-  async reseal(): Promise<ResealReport> {
+  async reseal(
+    options: {
+      readonly tenant?: string | undefined;
+      readonly onFailure?: (failure: ResealFailure) => void;
+    } = {},
+  ): Promise<ResealReport> {
+    const { tenant } = options;
     let checked = 0;
     let resealed = 0;
-    let failed = 0;
+    const failures: ResealFailure[] = [];
     let after: SecretKey | undefined;
     do {
       const page = await this.storage.listPage(after, PAGE);
-      const done = await this.#reseal(page.rows);
-      checked += page.rows.length;
+      const rows = tenant === undefined ? page.rows : page.rows.filter((r) => r.tenant === tenant);
+      const done = await this.#reseal(rows);
+      checked += rows.length;
       resealed += done.resealed;
-      failed += done.failed;
+      for (const f of done.failures) {
+        failures.push(f);
+        options.onFailure?.(f);
+      }
       after = page.next;
     } while (after !== undefined);
-    return { checked, resealed, failed };
+    return { checked, resealed, failed: failures.length };
   }
 
   /** Delete every secret of `tenant` (all versions); returns how many were deleted. */
@@ -168,12 +187,14 @@ export class TenantSecrets {
     };
   }
 
-  async #reseal(rows: readonly SealedSecret[]): Promise<{ resealed: number; failed: number }> {
+  async #reseal(
+    rows: readonly SealedSecret[],
+  ): Promise<{ resealed: number; failures: ResealFailure[] }> {
     let resealed = 0;
-    let failed = 0;
+    const failures: ResealFailure[] = [];
     // Re-sealing decrypts through the value path: a client that cannot read and write leaves
     // it to one that can (the secrets still open as key material).
-    if (this.fs.mode !== 'ReadWrite') return { resealed, failed };
+    if (this.fs.mode !== 'ReadWrite') return { resealed, failures };
     for (const r of rows) {
       // Embedded envelopes have no versions (re-encrypting them would change them every time).
       if (inspectEnvelope(r.sealed)?.keyRef.kind !== 'store') continue;
@@ -182,13 +203,14 @@ export class TenantSecrets {
         out = await this.fs.reencrypt(r.sealed, contextOf(r.tenant, r.version));
       } catch (err) {
         if (!isFieldsealError(err)) throw err;
-        failed += 1; // reported again, per pair, when the secret is opened
+        // Reported again, per pair, when the secret is opened.
+        failures.push({ tenant: r.tenant, indexVersion: r.version, code: err.code });
         continue;
       }
       if (!out.changed) continue;
       if (await this.storage.replaceIf(r.tenant, r.version, r.sealed, out.stored)) resealed += 1;
     }
-    return { resealed, failed };
+    return { resealed, failures };
   }
 
   async #create(missing: readonly SecretKey[]): Promise<void> {
