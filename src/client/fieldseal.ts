@@ -6,6 +6,7 @@ import { wipeEncoded, type FieldValue } from '../envelope/plaintext.js';
 import type { CacheLease, DataKeyCache } from '../keys/data-key-cache.js';
 import type { KeyProvider } from '../kms/key-provider.js';
 import type { StoredKeyVersion } from '../keystore/key-store.js';
+import { checkVersionNumber, MAX_KEY_VERSION } from '../keystore/version-number.js';
 import type { FieldsealStats } from '../metrics/fieldseal-stats.js';
 import type { ValueOperation } from '../metrics/metrics-sink.js';
 import { AuditTrail, type AuditRecordInput } from './audit-trail.js';
@@ -351,6 +352,33 @@ export class Fieldseal {
    */
   async retireKeyVersions(tenant: string, below: number): Promise<number[]> {
     return this.#keys.retire(tenant, below);
+  }
+
+  /**
+   * Check that this client can read values sealed under one stored data-key version of the
+   * tenant (store mode): the version is unwrapped exactly as a read would unwrap it (accepted
+   * master key, configured provider, the commitment stored with the version) and released at
+   * once, never cached or used. Retired versions are checked too (a reinstatement needs them);
+   * `fieldseal doctor` runs this on a sample of every tenant's versions. Not key
+   * administration: it needs no `admin`. The provider call is audited like any other.
+   * @throws KeyNotFoundError when the tenant has no such version; KeyShreddedError when it was
+   *   shredded; KeyUnwrapFailedError / KeyCommitmentMismatchError when the configured master
+   *   key is not the one the version was wrapped under; KeyNotConfiguredError when its master
+   *   key is not accepted (or in embedded mode); AccessDeniedError, ProviderUnavailableError,
+   *   KeyStoreUnavailableError; TypeError / RangeError for a bad tenant or version.
+   * @example
+   * ```ts
+   * for (const v of await store.listVersions('acme')) {
+   *   if (v.state !== 'shredded') await fs.checkKeyVersion('acme', v.version);
+   * }
+   * ```
+   */
+  async checkKeyVersion(tenant: string, version: number): Promise<void> {
+    if (typeof tenant !== 'string' || tenant.length === 0) {
+      throw new TypeError('tenant: expected a non-empty string');
+    }
+    checkVersionNumber('version', version, 1, MAX_KEY_VERSION);
+    return this.#resolver.verifyVersion(tenant, version);
   }
 
   /**

@@ -408,7 +408,7 @@ export class KeyResolver {
       ? new KeyShreddedError('tenant has been shredded', {
           details: { keyRef: `${this.#keyId}@1` },
         })
-      : new KeyNotConfiguredError('tenant has no active data key: call provisionTenant first');
+      : new KeyNotConfiguredError('tenant has no active data key: it was never provisioned');
   }
 
   /** Lease a key-store version through its (single) cache entry. */
@@ -782,6 +782,27 @@ export class KeyResolver {
       throw err;
     }
     return key;
+  }
+
+  /**
+   * Unwrap one stored version of the tenant (this client's key id) exactly as a read would —
+   * accepted master key, configured provider, stored commitment — and release it at once,
+   * without caching it: proves that values under that version can be read.
+   */
+  async verifyVersion(tenant: string, version: number): Promise<void> {
+    const store = this.store;
+    if (store === undefined) {
+      throw new KeyNotConfiguredError('checkKeyVersion needs keys.mode "store"');
+    }
+    const keyId = this.#keyId;
+    const row = await store.getVersion(tenant, keyId, version);
+    if (row === undefined) {
+      throw new KeyNotFoundError('the tenant has no such data-key version', {
+        details: { keyRef: `${keyId}@${version}` },
+      });
+    }
+    const key = await this.#unwrapRow(row, tenant, keyId, version);
+    key.release();
   }
 
   /** A new key-store data key, generated and wrapped by the writer (observed). */

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { ConfigNotFoundError } from '../errors.js';
 import { object, path as pathSetting, text } from './config-values.js';
 import { validateProviderConfig, type ProviderConfig } from './provider-config.js';
 
@@ -50,15 +51,37 @@ export const CONFIG_FILE = 'fieldseal.config.json';
 
 /**
  * Read and validate a configuration file; relative paths are resolved against its folder.
- * @throws TypeError naming the first invalid setting; Error (ENOENT) when the file is missing.
+ * @throws ConfigNotFoundError (`ERR_CONFIG_NOT_FOUND`, `details.reference` = the path) when
+ *   the file is missing or unreadable; TypeError naming the file and the first invalid setting.
  * @example
  * ```ts
  * const config = readConfig('fieldseal.config.json');
  * ```
  */
 export function readConfig(path: string): FieldsealConfig {
-  const raw = JSON.parse(readFileSync(path, 'utf8')) as unknown;
-  return validateConfig(raw, dirname(resolve(path)));
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    const missing = (cause as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new ConfigNotFoundError(
+      `configuration file ${path} ${missing ? 'does not exist' : 'cannot be read'}`,
+      { cause, details: { reference: path } },
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text) as unknown;
+  } catch {
+    // The parser's message may quote the file; the path and the fact are enough.
+    throw new TypeError(`${path}: not valid JSON`);
+  }
+  try {
+    return validateConfig(raw, dirname(resolve(path)));
+  } catch (err) {
+    if (err instanceof TypeError) throw new TypeError(`${path}: ${err.message}`);
+    throw err;
+  }
 }
 
 /**

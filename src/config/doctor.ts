@@ -1,10 +1,10 @@
-import { statSync } from 'node:fs';
 import { isFieldsealError } from '../errors.js';
 import { SCHEMA_VERSION, schemaVersion } from '../keystore/postgres/migrations.js';
-import { FileSecretSource } from '../secrets/file/file-secret-source.js';
 import { readConfig, type FieldsealConfig } from './config-file.js';
+import { checkKeyFile, keyFileSource, octal } from './key-file.js';
+import { keyVersionChecks } from './key-version-checks.js';
 import { openDatabase } from './open-from-config.js';
-import { providerChecks } from './provider-checks.js';
+import { describe, keyFileFix, providerChecks } from './provider-checks.js';
 
 /**
  * One check of {@link runDoctor}.
@@ -23,10 +23,13 @@ export interface DoctorCheck {
 }
 
 /**
- * Check a setup without changing it: configuration, master key file (length, permissions),
- * the configured provider (reachable, permitted, key usable: a generate + unwrap round trip),
- * database reachability and schema version. Every check runs even when
- * an earlier one failed, where it can.
+ * Check a setup without changing it: configuration, master key file (length, and the one
+ * permission rule every command applies: no access for group or others), the configured
+ * provider (reachable, permitted, key usable: a generate + unwrap round trip), database
+ * reachability and schema version, then that the setup can read what exists: a sample of every
+ * tenant's stored data-key versions is unwrapped (`Fieldseal.checkKeyVersion`), and each one
+ * that fails is named (tenant, version, error code) with its fix. Every check runs even when an
+ * earlier one failed, where it can. Never prints a key.
  * @example
  * ```ts
  * const checks = await runDoctor('fieldseal.config.json');
@@ -44,7 +47,10 @@ export async function runDoctor(configFile: string): Promise<DoctorCheck[]> {
       check: 'configuration',
       ok: false,
       detail: describe(err),
-      fix: 'run `fieldseal init`, or fix the setting named above',
+      fix:
+        isFieldsealError(err) && err.code === 'ERR_CONFIG_NOT_FOUND'
+          ? `run \`fieldseal init\` here, or pass --config <file>`
+          : `fix the setting named above in ${configFile}`,
     });
     return checks;
   }
@@ -52,22 +58,21 @@ export async function runDoctor(configFile: string): Promise<DoctorCheck[]> {
   if (config.provider.kind === 'local') {
     const { keyFile } = config.provider;
     try {
-      // Reading through the source validates the key (32 bytes, explicit encoding).
-      await new FileSecretSource({ keys: { k: keyFile } }).getKey('k');
-      const mode = statSync(keyFile).mode & 0o777;
-      const privateFile = (mode & 0o077) === 0;
+      // The same check and read every command does (src/config/key-file.ts): 32 bytes,
+      // explicit encoding, no access for group or others.
+      const mode = checkKeyFile(keyFile);
+      keyFileSource(keyFile, 'k');
       checks.push({
         check: 'master key file',
-        ok: privateFile,
-        detail: `32 bytes, mode ${mode.toString(8).padStart(4, '0')}`,
-        ...(privateFile ? {} : { fix: `chmod 600 ${keyFile}` }),
+        ok: true,
+        detail: `${keyFile}: 32 bytes, mode ${octal(mode)}`,
       });
     } catch (err) {
       checks.push({
         check: 'master key file',
         ok: false,
         detail: describe(err),
-        fix: 'create one with `fieldseal keygen <file>` (exactly 32 bytes, base64: or hex: prefix)',
+        fix: keyFileFix(err, keyFile),
       });
     }
   }
@@ -85,6 +90,7 @@ export async function runDoctor(configFile: string): Promise<DoctorCheck[]> {
         detail: `${version} (this release expects ${SCHEMA_VERSION})`,
         ...(current ? {} : { fix: 'run `fieldseal init` on a new setup, or `fieldseal migrate`' }),
       });
+      if (current) checks.push(...(await keyVersionChecks(config, db.sql, configFile)));
     } finally {
       await db.close();
     }
@@ -100,9 +106,4 @@ export async function runDoctor(configFile: string): Promise<DoctorCheck[]> {
     });
   }
   return checks;
-}
-
-function describe(err: unknown): string {
-  if (isFieldsealError(err)) return `${err.code}: ${err.message}`;
-  return err instanceof Error ? err.message : 'failed';
 }

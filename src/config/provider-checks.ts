@@ -3,8 +3,8 @@ import type { FieldsealConfig } from './config-file.js';
 import type { DoctorCheck } from './doctor.js';
 import { providerFromConfig } from './provider-config.js';
 
-/** What to do about a provider failure, by error code. */
-const FIXES: Partial<Record<FieldsealErrorCode, (kind: string) => string>> = {
+/** What to do about a provider failure, by error code. @internal */
+export const PROVIDER_FIXES: Partial<Record<FieldsealErrorCode, (kind: string) => string>> = {
   ERR_ACCESS_DENIED: (kind) =>
     `grant this process the ${kind} permissions of its mode (docs/providers.md): generate and decrypt for ReadWrite`,
   ERR_KEY_NOT_CONFIGURED: () =>
@@ -34,10 +34,7 @@ export async function providerChecks(config: FieldsealConfig): Promise<DoctorChe
         check: 'provider',
         ok: false,
         detail: `${kind}: ${describe(err)}`,
-        fix:
-          isFieldsealError(err) && err.details.reference !== undefined
-            ? `set ${err.details.reference}`
-            : `install the optional dependency of the ${kind} provider and check config.provider`,
+        fix: buildFix(err, config),
       },
     ];
   }
@@ -59,7 +56,7 @@ export async function providerChecks(config: FieldsealConfig): Promise<DoctorChe
         : 'unwrap returned another key',
     });
   } catch (err) {
-    const fix = isFieldsealError(err) ? FIXES[err.code]?.(kind) : undefined;
+    const fix = isFieldsealError(err) ? PROVIDER_FIXES[err.code]?.(kind) : undefined;
     checks.push({
       check: 'provider round trip',
       ok: false,
@@ -72,7 +69,30 @@ export async function providerChecks(config: FieldsealConfig): Promise<DoctorChe
   return checks;
 }
 
-function describe(err: unknown): string {
+/** What to do when the configured provider cannot be built. */
+function buildFix(err: unknown, config: FieldsealConfig): string {
+  const p = config.provider;
+  if (!isFieldsealError(err)) {
+    return `install the optional dependency of the ${p.kind} provider and check config.provider`;
+  }
+  if (p.kind === 'local') return keyFileFix(err, p.keyFile);
+  return err.details.reference === undefined
+    ? 'check config.provider'
+    : `set ${err.details.reference}`;
+}
+
+/**
+ * The fix for a key file the CLI refused (the one rule of src/config/key-file.ts): `chmod 600`
+ * for an exposed one, `fieldseal keygen` for a missing or malformed one.
+ * @internal
+ */
+export function keyFileFix(err: unknown, file: string): string {
+  if (isFieldsealError(err) && err.code === 'ERR_INSECURE_KEY_FILE') return `chmod 600 ${file}`;
+  return `create one with \`fieldseal keygen ${file}\` (exactly 32 bytes, base64: or hex: prefix), or fix config.provider.keyFile`;
+}
+
+/** `CODE: message` of a failure, for a doctor row (messages never hold secrets). @internal */
+export function describe(err: unknown): string {
   if (isFieldsealError(err)) return `${err.code}: ${err.message}`;
   return err instanceof Error ? err.message : 'failed';
 }

@@ -1,8 +1,8 @@
 import { KeyNotConfiguredError } from '../errors.js';
 import type { KeyProvider } from '../kms/key-provider.js';
 import { LocalKeyProvider } from '../kms/local/local-key-provider.js';
-import { FileSecretSource } from '../secrets/file/file-secret-source.js';
 import { object, path, text } from './config-values.js';
+import { keyFileSource } from './key-file.js';
 
 /**
  * The `provider` of `fieldseal.config.json`. Secrets never go in the file: only the names of
@@ -103,7 +103,9 @@ export function validateProviderConfig(raw: unknown, baseDir: string): ProviderC
 /**
  * The key provider a configuration names, ready to use (PKCS#11: logged in). Call `close`
  * when done (it releases HSM sessions; a no-op for the others).
- * @throws KeyNotConfiguredError when an environment variable the configuration names is unset.
+ * @throws KeyNotConfiguredError when an environment variable the configuration names is unset,
+ *   or the local key file does not exist; InsecureKeyFileError when the local key file may be
+ *   read by its group or others (`chmod 600` it).
  * @example
  * ```ts
  * const { provider, close } = await providerFromConfig(readConfig('fieldseal.config.json').provider);
@@ -127,7 +129,7 @@ export async function providerFromConfig(
     case 'local':
       return {
         provider: new LocalKeyProvider({
-          source: new FileSecretSource({ keys: { [config.masterKeyId]: config.keyFile } }),
+          source: keyFileSource(config.keyFile, config.masterKeyId),
         }),
         close: none,
       };
