@@ -6,7 +6,7 @@ import type { AuditVerification } from '../audit/postgres/audit-verification.js'
 import { verifyAuditChain } from '../audit/postgres/verify-audit-chain.js';
 import { CONFIG_FILE, readConfig } from '../config/config-file.js';
 import { openDatabase } from '../config/open-from-config.js';
-import { FileSecretSource } from '../secrets/file/file-secret-source.js';
+import { keyFileSource } from '../config/key-file.js';
 import { renderTable } from './table.js';
 
 interface VerifyOptions {
@@ -70,7 +70,7 @@ export function registerAuditCommand(program: Command): Command {
       const key: AuditChainKey | undefined =
         o.keyFile === undefined
           ? undefined
-          : { source: new FileSecretSource({ keys: { audit: o.keyFile } }), reference: 'audit' };
+          : { source: keyFileSource(o.keyFile, 'audit'), reference: 'audit' };
       const db = await openDatabase(readConfig(o.config ?? CONFIG_FILE));
       const started = performance.now();
       let result: AuditVerification;

@@ -4,10 +4,12 @@ import {
   backfillStatus,
   countKeyUsage,
   listBackfills,
+  resealBlindIndexSecrets,
   retireKeyVersion,
   runBackfill,
   type BackfillStatus,
 } from '../keystore/postgres/index.js';
+import type { CliContext } from './cli-errors.js';
 import { progressReporter } from './progress-bar.js';
 import { renderTable } from './table.js';
 
@@ -23,13 +25,16 @@ interface ModelOptions {
 }
 
 /**
- * `fieldseal backfill run|status` and `fieldseal keys usage|retire`: argument parsing and
- * output only; the work is done by the library (runBackfill, countKeyUsage, retireKeyVersion).
+ * `fieldseal backfill run|status` and `fieldseal keys usage|retire|reseal-index-secrets`:
+ * argument parsing and output only; the work is done by the library (runBackfill,
+ * countKeyUsage, retireKeyVersion, resealBlindIndexSecrets). `ctx` names the tenant and models
+ * file in errors.
  */
 export function registerBackfillCommands(
   program: Command,
   keys: Command,
   globals: () => Globals,
+  ctx: CliContext,
 ): void {
   const backfill = program
     .command('backfill')
@@ -58,6 +63,7 @@ export function registerBackfillCommands(
           restart?: boolean;
         },
       ) => {
+        ctx.models = opts.models;
         const model = await loadModel(opts.models, opts.model);
         const opened = await openFromConfig(readConfig(globals().config), {
           fields: { ...model.policies },
@@ -137,7 +143,11 @@ export function registerBackfillCommands(
         if (job === undefined) jobs = await listBackfills(db.sql);
         else {
           const one = await backfillStatus(db.sql, job);
-          if (one === undefined) throw new Error(`no backfill job named "${job}"`);
+          if (one === undefined) {
+            throw new TypeError(
+              `no backfill job named "${job}": run \`fieldseal backfill status\` to list the jobs`,
+            );
+          }
           jobs = [one];
         }
         if (globals().json === true) console.log(JSON.stringify(jobs, null, 2));
@@ -173,8 +183,10 @@ export function registerBackfillCommands(
       }
     });
 
-  const modelList = async (opts: ModelOptions) =>
-    Promise.all(opts.model.split(',').map((name) => loadModel(opts.models, name)));
+  const modelList = async (opts: ModelOptions) => {
+    ctx.models = opts.models;
+    return Promise.all(opts.model.split(',').map((name) => loadModel(opts.models, name)));
+  };
 
   keys
     .command('usage')
@@ -183,6 +195,7 @@ export function registerBackfillCommands(
     .requiredOption('--models <file>', 'JavaScript module exporting your models')
     .requiredOption('--model <names>', 'comma-separated model names or tables to count')
     .action(async (tenant: string, opts: ModelOptions) => {
+      ctx.tenant = tenant;
       const models = await modelList(opts);
       const policies = Object.assign({}, ...models.map((m) => m.policies)) as Record<string, never>;
       const opened = await openFromConfig(readConfig(globals().config), { fields: policies });
@@ -219,6 +232,7 @@ export function registerBackfillCommands(
     .option('--min-active-age <seconds>', 'refuse while the active version is younger', '900')
     .action(
       async (tenant: string, opts: ModelOptions & { below: string; minActiveAge: string }) => {
+        ctx.tenant = tenant;
         const models = await modelList(opts);
         const policies = Object.assign({}, ...models.map((m) => m.policies)) as Record<
           string,
@@ -257,4 +271,45 @@ export function registerBackfillCommands(
         }
       },
     );
+
+  keys
+    .command('reseal-index-secrets')
+    .description(
+      "seal a tenant's blind-index secrets again under its active data-key version (before keys retire)",
+    )
+    .argument('[tenant]', 'tenant id (default: every tenant)')
+    .option('--table <name>', 'table of the sealed secrets', 'fieldseal_blind_index_secrets')
+    .action(async (tenant: string | undefined, opts: { table: string }) => {
+      if (tenant !== undefined) ctx.tenant = tenant;
+      const opened = await openFromConfig(readConfig(globals().config));
+      try {
+        const report = await resealBlindIndexSecrets({
+          sql: opened.sql,
+          fs: opened.fs,
+          table: opts.table,
+          ...(tenant === undefined ? {} : { tenant }),
+        });
+        if (globals().json === true) console.log(JSON.stringify(report, null, 2));
+        else {
+          console.log(
+            renderTable(
+              ['secrets checked', 'resealed', 'failed'],
+              [[String(report.checked), String(report.resealed), String(report.failed)]],
+            ),
+          );
+          if (report.failures.length > 0) {
+            console.log(
+              `\n${renderTable(
+                ['tenant', 'index version', 'error'],
+                report.failures.map((f) => [f.tenant, String(f.indexVersion), f.code]),
+              )}`,
+            );
+          }
+        }
+        if (report.failed > 0) process.exitCode = 1;
+      } finally {
+        opened.fs.close();
+        await opened.close();
+      }
+    });
 }

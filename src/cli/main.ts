@@ -1,15 +1,15 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
+import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
-import { formatMs, healthTable } from '../demo/health-table.js';
+import { healthNotes, healthTable } from '../demo/health-table.js';
 import { runDemo } from '../demo/run-demo.js';
 import {
   CONFIG_FILE,
   generateKeyFile,
   initProject,
   inspectEnvelope,
-  isFieldsealError,
   openDatabase,
   openFromConfig,
   readConfig,
@@ -19,6 +19,7 @@ import {
   type OpenedFieldseal,
 } from '../index.js';
 import { migrate } from '../keystore/postgres/index.js';
+import { cliFailure, printFailure, type CliContext } from './cli-errors.js';
 import { registerAuditCommand } from './audit-command.js';
 import { registerBackfillCommands } from './backfill-command.js';
 import { registerDynamoCommands } from './dynamodb-command.js';
@@ -35,7 +36,26 @@ function packageVersion(): string {
 const program = new Command()
   .name('fieldseal')
   .description('Fail-closed field encryption for database records')
-  .version(packageVersion());
+  .version(packageVersion())
+  // Usage errors are thrown (inherited by every subcommand), printed once by the handler at
+  // the end: as `{ "error": ... }` with --json, as text otherwise.
+  .exitOverride()
+  .configureOutput({ outputError: () => undefined });
+
+/** What the running command is about; its errors name it (src/cli/cli-errors.ts). */
+const ctx: CliContext = { config: CONFIG_FILE };
+
+/** --json, also before the arguments are parsed (a usage error must honour it too). */
+const jsonMode = (): boolean => {
+  if (program.opts<{ json?: boolean }>().json === true) return true;
+  const end = process.argv.indexOf('--');
+  return process.argv.slice(2, end === -1 ? undefined : end).includes('--json');
+};
+
+/** Print a JSON document on standard output. */
+const printJson = (value: unknown): void => {
+  console.log(JSON.stringify(value, null, 2));
+};
 
 program
   .command('demo')
@@ -44,7 +64,34 @@ program
   )
   .option('--dir <path>', 'where the demo keeps its master key file', '.fieldseal')
   .action(async (opts: { dir: string }) => {
-    const r = await runDemo(opts.dir);
+    // Progress on standard error, one line per phase: standard output stays the report.
+    const started = performance.now();
+    const r = await runDemo(opts.dir, {
+      onPhase: (n, total, text) => {
+        const s = ((performance.now() - started) / 1000).toFixed(1).padStart(5);
+        process.stderr.write(`[${n}/${total}] ${s} s  ${text}\n`);
+      },
+    });
+    const health = healthTable(r);
+    const notes = healthNotes(r);
+    if (jsonMode()) {
+      printJson({
+        keyFile: r.keyFile,
+        createdKeyFile: r.createdKeyFile,
+        tenants: r.tenants,
+        records: r.records,
+        writeMs: r.writeMs,
+        readMs: r.readMs,
+        rows: r.rows,
+        failures: r.failures,
+        health: health.rows.map((row) =>
+          Object.fromEntries(health.headers.map((h, i) => [h, row[i] ?? ''])),
+        ),
+        notes,
+        stats: { list: r.readStats, api: r.apiStats, writer: r.writeStats },
+      });
+      return;
+    }
     console.log(
       `Master key file: ${r.keyFile} (${r.createdKeyFile ? 'created now' : 'reused'}; the key itself is never printed)`,
     );
@@ -66,21 +113,14 @@ program
         r.failures.map((f) => [f.attempt, f.code]),
       ),
     );
-    const s = r.readStats;
-    const unwraps = Object.values(s.providerCalls).reduce((n, c) => n + c.unwrap, 0);
     console.log(
       `\nHealth of two cold reading clients, from fs.stats() (${r.rotated.tenant}'s key was rotated ` +
         `before its last ${r.rotated.recordsAfter} records; the phone numbers of ${r.legacyPhones.rows} ` +
         `${r.legacyPhones.tenant} rows are legacy plaintext, the field is in migration):\n`,
     );
-    const health = healthTable(r);
     console.log(renderTable(health.headers, health.rows));
-    console.log(
-      `\nThe list client decrypted ${s.values.decrypted.toLocaleString('en-US')} values with ${unwraps} unwraps: ` +
-        'a batch looks its key up once for all of its values, and a burst of reads of one tenant ' +
-        `costs one unwrap. Encrypting, the writer added ${formatMs(r.writeStats.latency.encryptMany.p50Ms)} ` +
-        `per batch at p50 (${r.writeStats.latency.encryptMany.count} batches).`,
-    );
+    console.log('\nReading the figures:');
+    for (const note of notes) console.log(`- ${note}`);
   });
 
 program
@@ -89,7 +129,8 @@ program
   .argument('<path>', 'file to create (never overwritten)')
   .action((path: string) => {
     generateKeyFile(path);
-    console.log(`Wrote a new 32-byte key to ${path} (mode 0600).`);
+    if (jsonMode()) printJson({ keyFile: path, mode: '0600' });
+    else console.log(`Wrote a new 32-byte key to ${path} (mode 0600).`);
   });
 
 program
@@ -98,6 +139,23 @@ program
   .argument('<value>', 'a stored fs1: value')
   .action((value: string) => {
     const info = inspectEnvelope(value);
+    if (jsonMode()) {
+      // The value itself is never echoed, only what its header says.
+      printJson(
+        info === undefined
+          ? { envelope: false }
+          : {
+              envelope: true,
+              formatVersion: info.version,
+              suite: info.suite,
+              key: { kind: info.keyRef.kind, label: info.keyLabel },
+              padded: info.padded,
+              bytes: info.bytes,
+              ciphertextBytes: info.ciphertextBytes,
+            },
+      );
+      return;
+    }
     if (info === undefined) {
       console.log('not an envelope: this is plaintext');
       return;
@@ -130,7 +188,7 @@ function output(
   rows: readonly (readonly string[])[],
   json: unknown,
 ): void {
-  if (globals().json === true) console.log(JSON.stringify(json, null, 2));
+  if (jsonMode()) printJson(json);
   else console.log(rows.length === 0 ? '(none)' : renderTable(headers, rows));
 }
 
@@ -143,7 +201,7 @@ async function withClient<T>(
   fn: (opened: OpenedFieldseal) => Promise<T>,
   admin: readonly KeyAdminOperation[] = [],
 ): Promise<T> {
-  const opened = await openFromConfig(readConfig(globals().config), { admin });
+  const opened = await openFromConfig(readConfig(ctx.config), { admin });
   try {
     return await fn(opened);
   } finally {
@@ -153,7 +211,9 @@ async function withClient<T>(
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY)
-    throw new Error('pipe the value on standard input (never as an argument)');
+    throw new TypeError(
+      'pipe the value on standard input, e.g. `printf %s "$VALUE" | fieldseal encrypt ...` (never as an argument)',
+    );
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   const text = Buffer.concat(chunks).toString('utf8');
@@ -182,7 +242,10 @@ const withContext = (cmd: Command): Command =>
 
 program
   .option('-c, --config <file>', 'configuration file', CONFIG_FILE)
-  .option('--json', 'machine-readable output');
+  .option('--json', 'machine-readable output (errors too: { "error": { "code", "message" } })')
+  .hook('preAction', () => {
+    ctx.config = globals().config;
+  });
 
 program
   .command('init')
@@ -205,7 +268,7 @@ program
   .command('migrate')
   .description("apply fieldseal's schema migrations to the configured database")
   .action(async () => {
-    const db = await openDatabase(readConfig(globals().config));
+    const db = await openDatabase(readConfig(ctx.config));
     try {
       const applied = await migrate(db.sql);
       output(
@@ -224,10 +287,14 @@ tenant
   .description('provision the first data-key version of one or more tenants')
   .argument('<tenant...>', 'tenant ids')
   .action(async (ids: string[]) => {
+    if (ids.length === 1) ctx.tenant = ids[0];
     await withClient(
       async ({ fs }) => {
         const rows = [];
-        for (const id of ids) rows.push(await fs.provisionTenant(id));
+        for (const id of ids) {
+          ctx.tenant = id;
+          rows.push(await fs.provisionTenant(id));
+        }
         output(
           ['tenant', 'key', 'version', 'state', 'master key'],
           rows.map((r) => [
@@ -248,6 +315,7 @@ tenant
   .description('make a new data-key version active for a tenant (old versions stay readable)')
   .argument('<tenant>', 'tenant id')
   .action(async (id: string) => {
+    ctx.tenant = id;
     await withClient(
       async ({ fs }) => {
         const r = await fs.rotateTenantKey(id);
@@ -285,9 +353,12 @@ program
   .argument('<tenant>', 'tenant id')
   .option('--yes', 'do not ask for confirmation')
   .action(async (id: string, opts: { yes?: boolean }) => {
+    ctx.tenant = id;
     if (opts.yes !== true) {
-      if (!process.stdin.isTTY) {
-        throw new Error('refusing to shred without confirmation: pass --yes');
+      if (!process.stdin.isTTY || jsonMode()) {
+        throw new TypeError(
+          `refusing to shred without confirmation: run \`fieldseal shred ${id} --yes\` to confirm`,
+        );
       }
       const rl = createInterface({ input: process.stdin, output: process.stdout });
       const answer = await rl.question(
@@ -309,7 +380,7 @@ program
           ]),
           receipt,
         );
-        if (globals().json !== true) {
+        if (!jsonMode()) {
           console.log(
             `\n${renderTable(
               ['master key', 'state', 'detail'],
@@ -329,8 +400,10 @@ program
 const keys = program.command('keys').description('data keys of a tenant');
 keys
   .command('list')
+  .description("a tenant's data-key versions and their states")
   .argument('<tenant>', 'tenant id')
   .action(async (id: string) => {
+    ctx.tenant = id;
     await withClient(async ({ store }) => {
       const rows = await store.listVersions(id);
       output(
@@ -348,24 +421,49 @@ keys
     });
   });
 
+keys
+  .command('reinstate')
+  .description('make a retired data-key version readable again (decrypt-only)')
+  .argument('<tenant>', 'tenant id')
+  .argument('<version>', 'the retired version')
+  .action(async (id: string, version: string) => {
+    ctx.tenant = id;
+    await withClient(
+      async ({ fs }) => {
+        const changed = await fs.reinstateKeyVersion(id, Number(version));
+        output(
+          ['tenant', 'version', 'result'],
+          [[id, version, changed ? 'reinstated (decrypt-only)' : 'was not retired; unchanged']],
+          { tenant: id, version: Number(version), reinstated: changed },
+        );
+      },
+      ['reinstate'],
+    );
+  });
+
 withContext(
   program
     .command('encrypt')
     .description('encrypt the value read from standard input; prints the fs1: text form'),
 ).action(async (opts: ContextOptions) => {
+  ctx.tenant = opts.tenant;
   const value = await readStdin();
   await withClient(async ({ fs }) => {
-    console.log(await fs.encrypt(value, contextOf(opts)));
+    const stored = await fs.encrypt(value, contextOf(opts));
+    if (jsonMode()) printJson({ stored });
+    else console.log(stored);
   });
 });
 
 withContext(
   program.command('decrypt').description('decrypt the fs1: value read from standard input'),
 ).action(async (opts: ContextOptions) => {
+  ctx.tenant = opts.tenant;
   const stored = (await readStdin()).trim();
   await withClient(async ({ fs }) => {
     const value = await fs.decrypt(stored, contextOf(opts));
-    console.log(typeof value === 'string' ? value : JSON.stringify(value));
+    if (jsonMode()) printJson({ value });
+    else console.log(typeof value === 'string' ? value : JSON.stringify(value));
   });
 });
 
@@ -375,7 +473,7 @@ program
     'check configuration, master key, provider, database and schema; says how to fix what is wrong',
   )
   .action(async () => {
-    const checks = await runDoctor(globals().config);
+    const checks = await runDoctor(ctx.config);
     output(
       ['check', 'result', 'detail', 'fix'],
       checks.map((c) => [c.check, c.ok ? 'ok' : 'FAIL', c.detail, c.fix ?? '']),
@@ -385,16 +483,12 @@ program
   });
 
 registerAuditCommand(program);
-registerBackfillCommands(program, keys, globals);
+registerBackfillCommands(program, keys, globals, ctx);
 registerDynamoCommands(program, globals);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  console.error(
-    isFieldsealError(err)
-      ? `${err.code}: ${err.message}`
-      : err instanceof Error
-        ? err.message
-        : 'failed',
-  );
+  // --help and --version end the same way, successfully.
+  if (err instanceof CommanderError && err.exitCode === 0) return;
+  printFailure(cliFailure(err, ctx), jsonMode());
   process.exitCode = 1;
 });

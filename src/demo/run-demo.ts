@@ -3,7 +3,6 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   createFieldseal,
-  FileSecretSource,
   generateKeyFile,
   inspectEnvelope,
   isFieldsealError,
@@ -18,6 +17,7 @@ import {
   fromPGlite,
   migrate,
 } from '../keystore/postgres/index.js';
+import { keyFileSource } from '../config/key-file.js';
 import { Customer, demoCustomers } from './demo-data.js';
 
 /** One printed row of the demo: the stored form next to the decrypted one. */
@@ -70,20 +70,35 @@ const AFTER_ROTATION = 100;
 const LEGACY = 'initech-hr';
 const LEGACY_ROWS = 100;
 const SINGLE_READS = 300;
+/** Phases reported to `onPhase`. */
+const PHASES = 7;
+
+const int = (n: number): string => n.toLocaleString('en-US');
 
 /**
  * The demo behind `npm run demo`: embedded PGlite, the local key provider with a master key
  * kept in a local file, three tenants, 3,000 customer records written and read back through
  * the model repository, the stored form next to the decrypted one, attacks failing with their
  * codes, and the health figures of `stats()`: one tenant's key is rotated midway (values per
- * key version) and one field is still being migrated (plaintext reads). Public API only.
+ * key version) and one field is still being migrated (plaintext reads). Public API only, and
+ * the key-file rule every command applies. `onPhase` hears of each phase as it starts.
  */
-export async function runDemo(directory: string): Promise<DemoReport> {
+export async function runDemo(
+  directory: string,
+  options: {
+    /** Called as each phase starts (`n` of `total`), for a progress line. */
+    readonly onPhase?: (n: number, total: number, text: string) => void;
+  } = {},
+): Promise<DemoReport> {
+  let phase = 0;
+  const step = (text: string): void => options.onPhase?.(++phase, PHASES, text);
+  step('master key file and an in-memory embedded PostgreSQL (PGlite) with the schema');
   const keyFile = join(directory, 'demo-master.key');
   const createdKeyFile = !existsSync(keyFile);
   if (createdKeyFile) generateKeyFile(keyFile);
-  const provider = () =>
-    new LocalKeyProvider({ source: new FileSecretSource({ keys: { master: keyFile } }) });
+  // The one key-file rule every command applies: a reused key file must still be private.
+  const provider = () => new LocalKeyProvider({ source: keyFileSource(keyFile, 'master') });
+  provider();
   const db = await PGlite.create(); // in memory: the demo leaves no database behind
   try {
     const sql = fromPGlite(db);
@@ -99,6 +114,7 @@ export async function runDemo(directory: string): Promise<DemoReport> {
       });
     // Keys are administered by a job of their own (docs/modes.md): the application's clients
     // below may not provision, rotate or shred.
+    step(`provisioning the data keys of ${TENANTS.length} tenants`);
     const keyAdmin = client(['provision', 'rotate']);
     for (const t of TENANTS) await keyAdmin.provisionTenant(t);
     const writer = client();
@@ -107,8 +123,10 @@ export async function runDemo(directory: string): Promise<DemoReport> {
     const records = TENANTS.flatMap((t) => demoCustomers(t, PER_TENANT));
     const firstLate = PER_TENANT - AFTER_ROTATION;
     const late = (r: { id: string }) => Number(r.id.slice(4)) > firstLate;
+    step(`encrypting and writing ${int(records.length - TENANTS.length * AFTER_ROTATION)} records`);
     let started = performance.now();
     await customers.insert(records.filter((r) => !late(r)));
+    step(`rotating ${ROTATED}'s key, then writing ${TENANTS.length * AFTER_ROTATION} more records`);
     await keyAdmin.rotateTenantKey(ROTATED);
     keyAdmin.close();
     // Key events (pgKeyEvents) would tell the writer at once; the demo has one process.
@@ -123,6 +141,7 @@ export async function runDemo(directory: string): Promise<DemoReport> {
     );
 
     // A second process would start cold: a fresh client reads everything back, twice.
+    step(`reading all ${int(records.length)} records back twice with a cold client`);
     const reader = client();
     const readRepo = createModelRepository({ sql, fs: reader, model: Customer });
     started = performance.now();
@@ -135,6 +154,7 @@ export async function runDemo(directory: string): Promise<DemoReport> {
     const readMs = performance.now() - started;
     const readStats = reader.stats();
     // Another process, an API serving one customer per request, starts cold too.
+    step(`${SINGLE_READS} single-record reads by another cold client (an API)`);
     const api = client();
     const apiRepo = createModelRepository({ sql, fs: api, model: Customer });
     for (let i = 0; i < SINGLE_READS; i++) {
@@ -162,6 +182,7 @@ export async function runDemo(directory: string): Promise<DemoReport> {
       }
     }
 
+    step('attacks: pasted, moved, flipped and plaintext values');
     const failures: { attempt: string; code: string }[] = [];
     const attempt = async (name: string, run: () => Promise<unknown>): Promise<void> => {
       try {

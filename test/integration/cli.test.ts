@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { PGlite } from '@electric-sql/pglite';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -145,6 +145,111 @@ describe('fieldseal CLI on embedded PGlite', () => {
     expect(bad.out).toMatch(/master key file\s+FAIL\s+ERR_INVALID_KEY_MATERIAL/);
     expect(bad.out).toContain('fieldseal keygen');
     expect(bad.out).not.toContain('ab'.repeat(31));
+  });
+
+  it('a missing configuration names the file and says to run `fieldseal init`, as text and as JSON', () => {
+    const empty = mkdtempSync(join(tmpdir(), 'fieldseal-cli-empty-'));
+    const text = run(['tenant', 'list'], undefined, empty);
+    expect(text.code).toBe(1);
+    expect(text.err).toContain(
+      'ERR_CONFIG_NOT_FOUND: configuration file fieldseal.config.json does not exist',
+    );
+    expect(text.err).toMatch(/next: fieldseal init/);
+    expect(text.err).not.toContain('ENOENT');
+    const json = run(['--json', 'tenant', 'list'], undefined, empty);
+    expect(json.code).toBe(1);
+    expect(json.err).toBe('');
+    const { error } = JSON.parse(json.out) as {
+      error: { code: string; message: string; next: string[] };
+    };
+    expect(error.code).toBe('ERR_CONFIG_NOT_FOUND');
+    expect(error.message).toContain('fieldseal.config.json');
+    expect(error.next[0]).toMatch(/^fieldseal init/);
+  });
+
+  it('errors name the tenant and give CLI advice; --json applies to usage errors and inspect', () => {
+    const ctx = ['--tenant', 'nobody', '--table', 'customers', '--field', 'ssn'];
+    const missing = run(['encrypt', ...ctx], 'x');
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain('ERR_KEY_NOT_CONFIGURED');
+    expect(missing.err).toContain('tenant "nobody"');
+    expect(missing.err).toContain('next: fieldseal tenant create nobody');
+    expect(missing.err).not.toContain('provisionTenant');
+    const json = run(['--json', 'encrypt', ...ctx], 'x');
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.out)).toMatchObject({
+      error: { code: 'ERR_KEY_NOT_CONFIGURED', tenant: 'nobody' },
+    });
+
+    const usage = run(['--json', 'encrypt', '--table', 't'], 'x');
+    expect(usage.code).toBe(1);
+    expect(usage.err).toBe('');
+    const usageError = (JSON.parse(usage.out) as { error: { code: string; message: string } })
+      .error;
+    expect(usageError.code).toBe('ERR_USAGE');
+    expect(usageError.message).toContain('--tenant');
+
+    const stored = run(
+      ['encrypt', '--tenant', 'acme', '--table', 't', '--field', 'f'],
+      'secret-value',
+    ).out.trim();
+    const inspected = run(['--json', 'inspect', stored]);
+    expect(inspected.code, inspected.err).toBe(0);
+    expect(JSON.parse(inspected.out)).toMatchObject({
+      envelope: true,
+      formatVersion: 1,
+      key: { kind: 'store', label: 'default@1' },
+    });
+    expect(inspected.out).not.toContain(stored);
+    expect(JSON.parse(run(['--json', 'inspect', 'plain']).out)).toEqual({ envelope: false });
+  });
+
+  it('one rule for the master key file: every command and the doctor refuse one others may read', () => {
+    const keyFile = join(dir, '.fieldseal', 'master.key');
+    chmodSync(keyFile, 0o644);
+    try {
+      const refused = run(['tenant', 'list']);
+      expect(refused.code).toBe(1);
+      expect(refused.err).toContain('ERR_INSECURE_KEY_FILE');
+      expect(refused.err).toContain(keyFile);
+      expect(refused.err).toContain(`next: chmod 600 ${keyFile}`);
+      const doctor = run(['doctor']);
+      expect(doctor.code).toBe(1);
+      expect(doctor.out).toMatch(/master key file\s+FAIL\s+ERR_INSECURE_KEY_FILE/);
+      expect(doctor.out).toContain(`chmod 600 ${keyFile}`);
+    } finally {
+      chmodSync(keyFile, 0o600);
+    }
+    expect(run(['tenant', 'list']).code).toBe(0);
+  });
+
+  it('doctor unwraps the stored key versions: a wrong master key names each failing tenant and version', () => {
+    const keyFile = join(dir, '.fieldseal', 'master.key');
+    const good = run(['doctor']);
+    expect(good.code, good.out).toBe(0);
+    expect(good.out).toMatch(
+      /stored data keys\s+ok\s+\d+ version\(s\) of \d+ tenant\(s\) unwrapped/,
+    );
+    copyFileSync(keyFile, `${keyFile}.bak`);
+    const other = join(dir, 'other.key');
+    expect(run(['keygen', other]).code).toBe(0);
+    copyFileSync(other, keyFile);
+    try {
+      const bad = run(['doctor']);
+      expect(bad.code).toBe(1);
+      // The round trip under a throw-away key still works: only the stored versions prove it.
+      expect(bad.out).toMatch(/provider round trip\s+ok/);
+      expect(bad.out).toMatch(/stored data keys\s+FAIL/);
+      expect(bad.out).toMatch(
+        /data key acme default@1\s+FAIL\s+active, wrapped under local:master: ERR_KEY_UNWRAP_FAILED/,
+      );
+      expect(bad.out).toContain('is not the master key this version was wrapped under');
+      const json = JSON.parse(run(['--json', 'doctor']).out) as { check: string; ok: boolean }[];
+      expect(json.find((c) => c.check === 'data key globex default@1')?.ok).toBe(false);
+    } finally {
+      copyFileSync(`${keyFile}.bak`, keyFile);
+    }
+    expect(run(['doctor']).code).toBe(0);
   });
 
   it('refuses a second process on the same embedded database', async () => {

@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 let out = '';
+let err = '';
 
 /** The cells of the printed row whose first cell starts with `metric`. */
 function row(metric: string): string[] {
@@ -28,6 +29,25 @@ describe('fieldseal demo', () => {
     });
     expect(r.status, r.stderr).toBe(0);
     out = r.stdout;
+    err = r.stderr;
+  });
+
+  it('shows its progress as it runs: one line per phase on standard error, none on standard output', () => {
+    const phases = err.split('\n').filter((l) => /^\[\d\/7\]/.test(l));
+    expect(phases).toHaveLength(7);
+    expect(phases[0]).toMatch(/^\[1\/7\]\s+0\.\d s\s+master key file/);
+    expect(phases[6]).toMatch(/^\[7\/7\]\s+[\d.]+ s\s+attacks/);
+    expect(out).not.toMatch(/^\[\d\/7\]/m);
+  });
+
+  it('explains the health figures past their thresholds, one line each', () => {
+    const notes = out.slice(out.indexOf('Reading the figures:')).split('\n').slice(1);
+    expect(notes.find((l) => l.startsWith('- Cache hit rate:'))).toContain(
+      'cold clients miss once per data key (the first read of each tenant key)',
+    );
+    expect(notes.find((l) => l.startsWith('- Latency:'))).toContain(
+      'p50 / p99 are per batch call, not per value',
+    );
   });
 
   it('prints the stored rows and every attack refused with its code', () => {
