@@ -55,7 +55,8 @@ export type FieldsealErrorCode =
   | 'ERR_KEY_COMMITMENT_MISMATCH'
   | 'ERR_UNSUPPORTED_OPTION'
   | 'ERR_CONFIG_NOT_FOUND'
-  | 'ERR_INSECURE_KEY_FILE';
+  | 'ERR_INSECURE_KEY_FILE'
+  | 'ERR_MISSING_PEER';
 
 /**
  * Non-secret facts an error may carry: names of things, never their contents.
@@ -502,6 +503,21 @@ export class ConfigNotFoundError extends FieldsealError {
 export class InsecureKeyFileError extends FieldsealError {
   constructor(message = 'the key file is readable by other users', o?: Opts) {
     super('ERR_INSECURE_KEY_FILE', message, o);
+  }
+}
+
+/**
+ * An optional peer dependency the called feature needs is not installed (the embedded database
+ * `@electric-sql/pglite`, say). Details name the package (`details.reference`); the fix is
+ * `npm install <package>`.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err) && err.code === 'ERR_MISSING_PEER') console.error(`npm install ${err.details.reference}`);
+ * ```
+ */
+export class MissingPeerError extends FieldsealError {
+  constructor(message = 'an optional peer dependency is not installed', o?: Opts) {
+    super('ERR_MISSING_PEER', message, o);
   }
 }
 

@@ -81,6 +81,8 @@ function fieldsealFailure(err: FieldsealError, ctx: CliContext): CliFailure {
       );
     case 'ERR_INSECURE_KEY_FILE':
       return next(`chmod 600 ${sh(reference ?? '<key file>')}`);
+    case 'ERR_MISSING_PEER':
+      return next(`npm install ${reference ?? '<package>'}`);
     case 'ERR_KEY_NOT_CONFIGURED':
       if (err.message.includes('never provisioned')) {
         return next(`fieldseal${cfg} tenant create ${t}`);

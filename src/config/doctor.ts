@@ -1,26 +1,13 @@
 import { isFieldsealError } from '../errors.js';
 import { SCHEMA_VERSION, schemaVersion } from '../keystore/postgres/migrations.js';
 import { readConfig, type FieldsealConfig } from './config-file.js';
+import type { DoctorCheck } from './doctor-check.js';
 import { checkKeyFile, keyFileSource, octal } from './key-file.js';
 import { keyVersionChecks } from './key-version-checks.js';
 import { openDatabase } from './open-from-config.js';
 import { describe, keyFileFix, providerChecks } from './provider-checks.js';
 
-/**
- * One check of {@link runDoctor}.
- * @example
- * ```ts
- * const failed: DoctorCheck[] = (await runDoctor(CONFIG_FILE)).filter((c) => !c.ok);
- * ```
- */
-export interface DoctorCheck {
-  readonly check: string;
-  readonly ok: boolean;
-  /** What was found (never a key or a value). */
-  readonly detail: string;
-  /** How to fix it, when not ok. */
-  readonly fix?: string;
-}
+export type { DoctorCheck };
 
 /**
  * Check a setup without changing it: configuration, master key file (length, and the one

@@ -3,7 +3,7 @@ import type { StoredKeyVersion } from '../keystore/key-store.js';
 import { PostgresKeyStore } from '../keystore/postgres/postgres-key-store.js';
 import type { SqlClient } from '../keystore/postgres/sql-client.js';
 import type { FieldsealConfig } from './config-file.js';
-import type { DoctorCheck } from './doctor.js';
+import type { DoctorCheck } from './doctor-check.js';
 import { clientFromConfig } from './open-from-config.js';
 import { PROVIDER_FIXES, describe } from './provider-checks.js';
 import { providerFromConfig } from './provider-config.js';

@@ -7,6 +7,7 @@ import type { KeyStore } from '../keystore/key-store.js';
 import { PostgresKeyStore } from '../keystore/postgres/postgres-key-store.js';
 import { migrate } from '../keystore/postgres/migrations.js';
 import { fromPGlite, fromPgPool, type SqlClient } from '../keystore/postgres/sql-client.js';
+import { loadPGlite } from './embedded-database.js';
 import type { FieldsealConfig } from './config-file.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { openPgPool } from './pg-pool.js';
@@ -52,7 +53,7 @@ export async function openDatabase(config: FieldsealConfig): Promise<OpenedDatab
   if (config.database.kind === 'pglite') {
     const release = lockDataDir(config.database.dataDir);
     try {
-      const { PGlite } = await import('@electric-sql/pglite');
+      const PGlite = await loadPGlite();
       const db = await PGlite.create(config.database.dataDir);
       return {
         sql: fromPGlite(db),

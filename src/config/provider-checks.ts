@@ -1,6 +1,6 @@
 import { isFieldsealError, type FieldsealErrorCode } from '../errors.js';
 import type { FieldsealConfig } from './config-file.js';
-import type { DoctorCheck } from './doctor.js';
+import type { DoctorCheck } from './doctor-check.js';
 import { providerFromConfig } from './provider-config.js';
 
 /** What to do about a provider failure, by error code. @internal */

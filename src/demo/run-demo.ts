@@ -1,4 +1,3 @@
-import { PGlite } from '@electric-sql/pglite';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -17,6 +16,7 @@ import {
   fromPGlite,
   migrate,
 } from '../keystore/postgres/index.js';
+import { loadPGlite } from '../config/embedded-database.js';
 import { keyFileSource } from '../config/key-file.js';
 import { Customer, demoCustomers } from './demo-data.js';
 
@@ -99,7 +99,7 @@ export async function runDemo(
   // The one key-file rule every command applies: a reused key file must still be private.
   const provider = () => new LocalKeyProvider({ source: keyFileSource(keyFile, 'master') });
   provider();
-  const db = await PGlite.create(); // in memory: the demo leaves no database behind
+  const db = await (await loadPGlite()).create(); // in memory: the demo leaves no database behind
   try {
     const sql = fromPGlite(db);
     await migrate(sql);

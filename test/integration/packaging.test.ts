@@ -275,6 +275,16 @@ describe.skipIf(tarball === undefined)('the packed tarball, installed into a fre
   });
 
   it('with the CLI peers installed, every `npx fieldseal` line of the README runs as written', () => {
+    // The CLI framework alone: what needs the embedded database names its package.
+    const commander = install(cliDeps.filter((d) => d.startsWith('commander@')));
+    expect(commander.status, output(commander)).toBe(0);
+    const noEngine = run('npx', ['fieldseal', 'demo', '--json'], app, npxEnv);
+    expect(noEngine.status, output(noEngine)).toBe(1);
+    const { error } = JSON.parse(noEngine.stdout) as {
+      error: { code: string; message: string; next: string[] };
+    };
+    expect(error.code).toBe('ERR_MISSING_PEER');
+    expect(error.next).toEqual(['npm install @electric-sql/pglite']);
     const peers = install(cliDeps);
     expect(peers.status, output(peers)).toBe(0);
     const version = run('npx', ['fieldseal', '--version'], app, npxEnv);
