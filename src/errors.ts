@@ -84,19 +84,15 @@ const FIELDSEAL_ERROR = Symbol.for('fieldseal.error');
  * if (err instanceof FieldsealError) console.error(err.code);
  * ```
  */
-export class FieldsealError extends Error {
+class FieldsealErrorBase<C extends FieldsealErrorCode = FieldsealErrorCode> extends Error {
   /** Stable machine-readable code; part of the public API. */
-  readonly code: FieldsealErrorCode;
+  readonly code: C;
   /** Non-secret details (field and key names). */
   readonly details: ErrorDetails;
   /** @internal */
   readonly [FIELDSEAL_ERROR] = true;
 
-  constructor(
-    code: FieldsealErrorCode,
-    message: string,
-    options: { cause?: unknown; details?: ErrorDetails } = {},
-  ) {
+  constructor(code: C, message: string, options: { cause?: unknown; details?: ErrorDetails } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.details = Object.freeze({ ...options.details });
@@ -110,6 +106,21 @@ export class FieldsealError extends Error {
 }
 
 /**
+ * The base class of every fieldseal error (`instanceof FieldsealError`; construct its
+ * subclasses, one per code). As a type, `FieldsealError` is {@link AnyFieldsealError}: the
+ * union of the classes discriminated by `code`, so `switch (err.code)` narrows.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof FieldsealError) console.error(err.code);
+ * if (isFieldsealError(err) && err.code === 'ERR_BATCH_FAILED') console.error(err.failures.length);
+ * ```
+ */
+export const FieldsealError = FieldsealErrorBase;
+/** Any fieldseal error: the union of its classes, discriminated by `code`. */
+export type FieldsealError = AnyFieldsealError;
+
+/**
  * True for any fieldseal error, even one thrown by another loaded copy of the package.
  *
  * @example
@@ -117,7 +128,7 @@ export class FieldsealError extends Error {
  * if (isFieldsealError(err)) metrics.increment(err.code);
  * ```
  */
-export function isFieldsealError(err: unknown): err is FieldsealError {
+export function isFieldsealError(err: unknown): err is AnyFieldsealError {
   return typeof err === 'object' && err !== null && FIELDSEAL_ERROR in err;
 }
 
@@ -130,7 +141,7 @@ type Opts = { cause?: unknown; details?: ErrorDetails };
  * if (isFieldsealError(err) && err.code === 'ERR_KEY_NOT_CONFIGURED') { report(err); }
  * ```
  */
-export class KeyNotConfiguredError extends FieldsealError {
+export class KeyNotConfiguredError extends FieldsealError<'ERR_KEY_NOT_CONFIGURED'> {
   constructor(message = 'no key is configured for this operation', o?: Opts) {
     super('ERR_KEY_NOT_CONFIGURED', message, o);
   }
@@ -142,7 +153,7 @@ export class KeyNotConfiguredError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_INVALID_KEY_MATERIAL') { report(err); }
  * ```
  */
-export class InvalidKeyMaterialError extends FieldsealError {
+export class InvalidKeyMaterialError extends FieldsealError<'ERR_INVALID_KEY_MATERIAL'> {
   constructor(message = 'key material is invalid', o?: Opts) {
     super('ERR_INVALID_KEY_MATERIAL', message, o);
   }
@@ -154,7 +165,7 @@ export class InvalidKeyMaterialError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_INVALID_CONTEXT') { report(err); }
  * ```
  */
-export class InvalidContextError extends FieldsealError {
+export class InvalidContextError extends FieldsealError<'ERR_INVALID_CONTEXT'> {
   constructor(message = 'encryption context is invalid', o?: Opts) {
     super('ERR_INVALID_CONTEXT', message, o);
   }
@@ -166,7 +177,7 @@ export class InvalidContextError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_MALFORMED_CIPHERTEXT') { report(err); }
  * ```
  */
-export class MalformedCiphertextError extends FieldsealError {
+export class MalformedCiphertextError extends FieldsealError<'ERR_MALFORMED_CIPHERTEXT'> {
   constructor(message = 'stored value is not a well-formed envelope', o?: Opts) {
     super('ERR_MALFORMED_CIPHERTEXT', message, o);
   }
@@ -178,7 +189,7 @@ export class MalformedCiphertextError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_UNSUPPORTED_FORMAT') { report(err); }
  * ```
  */
-export class UnsupportedFormatError extends FieldsealError {
+export class UnsupportedFormatError extends FieldsealError<'ERR_UNSUPPORTED_FORMAT'> {
   constructor(message = 'envelope version or suite is not supported', o?: Opts) {
     super('ERR_UNSUPPORTED_FORMAT', message, o);
   }
@@ -190,7 +201,7 @@ export class UnsupportedFormatError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_WRONG_KEY') { report(err); }
  * ```
  */
-export class WrongKeyError extends FieldsealError {
+export class WrongKeyError extends FieldsealError<'ERR_WRONG_KEY'> {
   constructor(message = 'value was encrypted under a different data key', o?: Opts) {
     super('ERR_WRONG_KEY', message, o);
   }
@@ -202,7 +213,7 @@ export class WrongKeyError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_AUTHENTICATION_FAILED') { report(err); }
  * ```
  */
-export class AuthenticationFailedError extends FieldsealError {
+export class AuthenticationFailedError extends FieldsealError<'ERR_AUTHENTICATION_FAILED'> {
   constructor(message = 'authentication failed: value tampered or context mismatch', o?: Opts) {
     super('ERR_AUTHENTICATION_FAILED', message, o);
   }
@@ -214,7 +225,7 @@ export class AuthenticationFailedError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_KEY_NOT_FOUND') { report(err); }
  * ```
  */
-export class KeyNotFoundError extends FieldsealError {
+export class KeyNotFoundError extends FieldsealError<'ERR_KEY_NOT_FOUND'> {
   constructor(message = 'key not found', o?: Opts) {
     super('ERR_KEY_NOT_FOUND', message, o);
   }
@@ -226,7 +237,7 @@ export class KeyNotFoundError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_KEY_SHREDDED') { report(err); }
  * ```
  */
-export class KeyShreddedError extends FieldsealError {
+export class KeyShreddedError extends FieldsealError<'ERR_KEY_SHREDDED'> {
   constructor(message = 'key has been shredded', o?: Opts) {
     super('ERR_KEY_SHREDDED', message, o);
   }
@@ -240,7 +251,7 @@ export class KeyShreddedError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_KEY_RETIRED') await fs.reinstateKeyVersion(tenant, 1);
  * ```
  */
-export class KeyRetiredError extends FieldsealError {
+export class KeyRetiredError extends FieldsealError<'ERR_KEY_RETIRED'> {
   constructor(message = 'key version has been retired', o?: Opts) {
     super('ERR_KEY_RETIRED', message, o);
   }
@@ -253,7 +264,7 @@ export class KeyRetiredError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_KEY_VERSION_ACTIVE') await fs.rotateTenantKey(tenant);
  * ```
  */
-export class KeyVersionActiveError extends FieldsealError {
+export class KeyVersionActiveError extends FieldsealError<'ERR_KEY_VERSION_ACTIVE'> {
   constructor(message = 'the active key version cannot be retired', o?: Opts) {
     super('ERR_KEY_VERSION_ACTIVE', message, o);
   }
@@ -265,7 +276,7 @@ export class KeyVersionActiveError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_KEY_UNWRAP_FAILED') { report(err); }
  * ```
  */
-export class KeyUnwrapFailedError extends FieldsealError {
+export class KeyUnwrapFailedError extends FieldsealError<'ERR_KEY_UNWRAP_FAILED'> {
   constructor(message = 'data key could not be unwrapped', o?: Opts) {
     super('ERR_KEY_UNWRAP_FAILED', message, o);
   }
@@ -277,7 +288,7 @@ export class KeyUnwrapFailedError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_PROVIDER_UNAVAILABLE') { report(err); }
  * ```
  */
-export class ProviderUnavailableError extends FieldsealError {
+export class ProviderUnavailableError extends FieldsealError<'ERR_PROVIDER_UNAVAILABLE'> {
   constructor(message = 'key provider unavailable', o?: Opts) {
     super('ERR_PROVIDER_UNAVAILABLE', message, o);
   }
@@ -289,7 +300,7 @@ export class ProviderUnavailableError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_KEY_STORE_UNAVAILABLE') { report(err); }
  * ```
  */
-export class KeyStoreUnavailableError extends FieldsealError {
+export class KeyStoreUnavailableError extends FieldsealError<'ERR_KEY_STORE_UNAVAILABLE'> {
   constructor(message = 'key store unavailable', o?: Opts) {
     super('ERR_KEY_STORE_UNAVAILABLE', message, o);
   }
@@ -301,7 +312,7 @@ export class KeyStoreUnavailableError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_MODE_FORBIDDEN') { report(err); }
  * ```
  */
-export class ModeForbiddenError extends FieldsealError {
+export class ModeForbiddenError extends FieldsealError<'ERR_MODE_FORBIDDEN'> {
   constructor(message = 'operation forbidden by the configured mode', o?: Opts) {
     super('ERR_MODE_FORBIDDEN', message, o);
   }
@@ -313,7 +324,7 @@ export class ModeForbiddenError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_PLAINTEXT_IN_ENCRYPTED_FIELD') { report(err); }
  * ```
  */
-export class PlaintextInEncryptedFieldError extends FieldsealError {
+export class PlaintextInEncryptedFieldError extends FieldsealError<'ERR_PLAINTEXT_IN_ENCRYPTED_FIELD'> {
   constructor(message = 'plaintext found in an encrypted field', o?: Opts) {
     super('ERR_PLAINTEXT_IN_ENCRYPTED_FIELD', message, o);
   }
@@ -325,7 +336,7 @@ export class PlaintextInEncryptedFieldError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_UNSUPPORTED_VALUE') { report(err); }
  * ```
  */
-export class UnsupportedValueError extends FieldsealError {
+export class UnsupportedValueError extends FieldsealError<'ERR_UNSUPPORTED_VALUE'> {
   constructor(message = 'value type cannot be encrypted', o?: Opts) {
     super('ERR_UNSUPPORTED_VALUE', message, o);
   }
@@ -341,7 +352,7 @@ export class UnsupportedValueError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_KEY_VERSION_IN_USE') await runBackfill(options);
  * ```
  */
-export class KeyVersionInUseError extends FieldsealError {
+export class KeyVersionInUseError extends FieldsealError<'ERR_KEY_VERSION_IN_USE'> {
   /**
    * Everything counted that still uses a version being retired: one entry per table column
    * (or per sealed blind-index secret) and key version, with the number of values. Empty when
@@ -355,7 +366,7 @@ export class KeyVersionInUseError extends FieldsealError {
     super('ERR_KEY_VERSION_IN_USE', message, o);
     this.uses = Object.freeze((o?.uses ?? []).map((u) => Object.freeze({ ...u })));
   }
-  override toJSON(): ReturnType<FieldsealError['toJSON']> & { uses: readonly KeyVersionUse[] } {
+  override toJSON(): ReturnType<FieldsealErrorBase['toJSON']> & { uses: readonly KeyVersionUse[] } {
     return { ...super.toJSON(), uses: this.uses };
   }
 }
@@ -395,7 +406,7 @@ export interface KeyVersionUse {
  * if (isFieldsealError(err) && err.code === 'ERR_BACKFILL_FAILED') console.error(err.details.field, err.cause);
  * ```
  */
-export class BackfillError extends FieldsealError {
+export class BackfillError extends FieldsealError<'ERR_BACKFILL_FAILED'> {
   constructor(message = 'the backfill stopped on a value it could not re-encrypt', o?: Opts) {
     super('ERR_BACKFILL_FAILED', message, o);
   }
@@ -409,7 +420,7 @@ export class BackfillError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_AUDIT_UNAVAILABLE') alert('audit trail down');
  * ```
  */
-export class AuditUnavailableError extends FieldsealError {
+export class AuditUnavailableError extends FieldsealError<'ERR_AUDIT_UNAVAILABLE'> {
   constructor(message = 'audit trail unavailable', o?: Opts) {
     super('ERR_AUDIT_UNAVAILABLE', message, o);
   }
@@ -424,7 +435,7 @@ export class AuditUnavailableError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_ACCESS_DENIED') alert('check the KMS key policy');
  * ```
  */
-export class AccessDeniedError extends FieldsealError {
+export class AccessDeniedError extends FieldsealError<'ERR_ACCESS_DENIED'> {
   constructor(message = 'the key provider denied access', o?: Opts) {
     super('ERR_ACCESS_DENIED', message, o);
   }
@@ -439,7 +450,7 @@ export class AccessDeniedError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_CONDITION_FAILED') return reloadAndRetry();
  * ```
  */
-export class ConditionFailedError extends FieldsealError {
+export class ConditionFailedError extends FieldsealError<'ERR_CONDITION_FAILED'> {
   constructor(message = 'the write condition does not hold', o?: Opts) {
     super('ERR_CONDITION_FAILED', message, o);
   }
@@ -454,7 +465,7 @@ export class ConditionFailedError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_KEY_COMMITMENT_MISMATCH') page('key provider returned a wrong key');
  * ```
  */
-export class KeyCommitmentMismatchError extends FieldsealError {
+export class KeyCommitmentMismatchError extends FieldsealError<'ERR_KEY_COMMITMENT_MISMATCH'> {
   constructor(
     message = 'the data key does not match the commitment stored with its version',
     o?: Opts,
@@ -471,7 +482,7 @@ export class KeyCommitmentMismatchError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_UNSUPPORTED_OPTION') fixTheCall(err.message);
  * ```
  */
-export class UnsupportedOptionError extends FieldsealError {
+export class UnsupportedOptionError extends FieldsealError<'ERR_UNSUPPORTED_OPTION'> {
   constructor(message = 'this option is not supported', o?: Opts) {
     super('ERR_UNSUPPORTED_OPTION', message, o);
   }
@@ -485,7 +496,7 @@ export class UnsupportedOptionError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_CONFIG_NOT_FOUND') console.error(err.details.reference);
  * ```
  */
-export class ConfigNotFoundError extends FieldsealError {
+export class ConfigNotFoundError extends FieldsealError<'ERR_CONFIG_NOT_FOUND'> {
   constructor(message = 'the configuration file does not exist', o?: Opts) {
     super('ERR_CONFIG_NOT_FOUND', message, o);
   }
@@ -500,7 +511,7 @@ export class ConfigNotFoundError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_INSECURE_KEY_FILE') console.error(`chmod 600 ${err.details.reference}`);
  * ```
  */
-export class InsecureKeyFileError extends FieldsealError {
+export class InsecureKeyFileError extends FieldsealError<'ERR_INSECURE_KEY_FILE'> {
   constructor(message = 'the key file is readable by other users', o?: Opts) {
     super('ERR_INSECURE_KEY_FILE', message, o);
   }
@@ -515,7 +526,7 @@ export class InsecureKeyFileError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_MISSING_PEER') console.error(`npm install ${err.details.reference}`);
  * ```
  */
-export class MissingPeerError extends FieldsealError {
+export class MissingPeerError extends FieldsealError<'ERR_MISSING_PEER'> {
   constructor(message = 'an optional peer dependency is not installed', o?: Opts) {
     super('ERR_MISSING_PEER', message, o);
   }
@@ -528,7 +539,7 @@ export class MissingPeerError extends FieldsealError {
  * if (isFieldsealError(err) && err.code === 'ERR_VALUE_TOO_LARGE') { report(err); }
  * ```
  */
-export class ValueTooLargeError extends FieldsealError {
+export class ValueTooLargeError extends FieldsealError<'ERR_VALUE_TOO_LARGE'> {
   constructor(message = 'value is too large to encrypt', o?: Opts) {
     super('ERR_VALUE_TOO_LARGE', message, o);
   }
@@ -555,13 +566,13 @@ export interface BatchFailure {
  * catch (err) { if (err instanceof BatchError) retry(err.failures.map((f) => f.index)); }
  * ```
  */
-export class BatchError extends FieldsealError {
+export class BatchError extends FieldsealError<'ERR_BATCH_FAILED'> {
   readonly failures: readonly BatchFailure[];
   constructor(failures: readonly BatchFailure[]) {
     super('ERR_BATCH_FAILED', `${failures.length} item(s) of the batch failed`);
     this.failures = Object.freeze([...failures]);
   }
-  override toJSON(): ReturnType<FieldsealError['toJSON']> & {
+  override toJSON(): ReturnType<FieldsealErrorBase['toJSON']> & {
     failures: { index: number; code: FieldsealErrorCode }[];
   } {
     return {
@@ -570,3 +581,61 @@ export class BatchError extends FieldsealError {
     };
   }
 }
+
+/**
+ * Every fieldseal error class, discriminated by `code`: after {@link isFieldsealError},
+ * `switch (err.code)` narrows `err` to the class of that code (`err.failures` of a
+ * `BatchError`, `err.uses` of a `KeyVersionInUseError`). Each code has exactly one class.
+ * @example
+ * ```ts
+ * if (isFieldsealError(err)) {
+ *   switch (err.code) {
+ *     case 'ERR_BATCH_FAILED':
+ *       return err.failures.map((f) => f.index);
+ *     case 'ERR_KEY_VERSION_IN_USE':
+ *       return err.uses.map((u) => `${u.table}.${u.column}`);
+ *   }
+ * }
+ * ```
+ */
+export type AnyFieldsealError =
+  | KeyNotConfiguredError
+  | InvalidKeyMaterialError
+  | InvalidContextError
+  | MalformedCiphertextError
+  | UnsupportedFormatError
+  | WrongKeyError
+  | AuthenticationFailedError
+  | KeyNotFoundError
+  | KeyShreddedError
+  | KeyRetiredError
+  | KeyVersionActiveError
+  | KeyUnwrapFailedError
+  | ProviderUnavailableError
+  | KeyStoreUnavailableError
+  | ModeForbiddenError
+  | PlaintextInEncryptedFieldError
+  | UnsupportedValueError
+  | KeyVersionInUseError
+  | BackfillError
+  | AuditUnavailableError
+  | AccessDeniedError
+  | ConditionFailedError
+  | KeyCommitmentMismatchError
+  | UnsupportedOptionError
+  | ConfigNotFoundError
+  | InsecureKeyFileError
+  | MissingPeerError
+  | ValueTooLargeError
+  | BatchError;
+
+/**
+ * The error class of each code. @example
+ * ```ts
+ * const e: FieldsealErrorOf<'ERR_BATCH_FAILED'> = err; // a BatchError
+ * ```
+ */
+export type FieldsealErrorOf<C extends FieldsealErrorCode> = Extract<
+  AnyFieldsealError,
+  { readonly code: C }
+>;

@@ -8,7 +8,9 @@ type ErrorClass = new (
 /**
  * The same error naming `field` (`table.field`) in its details: the error itself when it
  * already does, otherwise a new error of the same class, code and message with the original
- * as its `cause`. Messages are fieldseal's fixed strings, so no value is ever added.
+ * as its `cause`. Messages are fieldseal's fixed strings, so no value is ever added. An error
+ * whose class cannot be rebuilt so (a `BatchError`, a `KeyVersionInUseError` with its `uses`)
+ * is returned as it is: never a base-class copy, whose `code` would promise a class it is not.
  * @internal
  */
 export function withField(error: FieldsealError, field: string): FieldsealError {
@@ -16,9 +18,9 @@ export function withField(error: FieldsealError, field: string): FieldsealError 
   const details: ErrorDetails = { ...error.details, field };
   const options = { cause: error, details };
   const ctor: unknown = error.constructor;
-  // Every FieldsealError subclass but BatchError (never a per-value error) takes
-  // (message, options); check the result rather than trust that.
-  if (typeof ctor === 'function' && ctor !== FieldsealError) {
+  // Most subclasses take (message, options); check the result rather than trust that.
+  const rebuildable = error.code !== 'ERR_BATCH_FAILED' && error.code !== 'ERR_KEY_VERSION_IN_USE';
+  if (rebuildable && typeof ctor === 'function' && ctor !== FieldsealError) {
     try {
       const copy: unknown = Reflect.construct(ctor as ErrorClass, [error.message, options]);
       if (
@@ -30,8 +32,8 @@ export function withField(error: FieldsealError, field: string): FieldsealError 
         return copy;
       }
     } catch {
-      // fall through to the base class
+      // keep the error as it is
     }
   }
-  return new FieldsealError(error.code, error.message, options);
+  return error;
 }
