@@ -145,7 +145,7 @@ function retireFailure(
   cfg: string,
   t: string,
 ): CliFailure {
-  const uses = 'uses' in err ? (err.uses as readonly KeyVersionUse[]) : [];
+  const uses = 'uses' in err ? err.uses : [];
   if (uses.length === 0) {
     return {
       ...base,

@@ -139,6 +139,6 @@ export function reindexed(err: unknown, present: readonly number[]): unknown {
   if (!isFieldsealError(err) || err.code !== 'ERR_BATCH_FAILED' || !('failures' in err)) {
     return err;
   }
-  const { failures } = err as BatchError;
+  const { failures } = err;
   return new BatchError(failures.map(({ index, error }) => ({ index: present[index]!, error })));
 }

@@ -36,7 +36,7 @@ export interface ItemRecords<M extends AnyModel> {
 /** The first failure of a one-item BatchError, or the error itself. */
 function single(err: unknown): unknown {
   if (!isFieldsealError(err) || err.code !== 'ERR_BATCH_FAILED') return err;
-  return (err as BatchError).failures[0]?.error ?? err;
+  return err.failures[0]?.error ?? err;
 }
 
 /** Hooks an extension adds around the codec. @internal */
@@ -94,7 +94,7 @@ export function itemRecords<M extends AnyModel>(
       } catch (err) {
         const batch = reindexed(err, at);
         if (!isFieldsealError(batch) || batch.code !== 'ERR_BATCH_FAILED') throw batch;
-        failures.push(...(batch as BatchError).failures);
+        failures.push(...batch.failures);
       }
       if (failures.length > 0) {
         const sorted = failures.sort((a, b) => a.index - b.index);

@@ -3,7 +3,7 @@ import type { Fieldseal } from '../client/fieldseal.js';
 import type { EncryptItem } from '../client/items.js';
 import { toText } from '../envelope/encoding.js';
 import type { FieldValue } from '../envelope/plaintext.js';
-import { isFieldsealError, type BatchError } from '../errors.js';
+import { isFieldsealError } from '../errors.js';
 import { withField } from '../model/field-error.js';
 import type { ModelPlan, PlannedField } from '../model/model-plan.js';
 import {
@@ -132,7 +132,7 @@ export async function buildUpdate(
   if (items.length > 0) {
     const sealed = await fs.encryptManyToBytes(items).catch((err: unknown) => {
       const batch = isFieldsealError(err) && err.code === 'ERR_BATCH_FAILED';
-      const first = batch ? (err as BatchError).failures[0] : undefined;
+      const first = batch ? err.failures[0] : undefined;
       if (first === undefined) throw err;
       throw withField(first.error, slots[first.index]!.qualified);
     });

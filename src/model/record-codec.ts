@@ -273,7 +273,7 @@ async function decryptAll(
 /** The item failures of a client BatchError; anything else is rethrown. */
 function batchFailures(err: unknown): BatchError['failures'] {
   if (isFieldsealError(err) && err.code === 'ERR_BATCH_FAILED' && 'failures' in err) {
-    return (err as BatchError).failures;
+    return err.failures;
   }
   throw err;
 }

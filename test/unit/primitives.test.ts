@@ -106,7 +106,7 @@ function notAuthFailure(fn: () => unknown): string | undefined {
   const err = thrownBy(fn);
   if (err === undefined) return 'accepted';
   if (!(err instanceof AuthenticationFailedError)) return `threw ${describeError(err)}`;
-  if (err.code !== 'ERR_AUTHENTICATION_FAILED') return `threw code ${err.code}`;
+  if (err.code !== 'ERR_AUTHENTICATION_FAILED') return `threw code ${String(err.code)}`;
   return undefined;
 }
 
