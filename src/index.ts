@@ -19,6 +19,7 @@ export type { DecryptItem, EncryptItem, EncryptOptions, Settled } from './client
 export type {
   FieldPolicy,
   FieldsealOptions,
+  ModelPolicySource,
   KeysConfig,
   MasterKeyChoice,
   KeyAdminOperation,

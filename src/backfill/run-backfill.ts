@@ -19,7 +19,7 @@ import { backfillTarget, type LegacyConverter } from './backfill-target.js';
  */
 export interface BackfillOptions {
   readonly sql: SqlClient;
-  /** A client configured with the model's policies (`fields: { ...model.policies }`). */
+  /** A client configured with the model's policies (`models: [model]`). */
   readonly fs: Fieldseal;
   readonly model: AnyModel;
   /** Table name in the database (default: the model's table). */

@@ -10,6 +10,7 @@ import { FieldRules } from './field-rules.js';
 import { KeyLifecycle } from './key-lifecycle.js';
 import { KeyResolver } from './key-resolver.js';
 import { MetricsRecorder } from './metrics.js';
+import { mergeModelPolicies } from './model-policies.js';
 import type { FieldsealOptions, KeyAdminOperation } from './options.js';
 import { DEFAULT_PROVIDER_TIMEOUT_MS, providerCallObserver } from './provider-calls.js';
 
@@ -109,7 +110,12 @@ export function assembleClient(options: FieldsealOptions): ClientParts {
   }
   const audit = AuditTrail.from(options.audit, options.actor);
   const metrics = new MetricsRecorder(telemetry);
-  const rules = new FieldRules(mode, fields, metrics, keys.mode);
+  const rules = new FieldRules(
+    mode,
+    mergeModelPolicies(fields, options.models),
+    metrics,
+    keys.mode,
+  );
   const providers = Array.isArray(provider)
     ? [...(provider as readonly KeyProvider[])]
     : [provider as KeyProvider];

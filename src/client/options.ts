@@ -130,6 +130,20 @@ export type KeysConfig = (
 export type MasterKeyChoice = string | ((tenant: string) => string);
 
 /**
+ * What the client reads of a model (from `defineModel`) passed in
+ * {@link FieldsealOptions.models}: its table and its encrypted fields' policies.
+ * @example
+ * ```ts
+ * const source: ModelPolicySource = Customer; // defineModel({ table: 'customers', ... })
+ * const fs = createFieldseal({ provider, keys, cache, models: [Customer] });
+ * ```
+ */
+export interface ModelPolicySource {
+  readonly table: string;
+  readonly policies: Readonly<Record<string, FieldPolicy>>;
+}
+
+/**
  * Options of {@link createFieldseal}.
  * @example
  * ```ts
@@ -137,6 +151,7 @@ export type MasterKeyChoice = string | ((tenant: string) => string);
  *   provider,
  *   keys: { mode: 'embedded', masterKeyId: 'master' },
  *   cache: { maxAgeMs: 300_000, maxUses: 1_000_000, maxEntries: 1000 },
+ *   models: [Customer], // registers the policies of Customer's encrypted fields
  * };
  * ```
  */
@@ -175,6 +190,12 @@ export interface FieldsealOptions {
    * strict default: the client's mode, no plaintext reads, no padding.
    */
   readonly fields?: Readonly<Record<string, FieldPolicy>>;
+  /**
+   * Models (from `defineModel`) whose encrypted fields this client serves: their policies are
+   * registered in one step, as if spread into `fields`. A `table.field` both here and in
+   * `fields` must be the same policy object, or the client is refused.
+   */
+  readonly models?: readonly ModelPolicySource[];
   /**
    * Audit sinks: every key-provider call (generate, unwrap, wrap: on cache misses only, never
    * on the warm path), provision, rotation, re-wrap and shred is recorded as one

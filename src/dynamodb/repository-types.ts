@@ -36,7 +36,7 @@ export type DynamoBlindIndexOptions<M extends AnyModel> = RepositoryBlindIndexOp
  * ```ts
  * const options: DynamoRepositoryOptions<typeof Customer> = {
  *   client: new DynamoDBClient({ region: 'eu-west-1' }),
- *   fs, // configured with fields: { ...Customer.policies }
+ *   fs, // configured with models: [Customer]
  *   model: Customer, // key: ['pk', 'sk']
  *   tableName: 'customers',
  *   keys: { partition: 'pk', sort: 'sk' },
@@ -49,7 +49,7 @@ export interface DynamoRepositoryOptions<M extends AnyModel> {
    * (typed structurally so that `@aws-sdk/lib-dynamodb` stays optional).
    */
   readonly client: DynamoDBClient | DynamoDBSendingClient;
-  /** The fieldseal client, configured with `fields: { ...model.policies }`. */
+  /** The fieldseal client, configured with `models: [model]` (or `fields: { ...model.policies }`). */
   readonly fs: Fieldseal;
   /** The model; its `key` must be `[partition]` or `[partition, sort]`. */
   readonly model: M;

@@ -89,7 +89,7 @@ export function planOf(model: unknown): ModelPlan {
  *     ssn: field.string().encrypted({ mode: 'WriteOnly' }).nullable(),
  *   },
  * });
- * const fs = createFieldseal({ provider, keys, cache, fields: { ...Customer.policies } });
+ * const fs = createFieldseal({ provider, keys, cache, models: [Customer] });
  * ```
  */
 export function defineModel<

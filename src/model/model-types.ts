@@ -23,10 +23,10 @@ export type ModelFields = Readonly<Record<string, AnyField>>;
 
 /**
  * A model made by {@link defineModel}: a frozen description of one table's records. Pass it
- * to `encryptRecord` / `decryptRecord`; configure the client with `fields: { ...model.policies }`.
+ * to `encryptRecord` / `decryptRecord`; configure the client with `models: [model]`.
  * @example
  * ```ts
- * const fs = createFieldseal({ provider, keys, cache, fields: { ...Customer.policies } });
+ * const fs = createFieldseal({ provider, keys, cache, models: [Customer] });
  * const row = await encryptRecord(fs, Customer, customer);
  * ```
  */

@@ -34,7 +34,7 @@ export function assertRegistered(fs: Fieldseal, plan: ModelPlan): void {
   for (const f of plan.encrypted) {
     if (!samePolicy(fs.fieldPolicy(plan.table, f.name), f.encryption!)) {
       throw new KeyNotConfiguredError(
-        `model ${f.qualified} is not registered with this client: pass fields: { ...model.policies }`,
+        `model ${f.qualified} is not registered with this client: pass models: [Model] to createFieldseal (or fields: { ...Model.policies })`,
         { details: { field: f.qualified } },
       );
     }
