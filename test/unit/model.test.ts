@@ -322,7 +322,7 @@ describe('typed models: registration with the client', () => {
     const write = await rejection(encryptRecord(bare, Customer, customer(1)));
     expect(write.code).toBe('ERR_KEY_NOT_CONFIGURED');
     expect(write.message).toBe(
-      'model customers.email is not registered with this client: pass fields: { ...model.policies }',
+      'model customers.email is not registered with this client: pass models: [Model] to createFieldseal (or fields: { ...Model.policies })',
     );
     expect(write.details.field).toBe('customers.email');
     const registered = createFieldseal({
