@@ -14,8 +14,12 @@ import { createSoftHsmToken, SKIP_PKCS11, SOFTHSM_LIBRARY } from './softhsm-toke
  * and usable passes; a disabled key, a missing variable or a missing key is named with a fix.
  */
 
+// One folder, so one embedded database, for every configuration of this file: only the first
+// doctor run pays for creating it. Each call rewrites the configuration file with its provider.
+let dir: string | undefined;
+
 function configFile(provider: Record<string, unknown>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'fieldseal-doctor-'));
+  dir ??= mkdtempSync(join(tmpdir(), 'fieldseal-doctor-'));
   const path = join(dir, 'fieldseal.config.json');
   writeFileSync(
     path,
