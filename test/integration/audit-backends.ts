@@ -1,4 +1,3 @@
-import { PGlite } from '@electric-sql/pglite';
 import type { AuditEvent } from '../../src/audit/audit-event.js';
 import {
   fromPGlite,
@@ -6,7 +5,7 @@ import {
   migrate,
   type SqlClient,
 } from '../../src/keystore/postgres/index.js';
-import { PG_URL, serverSchema } from './pg-env.js';
+import { migratedPGlite, PG_URL, serverSchema } from './pg-env.js';
 
 /** A fresh, migrated database of one backend. */
 export interface FreshDatabase {
@@ -25,9 +24,8 @@ export const backends: { name: string; server: boolean; fresh: () => Promise<Fre
     name: 'PGlite (embedded)',
     server: false,
     fresh: async () => {
-      const db = await PGlite.create();
+      const db = await migratedPGlite();
       const sql = fromPGlite(db);
-      await migrate(sql);
       return { sql, another: () => sql, close: () => db.close() };
     },
   },

@@ -1,4 +1,3 @@
-import { PGlite } from '@electric-sql/pglite';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/audit/audit-event.js';
@@ -20,6 +19,7 @@ import {
   VECTOR_KEY_BYTES,
 } from '../unit/audit-chain-vectors.js';
 import { backends, rolledBack, syntheticEvent, type FreshDatabase } from './audit-backends.js';
+import { emptyPGlite } from './pg-env.js';
 
 const storedHashes = async (sql: SqlClient) =>
   (
@@ -249,7 +249,7 @@ describe('audit failures are ERR_AUDIT_UNAVAILABLE, with the cause and without v
   });
 
   it('an unmigrated database', async () => {
-    const db = await PGlite.create();
+    const db = await emptyPGlite();
     try {
       const sql = fromPGlite(db);
       await expect(verifyAuditChain(sql)).rejects.toMatchObject({ code: 'ERR_AUDIT_UNAVAILABLE' });

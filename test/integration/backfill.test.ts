@@ -1,4 +1,4 @@
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import type { AuditEvent } from '../../src/audit/audit-event.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -31,7 +31,7 @@ import {
   readAccounts,
   writesPerRow,
 } from './backfill-fixture.js';
-import { PG_URL, serverSchema } from './pg-env.js';
+import { emptyPGlite, migratedPGlite, PG_URL, serverSchema } from './pg-env.js';
 
 const TENANTS = ['t-a', 't-b', 't-c'];
 const PER_TENANT = 700;
@@ -278,7 +278,7 @@ function behaviour(
 }
 
 behaviour('PGlite', async () => {
-  const db = await PGlite.create();
+  const db = await emptyPGlite();
   return { sql: fromPGlite(db), close: () => db.close() };
 });
 
@@ -308,9 +308,8 @@ describe('plaintext migration (PGlite)', () => {
   const events: AuditEvent[] = [];
 
   beforeAll(async () => {
-    db = await PGlite.create();
+    db = await migratedPGlite();
     sql = fromPGlite(db);
-    await migrate(sql);
     fs = createFieldseal({
       admin: true,
       provider: new LocalKeyProvider({

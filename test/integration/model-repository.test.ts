@@ -1,4 +1,4 @@
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFieldseal, defineModel, field, type InferRecord } from '../../src/index.js';
 import {
@@ -10,7 +10,7 @@ import {
   type SqlClient,
 } from '../../src/keystore/postgres/index.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
-import { PG_URL, serverSchema } from './pg-env.js';
+import { migratedPGlite, PG_URL, serverSchema } from './pg-env.js';
 
 const Customer = defineModel({
   table: 'customers',
@@ -140,8 +140,7 @@ function repositoryBehaviour(name: string, open: () => SqlClient) {
 describe('PGlite', () => {
   let db: PGlite;
   beforeAll(async () => {
-    db = await PGlite.create();
-    await migrate(fromPGlite(db));
+    db = await migratedPGlite();
   });
   afterAll(async () => {
     await db.close();

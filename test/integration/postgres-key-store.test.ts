@@ -1,4 +1,4 @@
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ import {
 import { guardKeyStore } from '../../src/keystore/guarded-key-store.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
 import { runKeyStoreSuite } from '../conformance/key-store-suite.js';
-import { PG_URL, serverSchema } from './pg-env.js';
+import { emptyPGlite, PG_URL, serverSchema } from './pg-env.js';
 
 const ctx = (tenant: string, record = 'r1') => ({ tenant, table: 'users', field: 'email', record });
 /** Every migration, in order (versions are contiguous from 1). */
@@ -145,7 +145,7 @@ describe('PGlite (embedded, always runs)', () => {
   let db: PGlite;
   let sql: SqlClient;
   beforeAll(async () => {
-    db = await PGlite.create();
+    db = await emptyPGlite();
     sql = fromPGlite(db);
     expect(await migrate(sql)).toEqual(ALL_MIGRATIONS);
   });
@@ -160,7 +160,7 @@ describe('PGlite (embedded, always runs)', () => {
   postgresBehaviour('PGlite', () => sql);
 
   it('migration 5 upgrades a schema-4 database: old rows become legacy rows without a commitment', async () => {
-    const fresh = await PGlite.create();
+    const fresh = await emptyPGlite();
     try {
       await upgradeToCommitments(fromPGlite(fresh));
     } finally {

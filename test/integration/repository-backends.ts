@@ -1,4 +1,4 @@
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { createBlindIndexer, createFieldseal, EnvSecretSource } from '../../src/index.js';
 import type { BlindIndexer, Fieldseal, FieldPolicy, KeyStore } from '../../src/index.js';
@@ -10,7 +10,7 @@ import {
   type SqlClient,
 } from '../../src/keystore/postgres/index.js';
 import { MemoryKeyStore, type MemoryKeyProvider } from '../../src/testing/index.js';
-import { PG_URL, serverSchema } from './pg-env.js';
+import { migratedPGlite, PG_URL, serverSchema } from './pg-env.js';
 
 /**
  * Run `suite` on embedded PGlite (always) and on the PostgreSQL server of
@@ -22,9 +22,8 @@ export function onBothBackends(suite: (backend: string, sql: () => SqlClient) =>
     let db: PGlite;
     let sql: SqlClient;
     beforeAll(async () => {
-      db = await PGlite.create();
+      db = await migratedPGlite();
       sql = fromPGlite(db);
-      await migrate(sql);
     });
     afterAll(async () => {
       await db.close();

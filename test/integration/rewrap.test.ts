@@ -1,9 +1,10 @@
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFieldseal, type KeyStore } from '../../src/index.js';
-import { PostgresKeyStore, fromPGlite, migrate } from '../../src/keystore/postgres/index.js';
+import { PostgresKeyStore, fromPGlite } from '../../src/keystore/postgres/index.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
+import { migratedPGlite } from './pg-env.js';
 
 let tenant = 'acme';
 const ctx = (record: string) => ({ tenant, table: 'users', field: 'ssn', record });
@@ -73,8 +74,7 @@ describe('rewrapTenantKeys', () => {
 
   let db: PGlite;
   beforeAll(async () => {
-    db = await PGlite.create();
-    await migrate(fromPGlite(db));
+    db = await migratedPGlite();
   });
   afterAll(async () => {
     await db.close();

@@ -1,14 +1,10 @@
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFieldseal } from '../../src/index.js';
-import {
-  PostgresKeyStore,
-  fromPGlite,
-  migrate,
-  type SqlClient,
-} from '../../src/keystore/postgres/index.js';
+import { PostgresKeyStore, fromPGlite, type SqlClient } from '../../src/keystore/postgres/index.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
 import type { KeyStore } from '../../src/index.js';
+import { migratedPGlite } from './pg-env.js';
 
 const ctx = (tenant: string, record = 'r1') => ({ tenant, table: 'users', field: 'ssn', record });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -98,9 +94,8 @@ describe('PGlite', () => {
   let db: PGlite;
   let sql: SqlClient;
   beforeAll(async () => {
-    db = await PGlite.create();
+    db = await migratedPGlite();
     sql = fromPGlite(db);
-    await migrate(sql);
   });
   afterAll(async () => {
     await db.close();

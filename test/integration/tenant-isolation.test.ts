@@ -1,13 +1,9 @@
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFieldseal, inspectEnvelope } from '../../src/index.js';
-import {
-  PostgresKeyStore,
-  fromPGlite,
-  migrate,
-  type SqlClient,
-} from '../../src/keystore/postgres/index.js';
+import { PostgresKeyStore, fromPGlite, type SqlClient } from '../../src/keystore/postgres/index.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
+import { migratedPGlite } from './pg-env.js';
 
 /**
  * The per-tenant boundary, end to end on the embedded PostgreSQL key store: by AAD, by key,
@@ -27,9 +23,8 @@ describe('tenant isolation (PGlite key store)', () => {
     });
 
   beforeAll(async () => {
-    db = await PGlite.create();
+    db = await migratedPGlite();
     sql = fromPGlite(db);
-    await migrate(sql);
     const fs = client();
     await fs.provisionTenant('A');
     await fs.provisionTenant('B');
