@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -58,21 +58,49 @@ export default async function setup(project: TestProject): Promise<() => void> {
   project.provide('fieldsealRequirements', requirements);
   const runDir = mkdtempSync(join(tmpdir(), 'fieldseal-test-run-'));
   project.provide('fieldsealRunDir', runDir);
+  const watchdog = startWatchdog(runDir);
   return () => {
     stopSharedDynamoLocal(runDir);
     rmSync(runDir, { recursive: true, force: true });
+    try {
+      if (watchdog !== undefined) process.kill(watchdog, 'SIGKILL');
+    } catch {
+      // already gone
+    }
     console.log(summary(requirements));
   };
+}
+
+/**
+ * A run killed before its teardown (SIGKILL, a CI time-out) must not leave the shared DynamoDB
+ * Local running, nor the run's directory behind: a detached shell waits for this process to
+ * end, then does what the teardown would have. The teardown kills it. Returns its PID.
+ */
+function startWatchdog(runDir: string): number | undefined {
+  const script = [
+    'while kill -0 "$1" 2>/dev/null; do sleep 2; done',
+    'if [ -f "$2/dynamodb-local.pid" ]; then kill -9 "$(cat "$2/dynamodb-local.pid")" 2>/dev/null; fi',
+    'rm -rf "$2"',
+  ].join('\n');
+  const child = spawn(
+    'sh',
+    ['-c', script, 'fieldseal-test-watchdog', String(process.pid), runDir],
+    {
+      detached: true,
+      stdio: 'ignore',
+    },
+  );
+  child.on('error', () => undefined); // no sh: the teardown still cleans up a normal run
+  child.unref();
+  return child.pid;
 }
 
 /** Kill the DynamoDB Local that test/integration/dynamodb-local.ts started for the run, if any. */
 function stopSharedDynamoLocal(runDir: string): void {
   let pid: number;
   try {
-    // Written by dynamodb-local.ts (SHARED_STATE_FILE); not imported: that module needs vitest.
-    ({ pid } = JSON.parse(readFileSync(join(runDir, 'dynamodb-local.json'), 'utf8')) as {
-      pid: number;
-    });
+    // Written by dynamodb-local.ts; not imported: that module needs the vitest runtime.
+    pid = Number(readFileSync(join(runDir, 'dynamodb-local.pid'), 'utf8'));
   } catch {
     return; // no file of the run used DynamoDB Local
   }

@@ -12,7 +12,8 @@ import { available } from '../requirements-available.js';
  * Java), in memory on a random free loopback port. One JVM serves the whole test run: the
  * first file that needs it starts it and records it in the run's directory (provided by
  * test/global-setup.ts, whose teardown kills it by PID); later files, in any worker, connect
- * to it. Starting a JVM per file cost about 4 s of CPU each, on a 2-core machine.
+ * to it (a watchdog kills it if the run dies before its teardown). Starting a JVM per file
+ * cost about 4 s of CPU each, on a 2-core machine.
  *
  * Files do not see each other's tables: DynamoDB Local (without -sharedDb) keeps a separate
  * database per access key id and region, and every startDynamoLocal() gets an access key id of
@@ -48,6 +49,7 @@ interface SharedState {
 /** The state file of the run's shared DynamoDB Local, under the run's directory. */
 const SHARED_STATE_FILE = 'dynamodb-local.json';
 const LOCK_FILE = 'dynamodb-local.lock';
+const PID_FILE = 'dynamodb-local.pid';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -146,6 +148,8 @@ async function sharedPort(
     // This worker may exit before the run ends: the JVM must not keep it alive, nor die with it.
     child.unref();
     if (child.pid === undefined) throw new Error('DynamoDB Local did not start');
+    // For the global teardown (and its watchdog, if the run is killed first): kill by PID.
+    writeFileSync(join(dir, PID_FILE), String(child.pid));
     const state: SharedState = { pid: child.pid, port };
     writeFileSync(`${statePath}.tmp`, JSON.stringify(state));
     renameSync(`${statePath}.tmp`, statePath);
