@@ -160,5 +160,5 @@ describe('fieldseal backfill CLI on embedded PGlite', () => {
     expect(reinstate.code, reinstate.err).toBe(0);
     expect(reinstate.out).toMatch(/acme\s+1\s+reinstated/);
     expect(run(['keys', 'list', 'acme']).out).toMatch(/default\s+1\s+decrypt-only/);
-  });
+  }, 240_000); // about 15 CLI runs, each opening the embedded database: a hang guard, not a speed goal
 });
