@@ -15,7 +15,7 @@ import {
   migrate,
   PostgresKeyStore,
   runBackfill,
-} from '../dist/keystore/postgres/index.js';
+} from '../dist/postgres/index.js';
 import { MemoryKeyProvider } from '../dist/testing/index.js';
 import { BenchFailure, fmtInt, fmtRatio, table } from './harness.js';
 

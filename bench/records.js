@@ -17,7 +17,7 @@ import {
   encryptRecords,
   field,
 } from '../dist/index.js';
-import { createModelRepository, fromPGlite, fromPgPool } from '../dist/keystore/postgres/index.js';
+import { createModelRepository, fromPGlite, fromPgPool } from '../dist/postgres/index.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../dist/testing/index.js';
 import {
   BenchFailure,

@@ -55,14 +55,14 @@ export {
   type MultiKeyProviderOptions,
   type MultiWrapTarget,
 } from './kms/multi/index.js';
-export { guardKeyStore } from './keystore/guarded-key-store.js';
+export { guardKeyStore } from './keys/guarded-key-store.js';
 export type {
   KeyStore,
   KeyVersionState,
   KeyWrapping,
   NewKeyVersion,
   StoredKeyVersion,
-} from './keystore/key-store.js';
+} from './keys/key-store.js';
 export { SecretKey, type KeyEncoding, type SecretSource } from './secrets/secret-source.js';
 export { EnvSecretSource, type EnvSecretSourceOptions } from './secrets/env/env-secret-source.js';
 export {

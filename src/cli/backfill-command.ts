@@ -8,7 +8,7 @@ import {
   retireKeyVersion,
   runBackfill,
   type BackfillStatus,
-} from '../keystore/postgres/index.js';
+} from '../postgres/index.js';
 import type { CliContext } from './cli-errors.js';
 import { progressReporter } from './progress-bar.js';
 import { renderTable } from './table.js';

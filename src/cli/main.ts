@@ -18,7 +18,7 @@ import {
   type KeyAdminOperation,
   type OpenedFieldseal,
 } from '../index.js';
-import { migrate } from '../keystore/postgres/index.js';
+import { migrate } from '../postgres/index.js';
 import { cliFailure, printFailure, type CliContext } from './cli-errors.js';
 import { registerAuditCommand } from './audit-command.js';
 import { registerBackfillCommands } from './backfill-command.js';

@@ -1,4 +1,4 @@
-import type { BackfillProgress } from '../backfill/index.js';
+import type { BackfillProgress } from '../postgres/backfill/index.js';
 
 /** `1:02:03` / `4:05` for a number of seconds. Output formatting only. */
 export function formatDuration(seconds: number): string {

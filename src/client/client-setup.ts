@@ -1,6 +1,6 @@
 import { KeyNotConfiguredError } from '../errors.js';
 import { DataKeyCache } from '../keys/data-key-cache.js';
-import { guardKeyStore } from '../keystore/guarded-key-store.js';
+import { guardKeyStore } from '../keys/guarded-key-store.js';
 import type { KeyEventBus } from '../keys/key-events.js';
 import type { KeyProvider } from '../kms/key-provider.js';
 import type { MetricsSink } from '../metrics/metrics-sink.js';

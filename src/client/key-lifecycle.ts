@@ -2,7 +2,7 @@ import { isFieldsealError, KeyNotConfiguredError, ModeForbiddenError } from '../
 import { checkContext, type EncryptionContext } from '../envelope/context.js';
 import { inspectEnvelope } from '../envelope/inspect-envelope.js';
 import type { KeyEventBus } from '../keys/key-events.js';
-import type { KeyStore, StoredKeyVersion } from '../keystore/key-store.js';
+import type { KeyStore, StoredKeyVersion } from '../keys/key-store.js';
 import type { AuditRecordInput, AuditTrail } from './audit-trail.js';
 import type { Fieldseal, ShredReceipt } from './fieldseal.js';
 import type { KeyResolver } from './key-resolver.js';

@@ -11,7 +11,7 @@ import type { CacheLease, DataKeyCache } from '../keys/data-key-cache.js';
 import type { DataKey } from '../keys/data-key.js';
 import { checkStoreKeyCommitment, storeKeyCommitment } from '../keys/key-commitment.js';
 import type { KeyProvider } from '../kms/key-provider.js';
-import type { KeyStore, StoredKeyVersion } from '../keystore/key-store.js';
+import type { KeyStore, StoredKeyVersion } from '../keys/key-store.js';
 import { cacheId, cacheIdParts } from '../lib/cache-id.js';
 import { isHeaderMasterKeyId } from './field-master-key.js';
 import type { KeysConfig } from './options.js';

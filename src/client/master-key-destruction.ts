@@ -1,5 +1,5 @@
 import { isFieldsealError, KeyNotConfiguredError, ModeForbiddenError } from '../errors.js';
-import type { StoredKeyVersion } from '../keystore/key-store.js';
+import type { StoredKeyVersion } from '../keys/key-store.js';
 import type { KeyProvider } from '../kms/key-provider.js';
 
 /**

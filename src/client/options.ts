@@ -2,7 +2,7 @@ import type { AuditSink } from '../audit/audit-event.js';
 import type { DataKeyCacheOptions } from '../keys/data-key-cache.js';
 import type { MetricsSink } from '../metrics/metrics-sink.js';
 import type { KeyProvider } from '../kms/key-provider.js';
-import type { KeyStore } from '../keystore/key-store.js';
+import type { KeyStore } from '../keys/key-store.js';
 import type { KeyEventBus } from '../keys/key-events.js';
 import type { PaddingOption } from '../envelope/plaintext.js';
 

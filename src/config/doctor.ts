@@ -1,5 +1,5 @@
 import { isFieldsealError } from '../errors.js';
-import { SCHEMA_VERSION, schemaVersion } from '../keystore/postgres/migrations.js';
+import { SCHEMA_VERSION, schemaVersion } from '../postgres/migrations.js';
 import { readConfig, type FieldsealConfig } from './config-file.js';
 import type { DoctorCheck } from './doctor-check.js';
 import { checkKeyFile, keyFileSource, octal } from './key-file.js';

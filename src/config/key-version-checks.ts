@@ -1,7 +1,7 @@
 import { isFieldsealError } from '../errors.js';
-import type { StoredKeyVersion } from '../keystore/key-store.js';
-import { PostgresKeyStore } from '../keystore/postgres/postgres-key-store.js';
-import type { SqlClient } from '../keystore/postgres/sql-client.js';
+import type { StoredKeyVersion } from '../keys/key-store.js';
+import { PostgresKeyStore } from '../postgres/postgres-key-store.js';
+import type { SqlClient } from '../postgres/sql-client.js';
 import type { FieldsealConfig } from './config-file.js';
 import type { DoctorCheck } from './doctor-check.js';
 import { clientFromConfig } from './open-from-config.js';

@@ -1,12 +1,12 @@
 import type { AuditSink } from '../audit/audit-event.js';
-import { postgresAuditSink } from '../audit/postgres/postgres-audit-sink.js';
+import { postgresAuditSink } from '../postgres/audit/postgres-audit-sink.js';
 import { createFieldseal, type Fieldseal } from '../client/fieldseal.js';
 import type { FieldPolicy, KeyAdminOperation } from '../client/options.js';
 import type { KeyProvider } from '../kms/key-provider.js';
-import type { KeyStore } from '../keystore/key-store.js';
-import { PostgresKeyStore } from '../keystore/postgres/postgres-key-store.js';
-import { migrate } from '../keystore/postgres/migrations.js';
-import { fromPGlite, fromPgPool, type SqlClient } from '../keystore/postgres/sql-client.js';
+import type { KeyStore } from '../keys/key-store.js';
+import { PostgresKeyStore } from '../postgres/postgres-key-store.js';
+import { migrate } from '../postgres/migrations.js';
+import { fromPGlite, fromPgPool, type SqlClient } from '../postgres/sql-client.js';
 import { loadPGlite } from './embedded-database.js';
 import type { FieldsealConfig } from './config-file.js';
 import { lockDataDir } from './data-dir-lock.js';

@@ -1,4 +1,4 @@
-import type { PgPoolLike } from '../keystore/postgres/sql-client.js';
+import type { PgPoolLike } from '../postgres/sql-client.js';
 
 /**
  * A pool opened by {@link openPgPool}: what the key store uses, and `end`.

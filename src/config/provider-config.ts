@@ -144,7 +144,7 @@ export async function providerFromConfig(
       };
     }
     case 'vault-transit': {
-      const { VaultTransitKeyProvider } = await import('../kms/vault/index.js');
+      const { VaultTransitKeyProvider } = await import('../vault/index.js');
       const auth =
         config.approle === undefined
           ? { method: 'token' as const, token: fromEnv(config.tokenEnv!) }

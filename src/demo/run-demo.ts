@@ -10,12 +10,7 @@ import {
   type KeyAdminOperation,
 } from '../index.js';
 import type { FieldsealStats } from '../metrics/fieldseal-stats.js';
-import {
-  PostgresKeyStore,
-  createModelRepository,
-  fromPGlite,
-  migrate,
-} from '../keystore/postgres/index.js';
+import { PostgresKeyStore, createModelRepository, fromPGlite, migrate } from '../postgres/index.js';
 import { loadPGlite } from '../config/embedded-database.js';
 import { keyFileSource } from '../config/key-file.js';
 import { Customer, demoCustomers } from './demo-data.js';

@@ -28,7 +28,7 @@ export {
   type DynamoKeyEvents,
   type DynamoKeyEventsOptions,
   type DynamoKeyStoreOptions,
-} from '../keystore/dynamodb/index.js';
+} from './key-store/index.js';
 export type { DynamoLegacyFormat, DynamoLegacyOptions } from './legacy-values.js';
 export type {
   DynamoBackfillOptions,

@@ -5,7 +5,7 @@ import type { FieldsealConfig } from '../config/config-file.js';
 import { clientFromConfig, openFromConfig } from '../config/open-from-config.js';
 import { providerFromConfig } from '../config/provider-config.js';
 import type { KeyProvider } from '../kms/key-provider.js';
-import { DynamoKeyStore } from '../keystore/dynamodb/dynamo-key-store.js';
+import { DynamoKeyStore } from './key-store/dynamo-key-store.js';
 
 /**
  * Options of {@link openDynamoFromConfig}.

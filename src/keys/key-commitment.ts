@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { InvalidKeyMaterialError } from '../errors.js';
 import { DATA_KEY_LENGTH, MAX_KEY_ID_BYTES } from '../envelope/format.js';
-import { MAX_KEY_VERSION } from '../keystore/version-number.js';
+import { MAX_KEY_VERSION } from './version-number.js';
 import { DataKey } from './data-key.js';
 
 /**

@@ -9,4 +9,4 @@
  * @module
  */
 export { MemoryKeyProvider, type InjectedFault } from './memory-key-provider.js';
-export { MemoryKeyStore } from '../keystore/memory/memory-key-store.js';
+export { MemoryKeyStore } from '../keys/memory-key-store.js';

@@ -1,10 +1,5 @@
 import type { AuditEvent } from '../../src/audit/audit-event.js';
-import {
-  fromPGlite,
-  fromPgPool,
-  migrate,
-  type SqlClient,
-} from '../../src/keystore/postgres/index.js';
+import { fromPGlite, fromPgPool, migrate, type SqlClient } from '../../src/postgres/index.js';
 import { migratedPGlite, PG_URL, serverSchema } from './pg-env.js';
 
 /** A fresh, migrated database of one backend. */

@@ -6,11 +6,11 @@ import {
   AUDIT_ROW_COLUMNS,
   chainRecordOfRow,
   type AuditRow,
-} from '../../src/audit/postgres/audit-rows.js';
-import { postgresAuditSink } from '../../src/audit/postgres/postgres-audit-sink.js';
-import { verifyAuditChain } from '../../src/audit/postgres/verify-audit-chain.js';
+} from '../../src/postgres/audit/audit-rows.js';
+import { postgresAuditSink } from '../../src/postgres/audit/postgres-audit-sink.js';
+import { verifyAuditChain } from '../../src/postgres/audit/verify-audit-chain.js';
 import { KeyNotConfiguredError } from '../../src/errors.js';
-import { fromPGlite, type SqlClient } from '../../src/keystore/postgres/index.js';
+import { fromPGlite, type SqlClient } from '../../src/postgres/index.js';
 import { SecretKey, type SecretSource } from '../../src/secrets/secret-source.js';
 import {
   VECTOR_EVENTS,

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { postgresAuditSink } from '../../src/audit/postgres/postgres-audit-sink.js';
+import { postgresAuditSink } from '../../src/postgres/audit/postgres-audit-sink.js';
 import { readConfig } from '../../src/config/config-file.js';
-import { fromPGlite, type SqlClient } from '../../src/keystore/postgres/index.js';
+import { fromPGlite, type SqlClient } from '../../src/postgres/index.js';
 import { FileSecretSource, generateKeyFile } from '../../src/secrets/file/file-secret-source.js';
 import { VECTOR_EVENTS, VECTOR_HASHES } from '../unit/audit-chain-vectors.js';
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/audit/audit-event.js';
-import { postgresAuditSink } from '../../src/audit/postgres/postgres-audit-sink.js';
-import { verifyAuditChain } from '../../src/audit/postgres/verify-audit-chain.js';
+import { postgresAuditSink } from '../../src/postgres/audit/postgres-audit-sink.js';
+import { verifyAuditChain } from '../../src/postgres/audit/verify-audit-chain.js';
 import { parseStoredDetail, storedNumberText } from '../../src/audit/stored-detail.js';
-import type { SqlClient } from '../../src/keystore/postgres/index.js';
+import type { SqlClient } from '../../src/postgres/index.js';
 import { backends, rolledBack, type FreshDatabase } from './audit-backends.js';
 
 /*

@@ -2,14 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   postgresAuditSink,
   type PostgresAuditSink,
-} from '../../src/audit/postgres/postgres-audit-sink.js';
+} from '../../src/postgres/audit/postgres-audit-sink.js';
 import type {
   AuditBreak,
   AuditVerifyProgress,
-} from '../../src/audit/postgres/audit-verification.js';
-import { verifyAuditChain } from '../../src/audit/postgres/verify-audit-chain.js';
+} from '../../src/postgres/audit/audit-verification.js';
+import { verifyAuditChain } from '../../src/postgres/audit/verify-audit-chain.js';
 import type { AuditHead } from '../../src/audit/chain-encoding.js';
-import type { SqlClient } from '../../src/keystore/postgres/index.js';
+import type { SqlClient } from '../../src/postgres/index.js';
 import {
   backends,
   prng,

@@ -47,7 +47,7 @@ describe('fieldseal backfill CLI on embedded PGlite', () => {
     writeFileSync(join(dir, 'models.mjs'), MODELS);
     node(`
       import { openFromConfig, readConfig, encryptRecords, createBlindIndexer, EnvSecretSource } from '${DIST}index.js';
-      import { createModelRepository } from '${DIST}keystore/postgres/index.js';
+      import { createModelRepository } from '${DIST}postgres/index.js';
       import { randomBytes } from 'node:crypto';
       import { Contact, Member } from './models.mjs';
       const o = await openFromConfig(readConfig('fieldseal.config.json'), { fields: { ...Contact.policies, ...Member.policies }, admin: ['provision', 'rotate'] });

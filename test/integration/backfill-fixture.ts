@@ -11,7 +11,7 @@ import {
   type Fieldseal,
   type InferRecord,
 } from '../../src/index.js';
-import { PostgresKeyStore, type SqlClient } from '../../src/keystore/postgres/index.js';
+import { PostgresKeyStore, type SqlClient } from '../../src/postgres/index.js';
 
 /** The model the backfill tests (and test/fixtures/backfill-worker.mjs) use. */
 export const Account = defineModel({

@@ -3,12 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import type { Fieldseal } from '../../src/index.js';
-import {
-  fromPgPool,
-  migrate,
-  runBackfill,
-  type SqlClient,
-} from '../../src/keystore/postgres/index.js';
+import { fromPgPool, migrate, runBackfill, type SqlClient } from '../../src/postgres/index.js';
 import {
   Account,
   account,

@@ -20,7 +20,7 @@ import {
   runBackfill,
   type BackfillProgress,
   type SqlClient,
-} from '../../src/keystore/postgres/index.js';
+} from '../../src/postgres/index.js';
 import {
   Account,
   account,

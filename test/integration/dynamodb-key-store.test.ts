@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFieldseal, type KeyContext, type NewKeyVersion } from '../../src/index.js';
-import { DynamoKeyStore } from '../../src/keystore/dynamodb/index.js';
+import { DynamoKeyStore } from '../../src/dynamodb/key-store/index.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
 import { runKeyStoreSuite } from '../conformance/key-store-suite.js';
 import {

@@ -16,7 +16,7 @@ import {
   migrate,
   pgKeyEvents,
   type PgKeyEvents,
-} from '../../src/keystore/postgres/index.js';
+} from '../../src/postgres/index.js';
 import { PG_URL, serverSchema } from './pg-env.js';
 
 /*

@@ -11,7 +11,7 @@ import {
   type BlindIndexVersions,
   type ModelRepository,
   type SqlClient,
-} from '../../src/keystore/postgres/index.js';
+} from '../../src/postgres/index.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
 import { interceptFirst, onBothBackends, storeClient, testIndexer } from './repository-backends.js';
 

@@ -7,7 +7,7 @@ import {
   type Fieldseal,
   type InferRecord,
 } from '../../src/index.js';
-import { createModelRepository, type SqlClient } from '../../src/keystore/postgres/index.js';
+import { createModelRepository, type SqlClient } from '../../src/postgres/index.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
 import { interceptFirst, onBothBackends, storeClient, testIndexer } from './repository-backends.js';
 

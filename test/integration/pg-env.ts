@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { fromPGlite, migrate } from '../../src/keystore/postgres/index.js';
+import { fromPGlite, migrate } from '../../src/postgres/index.js';
 import { available } from '../requirements-available.js';
 
 /**

@@ -6,16 +6,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isConnectionLost, retryOnConnectionLoss } from '../../src/backfill/connection-loss.js';
+import {
+  isConnectionLost,
+  retryOnConnectionLoss,
+} from '../../src/postgres/backfill/connection-loss.js';
 import { openDatabase, type OpenedDatabase } from '../../src/config/open-from-config.js';
 import type { FieldsealConfig } from '../../src/config/config-file.js';
 import { isFieldsealError } from '../../src/index.js';
-import {
-  fromPgPool,
-  migrate,
-  runBackfill,
-  type SqlClient,
-} from '../../src/keystore/postgres/index.js';
+import { fromPgPool, migrate, runBackfill, type SqlClient } from '../../src/postgres/index.js';
 import {
   Account,
   account,

@@ -1,5 +1,5 @@
 import { describe } from 'vitest';
-import { PostgresSealedSecretStorage } from '../../src/integrations/postgres/tenant-index-secrets.js';
+import { PostgresSealedSecretStorage } from '../../src/postgres/repository/tenant-index-secrets.js';
 import { runSealedSecretStorageSuite } from '../conformance/sealed-secret-storage-suite.js';
 import { onBothBackends } from './repository-backends.js';
 

@@ -12,8 +12,8 @@ import {
   migrate,
   schemaVersion,
   type SqlClient,
-} from '../../src/keystore/postgres/index.js';
-import { guardKeyStore } from '../../src/keystore/guarded-key-store.js';
+} from '../../src/postgres/index.js';
+import { guardKeyStore } from '../../src/keys/guarded-key-store.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
 import { runKeyStoreSuite } from '../conformance/key-store-suite.js';
 import { emptyPGlite, PG_URL, serverSchema } from './pg-env.js';

@@ -8,7 +8,7 @@ import {
   fromPgPool,
   migrate,
   type SqlClient,
-} from '../../src/keystore/postgres/index.js';
+} from '../../src/postgres/index.js';
 import { MemoryKeyStore, type MemoryKeyProvider } from '../../src/testing/index.js';
 import { migratedPGlite, PG_URL, serverSchema } from './pg-env.js';
 

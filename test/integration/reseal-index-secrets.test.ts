@@ -10,7 +10,7 @@ import {
   resealBlindIndexSecrets,
   retireKeyVersion,
   type SqlClient,
-} from '../../src/keystore/postgres/index.js';
+} from '../../src/postgres/index.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
 import { storeClient, testIndexer } from './repository-backends.js';
 

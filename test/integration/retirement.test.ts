@@ -9,7 +9,7 @@ import {
   migrate,
   pgKeyEvents,
   type SqlClient,
-} from '../../src/keystore/postgres/index.js';
+} from '../../src/postgres/index.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
 import { PG_URL, serverSchema } from './pg-env.js';
 

@@ -2,7 +2,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFieldseal, type KeyStore } from '../../src/index.js';
-import { PostgresKeyStore, fromPGlite } from '../../src/keystore/postgres/index.js';
+import { PostgresKeyStore, fromPGlite } from '../../src/postgres/index.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
 import { migratedPGlite } from './pg-env.js';
 

@@ -10,7 +10,7 @@ import {
   pgKeyEvents,
   postgresAuditSink,
   verifyAuditChain,
-} from '../../src/keystore/postgres/index.js';
+} from '../../src/postgres/index.js';
 import { PG_URL, serverSchema } from './pg-env.js';
 
 const CHILD = fileURLToPath(new URL('../fixtures/shred-listener.mjs', import.meta.url));

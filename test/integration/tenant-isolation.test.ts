@@ -1,7 +1,7 @@
 import type { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFieldseal, inspectEnvelope } from '../../src/index.js';
-import { PostgresKeyStore, fromPGlite, type SqlClient } from '../../src/keystore/postgres/index.js';
+import { PostgresKeyStore, fromPGlite, type SqlClient } from '../../src/postgres/index.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
 import { migratedPGlite } from './pg-env.js';
 

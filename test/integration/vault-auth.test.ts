@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VaultTransitKeyProvider, type VaultAuth } from '../../src/kms/vault/index.js';
+import { VaultTransitKeyProvider, type VaultAuth } from '../../src/vault/index.js';
 import { startVaultServer, type LoopbackVault } from '../loopback/vault-server.js';
 
 /**

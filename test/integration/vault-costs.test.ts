@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFieldseal, type Fieldseal, type KeysConfig } from '../../src/index.js';
-import { VaultTransitKeyProvider } from '../../src/kms/vault/index.js';
+import { VaultTransitKeyProvider } from '../../src/vault/index.js';
 import { MemoryKeyStore } from '../../src/testing/index.js';
 import { startVaultServer, type LoopbackVault } from '../loopback/vault-server.js';
 

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VaultTransitKeyProvider } from '../../src/kms/vault/index.js';
+import { VaultTransitKeyProvider } from '../../src/vault/index.js';
 import { startVaultServer, type LoopbackVault, type VaultFault } from '../loopback/vault-server.js';
 
 /**

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataKey, LocalKeyProvider } from '../../src/index.js';
-import { VaultKvSecretSource, type VaultKvSecretSourceOptions } from '../../src/kms/vault/index.js';
+import { VaultKvSecretSource, type VaultKvSecretSourceOptions } from '../../src/vault/index.js';
 import { startVaultServer, type LoopbackVault } from '../loopback/vault-server.js';
 
 /**

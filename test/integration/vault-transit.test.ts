@@ -4,7 +4,7 @@ import {
   VaultTransitKeyProvider,
   vaultKeyVersion,
   type VaultTransitKeyProviderOptions,
-} from '../../src/kms/vault/index.js';
+} from '../../src/vault/index.js';
 import { keyProviderConformance } from '../conformance/key-provider-suite.js';
 import { startVaultServer, type LoopbackVault } from '../loopback/vault-server.js';
 

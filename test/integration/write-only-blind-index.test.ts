@@ -13,7 +13,7 @@ import {
   PostgresKeyStore,
   createModelRepository,
   type SqlClient,
-} from '../../src/keystore/postgres/index.js';
+} from '../../src/postgres/index.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
 import { onBothBackends, testIndexer } from './repository-backends.js';
 

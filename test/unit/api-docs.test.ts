@@ -10,11 +10,11 @@ import { fileURLToPath } from 'node:url';
 const entryPoints = [
   '../../src/index.ts',
   '../../src/testing/index.ts',
-  '../../src/keystore/postgres/index.ts',
+  '../../src/postgres/index.ts',
   '../../src/opentelemetry/index.ts',
   '../../src/kms/aws/index.ts',
   '../../src/kms/pkcs11/index.ts',
-  '../../src/kms/vault/index.ts',
+  '../../src/vault/index.ts',
   '../../src/dynamodb/index.ts',
 ].map((p) => fileURLToPath(new URL(p, import.meta.url)));
 

@@ -1,8 +1,8 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { createFieldseal, KeyShreddedError, type StoredKeyVersion } from '../../src/index.js';
-import type { KeyStore } from '../../src/keystore/key-store.js';
-import { guardKeyStore } from '../../src/keystore/guarded-key-store.js';
+import type { KeyStore } from '../../src/keys/key-store.js';
+import { guardKeyStore } from '../../src/keys/guarded-key-store.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
 import { runKeyStoreSuite } from '../conformance/key-store-suite.js';
 

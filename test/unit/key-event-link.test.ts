@@ -7,12 +7,12 @@ import { MetricsRecorder } from '../../src/client/metrics.js';
 import { KeyEventHealth } from '../../src/keys/key-event-health.js';
 import type { KeyEventBus, KeyEventBusState } from '../../src/keys/key-events.js';
 import { reconnectBackoff } from '../../src/keys/reconnect-backoff.js';
-import { dynamoKeyEvents } from '../../src/keystore/dynamodb/dynamo-key-events.js';
+import { dynamoKeyEvents } from '../../src/dynamodb/key-store/dynamo-key-events.js';
 import {
   pgKeyEvents,
   type PgEventsPool,
   type PgListenClient,
-} from '../../src/keystore/postgres/pg-key-events.js';
+} from '../../src/postgres/pg-key-events.js';
 
 /*
  * Issue #11, defect 8 (unit level): a key-event bus reports a lost connection and reconnects,

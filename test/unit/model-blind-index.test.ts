@@ -1,6 +1,6 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { defineModel, field, type InferRecord, type InferStored } from '../../src/index.js';
-import type { ModelRepository } from '../../src/keystore/postgres/index.js';
+import type { ModelRepository } from '../../src/postgres/index.js';
 import { planOf } from '../../src/model/define-model.js';
 import { fieldSpec } from '../../src/model/field.js';
 import type { BlindIndexedField } from '../../src/model/model-types.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { EnvSecretSource, FileSecretSource } from '../../src/index.js';
-import { VaultKvSecretSource } from '../../src/kms/vault/index.js';
+import { VaultKvSecretSource } from '../../src/vault/index.js';
 import { secretSourceConformance } from '../conformance/secret-source-suite.js';
 import { startVaultServer, type LoopbackVault } from '../loopback/vault-server.js';
 

@@ -1,0 +1,46 @@
+/**
+ * PostgreSQL key store for fieldseal, on a PostgreSQL server (`pg`) or embedded PGlite.
+ *
+ * @example
+ * ```ts
+ * import { PostgresKeyStore, fromPGlite, migrate } from 'fieldseal/postgres';
+ * ```
+ * @module
+ */
+export {
+  PostgresKeyStore,
+  type PostgresKeyStoreOptions,
+  type TenantSummary,
+} from './postgres-key-store.js';
+export { migrate, schemaVersion, SCHEMA_VERSION } from './migrations.js';
+export { enableRowLevelSecurity } from './row-level-security.js';
+export {
+  fromPGlite,
+  fromPgPool,
+  type PGliteLike,
+  type PgPoolClientLike,
+  type PgPoolLike,
+  type SqlClient,
+} from './sql-client.js';
+export * from './repository/index.js';
+export {
+  pgKeyEvents,
+  type PgEventsPool,
+  type PgKeyEvents,
+  type PgKeyEventsOptions,
+  type PgListenClient,
+} from './pg-key-events.js';
+export * from './backfill/index.js';
+export {
+  postgresAuditSink,
+  type PostgresAuditSink,
+  type PostgresAuditSinkOptions,
+} from './audit/postgres-audit-sink.js';
+export { verifyAuditChain } from './audit/verify-audit-chain.js';
+export type {
+  AuditBreak,
+  AuditBreakReason,
+  AuditVerification,
+  AuditVerifyProgress,
+  VerifyAuditChainOptions,
+} from './audit/audit-verification.js';
