@@ -50,4 +50,4 @@ export {
   openDynamoFromConfig,
   type OpenDynamoOptions,
   type OpenedDynamo,
-} from './open-from-config.js';
+} from '../config/open-dynamo-from-config.js';

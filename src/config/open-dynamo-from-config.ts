@@ -1,11 +1,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Fieldseal } from '../client/fieldseal.js';
 import type { FieldPolicy, KeyAdminOperation } from '../client/options.js';
-import type { FieldsealConfig } from '../config/config-file.js';
-import { clientFromConfig, openFromConfig } from '../config/open-from-config.js';
-import { providerFromConfig } from '../config/provider-config.js';
+import type { FieldsealConfig } from './config-file.js';
+import { clientFromConfig, openFromConfig } from './open-from-config.js';
+import { providerFromConfig } from './provider-config.js';
 import type { KeyProvider } from '../kms/key-provider.js';
-import { DynamoKeyStore } from './key-store/dynamo-key-store.js';
+import { DynamoKeyStore } from '../dynamodb/key-store/dynamo-key-store.js';
 
 /**
  * Options of {@link openDynamoFromConfig}.
