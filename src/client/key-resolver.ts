@@ -5,14 +5,16 @@ import {
   KeyRetiredError,
   KeyShreddedError,
 } from '../errors.js';
-import type { KeyContext } from '../envelope/context.js';
 import { encodeHeaderPrefix, type KeyRef } from '../envelope/key-ref.js';
 import type { CacheLease, DataKeyCache } from '../keys/data-key-cache.js';
 import type { DataKey } from '../keys/data-key.js';
 import { checkStoreKeyCommitment, storeKeyCommitment } from '../keys/key-commitment.js';
 import type { KeyProvider } from '../kms/key-provider.js';
 import type { KeyStore, StoredKeyVersion } from '../keys/key-store.js';
-import { cacheId, cacheIdParts } from '../lib/cache-id.js';
+import { cacheIdOfTenant, readCacheId, writeCacheId } from './keys/cache-ids.js';
+import { MasterKeyPolicy } from './keys/master-key-policy.js';
+import { embeddedContext, storeContext } from './keys/provider-context.js';
+import { PurgeGenerations, StaleKeyLoad } from './keys/purge-generations.js';
 import { isHeaderMasterKeyId } from './field-master-key.js';
 import type { KeysConfig } from './options.js';
 import type { KeyReadCounter, ReadCell } from '../metrics/key-read-counter.js';
@@ -33,24 +35,6 @@ export interface WriteKeyExtra extends ReadKeyExtra {
 }
 
 const DEFAULT_KEY_ID = 'default';
-
-/** How often a key load is started again when the tenant's keys were purged meanwhile. */
-const MAX_STALE_ATTEMPTS = 3;
-/** Tenants whose purge generation is tracked; past it, every tenant's generation moves on. */
-const MAX_TRACKED_PURGES = 100_000;
-
-/**
- * A key load that finished after the tenant's keys were purged (a shred, a retirement, a key
- * event): its key is released, never cached, and the load starts again from the key store.
- */
-class StaleKeyLoad extends Error {}
-
-/** The error when a tenant's keys kept changing under every attempt of a load. */
-function keysChanged(): KeyNotFoundError {
-  return new KeyNotFoundError(
-    "the tenant's keys changed during every attempt to load them (shred, retirement or key event); retry",
-  );
-}
 
 /** Without an observer a provider call is just made. */
 const UNOBSERVED: ProviderCallObserver = (_info, run) => run();
@@ -74,17 +58,9 @@ export class KeyResolver {
   readonly #activeLoads = new Map<string, Promise<StoredKeyVersion>>();
   readonly #observe: ProviderCallObserver;
   readonly #keyReads: KeyReadCounter | undefined;
-  /** Master key ids every tenant's reads accept: a shared `masterKeyId`, field keys, a list. */
-  readonly #acceptedForAll: ReadonlySet<string>;
-  /**
-   * Purge generations: a counter moved on by every purge, the value it had at each tenant's
-   * last purge, and at the last purge of every tenant. A key loaded under an older generation
-   * than the tenant's current one is never cached, and never used (see {@link generation}).
-   */
-  #purges = 0;
-  #clearedAt = 0;
+  readonly #policy: MasterKeyPolicy;
+  readonly #generations = new PurgeGenerations();
   #caching = true;
-  readonly #purgedAt = new Map<string, number>();
 
   /**
    * @param hooks.observe - runs every provider call (metrics, audit); the default just makes it.
@@ -107,28 +83,7 @@ export class KeyResolver {
     if (first === undefined) {
       throw new KeyNotConfiguredError('createFieldseal needs at least one key provider');
     }
-    const master = config.masterKeyId;
-    if (!(typeof master === 'string' && master.length > 0) && typeof master !== 'function') {
-      throw new KeyNotConfiguredError(
-        'keys.masterKeyId must name the master key or map a tenant to its master key',
-      );
-    }
-    const accept = config.acceptMasterKeyIds;
-    const acceptedForAll = new Set<string>(hooks.fieldMasterKeys);
-    if (typeof master === 'string') acceptedForAll.add(master);
-    if (Array.isArray(accept)) {
-      for (const id of accept as readonly unknown[]) {
-        if (typeof id !== 'string' || id.length === 0) {
-          throw new TypeError('keys.acceptMasterKeyIds: expected non-empty strings');
-        }
-        acceptedForAll.add(id);
-      }
-    } else if (accept !== undefined && typeof accept !== 'function') {
-      throw new TypeError(
-        `keys.acceptMasterKeyIds: expected an array of master key ids or a function of the tenant, got ${typeof accept}`,
-      );
-    }
-    this.#acceptedForAll = acceptedForAll;
+    this.#policy = new MasterKeyPolicy(config, hooks.fieldMasterKeys);
     this.#config = config;
     this.#cache = cache;
     this.#writer = first;
@@ -148,11 +103,7 @@ export class KeyResolver {
    * one tenant each (`dedicatedMasterKeys` with a `masterKeyId` function); else `undefined`.
    */
   dedicatedMasterKey(tenant: string): string | undefined {
-    const config = this.#config;
-    if (typeof config.masterKeyId !== 'function' || config.dedicatedMasterKeys !== true) {
-      return undefined;
-    }
-    return this.#masterFor(tenant);
+    return this.#policy.dedicatedMasterKey(tenant);
   }
 
   /** A configured provider by id. */
@@ -167,7 +118,7 @@ export class KeyResolver {
 
   /** The cache id of the tenant's write key in embedded mode. */
   #writeId(tenant: string): string {
-    return cacheId('w', this.#writer.id, this.#masterFor(tenant), tenant);
+    return writeCacheId(this.#writer.id, this.#masterFor(tenant), tenant);
   }
 
   /**
@@ -184,7 +135,7 @@ export class KeyResolver {
       return this.#cache.tryAcquire(
         fieldMaster === undefined
           ? this.#writeId(tenant)
-          : cacheId('w', this.#writer.id, fieldMaster, tenant),
+          : writeCacheId(this.#writer.id, fieldMaster, tenant),
         uses,
       );
     }
@@ -204,17 +155,10 @@ export class KeyResolver {
   purgeTenant(tenant: string): number {
     // First: from now on, every load of this tenant begun before is stale (never cached, never
     // used), whatever it is waiting for.
-    if (this.#purgedAt.size >= MAX_TRACKED_PURGES) this.#purgeAll();
-    this.#purgedAt.set(tenant, ++this.#purges);
+    if (!this.#generations.purgeTenant(tenant)) this.#forgetActive();
     this.#active.delete(tenant);
     this.#activeLoads.delete(tenant);
-    // Where the tenant sits in each kind of id (see #writeId and readId).
-    const tenantAt: Record<string, number> = { w: 3, e: 3, s: 2 };
-    return this.#cache.purge((id) => {
-      const parts = cacheIdParts(id);
-      const at = tenantAt[parts[0] ?? ''];
-      return at !== undefined && parts[at] === tenant;
-    });
+    return this.#cache.purge((id) => cacheIdOfTenant(id, tenant));
   }
 
   /**
@@ -289,28 +233,22 @@ export class KeyResolver {
   }
 
   #purgeAll(): void {
-    this.#clearedAt = ++this.#purges;
-    this.#purgedAt.clear();
+    this.#generations.purgeAll();
+    this.#forgetActive();
+  }
+
+  #forgetActive(): void {
     this.#active.clear();
     this.#activeLoads.clear();
   }
 
-  /**
-   * The tenant's purge generation: it moves on whenever the tenant's cached keys are purged
-   * (shred, retirement, reinstatement, key event, `clearCache`). A key loaded under another
-   * generation than the current one must not be cached or used.
-   */
+  /** The tenant's purge generation (see {@link PurgeGenerations.generation}). */
   generation(tenant: string): number {
-    const at = this.#purgedAt.get(tenant);
-    return at === undefined || at < this.#clearedAt ? this.#clearedAt : at;
+    return this.#generations.generation(tenant);
   }
 
-  /** Throws {@link StaleKeyLoad} (releasing `key`) when the tenant was purged since `gen`. */
   #assertCurrent(tenant: string, gen: number, key: DataKey): void {
-    if (this.generation(tenant) !== gen) {
-      key.release();
-      throw new StaleKeyLoad();
-    }
+    this.#generations.assertCurrent(tenant, gen, key);
   }
 
   /**
@@ -338,25 +276,12 @@ export class KeyResolver {
     return this.#withCurrent(tenant, (gen) => this.#forRead(ref, tenant, uses, gen), use);
   }
 
-  async #withCurrent<X, T>(
+  #withCurrent<X, T>(
     tenant: string,
     acquire: (gen: number) => Promise<CacheLease<X>>,
     use: (lease: CacheLease<X>) => T,
   ): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      const gen = this.generation(tenant);
-      let lease: CacheLease<X> | undefined;
-      try {
-        lease = await acquire(gen);
-      } catch (err) {
-        if (!(err instanceof StaleKeyLoad)) throw err;
-      }
-      if (lease !== undefined) {
-        if (this.generation(tenant) === gen) return use(lease);
-        lease.key.release();
-      }
-      if (attempt >= MAX_STALE_ATTEMPTS) throw keysChanged();
-    }
+    return this.#generations.withCurrent(tenant, acquire, use);
   }
 
   /** The active version of the tenant's key id, cached like the keys, single-flight. */
@@ -466,7 +391,7 @@ export class KeyResolver {
         throw new KeyNotConfiguredError('the master key id does not fit an envelope header');
       }
       // The same id as #writeId(tenant) when the field has no master key of its own.
-      const id = cacheId('w', provider.id, master, tenant);
+      const id = writeCacheId(provider.id, master, tenant);
       return this.#cache.acquire(id, uses, async () => {
         const { key, wrapped } = await this.#observe(
           { operation: 'generate', providerId: provider.id, masterKeyId: master, tenant },
@@ -674,14 +599,7 @@ export class KeyResolver {
 
   /** The tenant's active version as this process currently writes it. */
   async activeVersion(tenant: string): Promise<number> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return (await this.#activeVersion(tenant)).version;
-      } catch (err) {
-        if (!(err instanceof StaleKeyLoad)) throw err;
-        if (attempt >= MAX_STALE_ATTEMPTS) throw keysChanged();
-      }
-    }
+    return (await this.#generations.retryStale(() => this.#activeVersion(tenant))).version;
   }
 
   /** Provision version 1 of the tenant's data key, or return the active version. */
@@ -827,49 +745,17 @@ export class KeyResolver {
     );
   }
 
-  /**
-   * Fail closed unless reads of `tenant` accept `masterKeyId`: the configured master key (for
-   * that tenant), a field master key, or one of `acceptMasterKeyIds`. Stored data names the
-   * master key; without this check it would choose the key it is opened with.
-   * @throws KeyNotConfiguredError with `details.keyRef` = `provider:masterKeyId`.
-   */
   #checkAccepted(providerId: string, masterKeyId: string, tenant: string): void {
-    if (this.#acceptedForAll.has(masterKeyId)) return;
-    const { masterKeyId: choice, acceptMasterKeyIds: accept } = this.#config;
-    if (typeof choice === 'function' && choice(tenant) === masterKeyId) return;
-    if (typeof accept === 'function') {
-      const ids = accept(tenant);
-      if (Array.isArray(ids) && ids.includes(masterKeyId)) return;
-    }
-    throw new KeyNotConfiguredError(
-      'the master key named by stored data is not one this configuration accepts (keys.masterKeyId, a field master key, keys.acceptMasterKeyIds)',
-      { details: { keyRef: `${providerId}:${masterKeyId}` } },
-    );
+    this.#policy.checkAccepted(providerId, masterKeyId, tenant);
   }
 
-  /** The master key id for `tenant` (per-tenant function or shared id), validated. */
   #masterFor(tenant: string): string {
-    const choice = this.#config.masterKeyId;
-    const id = typeof choice === 'function' ? choice(tenant) : choice;
-    if (typeof id !== 'string' || id.length === 0) {
-      throw new KeyNotConfiguredError('no master key is configured for this tenant');
-    }
-    return id;
+    return this.#policy.masterFor(tenant);
   }
 
   /** Cache id of the key an envelope names, for `tenant`: equal ids mean one key. */
   readId(ref: KeyRef, tenant: string): string {
-    return ref.kind === 'embedded'
-      ? cacheId(
-          'e',
-          ref.providerId,
-          ref.masterKeyId,
-          tenant,
-          Buffer.from(ref.wrapped.buffer, ref.wrapped.byteOffset, ref.wrapped.byteLength).toString(
-            'base64',
-          ),
-        )
-      : cacheId('s', ref.keyId, tenant, String(ref.version));
+    return readCacheId(ref, tenant);
   }
 }
 
@@ -880,12 +766,4 @@ function fieldMasterInStoreMode(): KeyNotConfiguredError {
   );
 }
 
-/** Provider context of a self-contained data key: the tenant. @internal */
-export function embeddedContext(tenant: string): KeyContext {
-  return { tenant };
-}
-
-/** Provider context of a key-store data key: tenant, key id and version. @internal */
-export function storeContext(tenant: string, keyId: string, version: number): KeyContext {
-  return { tenant, key: keyId, version: String(version) };
-}
+export { embeddedContext, storeContext };
