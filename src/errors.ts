@@ -3,11 +3,12 @@
  *
  * Messages are fixed strings chosen by fieldseal: they never contain plaintext, ciphertext,
  * key bytes or context values, so an error can be logged as it is. Test `err.code`, not
- * `instanceof`: two copies of the package may be loaded in one process.
+ * `instanceof`: two copies of the package may be loaded in one process. The errors are
+ * exported by `fieldseal` and, on their own, by `fieldseal/errors`.
  *
  * @example
  * ```ts
- * import { isFieldsealError } from 'fieldseal';
+ * import { isFieldsealError } from 'fieldseal/errors';
  * try {
  *   await fs.decrypt(stored, context);
  * } catch (err) {

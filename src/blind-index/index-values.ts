@@ -1,5 +1,5 @@
 import { isFieldsealError } from '../errors.js';
-import type { ModelPlan } from '../model/model-plan.js';
+import type { ModelSchema } from '../model/model-schema.js';
 import { indexColumn, type IndexConfig, type IndexedField } from './repository-index-config.js';
 import type { SecretSet, TenantSecrets } from './tenant-secrets.js';
 
@@ -53,7 +53,7 @@ export function writtenIndexColumns(config: IndexConfig | undefined): WrittenInd
  * @internal
  */
 export async function indexValues(
-  plan: ModelPlan,
+  plan: ModelSchema,
   config: IndexConfig,
   secrets: TenantSecrets,
   columns: readonly WrittenIndexColumn[],
@@ -87,7 +87,7 @@ export async function indexValues(
  * @internal
  */
 export function indexOf(
-  plan: ModelPlan,
+  plan: ModelSchema,
   config: IndexConfig,
   opened: SecretSet,
   tenant: string,

@@ -1,5 +1,5 @@
 import type { BlindIndexFieldOptions } from '../model/field.js';
-import type { ModelPlan, PlannedField } from '../model/model-plan.js';
+import type { ModelSchema, FieldSchema } from '../model/model-schema.js';
 import type { AnyModel, BlindIndexedField } from '../model/model-types.js';
 import type { BlindIndexer } from './blind-indexer.js';
 import { checkVersion, resolveOptions, type ResolvedOptions } from './options.js';
@@ -53,7 +53,7 @@ export interface RepositoryBlindIndexOptions<M extends AnyModel> {
 
 /** One blind-indexed field of a repository, checked. @internal */
 export interface IndexedField {
-  readonly field: PlannedField;
+  readonly field: FieldSchema;
   /** bits and normalisation of every version, as the model declares them. */
   readonly options: BlindIndexFieldOptions;
   /** The same, checked and defaulted (for the re-check's normalisation). */
@@ -107,7 +107,7 @@ export function indexColumn(field: string, version: number): string {
  * @internal
  */
 export function resolveIndexConfig(
-  plan: ModelPlan,
+  plan: ModelSchema,
   option: RepositoryBlindIndexOptions<AnyModel> | undefined,
   checkName: IndexNameCheck,
 ): IndexConfig | undefined {

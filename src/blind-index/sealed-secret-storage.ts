@@ -6,13 +6,13 @@
  */
 
 /** The key of one secret: a tenant and an index version. @internal */
-export interface SecretKey {
+export interface SealedSecretId {
   readonly tenant: string;
   readonly version: number;
 }
 
 /** One stored secret: its key and its sealed text (a fieldseal envelope). @internal */
-export interface SealedSecret extends SecretKey {
+export interface SealedSecret extends SealedSecretId {
   readonly sealed: string;
 }
 
@@ -20,7 +20,7 @@ export interface SealedSecret extends SecretKey {
 export interface SealedSecretPage {
   readonly rows: readonly SealedSecret[];
   /** Where the next page starts (pass it as `after`), or `undefined` after the last page. */
-  readonly next: SecretKey | undefined;
+  readonly next: SealedSecretId | undefined;
 }
 
 /**
@@ -57,7 +57,7 @@ export interface SealedSecretStorage {
    * Up to `limit` rows (possibly fewer, even before the last page) after `after`, or from
    * the start without it; every stored row is listed once over all pages.
    */
-  listPage(after: SecretKey | undefined, limit: number): Promise<SealedSecretPage>;
+  listPage(after: SealedSecretId | undefined, limit: number): Promise<SealedSecretPage>;
   /** Delete every row of `tenant` (all versions); returns how many were deleted. */
   erase(tenant: string): Promise<number>;
 }

@@ -5,7 +5,7 @@ import type { DecryptItem, EncryptItem } from '../client/items.js';
 import { InvalidKeyMaterialError, isFieldsealError, type FieldsealError } from '../errors.js';
 import type { EncryptionContext } from '../envelope/context.js';
 import { inspectEnvelope } from '../envelope/inspect-envelope.js';
-import type { SealedSecret, SealedSecretStorage, SecretKey } from './sealed-secret-storage.js';
+import type { SealedSecret, SealedSecretStorage, SealedSecretId } from './sealed-secret-storage.js';
 
 /*
  * Per-tenant blind-index secrets (internal). The blind indexer's root key is shared by every
@@ -130,7 +130,7 @@ export class TenantSecrets {
     let checked = 0;
     let resealed = 0;
     const failures: ResealFailure[] = [];
-    let after: SecretKey | undefined;
+    let after: SealedSecretId | undefined;
     do {
       const page = await this.storage.listPage(after, PAGE);
       const rows = tenant === undefined ? page.rows : page.rows.filter((r) => r.tenant === tenant);
@@ -213,7 +213,7 @@ export class TenantSecrets {
     return { resealed, failures };
   }
 
-  async #create(missing: readonly SecretKey[]): Promise<void> {
+  async #create(missing: readonly SealedSecretId[]): Promise<void> {
     const secrets = missing.map(() => randomBytes(SECRET_BYTES));
     let sealed: string[];
     try {

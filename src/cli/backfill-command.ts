@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadModel, openDatabase, openFromConfig, readConfig } from '../index.js';
+import { loadModel, openDatabase, openFromConfig, readConfig } from '../config/index.js';
 import {
   backfillStatus,
   countKeyUsage,

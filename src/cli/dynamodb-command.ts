@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { createBlindIndexer, EnvSecretSource, loadModel, readConfig } from '../index.js';
+import { loadModel, openDynamoFromConfig, readConfig } from '../config/index.js';
+import { createBlindIndexer, EnvSecretSource } from '../index.js';
 import type { DynamoBackfillProgress, DynamoBackfillReport } from '../dynamodb/index.js';
 import { formatDuration } from './progress-bar.js';
 import { renderTable } from './table.js';
@@ -142,7 +143,7 @@ export function registerDynamoCommands(program: Command, globals: () => Globals)
     .option('--segment <i/n>', 'one segment of a parallel scan, e.g. 0/4')
     .option('--start-key <json>', 'resume from this key (printed by an incomplete run)')
     .action(async (opts: BackfillOptions) => {
-      const { createDynamoRepository, openDynamoFromConfig } = await import('../dynamodb/index.js');
+      const { createDynamoRepository } = await import('../dynamodb/index.js');
       const model = await loadModel(opts.models, opts.model);
       const opened = await openDynamoFromConfig(readConfig(globals().config), {
         fields: { ...model.policies },

@@ -7,16 +7,18 @@ import { healthNotes, healthTable } from '../demo/health-table.js';
 import { runDemo } from '../demo/run-demo.js';
 import {
   CONFIG_FILE,
-  generateKeyFile,
   initProject,
-  inspectEnvelope,
   openDatabase,
   openFromConfig,
   readConfig,
   runDoctor,
+  type OpenedFieldseal,
+} from '../config/index.js';
+import {
+  generateKeyFile,
+  inspectEnvelope,
   type EncryptionContext,
   type KeyAdminOperation,
-  type OpenedFieldseal,
 } from '../index.js';
 import { migrate } from '../postgres/index.js';
 import { cliFailure, printFailure, type CliContext } from './cli-errors.js';

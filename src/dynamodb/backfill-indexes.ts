@@ -3,7 +3,7 @@ import { indexValues } from '../blind-index/index-values.js';
 import type { DecryptItem } from '../client/items.js';
 import { isFieldsealError, type FieldsealError } from '../errors.js';
 import { withField } from '../model/field-error.js';
-import type { PlannedField } from '../model/model-plan.js';
+import type { FieldSchema } from '../model/model-schema.js';
 import type { AnyModel } from '../model/model-types.js';
 import { contextOf, kindError, scopeOf } from '../model/record-rules.js';
 import type { DynamoItem } from './item-codec.js';
@@ -26,7 +26,7 @@ export interface IndexChange {
 
 interface Slot {
   readonly row: number;
-  readonly field: PlannedField;
+  readonly field: FieldSchema;
 }
 
 /**
@@ -88,7 +88,7 @@ export async function repairIndexes<M extends AnyModel>(
 /** A plaintext value of a blind-indexed field, in row `row` of a page. @internal */
 export interface IndexedValue {
   readonly row: number;
-  readonly field: PlannedField;
+  readonly field: FieldSchema;
   readonly value: string;
 }
 

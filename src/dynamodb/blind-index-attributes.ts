@@ -2,7 +2,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { indexValues, writtenIndexColumns } from '../blind-index/index-values.js';
 import { resolveIndexConfig } from '../blind-index/repository-index-config.js';
 import type { Fieldseal } from '../client/fieldseal.js';
-import type { ModelPlan } from '../model/model-plan.js';
+import type { ModelSchema } from '../model/model-schema.js';
 import type { AnyModel } from '../model/model-types.js';
 import { dynamoTenantIndexSecrets } from './blind-index-secrets-table.js';
 import type { DynamoItem } from './item-codec.js';
@@ -36,7 +36,7 @@ function checkIndexAttribute(what: string, name: string): string {
  * @internal
  */
 export function planBlindIndex(
-  plan: ModelPlan,
+  plan: ModelSchema,
   option: DynamoBlindIndexOptions<AnyModel> | undefined,
   client: DynamoRepositoryOptions<AnyModel>['client'],
   fs: Fieldseal,
@@ -67,7 +67,7 @@ export function planBlindIndex(
  */
 export async function addIndexAttributes(
   state: BlindIndexState,
-  plan: ModelPlan,
+  plan: ModelSchema,
   records: readonly Readonly<Record<string, unknown>>[],
   items: DynamoItem[],
 ): Promise<void> {
@@ -86,7 +86,7 @@ export async function addIndexAttributes(
  */
 export async function updatedIndexAttributes(
   state: BlindIndexState,
-  plan: ModelPlan,
+  plan: ModelSchema,
   tenant: string,
   changes: Readonly<Record<string, unknown>>,
 ): Promise<{ set: Record<string, AttributeValue>; remove: string[] }> {

@@ -10,7 +10,7 @@ import type {
   SealedSecret,
   SealedSecretPage,
   SealedSecretStorage,
-  SecretKey,
+  SealedSecretId,
 } from '../blind-index/sealed-secret-storage.js';
 import { TenantSecrets } from '../blind-index/tenant-secrets.js';
 import { batchGetItems, batchWriteRequests, type Sender } from './batch-requests.js';
@@ -64,7 +64,7 @@ function keyOf(tenant: string, version: number): DynamoItem {
   return { tenant: { S: tenant }, version: { N: String(version) } };
 }
 
-function keyFrom(item: DynamoItem): SecretKey {
+function keyFrom(item: DynamoItem): SealedSecretId {
   return { tenant: item.tenant?.S ?? '', version: Number(item.version?.N) };
 }
 
@@ -137,7 +137,7 @@ export class DynamoSealedSecretStorage implements SealedSecretStorage {
     }
   }
 
-  async listPage(after: SecretKey | undefined, limit: number): Promise<SealedSecretPage> {
+  async listPage(after: SealedSecretId | undefined, limit: number): Promise<SealedSecretPage> {
     const out = (await this.client.send(
       new ScanCommand({
         TableName: this.table,

@@ -6,7 +6,7 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import type { Fieldseal } from '../client/fieldseal.js';
-import type { ModelPlan } from '../model/model-plan.js';
+import type { ModelSchema } from '../model/model-schema.js';
 import type { AnyModel, BlindIndexedField, InferRecord } from '../model/model-types.js';
 import { addIndexAttributes } from './blind-index-attributes.js';
 import type { BlindIndexState } from './table-context.js';
@@ -54,7 +54,7 @@ export class Repository<M extends AnyModel> implements DynamoRepository<M> {
     readonly client: Sender,
     readonly fs: Fieldseal,
     readonly model: M,
-    readonly plan: ModelPlan,
+    readonly plan: ModelSchema,
     readonly layout: KeyLayout,
     private readonly indexes: ReadonlyMap<string, IndexLayout>,
     readonly tableName: string,

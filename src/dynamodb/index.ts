@@ -46,8 +46,3 @@ export {
   type SeedEnvelope,
   type SeedValueItem,
 } from './seed-format/index.js';
-export {
-  openDynamoFromConfig,
-  type OpenDynamoOptions,
-  type OpenedDynamo,
-} from '../config/open-dynamo-from-config.js';

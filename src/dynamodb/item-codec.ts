@@ -1,6 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { MalformedCiphertextError } from '../errors.js';
-import type { ModelPlan, PlannedField } from '../model/model-plan.js';
+import type { ModelSchema, FieldSchema } from '../model/model-schema.js';
 
 /*
  * Model-aware conversion between stored rows (what `encryptRecords` returns) and DynamoDB
@@ -12,12 +12,12 @@ import type { ModelPlan, PlannedField } from '../model/model-plan.js';
 /** A DynamoDB item in the low-level wire form. @internal */
 export type DynamoItem = Record<string, AttributeValue>;
 
-function wrongType(plan: ModelPlan, name: string, expected: string): TypeError {
+function wrongType(plan: ModelSchema, name: string, expected: string): TypeError {
   return new TypeError(`attribute ${plan.table}.${name}: expected DynamoDB type ${expected}`);
 }
 
 /** The attribute value of one plain (not encrypted) field value. */
-function plainToAttribute(plan: ModelPlan, f: PlannedField, value: unknown): AttributeValue {
+function plainToAttribute(plan: ModelSchema, f: FieldSchema, value: unknown): AttributeValue {
   switch (f.kind) {
     case 'string':
       if (typeof value === 'string') return { S: value };
@@ -52,7 +52,7 @@ function plainToAttribute(plan: ModelPlan, f: PlannedField, value: unknown): Att
  * encrypted binary → `B`, encrypted text → `S`, `null` → `NULL`, `undefined` → no attribute.
  * @internal
  */
-export function rowToItem(plan: ModelPlan, row: Readonly<Record<string, unknown>>): DynamoItem {
+export function rowToItem(plan: ModelSchema, row: Readonly<Record<string, unknown>>): DynamoItem {
   const item: DynamoItem = {};
   for (const f of plan.fields) {
     const value = row[f.name];
@@ -65,7 +65,7 @@ export function rowToItem(plan: ModelPlan, row: Readonly<Record<string, unknown>
   return item;
 }
 
-function plainFromAttribute(plan: ModelPlan, f: PlannedField, a: AttributeValue): unknown {
+function plainFromAttribute(plan: ModelSchema, f: FieldSchema, a: AttributeValue): unknown {
   switch (f.kind) {
     case 'string':
       if (a.S !== undefined) return a.S;
@@ -103,7 +103,7 @@ function plainFromAttribute(plan: ModelPlan, f: PlannedField, a: AttributeValue)
  * @throws TypeError naming a plain attribute of the wrong DynamoDB type.
  * @internal
  */
-export function itemToRow(plan: ModelPlan, item: DynamoItem): Record<string, unknown> {
+export function itemToRow(plan: ModelSchema, item: DynamoItem): Record<string, unknown> {
   const row: Record<string, unknown> = {};
   for (const f of plan.fields) {
     const a = item[f.name];

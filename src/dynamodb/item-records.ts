@@ -1,6 +1,6 @@
 import type { Fieldseal } from '../client/fieldseal.js';
 import { BatchError, isFieldsealError, type BatchFailure } from '../errors.js';
-import type { ModelPlan } from '../model/model-plan.js';
+import type { ModelSchema } from '../model/model-schema.js';
 import type { AnyModel, InferRecord, InferStoredInput } from '../model/model-types.js';
 import { decryptRecords, encryptRecords } from '../model/record-codec.js';
 import { reindexed } from './batch-requests.js';
@@ -58,7 +58,7 @@ export interface ItemHooks {
 export function itemRecords<M extends AnyModel>(
   fs: Fieldseal,
   model: M,
-  plan: ModelPlan,
+  plan: ModelSchema,
   hooks: ItemHooks = {},
 ): ItemRecords<M> {
   const codec: ItemRecords<M> = {

@@ -9,7 +9,7 @@ import {
 } from '../errors.js';
 import { KeyProvider } from '../kms/key-provider.js';
 import { withField } from '../model/field-error.js';
-import type { ModelPlan, PlannedField } from '../model/model-plan.js';
+import type { ModelSchema, FieldSchema } from '../model/model-schema.js';
 import type { AnyModel } from '../model/model-types.js';
 import { assertRegistered, contextOf, scopeOf } from '../model/record-rules.js';
 import { isSeedValue, openSeedValues } from './seed-format/index.js';
@@ -70,7 +70,7 @@ export type DynamoLegacyOptions<M extends AnyModel> = {
 
 /** The checked legacy configuration of one repository. @internal */
 export interface LegacyState {
-  readonly fields: ReadonlyMap<string, { field: PlannedField; format: DynamoLegacyFormat }>;
+  readonly fields: ReadonlyMap<string, { field: FieldSchema; format: DynamoLegacyFormat }>;
   /** Legacy values read per attribute (`table.field`). */
   readonly reads: Map<string, number>;
 }
@@ -81,14 +81,14 @@ export interface LegacyState {
  * @internal
  */
 export function planLegacy(
-  plan: ModelPlan,
+  plan: ModelSchema,
   option: DynamoLegacyOptions<AnyModel> | undefined,
 ): LegacyState | undefined {
   if (option === undefined) return undefined;
   if (typeof option !== 'object' || option === null) {
     throw new TypeError('legacy: expected { <field>: { format, provider, masterKeyId } }');
   }
-  const fields = new Map<string, { field: PlannedField; format: DynamoLegacyFormat }>();
+  const fields = new Map<string, { field: FieldSchema; format: DynamoLegacyFormat }>();
   for (const [name, format] of Object.entries(option)) {
     const f = plan.fields.find((x) => x.name === name);
     if (f === undefined) throw new TypeError(`legacy.${name}: not a field of ${plan.table}`);
@@ -112,7 +112,7 @@ export function planLegacy(
 /** One legacy value found in a row. @internal */
 export interface LegacySlot {
   readonly row: number;
-  readonly field: PlannedField;
+  readonly field: FieldSchema;
   readonly text: string;
 }
 
@@ -131,13 +131,13 @@ export function legacySlots(
   return slots;
 }
 
-function tenantOf(plan: ModelPlan, row: Readonly<Record<string, unknown>>): string {
+function tenantOf(plan: ModelSchema, row: Readonly<Record<string, unknown>>): string {
   return String(row[plan.tenant]);
 }
 
 /** The KMS context a seed value of `row` was written with. */
 function seedContext(
-  plan: ModelPlan,
+  plan: ModelSchema,
   format: DynamoLegacyFormat,
   row: Readonly<Record<string, unknown>>,
 ): Readonly<Record<string, string>> {
@@ -151,7 +151,7 @@ function seedContext(
  */
 async function probeTenants(
   fs: Fieldseal,
-  plan: ModelPlan,
+  plan: ModelSchema,
   rows: readonly Readonly<Record<string, unknown>>[],
   slots: readonly LegacySlot[],
 ): Promise<Map<string, FieldsealError>> {
@@ -207,7 +207,7 @@ async function sealSettled(
 export async function sealLegacy(
   state: LegacyState,
   fs: Fieldseal,
-  plan: ModelPlan,
+  plan: ModelSchema,
   rows: readonly Readonly<Record<string, unknown>>[],
   slots: readonly LegacySlot[],
 ): Promise<({ stored: Buffer | string; plaintext: string } | FieldsealError)[]> {
@@ -278,7 +278,7 @@ export async function sealLegacy(
 export async function replaceLegacy(
   state: LegacyState,
   fs: Fieldseal,
-  plan: ModelPlan,
+  plan: ModelSchema,
   rows: Record<string, unknown>[],
 ): Promise<void> {
   const slots = legacySlots(state, rows);

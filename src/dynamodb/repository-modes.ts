@@ -1,7 +1,7 @@
 import type { Fieldseal } from '../client/fieldseal.js';
 import type { Mode } from '../client/options.js';
 import { ModeForbiddenError } from '../errors.js';
-import type { ModelPlan, PlannedField } from '../model/model-plan.js';
+import type { ModelSchema, FieldSchema } from '../model/model-schema.js';
 import { assertRegistered } from '../model/record-rules.js';
 
 /*
@@ -20,7 +20,7 @@ import { assertRegistered } from '../model/record-rules.js';
 
 /** Why records of this model cannot be decrypted here: the field, or the client's mode. */
 interface Unreadable {
-  readonly field: PlannedField | undefined;
+  readonly field: FieldSchema | undefined;
 }
 
 function allows(mode: Mode | undefined, op: 'read' | 'write'): boolean {
@@ -31,20 +31,20 @@ function allows(mode: Mode | undefined, op: 'read' | 'write'): boolean {
 /** The client's policies are the model's (ERR_KEY_NOT_CONFIGURED otherwise), then its modes. */
 function modesOf(
   fs: Fieldseal,
-  plan: ModelPlan,
-): { client: Mode; field: (f: PlannedField) => Mode | undefined } {
+  plan: ModelSchema,
+): { client: Mode; field: (f: FieldSchema) => Mode | undefined } {
   assertRegistered(fs, plan);
   return { client: fs.mode, field: (f) => fs.fieldPolicy(plan.table, f.name).mode };
 }
 
-function unreadable(fs: Fieldseal, plan: ModelPlan): Unreadable | undefined {
+function unreadable(fs: Fieldseal, plan: ModelSchema): Unreadable | undefined {
   const modes = modesOf(fs, plan);
   if (!allows(modes.client, 'read')) return { field: undefined };
   const field = plan.encrypted.find((f) => !allows(modes.field(f), 'read'));
   return field === undefined ? undefined : { field };
 }
 
-function forbidden(op: string, what: string, field: PlannedField | undefined): ModeForbiddenError {
+function forbidden(op: string, what: string, field: FieldSchema | undefined): ModeForbiddenError {
   return new ModeForbiddenError(
     field === undefined
       ? `${op}: ${what} is forbidden in this client's mode; nothing was sent`
@@ -59,7 +59,7 @@ function forbidden(op: string, what: string, field: PlannedField | undefined): M
  * @throws KeyNotConfiguredError when the client does not carry the model's policies.
  * @internal
  */
-export function canReadRecords(fs: Fieldseal, plan: ModelPlan): boolean {
+export function canReadRecords(fs: Fieldseal, plan: ModelSchema): boolean {
   return unreadable(fs, plan) === undefined;
 }
 
@@ -69,7 +69,7 @@ export function canReadRecords(fs: Fieldseal, plan: ModelPlan): boolean {
  * @throws ModeForbiddenError (`details.field` naming a WriteOnly field); KeyNotConfiguredError.
  * @internal
  */
-export function assertCanReadRecords(fs: Fieldseal, plan: ModelPlan, op: string): void {
+export function assertCanReadRecords(fs: Fieldseal, plan: ModelSchema, op: string): void {
   const why = unreadable(fs, plan);
   if (why !== undefined) throw forbidden(op, 'decrypting its records', why.field);
 }
@@ -81,7 +81,7 @@ export function assertCanReadRecords(fs: Fieldseal, plan: ModelPlan, op: string)
  * @throws ModeForbiddenError; KeyNotConfiguredError.
  * @internal
  */
-export function assertCanBackfill(fs: Fieldseal, plan: ModelPlan, op: string): void {
+export function assertCanBackfill(fs: Fieldseal, plan: ModelSchema, op: string): void {
   const { client } = modesOf(fs, plan);
   if (client !== 'ReadWrite') throw forbidden(op, 'rewriting values', undefined);
 }
@@ -91,7 +91,7 @@ export function assertCanBackfill(fs: Fieldseal, plan: ModelPlan, op: string): v
  * @throws ModeForbiddenError; KeyNotConfiguredError.
  * @internal
  */
-export function assertCanWrite(fs: Fieldseal, plan: ModelPlan, op: string): void {
+export function assertCanWrite(fs: Fieldseal, plan: ModelSchema, op: string): void {
   if (!allows(modesOf(fs, plan).client, 'write')) throw forbidden(op, 'writing', undefined);
 }
 
@@ -101,7 +101,7 @@ export function assertCanWrite(fs: Fieldseal, plan: ModelPlan, op: string): void
  * @throws ModeForbiddenError (`details.field` naming the ReadOnly field); KeyNotConfiguredError.
  * @internal
  */
-export function assertCanPut(fs: Fieldseal, plan: ModelPlan, op: string): void {
+export function assertCanPut(fs: Fieldseal, plan: ModelSchema, op: string): void {
   assertCanWrite(fs, plan, op);
   const modes = modesOf(fs, plan);
   const field = plan.encrypted.find((f) => !allows(modes.field(f), 'write'));
@@ -115,7 +115,7 @@ export function assertCanPut(fs: Fieldseal, plan: ModelPlan, op: string): void {
  */
 export function assertCanChange(
   fs: Fieldseal,
-  plan: ModelPlan,
+  plan: ModelSchema,
   op: string,
   names: readonly string[],
 ): void {

@@ -4,7 +4,7 @@ import type {
   GlobalSecondaryIndex,
 } from '@aws-sdk/client-dynamodb';
 import { indexColumn } from '../blind-index/repository-index-config.js';
-import type { ModelPlan, PlannedField } from '../model/model-plan.js';
+import type { ModelSchema, FieldSchema } from '../model/model-schema.js';
 import type { BlindIndexState } from './table-context.js';
 import { keyAttribute, type DynamoTableKeys, type KeyLayout } from './table-keys.js';
 
@@ -29,15 +29,15 @@ export interface DynamoBlindIndexKeys<F extends string = string, K extends strin
 /** The checked key fields of one global secondary index. @internal */
 export interface IndexLayout {
   readonly name: string;
-  readonly partition: PlannedField;
-  readonly sort: PlannedField | undefined;
+  readonly partition: FieldSchema;
+  readonly sort: FieldSchema | undefined;
   /** Set when the partition key is a blind-index attribute. */
   readonly blindIndex?: { readonly field: string; readonly version: number };
 }
 
 const KEY_KINDS = new Set(['string', 'number', 'bigint']);
 
-function indexField(plan: ModelPlan, index: string, name: unknown): PlannedField {
+function indexField(plan: ModelSchema, index: string, name: unknown): FieldSchema {
   const f = plan.fields.find((x) => x.name === name);
   if (f === undefined) {
     throw new TypeError(`indexes.${index}: "${String(name)}" is not a field of ${plan.table}`);
@@ -61,7 +61,7 @@ function indexField(plan: ModelPlan, index: string, name: unknown): PlannedField
  * @internal
  */
 export function planIndexes(
-  plan: ModelPlan,
+  plan: ModelSchema,
   indexes: Readonly<Record<string, DynamoTableKeys | DynamoBlindIndexKeys>> | undefined,
   blindIndex?: BlindIndexState,
 ): ReadonlyMap<string, IndexLayout> {
@@ -90,7 +90,7 @@ export function planIndexes(
 
 /** A GSI on a blind-index attribute: the field must have an index the repository writes. */
 function blindIndexLayout(
-  plan: ModelPlan,
+  plan: ModelSchema,
   name: string,
   keys: DynamoBlindIndexKeys,
   state: BlindIndexState | undefined,
@@ -122,8 +122,8 @@ function blindIndexLayout(
   };
 }
 
-const typeOf = (f: PlannedField): 'S' | 'N' => (f.kind === 'string' ? 'S' : 'N');
-const both = (l: { partition: PlannedField; sort: PlannedField | undefined }) =>
+const typeOf = (f: FieldSchema): 'S' | 'N' => (f.kind === 'string' ? 'S' : 'N');
+const both = (l: { partition: FieldSchema; sort: FieldSchema | undefined }) =>
   l.sort === undefined ? [l.partition] : [l.partition, l.sort];
 
 /** GlobalSecondaryIndexes (projection ALL) and their extra AttributeDefinitions. @internal */

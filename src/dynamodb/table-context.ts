@@ -2,7 +2,7 @@ import type { WrittenIndexColumn } from '../blind-index/index-values.js';
 import type { IndexConfig } from '../blind-index/repository-index-config.js';
 import type { TenantSecrets } from '../blind-index/tenant-secrets.js';
 import type { Fieldseal } from '../client/fieldseal.js';
-import type { ModelPlan } from '../model/model-plan.js';
+import type { ModelSchema } from '../model/model-schema.js';
 import type { AnyModel } from '../model/model-types.js';
 import type { Sender } from './batch-requests.js';
 import type { ItemRecords } from './item-records.js';
@@ -18,7 +18,7 @@ export interface TableContext<M extends AnyModel> {
   readonly client: Sender;
   readonly fs: Fieldseal;
   readonly model: M;
-  readonly plan: ModelPlan;
+  readonly plan: ModelSchema;
   readonly layout: KeyLayout;
   readonly tableName: string;
   readonly records: ItemRecords<M>;

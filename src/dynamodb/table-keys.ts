@@ -3,7 +3,7 @@ import type {
   AttributeValue,
   KeySchemaElement,
 } from '@aws-sdk/client-dynamodb';
-import type { ModelPlan, PlannedField } from '../model/model-plan.js';
+import type { ModelSchema, FieldSchema } from '../model/model-schema.js';
 
 /**
  * The partition (and sort) key attributes of a DynamoDB table, named by model fields.
@@ -30,8 +30,8 @@ export type DynamoKeyValue = string | number | bigint;
 
 /** The checked key layout of one repository. @internal */
 export interface KeyLayout {
-  readonly partition: PlannedField;
-  readonly sort: PlannedField | undefined;
+  readonly partition: FieldSchema;
+  readonly sort: FieldSchema | undefined;
 }
 
 /**
@@ -40,7 +40,7 @@ export interface KeyLayout {
  * @throws TypeError naming the field: unknown, encrypted, or not the model's key.
  * @internal
  */
-export function planKeys(plan: ModelPlan, keys: DynamoTableKeys | undefined): KeyLayout {
+export function planKeys(plan: ModelSchema, keys: DynamoTableKeys | undefined): KeyLayout {
   if (typeof keys !== 'object' || keys === null) {
     throw new TypeError('keys: expected { partition, sort? } naming model fields');
   }
@@ -64,7 +64,7 @@ export function planKeys(plan: ModelPlan, keys: DynamoTableKeys | undefined): Ke
 }
 
 /** `S` for string keys, `N` for number and bigint keys. */
-function keyType(f: PlannedField): 'S' | 'N' {
+function keyType(f: FieldSchema): 'S' | 'N' {
   return f.kind === 'string' ? 'S' : 'N';
 }
 
@@ -84,7 +84,7 @@ export function keySchema(layout: KeyLayout): {
 }
 
 /** One key value as an attribute value (the same forms the AAD's `record` accepts). @internal */
-export function keyAttribute(f: PlannedField, value: unknown): AttributeValue {
+export function keyAttribute(f: FieldSchema, value: unknown): AttributeValue {
   if (f.kind === 'string' && typeof value === 'string') return { S: value };
   if (f.kind !== 'string' && typeof value === 'bigint') return { N: value.toString() };
   if (f.kind !== 'string' && typeof value === 'number' && Number.isFinite(value)) {

@@ -3,7 +3,7 @@ import {
   TransactWriteItemsCommand,
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
-import type { ModelPlan } from '../model/model-plan.js';
+import type { ModelSchema } from '../model/model-schema.js';
 import type { AnyModel, InferRecord } from '../model/model-types.js';
 import type { DynamoItem } from './item-codec.js';
 import type { TableContext } from './table-context.js';
@@ -43,7 +43,7 @@ type Action =
       readonly condition: ConditionParts | undefined;
     };
 
-function actionOf(plan: ModelPlan, input: unknown, index: number): Action {
+function actionOf(plan: ModelSchema, input: unknown, index: number): Action {
   const where = `writes[${index}]`;
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new TypeError(

@@ -5,7 +5,7 @@ import { toText } from '../envelope/encoding.js';
 import type { FieldValue } from '../envelope/plaintext.js';
 import { isFieldsealError } from '../errors.js';
 import { withField } from '../model/field-error.js';
-import type { ModelPlan, PlannedField } from '../model/model-plan.js';
+import type { ModelSchema, FieldSchema } from '../model/model-schema.js';
 import {
   absentError,
   assertRegistered,
@@ -33,7 +33,7 @@ export interface UpdateParts {
 }
 
 /** The fields a change set may name: not the tenant, not a key field. */
-function changeable(plan: ModelPlan, name: string): PlannedField {
+function changeable(plan: ModelSchema, name: string): FieldSchema {
   const f = plan.fields.find((x) => x.name === name);
   if (f === undefined) {
     throw new TypeError(
@@ -51,10 +51,10 @@ function changeable(plan: ModelPlan, name: string): PlannedField {
  * encrypted number cannot be added to server-side (DynamoDB only sees its envelope).
  */
 function incrementsOf(
-  plan: ModelPlan,
+  plan: ModelSchema,
   increment: Readonly<Record<string, unknown>> | undefined,
   changes: Readonly<Record<string, unknown>>,
-): { field: PlannedField; by: string }[] {
+): { field: FieldSchema; by: string }[] {
   if (increment === undefined) return [];
   if (typeof increment !== 'object' || increment === null || Array.isArray(increment)) {
     throw new TypeError('increment: expected an object of numbers by field');
@@ -91,7 +91,7 @@ function incrementsOf(
  */
 export async function buildUpdate(
   fs: Fieldseal,
-  plan: ModelPlan,
+  plan: ModelSchema,
   tenant: string,
   key: Readonly<Record<string, unknown>>,
   changes: Readonly<Record<string, unknown>>,
@@ -113,7 +113,7 @@ export async function buildUpdate(
   }
   const row: Record<string, unknown> = {};
   const items: EncryptItem[] = [];
-  const slots: PlannedField[] = [];
+  const slots: FieldSchema[] = [];
   for (const f of fields) {
     const value = changes[f.name];
     if (value === null || value === undefined) {

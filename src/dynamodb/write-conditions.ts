@@ -1,5 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { ModelPlan, PlannedField } from '../model/model-plan.js';
+import type { ModelSchema, FieldSchema } from '../model/model-schema.js';
 import { rowToItem } from './item-codec.js';
 import { optionSnapshot } from './option-snapshot.js';
 
@@ -37,7 +37,7 @@ export interface ConditionParts {
   readonly values: Record<string, AttributeValue>;
 }
 
-function fieldOf(plan: ModelPlan, where: string, name: unknown): PlannedField {
+function fieldOf(plan: ModelSchema, where: string, name: unknown): FieldSchema {
   const f = plan.fields.find((x) => x.name === name);
   if (f === undefined) {
     throw new TypeError(`${where}: "${String(name)}" is not a field of ${plan.table}`);
@@ -64,7 +64,7 @@ const OPERATORS = ['equals', 'exists', 'notExists'] as const;
  * @internal
  */
 export function conditionParts(
-  plan: ModelPlan,
+  plan: ModelSchema,
   input: DynamoCondition | undefined,
 ): ConditionParts | undefined {
   if (input === undefined) return undefined;

@@ -1,5 +1,5 @@
 import type { FieldTypes } from './field.js';
-import { planModel, type ModelPlan } from './model-plan.js';
+import { planModel, type ModelSchema } from './model-schema.js';
 import type { Model, ModelFields, ModelPolicies } from './model-types.js';
 
 type Types<F> = F extends { readonly '~types': infer X extends FieldTypes } ? X : never;
@@ -54,14 +54,14 @@ export interface ModelDefinition<
   readonly fields: Fields;
 }
 
-const plans = new WeakMap<object, ModelPlan>();
+const plans = new WeakMap<object, ModelSchema>();
 
 /**
  * The plan of a model made by {@link defineModel}.
  * @throws TypeError for anything else.
  * @internal
  */
-export function planOf(model: unknown): ModelPlan {
+export function planOf(model: unknown): ModelSchema {
   const plan = typeof model === 'object' && model !== null ? plans.get(model) : undefined;
   if (plan === undefined) throw new TypeError('model: expected a model made by defineModel');
   return plan;

@@ -5,7 +5,7 @@ import { toText } from '../envelope/encoding.js';
 import type { FieldValue } from '../envelope/plaintext.js';
 import { planOf } from './define-model.js';
 import { withField } from './field-error.js';
-import type { ModelPlan, PlannedField } from './model-plan.js';
+import type { ModelSchema, FieldSchema } from './model-schema.js';
 import type { AnyModel, InferRecord, InferStored, InferStoredInput } from './model-types.js';
 import {
   absentError,
@@ -44,13 +44,13 @@ export type SettledRecord<R> =
 
 interface Failure {
   readonly index: number;
-  readonly field: PlannedField;
+  readonly field: FieldSchema;
   readonly error: FieldsealError;
 }
 
 interface Slot {
   readonly index: number;
-  readonly field: PlannedField;
+  readonly field: FieldSchema;
 }
 
 /**
@@ -168,7 +168,7 @@ export async function decryptRecordsSettled<M extends AnyModel>(
 
 async function encryptAll(
   fs: Fieldseal,
-  plan: ModelPlan,
+  plan: ModelSchema,
   records: readonly unknown[],
 ): Promise<{ rows: Record<string, unknown>[]; failures: Failure[] }> {
   assertRegistered(fs, plan);
@@ -218,12 +218,12 @@ async function encryptAll(
 
 interface Outcome {
   readonly record: Record<string, unknown>;
-  readonly errors: { readonly field: PlannedField; readonly error: FieldsealError }[];
+  readonly errors: { readonly field: FieldSchema; readonly error: FieldsealError }[];
 }
 
 async function decryptAll(
   fs: Fieldseal,
-  plan: ModelPlan,
+  plan: ModelSchema,
   rows: readonly unknown[],
 ): Promise<Outcome[]> {
   assertRegistered(fs, plan);
@@ -279,7 +279,7 @@ function batchFailures(err: unknown): BatchError['failures'] {
 }
 
 /** Failures by record, then in the model's field order. */
-function inOrder(plan: ModelPlan, failures: Failure[]): Failure[] {
+function inOrder(plan: ModelSchema, failures: Failure[]): Failure[] {
   return failures.sort(
     (a, b) => a.index - b.index || plan.fields.indexOf(a.field) - plan.fields.indexOf(b.field),
   );

@@ -10,7 +10,7 @@ import type { EncryptionContext } from '../envelope/context.js';
 import { ownData } from '../lib/own-data.js';
 import { bucketSize } from '../envelope/plaintext.js';
 import type { FieldKind } from './field.js';
-import type { ModelPlan, PlannedEncryption, PlannedField } from './model-plan.js';
+import type { ModelSchema, FieldEncryptionSchema, FieldSchema } from './model-schema.js';
 
 /*
  * What the record codec checks around the client (all internal): that the client enforces
@@ -18,14 +18,14 @@ import type { ModelPlan, PlannedEncryption, PlannedField } from './model-plan.js
  */
 
 /** Clients already checked against a plan (policies are frozen at client construction). */
-const registered = new WeakMap<object, WeakSet<ModelPlan>>();
+const registered = new WeakMap<object, WeakSet<ModelSchema>>();
 
 /**
  * Refuse a client that does not enforce exactly the model's policies, so that, for example,
  * a `WriteOnly` field is never read through a client that was not told it is write-only.
  * @throws KeyNotConfiguredError naming the first field that differs.
  */
-export function assertRegistered(fs: Fieldseal, plan: ModelPlan): void {
+export function assertRegistered(fs: Fieldseal, plan: ModelSchema): void {
   if (typeof fs !== 'object' || fs === null || typeof fs.fieldPolicy !== 'function') {
     throw new TypeError('fs: expected a Fieldseal client');
   }
@@ -50,7 +50,7 @@ export function assertRegistered(fs: Fieldseal, plan: ModelPlan): void {
  * Equal in effect: an absent mode is ReadWrite, absent plaintext reads are off, pads by size,
  * and the field's master key is the same (or absent on both sides).
  */
-function samePolicy(actual: FieldPolicy, declared: PlannedEncryption): boolean {
+function samePolicy(actual: FieldPolicy, declared: FieldEncryptionSchema): boolean {
   const want = declared.policy;
   if ((actual.mode ?? 'ReadWrite') !== (want.mode ?? 'ReadWrite')) return false;
   if ((actual.allowPlaintextRead === true) !== (want.allowPlaintextRead === true)) return false;
@@ -68,7 +68,7 @@ function samePolicy(actual: FieldPolicy, declared: PlannedEncryption): boolean {
  * twice). On encryption, undeclared properties are refused.
  */
 export function asRecord(
-  plan: ModelPlan,
+  plan: ModelSchema,
   value: unknown,
   what: 'record' | 'row',
 ): Readonly<Record<string, unknown>> {
@@ -106,7 +106,7 @@ export interface RecordScope {
  * @throws TypeError when the tenant is not a string or a key value is not a string, a finite
  *   number or a bigint.
  */
-export function scopeOf(plan: ModelPlan, source: Readonly<Record<string, unknown>>): RecordScope {
+export function scopeOf(plan: ModelSchema, source: Readonly<Record<string, unknown>>): RecordScope {
   const tenant = source[plan.tenant];
   if (typeof tenant !== 'string') {
     throw new TypeError(`field ${plan.table}.${plan.tenant}: the tenant id must be a string`);
@@ -115,7 +115,7 @@ export function scopeOf(plan: ModelPlan, source: Readonly<Record<string, unknown
   return { tenant, record: parts.length === 1 ? parts[0]! : parts };
 }
 
-function keyPart(plan: ModelPlan, name: string, value: unknown): string {
+function keyPart(plan: ModelSchema, name: string, value: unknown): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'bigint') return String(value);
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
@@ -125,7 +125,11 @@ function keyPart(plan: ModelPlan, name: string, value: unknown): string {
 }
 
 /** `{ tenant, table, field, record, ...static context }` of one encrypted field. */
-export function contextOf(plan: ModelPlan, f: PlannedField, scope: RecordScope): EncryptionContext {
+export function contextOf(
+  plan: ModelSchema,
+  f: FieldSchema,
+  scope: RecordScope,
+): EncryptionContext {
   return {
     ...f.encryption!.context,
     tenant: scope.tenant,
@@ -140,7 +144,7 @@ export function contextOf(plan: ModelPlan, f: PlannedField, scope: RecordScope):
  * (`null` needs `.nullable()`, `undefined` needs `.optional()`), or `undefined` if allowed.
  */
 export function absentError(
-  f: PlannedField,
+  f: FieldSchema,
   value: null | undefined,
   op: 'encrypt' | 'decrypt',
 ): FieldsealError | undefined {
@@ -175,7 +179,7 @@ export function hasKind(kind: FieldKind, value: unknown): boolean {
 }
 
 /** The error for a value whose type is not the field's kind (the value is never included). */
-export function kindError(f: PlannedField, op: 'encrypt' | 'decrypt'): FieldsealError {
+export function kindError(f: FieldSchema, op: 'encrypt' | 'decrypt'): FieldsealError {
   const what = op === 'encrypt' ? 'the value' : 'the decrypted value';
   return new UnsupportedValueError(`model field ${f.qualified}: ${what} is not a ${f.kind}`, {
     details: { field: f.qualified },

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type {
   SealedSecret,
   SealedSecretStorage,
-  SecretKey,
+  SealedSecretId,
 } from '../../src/blind-index/sealed-secret-storage.js';
 
 /**
@@ -86,7 +86,7 @@ export function runSealedSecretStorageSuite(
       );
       await storage.insertIfAbsent(rows);
       const listed: SealedSecret[] = [];
-      let after: SecretKey | undefined;
+      let after: SealedSecretId | undefined;
       let pages = 0;
       do {
         const page = await storage.listPage(after, 4);

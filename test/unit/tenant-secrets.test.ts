@@ -5,7 +5,7 @@ import type {
   SealedSecret,
   SealedSecretPage,
   SealedSecretStorage,
-  SecretKey,
+  SealedSecretId,
 } from '../../src/blind-index/sealed-secret-storage.js';
 import { contextOf, TenantSecrets } from '../../src/blind-index/tenant-secrets.js';
 import { inspectEnvelope } from '../../src/envelope/inspect-envelope.js';
@@ -49,7 +49,7 @@ class MemoryStorage implements SealedSecretStorage {
     return true;
   }
 
-  async listPage(after: SecretKey | undefined, limit: number): Promise<SealedSecretPage> {
+  async listPage(after: SealedSecretId | undefined, limit: number): Promise<SealedSecretPage> {
     this.calls.push('listPage');
     await Promise.resolve();
     const all = [...this.rows.values()].sort((a, b) =>

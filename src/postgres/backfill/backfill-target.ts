@@ -2,7 +2,7 @@ import type { Fieldseal } from '../../client/fieldseal.js';
 import type { EncryptionContext } from '../../envelope/context.js';
 import type { FieldValue } from '../../envelope/plaintext.js';
 import { planOf } from '../../model/define-model.js';
-import type { ModelPlan, PlannedField } from '../../model/model-plan.js';
+import type { ModelSchema, FieldSchema } from '../../model/model-schema.js';
 import type { AnyModel } from '../../model/model-types.js';
 import { assertRegistered, contextOf, scopeOf } from '../../model/record-rules.js';
 import { checkIdentifier, q } from '../repository/repository-columns.js';
@@ -28,14 +28,14 @@ export type LegacyConverter = (raw: string | Uint8Array) => FieldValue;
 export interface TargetField {
   readonly name: string;
   readonly column: string;
-  readonly planned: PlannedField;
+  readonly planned: FieldSchema;
   readonly binary: boolean;
   readonly legacy: LegacyConverter | undefined;
 }
 
 /** A model table, checked for use by a backfill. @internal */
 export interface BackfillTarget {
-  readonly plan: ModelPlan;
+  readonly plan: ModelSchema;
   /** Quoted table name. */
   readonly table: string;
   readonly tableName: string;

@@ -3,7 +3,7 @@ import {
   type IndexConfig,
   type RepositoryBlindIndexOptions,
 } from '../../blind-index/repository-index-config.js';
-import type { ModelPlan } from '../../model/model-plan.js';
+import type { ModelSchema } from '../../model/model-schema.js';
 import type { AnyModel } from '../../model/model-types.js';
 import { checkIdentifier } from './repository-columns.js';
 
@@ -20,7 +20,7 @@ import { checkIdentifier } from './repository-columns.js';
  * @internal
  */
 export function resolvePostgresIndexConfig(
-  plan: ModelPlan,
+  plan: ModelSchema,
   option: RepositoryBlindIndexOptions<AnyModel> | undefined,
 ): IndexConfig | undefined {
   return resolveIndexConfig(plan, option, checkIdentifier);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { fieldSpec, type FieldKind } from '../../model/field.js';
-import type { ModelPlan, PlannedField } from '../../model/model-plan.js';
+import type { ModelSchema, FieldSchema } from '../../model/model-schema.js';
 import type { AnyModel } from '../../model/model-types.js';
 
 /*
@@ -13,7 +13,7 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 /** A column of the model's table. @internal */
 export interface Column {
   readonly name: string;
-  readonly field: PlannedField;
+  readonly field: FieldSchema;
   /** `.indexed()`: a plain B-tree index on (tenant, column). */
   readonly indexed: boolean;
   /** The PostgreSQL type, also used to cast parameters (`$1::numeric`). */
@@ -48,7 +48,7 @@ export function indexName(table: string, suffix: string): string {
 }
 
 /** The columns of a model, in declaration order. @internal */
-export function columnsOf(model: AnyModel, plan: ModelPlan): Column[] {
+export function columnsOf(model: AnyModel, plan: ModelSchema): Column[] {
   return plan.fields.map((field) => {
     checkIdentifier('field', field.name);
     const spec = fieldSpec(model.fields[field.name]);
@@ -62,7 +62,7 @@ export function columnsOf(model: AnyModel, plan: ModelPlan): Column[] {
 }
 
 /** The PostgreSQL type of a field's column. @internal */
-export function columnType(f: PlannedField): string {
+export function columnType(f: FieldSchema): string {
   if (f.encryption !== undefined) return f.encryption.storage === 'text' ? 'text' : 'bytea';
   const types: Record<FieldKind, string> = {
     string: 'text',
@@ -77,7 +77,7 @@ export function columnType(f: PlannedField): string {
 }
 
 /** A value as a query parameter of its column. @internal */
-export function toColumn(value: unknown, f: PlannedField): unknown {
+export function toColumn(value: unknown, f: FieldSchema): unknown {
   if (value === undefined || value === null) return null;
   if (f.encryption === undefined) {
     if (f.kind === 'bigint') return (value as bigint).toString();
@@ -92,7 +92,7 @@ export function keyParam(value: unknown): unknown {
 }
 
 /** A column value as the model's stored row holds it. @internal */
-export function fromColumn(value: unknown, f: PlannedField): unknown {
+export function fromColumn(value: unknown, f: FieldSchema): unknown {
   if (value === null || value === undefined) return f.optional && !f.nullable ? undefined : null;
   if (f.encryption !== undefined) {
     return f.encryption.storage === 'text' ? value : Buffer.from(value as Uint8Array);

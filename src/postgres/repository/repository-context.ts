@@ -1,6 +1,6 @@
 import type { Fieldseal } from '../../client/fieldseal.js';
 import type { SqlClient } from '../sql-client.js';
-import type { ModelPlan } from '../../model/model-plan.js';
+import type { ModelSchema } from '../../model/model-schema.js';
 import type { AnyModel } from '../../model/model-types.js';
 import type { IndexConfig } from '../../blind-index/repository-index-config.js';
 import { fromRow, keyParam, q, type Column } from './repository-columns.js';
@@ -42,7 +42,7 @@ export interface RepositoryContext {
   readonly sql: SqlClient;
   readonly fs: Fieldseal;
   readonly model: AnyModel;
-  readonly plan: ModelPlan;
+  readonly plan: ModelSchema;
   /** The table's name in the database. */
   readonly table: string;
   readonly columns: readonly Column[];

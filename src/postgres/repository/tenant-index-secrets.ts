@@ -4,7 +4,7 @@ import type {
   SealedSecret,
   SealedSecretPage,
   SealedSecretStorage,
-  SecretKey,
+  SealedSecretId,
 } from '../../blind-index/sealed-secret-storage.js';
 import { TenantSecrets } from '../../blind-index/tenant-secrets.js';
 import { q } from './repository-columns.js';
@@ -81,7 +81,7 @@ export class PostgresSealedSecretStorage implements SealedSecretStorage {
     return rows.length > 0;
   }
 
-  async listPage(after: SecretKey | undefined, limit: number): Promise<SealedSecretPage> {
+  async listPage(after: SealedSecretId | undefined, limit: number): Promise<SealedSecretPage> {
     const { rows } = await this.sql.query<SealedSecret>(
       `SELECT tenant, version, sealed FROM ${q(this.table)}
         ${after === undefined ? '' : 'WHERE (tenant, version) > ($2, $3)'}

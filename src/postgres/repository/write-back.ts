@@ -1,6 +1,6 @@
 import type { EncryptionContext } from '../../envelope/context.js';
 import { inspectEnvelope } from '../../envelope/inspect-envelope.js';
-import type { PlannedField } from '../../model/model-plan.js';
+import type { FieldSchema } from '../../model/model-schema.js';
 import { contextOf, scopeOf } from '../../model/record-rules.js';
 import { compareAndSet, type CasColumn, type CasRow } from './compare-and-set.js';
 import { keyParams, type RepositoryContext } from './repository-context.js';
@@ -13,7 +13,7 @@ import { keyParams, type RepositoryContext } from './repository-context.js';
 
 interface StaleValue {
   readonly row: number;
-  readonly field: PlannedField;
+  readonly field: FieldSchema;
   readonly stored: string | Buffer;
   readonly context: EncryptionContext;
 }
@@ -71,7 +71,7 @@ export async function writeBack(
     if (list === undefined) byRow.set(v.row, [v]);
     else list.push(v);
   }
-  const shapes = new Map<string, { fields: PlannedField[]; rows: StaleValue[][] }>();
+  const shapes = new Map<string, { fields: FieldSchema[]; rows: StaleValue[][] }>();
   for (const values of byRow.values()) {
     values.sort((a, b) => ctx.plan.fields.indexOf(a.field) - ctx.plan.fields.indexOf(b.field));
     const id = values.map((v) => v.field.name).join('\u0000');

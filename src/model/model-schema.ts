@@ -11,7 +11,7 @@ import {
 } from './field.js';
 
 /** An encrypted field's settings, checked. @internal */
-export interface PlannedEncryption {
+export interface FieldEncryptionSchema {
   readonly policy: FieldPolicy;
   /** Padding bucket in bytes (0: none), as the client compares it. */
   readonly bucket: number;
@@ -22,25 +22,25 @@ export interface PlannedEncryption {
 }
 
 /** One field of a checked model. @internal */
-export interface PlannedField {
+export interface FieldSchema {
   readonly name: string;
   /** `table.field`, the client's policy key and `details.field` of errors. */
   readonly qualified: string;
   readonly kind: FieldKind;
   readonly nullable: boolean;
   readonly optional: boolean;
-  readonly encryption: PlannedEncryption | undefined;
+  readonly encryption: FieldEncryptionSchema | undefined;
 }
 
 /** Everything the record codec needs, computed once by `defineModel`. @internal */
-export interface ModelPlan {
+export interface ModelSchema {
   readonly table: string;
   readonly tenant: string;
   readonly key: readonly string[];
-  readonly fields: readonly PlannedField[];
-  readonly encrypted: readonly PlannedField[];
+  readonly fields: readonly FieldSchema[];
+  readonly encrypted: readonly FieldSchema[];
   /** The encrypted fields with a blind index, in declaration order. */
-  readonly blindIndexed: readonly PlannedField[];
+  readonly blindIndexed: readonly FieldSchema[];
   readonly names: ReadonlySet<string>;
   readonly policies: Readonly<Record<string, FieldPolicy>>;
 }
@@ -75,7 +75,7 @@ function checkName(what: string, name: unknown): string {
  * @throws TypeError naming the field for every definition mistake.
  * @internal
  */
-export function planModel(definition: RawDefinition): ModelPlan {
+export function planModel(definition: RawDefinition): ModelSchema {
   if (typeof definition !== 'object' || definition === null) {
     fail('defineModel: expected { table, tenant, key, fields }');
   }
@@ -84,7 +84,7 @@ export function planModel(definition: RawDefinition): ModelPlan {
   if (typeof rawFields !== 'object' || rawFields === null || Array.isArray(rawFields)) {
     fail(`model ${table}: fields: expected an object of field builders`);
   }
-  const fields: PlannedField[] = [];
+  const fields: FieldSchema[] = [];
   for (const [name, builder] of Object.entries(rawFields)) {
     checkName(`model ${table}: field`, name);
     const spec = fieldSpec(builder);
@@ -141,7 +141,7 @@ export function planModel(definition: RawDefinition): ModelPlan {
   });
 }
 
-function planField(table: string, name: string, spec: FieldSpec): PlannedField {
+function planField(table: string, name: string, spec: FieldSpec): FieldSchema {
   const qualified = `${table}.${name}`;
   const base = {
     name,
