@@ -60,7 +60,11 @@ function checkDetailValue(v: unknown, path: string, depth: number): void {
  * integer `version`, and a `detail` of plain JSON (finite numbers, no `undefined`, `Date`,
  * class instance, hole or cycle) of at most {@link MAX_DETAIL_LENGTH} characters.
  * @throws TypeError / RangeError naming the field (never its content).
- * @internal
+ *
+ * @example
+ * ```ts
+ * validateAuditEvent(event); // before hashing, so what is read back hashes to the same bytes
+ * ```
  */
 export function validateAuditEvent(event: AuditEvent): void {
   if (typeof event !== 'object' || event === null) {

@@ -44,7 +44,12 @@ export interface AuditHead {
 
 /**
  * One row's hashed fields, as written or as read back from the database.
- * @internal
+ *
+ * @example
+ * ```ts
+ * const record: ChainRecord = chainRecordOfEvent(1, AUDIT_GENESIS_HASH, event);
+ * await insertRow({ ...record, hash: hasher(encodeChainRecord(record)).toString('hex') });
+ * ```
  */
 export interface ChainRecord {
   readonly seq: number;
@@ -137,7 +142,11 @@ class Writer {
 
 /**
  * Encode one record (docs/audit.md#format): the bytes its hash is computed over.
- * @internal
+ *
+ * @example
+ * ```ts
+ * const hash = hasher(encodeChainRecord(chainRecordOfEvent(seq, prevHash, event)));
+ * ```
  */
 export function encodeChainRecord(r: ChainRecord): Buffer {
   const w = new Writer();
@@ -168,7 +177,12 @@ export function encodeChainRecord(r: ChainRecord): Buffer {
 
 /**
  * The record an event becomes at position `seq` after `prevHash`. The event must be valid.
- * @internal
+ *
+ * @example
+ * ```ts
+ * const record = chainRecordOfEvent(head.seq + 1, head.hash, event);
+ * const hash = hasher(encodeChainRecord(record)).toString('hex');
+ * ```
  */
 export function chainRecordOfEvent(seq: number, prevHash: string, event: AuditEvent): ChainRecord {
   return {

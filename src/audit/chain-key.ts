@@ -21,7 +21,12 @@ export type AuditChainKey =
 
 /**
  * Hash of one encoded record: SHA-256, or HMAC-SHA256 under the chain key.
- * @internal
+ *
+ * @example
+ * ```ts
+ * const hasher: ChainHasher = await chainHasher(undefined);
+ * const hash = hasher(encodeChainRecord(record)).toString('hex');
+ * ```
  */
 export type ChainHasher = (encoded: Buffer) => Buffer;
 
@@ -37,7 +42,12 @@ export function hasherForKey(key: SecretKey | undefined): ChainHasher {
 /**
  * Load the chain key (if any) and return its hasher.
  * @throws KeyNotConfiguredError / InvalidKeyMaterialError from the secret source.
- * @internal
+ *
+ * @example
+ * ```ts
+ * const hasher = await chainHasher({ source, reference: 'audit-chain' }); // HMAC-SHA256
+ * const plain = await chainHasher(undefined);                            // SHA-256
+ * ```
  */
 export async function chainHasher(key: AuditChainKey | undefined): Promise<ChainHasher> {
   if (key === undefined) return hasherForKey(undefined);

@@ -22,7 +22,7 @@ import {
   resolveOptions,
   type BlindIndexContext,
   type BlindIndexOptions,
-  type ResolvedOptions,
+  type ResolvedIndexOptions,
 } from './options.js';
 
 const SALT = Buffer.from(BLIND_INDEX_KDF_SALT, 'utf8');
@@ -180,7 +180,7 @@ export class BlindIndexer extends RedactedObject {
   #tag(
     value: string,
     where: BlindIndexContext,
-    o: ResolvedOptions,
+    o: ResolvedIndexOptions,
     version: number,
     bytes: number,
   ): Buffer {

@@ -14,7 +14,7 @@ import type { SecretSet, TenantSecrets } from './tenant-secrets.js';
  * ```ts
  * const [first]: WrittenIndexColumn[] = writtenIndexColumns(config); // email_bidx_v1, ...
  * ```
- * @internal
+ *
  */
 export interface WrittenIndexColumn {
   readonly name: string;
@@ -28,7 +28,7 @@ export interface WrittenIndexColumn {
  * ```ts
  * const names = writtenIndexColumns(config).map((c) => c.name);
  * ```
- * @internal
+ *
  */
 export function writtenIndexColumns(config: IndexConfig | undefined): WrittenIndexColumn[] {
   if (config === undefined) return [];
@@ -50,7 +50,7 @@ export function writtenIndexColumns(config: IndexConfig | undefined): WrittenInd
  * ```ts
  * const rows = await indexValues(plan, config, secrets, writtenIndexColumns(config), records);
  * ```
- * @internal
+ *
  */
 export async function indexValues(
   plan: ModelSchema,
@@ -84,7 +84,7 @@ export async function indexValues(
  * ```ts
  * const wanted = indexOf(plan, config, opened, 'acme', indexedField(config, 'email'), 1, email);
  * ```
- * @internal
+ *
  */
 export function indexOf(
   plan: ModelSchema,

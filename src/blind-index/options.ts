@@ -83,8 +83,15 @@ export const MAX_VERSION = 65535;
 const STEPS: readonly BlindIndexNormalization[] = ['trim', 'lowercase', 'nfc'];
 const DEFAULT_STEPS = { trim: false, lowercase: false, nfc: true } as const;
 
-/** Validated, defaulted options. @internal */
-export interface ResolvedOptions {
+/**
+ * A blind index's options, validated and defaulted: its normalisation steps, output bits,
+ * key version and tenant secret (from {@link IndexedField.resolved}).
+ * @example
+ * ```ts
+ * const { bits, version } = indexedField(config, 'email').resolved;
+ * ```
+ */
+export interface ResolvedIndexOptions {
   readonly trim: boolean;
   readonly lowercase: boolean;
   readonly nfc: boolean;
@@ -114,7 +121,14 @@ export function isValidVersion(version: unknown): version is number {
   );
 }
 
-/** @internal */
+/**
+ * Check a blind index key version: an integer from 1 to {@link MAX_VERSION} (65535).
+ * @throws RangeError naming `name`, what was expected and what came.
+ * @example
+ * ```ts
+ * const version = checkVersion(options.version); // a RangeError names the argument when out of 1..65535
+ * ```
+ */
 export function checkVersion(version: unknown, name = 'version'): number {
   if (!isValidVersion(version)) {
     throw new RangeError(`blind index ${name} must be an integer from 1 to ${MAX_VERSION}`);
@@ -127,7 +141,7 @@ export function checkVersion(version: unknown, name = 'version'): number {
  * @throws RangeError / TypeError naming the bad option.
  * @internal
  */
-export function resolveOptions(options: BlindIndexOptions | undefined): ResolvedOptions {
+export function resolveOptions(options: BlindIndexOptions | undefined): ResolvedIndexOptions {
   if (options === undefined) {
     return {
       ...DEFAULT_STEPS,
@@ -184,9 +198,14 @@ function checkTenantSecret(secret: unknown): Uint8Array | undefined {
 /**
  * Apply the normalisation steps in their fixed order. NFC runs last because lowercasing can
  * produce a string that is not in NFC.
- * @internal
+ *
+ * @example
+ * ```ts
+ * const normalized = normalizeValue('  Alice@Example.COM ', indexedField(config, 'email').resolved);
+ * // 'alice@example.com' when the index trims and lowercases (the default is NFC only)
+ * ```
  */
-export function normalizeValue(value: string, o: ResolvedOptions): string {
+export function normalizeValue(value: string, o: ResolvedIndexOptions): string {
   let v = value;
   if (o.trim) v = v.trim();
   if (o.lowercase) v = v.toLowerCase();

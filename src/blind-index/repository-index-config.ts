@@ -2,7 +2,7 @@ import type { BlindIndexFieldOptions } from '../model/field.js';
 import type { ModelSchema, FieldSchema } from '../model/model-schema.js';
 import type { AnyModel, BlindIndexedField } from '../model/model-types.js';
 import type { BlindIndexer } from './blind-indexer.js';
-import { checkVersion, resolveOptions, type ResolvedOptions } from './options.js';
+import { checkVersion, resolveOptions, type ResolvedIndexOptions } from './options.js';
 
 /*
  * The `blindIndex` option of a model repository, checked against the model (internal apart
@@ -51,18 +51,32 @@ export interface RepositoryBlindIndexOptions<M extends AnyModel> {
   readonly secretsTable?: string;
 }
 
-/** One blind-indexed field of a repository, checked. @internal */
+/**
+ * One blind-indexed field of a repository, checked.
+ * @example
+ * ```ts
+ * const email: IndexedField = indexedField(config, 'email');
+ * console.log(email.write, email.read); // [1] 1
+ * ```
+ */
 export interface IndexedField {
   readonly field: FieldSchema;
   /** bits and normalisation of every version, as the model declares them. */
   readonly options: BlindIndexFieldOptions;
   /** The same, checked and defaulted (for the re-check's normalisation). */
-  readonly resolved: ResolvedOptions;
+  readonly resolved: ResolvedIndexOptions;
   readonly write: readonly number[];
   readonly read: number;
 }
 
-/** The checked blind-index configuration of a repository. @internal */
+/**
+ * The checked blind-index configuration of a repository.
+ * @example
+ * ```ts
+ * const config: IndexConfig | undefined = resolveIndexConfig(schema, { indexer }, (_what, name) => name);
+ * const fields = config?.fields.map((f) => f.field.name); // ['email']
+ * ```
+ */
 export interface IndexConfig {
   readonly indexer: BlindIndexer;
   readonly secretsTable: string;
@@ -88,7 +102,7 @@ export type IndexNameCheck = (what: string, name: string) => string;
  * ```ts
  * indexColumn('email', 2); // 'email_bidx_v2'
  * ```
- * @internal
+ *
  */
 export function indexColumn(field: string, version: number): string {
   return `${field}_bidx_v${version}`;
@@ -104,7 +118,7 @@ export function indexColumn(field: string, version: number): string {
  * ```ts
  * const config = resolveIndexConfig(plan, { indexer }, (_what, name) => name);
  * ```
- * @internal
+ *
  */
 export function resolveIndexConfig(
   plan: ModelSchema,
@@ -177,7 +191,7 @@ function checkVersions(name: string, given: BlindIndexVersions): BlindIndexVersi
  * ```ts
  * const email = indexedField(config, 'email');
  * ```
- * @internal
+ *
  */
 export function indexedField(config: IndexConfig | undefined, name: unknown): IndexedField {
   const f = typeof name === 'string' ? config?.fields.get(name) : undefined;

@@ -5,18 +5,42 @@
  * conditional insert and a conditional replace; PostgreSQL and DynamoDB both have them.
  */
 
-/** The key of one secret: a tenant and an index version. @internal */
+/**
+ * The key of one secret: a tenant and an index version.
+ * @example
+ * ```ts
+ * const after: SealedSecretId = { tenant: 'acme', version: 1 };
+ * const page = await storage.listPage(after, 100);
+ * ```
+ */
 export interface SealedSecretId {
   readonly tenant: string;
   readonly version: number;
 }
 
-/** One stored secret: its key and its sealed text (a fieldseal envelope). @internal */
+/**
+ * One stored secret: its key and its sealed text (a fieldseal envelope).
+ * @example
+ * ```ts
+ * const row: SealedSecret = { tenant: 'acme', version: 1, sealed: 'fs1:...' };
+ * ```
+ */
 export interface SealedSecret extends SealedSecretId {
   readonly sealed: string;
 }
 
-/** One page of {@link SealedSecretStorage.listPage}. @internal */
+/**
+ * One page of {@link SealedSecretStorage.listPage}.
+ * @example
+ * ```ts
+ * let after: SealedSecretId | undefined;
+ * do {
+ *   const page: SealedSecretPage = await storage.listPage(after, 100);
+ *   for (const row of page.rows) console.log(row.tenant, row.version);
+ *   after = page.next;
+ * } while (after !== undefined);
+ * ```
+ */
 export interface SealedSecretPage {
   readonly rows: readonly SealedSecret[];
   /** Where the next page starts (pass it as `after`), or `undefined` after the last page. */
@@ -31,7 +55,7 @@ export interface SealedSecretPage {
  * const storage: SealedSecretStorage = new DynamoSealedSecretStorage(client, 'bi-secrets');
  * const secrets = new TenantSecrets(storage, fs);
  * ```
- * @internal
+ *
  */
 export interface SealedSecretStorage {
   /** Create the table when it does not exist yet. */

@@ -30,7 +30,18 @@ const SECRET_BYTES = 32;
  */
 const CONTEXT_TABLE = INDEX_SECRET_TABLE;
 
-/** Opened secrets of one operation; `wipe()` zeroes them when it is done. @internal */
+/**
+ * Opened secrets of one operation; `wipe()` zeroes them when it is done.
+ * @example
+ * ```ts
+ * const opened: SecretSet = await secrets.load(['acme'], [1], { create: true, reseal: true });
+ * try {
+ *   const secret = opened.get('acme', 1);
+ * } finally {
+ *   opened.wipe();
+ * }
+ * ```
+ */
 export interface SecretSet {
   /** The secret, the error that prevented opening it, or `undefined` when none exists. */
   get(tenant: string, version: number): Buffer | FieldsealError | undefined;
@@ -70,7 +81,7 @@ export function contextOf(tenant: string, version: number): EncryptionContext {
  *   opened.wipe();
  * }
  * ```
- * @internal
+ *
  */
 export class TenantSecrets {
   constructor(

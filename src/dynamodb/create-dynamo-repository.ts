@@ -1,4 +1,4 @@
-import { planOf } from '../model/define-model.js';
+import { schemaOf } from '../integration/index.js';
 import { planBlindIndex } from './blind-index-attributes.js';
 import { planLegacy } from './legacy-values.js';
 import type { AnyModel } from '../model/model-types.js';
@@ -47,7 +47,7 @@ export function createDynamoRepository<M extends AnyModel>(
     'legacy',
   ]) as unknown as DynamoRepositoryOptions<M>;
   const { client, fs, model, tableName } = options;
-  const plan = planOf(model);
+  const plan = schemaOf(model);
   const layout = planKeys(plan, options.keys);
   if (typeof tableName !== 'string' || tableName.length < 3) {
     throw new TypeError('tableName: expected a DynamoDB table name (3 or more characters)');

@@ -115,6 +115,7 @@ function blindIndexLayout(
       kind: 'string',
       nullable: false,
       optional: true,
+      indexed: false,
       encryption: undefined,
     },
     sort: keys.sort === undefined ? undefined : indexField(plan, name, keys.sort),

@@ -134,7 +134,11 @@ export function encodeContext(ctx: EncryptionContext): Buffer {
 /**
  * The canonical encoding of any string map (the body of {@link encodeContext}); also binds
  * key-provider contexts.
- * @internal
+ *
+ * @example
+ * ```ts
+ * const bytes = encodeCanonicalMap({ tenant: 'acme', purpose: 'pii' }); // same bytes for any key order
+ * ```
  */
 export function encodeCanonicalMap(
   ctx: Readonly<Record<string, string | readonly string[] | undefined>>,

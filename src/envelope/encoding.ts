@@ -6,7 +6,14 @@ import { MAGIC, TEXT_PREFIX } from './format.js';
  * and text, `fs1:` + unpadded base64url, for TEXT / string attributes.
  */
 
-/** Text form of a binary envelope. @internal */
+/**
+ * Text form of a binary envelope.
+ * @example
+ * ```ts
+ * const bytes = await fs.encrypt('alice@example.com', context);
+ * const stored = toText(bytes); // 'fs1:...' for a text column
+ * ```
+ */
 export function toText(bytes: Uint8Array): string {
   return (
     TEXT_PREFIX +

@@ -29,9 +29,23 @@ export const COMMITMENT_LENGTH = 32;
 export const TAG_LENGTH = 16;
 export const DATA_KEY_LENGTH = 32;
 
+/**
+ * The longest key id (UTF-8 bytes) an envelope can name; key stores refuse longer ids.
+ * @example
+ * ```ts
+ * if (Buffer.byteLength(keyId) > MAX_KEY_ID_BYTES) throw new RangeError('keyId: too long');
+ * ```
+ */
 export const MAX_KEY_ID_BYTES = 255;
 export const MAX_PROVIDER_ID_BYTES = 64;
 export const MAX_MASTER_KEY_ID_BYTES = 255;
+/**
+ * The largest wrapped data key (bytes) a key store must accept and may refuse beyond.
+ * @example
+ * ```ts
+ * if (wrapped.byteLength > MAX_WRAPPED_KEY_BYTES) throw new RangeError('wrapped: at most 2048 bytes');
+ * ```
+ */
 export const MAX_WRAPPED_KEY_BYTES = 2048;
 /** Largest encoded plaintext (type tag + value + padding): 64 MiB. */
 export const MAX_PLAINTEXT_BYTES = 64 * 1024 * 1024;

@@ -17,7 +17,7 @@ export const STORE_KEY_COMMITMENT_LABEL = 'fieldseal/key-store-commitment/v1';
 
 /**
  * Length in bytes of a key-store row commitment (an HMAC-SHA256 output).
- * @internal
+ *
  * @example
  * ```ts
  * if (row.commitment?.byteLength !== STORE_KEY_COMMITMENT_LENGTH) legacy(row);
@@ -102,7 +102,7 @@ export function checkStoreKeyCommitment(
  * Check a commitment handed to a key store (`createVersion`, `setCommitment`): a `Uint8Array`
  * of exactly {@link STORE_KEY_COMMITMENT_LENGTH} bytes. Returns a copy, so that a caller
  * changing its array afterwards never changes what is stored.
- * @internal
+ *
  * @throws TypeError when not a Uint8Array, RangeError when not 32 bytes.
  * @example
  * ```ts

@@ -12,7 +12,7 @@ import type { KeyEventBusState } from './key-events.js';
  * health.set('disconnected', new Error('connection lost')); // logs 'disconnected'
  * stop();
  * ```
- * @internal
+ *
  */
 export class KeyEventHealth {
   readonly #listeners = new Set<(state: KeyEventBusState, cause?: unknown) => void>();

@@ -23,7 +23,7 @@ export interface ReconnectOptions {
  * next(0); // 50–100 ms
  * next(10); // 500–1,000 ms
  * ```
- * @internal
+ *
  */
 export function reconnectBackoff(options: ReconnectOptions = {}): (attempt: number) => number {
   const initial = options.initialDelayMs ?? 100;

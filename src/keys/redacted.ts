@@ -13,7 +13,18 @@ export const REDACTED = '[REDACTED]';
  * Base class for objects that hold secrets: `util.inspect`, `console.log`, `JSON.stringify`,
  * template strings and `String()` all print `[REDACTED]`. Secret fields are `#private`, so
  * they are invisible to `Object.keys`, spread and structured logging too.
- * @internal
+ *
+ * @example
+ * ```ts
+ * class ApiToken extends RedactedObject {
+ *   readonly #token: string;
+ *   constructor(token: string) {
+ *     super();
+ *     this.#token = token;
+ *   }
+ * }
+ * console.log(new ApiToken('s3cret')); // [REDACTED]
+ * ```
  */
 export abstract class RedactedObject {
   [inspect.custom](): string {

@@ -1,7 +1,11 @@
 /**
  * Run `fn` over `items` with at most `limit` calls in flight, preserving order. A batch over
  * 1,000 tenants must not fire 1,000 KMS calls at once (throttling, connection storms).
- * @internal
+ *
+ * @example
+ * ```ts
+ * const keys = await mapLimit(tenants, 8, (tenant) => fs.provisionTenant(tenant)); // at most 8 in flight
+ * ```
  */
 export async function mapLimit<T, R>(
   items: readonly T[],

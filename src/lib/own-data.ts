@@ -25,7 +25,7 @@ export interface OwnDataOptions {
  *   throw new TypeError(`${key}: ${why} properties are not data`);
  * });
  * ```
- * @internal
+ *
  */
 export function ownData(
   value: object,

@@ -11,7 +11,16 @@ type ErrorClass = new (
  * as its `cause`. Messages are fieldseal's fixed strings, so no value is ever added. An error
  * whose class cannot be rebuilt so (a `BatchError`, a `KeyVersionInUseError` with its `uses`)
  * is returned as it is: never a base-class copy, whose `code` would promise a class it is not.
- * @internal
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await fs.decrypt(stored, context);
+ * } catch (err) {
+ *   if (isFieldsealError(err)) throw withField(err, 'customers.email');
+ *   throw err;
+ * }
+ * ```
  */
 export function withField(error: FieldsealError, field: string): FieldsealError {
   if (error.details.field === field) return error;

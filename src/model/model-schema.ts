@@ -10,7 +10,14 @@ import {
   type StorageKind,
 } from './field.js';
 
-/** An encrypted field's settings, checked. @internal */
+/**
+ * An encrypted field's settings, checked.
+ * @example
+ * ```ts
+ * const enc: FieldEncryptionSchema | undefined = schemaOf(Customer).fields[2]?.encryption;
+ * const storedAsText = enc?.storage === 'text'; // `fs1:` text instead of bytes
+ * ```
+ */
 export interface FieldEncryptionSchema {
   readonly policy: FieldPolicy;
   /** Padding bucket in bytes (0: none), as the client compares it. */
@@ -21,7 +28,14 @@ export interface FieldEncryptionSchema {
   readonly blindIndex: BlindIndexFieldOptions | undefined;
 }
 
-/** One field of a checked model. @internal */
+/**
+ * One field of a checked model.
+ * @example
+ * ```ts
+ * const email: FieldSchema | undefined = schemaOf(Customer).encrypted.find((f) => f.name === 'email');
+ * console.log(email?.qualified, email?.kind); // 'customers.email' 'string'
+ * ```
+ */
 export interface FieldSchema {
   readonly name: string;
   /** `table.field`, the client's policy key and `details.field` of errors. */
@@ -29,10 +43,23 @@ export interface FieldSchema {
   readonly kind: FieldKind;
   readonly nullable: boolean;
   readonly optional: boolean;
+  /** A plain field declared `.indexed()`: the backend should create a database index on it. */
+  readonly indexed: boolean;
   readonly encryption: FieldEncryptionSchema | undefined;
 }
 
-/** Everything the record codec needs, computed once by `defineModel`. @internal */
+/**
+ * The read-only schema of a model, computed and checked once by `defineModel` and shared by the
+ * record codec, the repositories and every integration (`schemaOf(model)`): the table, the
+ * tenant and key fields, every field in declaration order, the encrypted and blind-indexed
+ * ones, and the client policies the model needs. Frozen; `names` refuses changes.
+ * @example
+ * ```ts
+ * const schema: ModelSchema = schemaOf(Customer);
+ * const columns = schema.fields.map((f) => f.name); // ['id', 'tenantId', 'email', ...]
+ * const tenantColumn = schema.tenant;               // 'tenantId'
+ * ```
+ */
 export interface ModelSchema {
   readonly table: string;
   readonly tenant: string;
@@ -136,9 +163,28 @@ export function planModel(definition: RawDefinition): ModelSchema {
     fields: Object.freeze(fields),
     encrypted: Object.freeze(encrypted),
     blindIndexed: Object.freeze(encrypted.filter((f) => f.encryption!.blindIndex !== undefined)),
-    names: new Set(byName.keys()),
+    names: frozenSet(byName.keys()),
     policies: Object.freeze(policies),
   });
+}
+
+/** A set whose contents cannot change: the schema is shared with every integration. */
+class FrozenSet<T> extends Set<T> {
+  override add(): this {
+    throw new TypeError('a model schema is read-only');
+  }
+  override delete(): boolean {
+    throw new TypeError('a model schema is read-only');
+  }
+  override clear(): void {
+    throw new TypeError('a model schema is read-only');
+  }
+}
+
+function frozenSet<T>(values: Iterable<T>): ReadonlySet<T> {
+  const set = new FrozenSet<T>();
+  for (const v of values) Set.prototype.add.call(set, v);
+  return Object.freeze(set);
 }
 
 function planField(table: string, name: string, spec: FieldSpec): FieldSchema {
@@ -149,6 +195,7 @@ function planField(table: string, name: string, spec: FieldSpec): FieldSchema {
     kind: spec.kind,
     nullable: spec.nullable,
     optional: spec.optional,
+    indexed: spec.indexed,
   };
   const options = spec.encryption;
   if (options === undefined) return Object.freeze({ ...base, encryption: undefined });

@@ -24,6 +24,10 @@ const registered = new WeakMap<object, WeakSet<ModelSchema>>();
  * Refuse a client that does not enforce exactly the model's policies, so that, for example,
  * a `WriteOnly` field is never read through a client that was not told it is write-only.
  * @throws KeyNotConfiguredError naming the first field that differs.
+ * @example
+ * ```ts
+ * assertRegistered(fs, schemaOf(Customer)); // throws unless fs was made with models: [Customer]
+ * ```
  */
 export function assertRegistered(fs: Fieldseal, plan: ModelSchema): void {
   if (typeof fs !== 'object' || fs === null || typeof fs.fieldPolicy !== 'function') {
@@ -66,6 +70,11 @@ function samePolicy(actual: FieldPolicy, declared: FieldEncryptionSchema): boole
  * A record or row read once into a snapshot: a null-prototype copy of its own enumerable data
  * properties (an inherited or polluted property is never read as a field, a getter never runs
  * twice). On encryption, undeclared properties are refused.
+ * @example
+ * ```ts
+ * const snapshot = asRecord(schema, untrustedRecord, 'record'); // read once, own data only
+ * const { tenant, record } = scopeOf(schema, snapshot);
+ * ```
  */
 export function asRecord(
   plan: ModelSchema,
@@ -95,7 +104,13 @@ export function asRecord(
   );
 }
 
-/** The context entries shared by every value of one record. */
+/**
+ * The context entries shared by every value of one record.
+ * @example
+ * ```ts
+ * const scope: RecordScope = { tenant: 'acme', record: ['order-7', '3'] }; // composite key
+ * ```
+ */
 export interface RecordScope {
   readonly tenant: string;
   readonly record: string | readonly string[];
@@ -105,6 +120,11 @@ export interface RecordScope {
  * Tenant id and record key of a record (or stored row: both hold them in plaintext).
  * @throws TypeError when the tenant is not a string or a key value is not a string, a finite
  *   number or a bigint.
+ * @example
+ * ```ts
+ * const { tenant, record } = scopeOf(schemaOf(Customer), asRecord(schema, row, 'row'));
+ * // tenant: 'acme', record: 'c1' (or a list for a composite key)
+ * ```
  */
 export function scopeOf(plan: ModelSchema, source: Readonly<Record<string, unknown>>): RecordScope {
   const tenant = source[plan.tenant];
@@ -124,7 +144,16 @@ function keyPart(plan: ModelSchema, name: string, value: unknown): string {
   );
 }
 
-/** `{ tenant, table, field, record, ...static context }` of one encrypted field. */
+/**
+ * `{ tenant, table, field, record, ...static context }` of one encrypted field.
+ * @example
+ * ```ts
+ * const scope = scopeOf(schema, snapshot);
+ * const context = contextOf(schema, emailField, scope);
+ * // { tenant: 'acme', table: 'customers', field: 'email', record: 'c1' }
+ * const [envelope] = await fs.encryptMany([{ value: snapshot.email, context }]);
+ * ```
+ */
 export function contextOf(
   plan: ModelSchema,
   f: FieldSchema,
@@ -142,6 +171,11 @@ export function contextOf(
 /**
  * The error for a `null` / `undefined` value in an encrypted field that does not allow it
  * (`null` needs `.nullable()`, `undefined` needs `.optional()`), or `undefined` if allowed.
+ * @example
+ * ```ts
+ * const error = absentError(field, record[field.name], 'encrypt');
+ * if (error !== undefined) throw error; // null without .nullable(), undefined without .optional()
+ * ```
  */
 export function absentError(
   f: FieldSchema,
@@ -161,7 +195,13 @@ export function absentError(
       );
 }
 
-/** Whether a (decrypted or to-be-encrypted) value has the field's declared kind. */
+/**
+ * Whether a (decrypted or to-be-encrypted) value has the field's declared kind.
+ * @example
+ * ```ts
+ * if (!hasKind(field.kind, decrypted)) throw kindError(field, 'decrypt');
+ * ```
+ */
 export function hasKind(kind: FieldKind, value: unknown): boolean {
   switch (kind) {
     case 'string':
@@ -178,7 +218,13 @@ export function hasKind(kind: FieldKind, value: unknown): boolean {
   }
 }
 
-/** The error for a value whose type is not the field's kind (the value is never included). */
+/**
+ * The error for a value whose type is not the field's kind (the value is never included).
+ * @example
+ * ```ts
+ * if (!hasKind(field.kind, value)) throw kindError(field, 'encrypt'); // ERR_UNSUPPORTED_VALUE, value never included
+ * ```
+ */
 export function kindError(f: FieldSchema, op: 'encrypt' | 'decrypt'): FieldsealError {
   const what = op === 'encrypt' ? 'the value' : 'the decrypted value';
   return new UnsupportedValueError(`model field ${f.qualified}: ${what} is not a ${f.kind}`, {

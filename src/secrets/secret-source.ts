@@ -75,7 +75,12 @@ const B64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
  * an explicit `encoding`. Surrounding whitespace (a trailing newline in a file) is ignored.
  * `origin` (e.g. `environment variable X`) is named in errors next to the reference.
  * @throws InvalidKeyMaterialError naming `reference` (never the value).
- * @internal
+ *
+ * @example
+ * ```ts
+ * const key = decodeKeyText('BLIND_INDEX_KEY', process.env.BLIND_INDEX_KEY ?? '');
+ * // 32 bytes from 'base64:...' or 'hex:...'; an error names BLIND_INDEX_KEY, never the value
+ * ```
  */
 export function decodeKeyText(
   reference: string,

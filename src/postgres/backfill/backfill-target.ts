@@ -1,7 +1,7 @@
 import type { Fieldseal } from '../../client/fieldseal.js';
 import type { EncryptionContext } from '../../envelope/context.js';
 import type { FieldValue } from '../../envelope/plaintext.js';
-import { planOf } from '../../model/define-model.js';
+import { schemaOf } from '../../integration/index.js';
 import type { ModelSchema, FieldSchema } from '../../model/model-schema.js';
 import type { AnyModel } from '../../model/model-types.js';
 import { assertRegistered, contextOf, scopeOf } from '../../model/record-rules.js';
@@ -64,7 +64,7 @@ export function backfillTarget(
     readonly legacy?: Readonly<Record<string, LegacyConverter>> | undefined;
   },
 ): BackfillTarget {
-  const plan = planOf(model);
+  const plan = schemaOf(model);
   assertRegistered(fs, plan);
   const tableName = options.tableName ?? plan.table;
   const wanted = options.fields ?? plan.encrypted.map((f) => f.name);

@@ -1,6 +1,6 @@
 import type { Fieldseal } from '../../client/fieldseal.js';
 import type { SqlClient } from '../sql-client.js';
-import { planOf } from '../../model/define-model.js';
+import { schemaOf } from '../../integration/index.js';
 import type {
   AnyModel,
   BlindIndexedField,
@@ -159,7 +159,7 @@ export function createModelRepository<M extends AnyModel>(
   options: ModelRepositoryOptions<M>,
 ): ModelRepository<M> {
   const { sql, fs, model } = options;
-  const plan = planOf(model);
+  const plan = schemaOf(model);
   const table = checkIdentifier('tableName', options.tableName ?? model.table);
   const columns = columnsOf(model, plan);
   const index = resolvePostgresIndexConfig(plan, options.blindIndex);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { fieldSpec, type FieldKind } from '../../model/field.js';
+import type { FieldKind } from '../../model/field.js';
 import type { ModelSchema, FieldSchema } from '../../model/model-schema.js';
 import type { AnyModel } from '../../model/model-types.js';
 
@@ -51,11 +51,10 @@ export function indexName(table: string, suffix: string): string {
 export function columnsOf(model: AnyModel, plan: ModelSchema): Column[] {
   return plan.fields.map((field) => {
     checkIdentifier('field', field.name);
-    const spec = fieldSpec(model.fields[field.name]);
     return {
       name: field.name,
       field,
-      indexed: spec?.indexed === true,
+      indexed: field.indexed,
       type: columnType(field),
     };
   });
