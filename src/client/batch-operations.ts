@@ -8,7 +8,8 @@ import { mapLimit } from '../lib/map-limit.js';
 import type { ValueOperation } from '../metrics/metrics-sink.js';
 import type { FieldRules, PreparedEnvelope, PreparedWrite } from './field-rules.js';
 import type { DecryptItem, EncryptItem, Settled as SettledItem } from './items.js';
-import type { KeyResolver, ReadKeyExtra, WriteKeyExtra } from './key-resolver.js';
+import type { KeyResolver } from './keys/key-resolver.js';
+import type { ReadKeyExtra, WriteKeyExtra } from './keys/key-source.js';
 import type { MetricsRecorder } from './metrics.js';
 
 /**

@@ -8,11 +8,14 @@ import { AuditTrail } from './audit-trail.js';
 import { BatchOperations } from './batch-operations.js';
 import { FieldRules } from './field-rules.js';
 import { KeyLifecycle } from './key-lifecycle.js';
-import { KeyResolver } from './key-resolver.js';
+import { buildKeys } from './keys/build-keys.js';
+import type { KeyResolver } from './keys/key-resolver.js';
 import { MetricsRecorder } from './metrics.js';
 import { mergeModelPolicies } from './model-policies.js';
 import type { FieldsealOptions, KeyAdminOperation } from './options.js';
 import { DEFAULT_PROVIDER_TIMEOUT_MS, providerCallObserver } from './provider-calls.js';
+import { Reencryption } from './reencryption.js';
+import { ValueCodec } from './value-codec.js';
 
 const DEFAULT_BATCH_KEY_CONCURRENCY = 16;
 
@@ -55,6 +58,9 @@ export interface ClientParts {
   readonly audit: AuditTrail | undefined;
   readonly batch: BatchOperations;
   readonly keys: KeyLifecycle;
+  /** Single values sealed and opened (the facade's encrypt / decrypt, and re-encryption's). */
+  readonly codec: ValueCodec;
+  readonly reencryption: Reencryption;
   /** The bus the client subscribes to (it purges the tenants it names). */
   readonly keyEvents: KeyEventBus | undefined;
   /** The sink the client attaches its `stats()` to. */
@@ -123,11 +129,13 @@ export function assembleClient(options: FieldsealOptions): ClientParts {
   // Whatever store the application configures (custom ones included) fails closed: its
   // errors are typed, its rows checked (unknown states, another tenant's row) and copied.
   const resolverKeys = keys.mode === 'store' ? { ...keys, store: guardKeyStore(keys.store) } : keys;
-  const resolver = new KeyResolver(resolverKeys, providers, dataKeys, {
+  const clientKeys = buildKeys(resolverKeys, providers, dataKeys, {
     observe: providerCallObserver(metrics, audit, providerTimeoutMs),
     keyReads: metrics.keyReads,
     fieldMasterKeys: rules.fieldMasterKeys,
   });
+  const { resolver } = clientKeys;
+  const codec = new ValueCodec(rules, resolver, metrics);
   const { keyEvents } = options;
   return {
     rules,
@@ -137,10 +145,12 @@ export function assembleClient(options: FieldsealOptions): ClientParts {
     metrics,
     audit,
     batch: new BatchOperations(rules, resolver, metrics, dataKeys, batchKeyConcurrency),
-    keys: new KeyLifecycle(resolver, audit, keyEvents, rules.fieldMasterKeys, {
+    keys: new KeyLifecycle(clientKeys, audit, keyEvents, rules.fieldMasterKeys, {
       mode,
       admin: adminOperations(options.admin),
     }),
+    codec,
+    reencryption: new Reencryption(rules, resolver, codec, metrics),
     keyEvents,
     telemetry,
   };

@@ -1,9 +1,7 @@
-import { isFieldsealError } from '../errors.js';
 import type { EncryptionContext } from '../envelope/context.js';
 import { toText } from '../envelope/encoding.js';
-import { openValue, sealValue } from '../envelope/envelope.js';
-import { wipeEncoded, type FieldValue } from '../envelope/plaintext.js';
-import type { CacheLease, DataKeyCache } from '../keys/data-key-cache.js';
+import type { FieldValue } from '../envelope/plaintext.js';
+import type { DataKeyCache } from '../keys/data-key-cache.js';
 import type { KeyProvider } from '../kms/key-provider.js';
 import type { StoredKeyVersion } from '../keys/key-store.js';
 import { checkVersionNumber, MAX_KEY_VERSION } from '../keys/version-number.js';
@@ -13,37 +11,17 @@ import { AuditTrail, type AuditRecordInput } from './audit-trail.js';
 import type { BatchOperations } from './batch-operations.js';
 import { assembleClient } from './client-setup.js';
 import { linkKeyEvents } from './key-event-link.js';
-import type { FieldRules, PreparedWrite } from './field-rules.js';
+import type { FieldRules } from './field-rules.js';
 import type { DecryptItem, EncryptItem, EncryptOptions, Settled } from './items.js';
 import type { KeyLifecycle } from './key-lifecycle.js';
-import type { KeyResolver, ReadKeyExtra, WriteKeyExtra } from './key-resolver.js';
-import type { MasterKeyOutcome } from './master-key-destruction.js';
+import type { KeyResolver } from './keys/key-resolver.js';
 import type { FieldsealMetrics, MetricsRecorder } from './metrics.js';
 import type { FieldPolicy, FieldsealOptions, Mode } from './options.js';
+import type { Reencryption } from './reencryption.js';
+import type { ShredReceipt } from './shred-receipt.js';
+import type { ValueCodec } from './value-codec.js';
 
-/**
- * What {@link Fieldseal.shredTenant} destroyed: the proof of erasure to keep in an audit log.
- * @example
- * ```ts
- * const { tenant, versions, shreddedAt }: ShredReceipt = await fs.shredTenant('acme');
- * ```
- */
-export interface ShredReceipt {
-  readonly tenant: string;
-  readonly versions: readonly { readonly keyId: string; readonly version: number }[];
-  /** What happened to each master key that wrapped the tenant's data keys. */
-  readonly masterKeys: readonly MasterKeyOutcome[];
-  /**
-   * The tenant's self-contained (embedded) envelopes, which carry their own wrapped data key:
-   * - `unrecoverable`: the tenant's dedicated master key, which wraps them, was destroyed;
-   * - `refused`: every store-mode client of this key store refuses them (`ERR_KEY_SHREDDED`),
-   *   but their master key still exists (shared, kept, pending deletion or failed): a
-   *   process holding it outside those clients, e.g. an embedded-mode client, could open
-   *   them until it is destroyed. See docs/threat-model.md.
-   */
-  readonly embeddedEnvelopes: 'unrecoverable' | 'refused';
-  readonly shreddedAt: Date;
-}
+export type { ShredReceipt } from './shred-receipt.js';
 
 /**
  * A field-encryption client bound at construction to its key provider(s), key configuration
@@ -66,6 +44,8 @@ export class Fieldseal {
   readonly #rules: FieldRules;
   readonly #batch: BatchOperations;
   readonly #keys: KeyLifecycle;
+  readonly #codec: ValueCodec;
+  readonly #reencryption: Reencryption;
   readonly #unsubscribe: (() => void) | undefined;
   readonly #cache: DataKeyCache;
   readonly #resolver: KeyResolver;
@@ -85,6 +65,8 @@ export class Fieldseal {
     this.#audit = parts.audit;
     this.#batch = parts.batch;
     this.#keys = parts.keys;
+    this.#codec = parts.codec;
+    this.#reencryption = parts.reencryption;
     // Events purge tenants; a lost bus stops caching until it is back (nothing missed then
     // can keep a shredded key alive here).
     const audit = this.#audit;
@@ -133,7 +115,7 @@ export class Fieldseal {
   ): Promise<string> {
     const started = performance.now();
     try {
-      const sealed = this.#encryptOne(value, context, options);
+      const sealed = this.#codec.seal(value, context, options?.pad);
       const out = toText(sealed instanceof Promise ? await sealed : sealed);
       this.#metrics.completed('encrypt', started, 1);
       return out;
@@ -153,55 +135,12 @@ export class Fieldseal {
   ): Promise<Buffer> {
     const started = performance.now();
     try {
-      const sealed = this.#encryptOne(value, context, options);
+      const sealed = this.#codec.seal(value, context, options?.pad);
       const out = sealed instanceof Promise ? await sealed : sealed;
       this.#metrics.completed('encrypt', started, 1);
       return out;
     } catch (err) {
       throw this.#failed(err, 'encrypt', context);
-    }
-  }
-
-  /**
-   * One value sealed under the tenant's write key: synchronously when the key is cached (the
-   * warm path costs no extra promise), else once the key is loaded.
-   */
-  #encryptOne(
-    value: FieldValue,
-    context: EncryptionContext,
-    options: EncryptOptions | undefined,
-  ): Buffer | Promise<Buffer> {
-    const item = this.#rules.prepareWrite(value, context, options?.pad);
-    let lease: CacheLease<WriteKeyExtra> | undefined;
-    try {
-      lease = this.#resolver.peekWrite(item.tenant, 1, item.masterKeyId);
-    } catch (err) {
-      wipeEncoded(item.plaintext);
-      throw err;
-    }
-    if (lease === undefined) return this.#encryptCold(item);
-    return this.#seal(item, lease);
-  }
-
-  async #encryptCold(item: PreparedWrite): Promise<Buffer> {
-    try {
-      return await this.#resolver.withWriteKey(item.tenant, 1, item.masterKeyId, (lease) =>
-        this.#seal(item, lease),
-      );
-    } finally {
-      wipeEncoded(item.plaintext);
-    }
-  }
-
-  /** Seal a prepared value; releases the lease and wipes the encoded plaintext. */
-  #seal(item: PreparedWrite, lease: CacheLease<WriteKeyExtra>): Buffer {
-    try {
-      const out = sealValue(lease.key, lease.extra.prefix, item.contextBytes, item.plaintext);
-      this.#metrics.encrypted++;
-      return out;
-    } finally {
-      lease.key.release();
-      wipeEncoded(item.plaintext);
     }
   }
 
@@ -219,22 +158,8 @@ export class Fieldseal {
     try {
       const item = this.#rules.prepareRead(stored, context);
       if (item.kind === 'plaintext') return item.value as T;
-      const open = (lease: CacheLease<ReadKeyExtra>): T => {
-        try {
-          const value = openValue(item.env, lease.key, item.contextBytes);
-          this.#metrics.decrypted++;
-          const cell = lease.extra?.reads;
-          if (cell !== undefined) cell.n++;
-          else this.#metrics.keyRead(item.env.keyRef, 1);
-          this.#metrics.completed('decrypt', started, 1);
-          return value as T;
-        } finally {
-          lease.key.release();
-        }
-      };
-      const warm = this.#resolver.peekRead(item.env.keyRef, item.tenant, 1);
-      if (warm !== undefined) return open(warm);
-      return await this.#resolver.withReadKey(item.env.keyRef, item.tenant, 1, open);
+      const opened = this.#codec.open<T>(item, started);
+      return opened instanceof Promise ? await opened : opened;
     } catch (err) {
       throw this.#failed(err, 'decrypt', context);
     }
@@ -378,7 +303,7 @@ export class Fieldseal {
       throw new TypeError('tenant: expected a non-empty string');
     }
     checkVersionNumber('version', version, 1, MAX_KEY_VERSION);
-    return this.#resolver.verifyVersion(tenant, version);
+    return this.#keys.checkVersion(tenant, version);
   }
 
   /**
@@ -451,7 +376,7 @@ export class Fieldseal {
     stored: S,
     context: EncryptionContext,
   ): Promise<{ stored: S extends string ? string : Buffer; changed: boolean }> {
-    return this.#keys.reencrypt(this, stored, context);
+    return this.#reencryption.reencrypt(stored, context);
   }
 
   /**
@@ -473,7 +398,7 @@ export class Fieldseal {
 
   /** The key id new envelopes name in store mode (`undefined` in embedded mode). */
   get keyId(): string | undefined {
-    return this.#resolver.store === undefined ? undefined : this.#resolver.keyId;
+    return this.#keys.storeKeyId;
   }
 
   /**
@@ -546,8 +471,7 @@ export class Fieldseal {
 
   /** Count a failure and make sure it is a FieldsealError (programming errors pass through). */
   #failed(err: unknown, operation: ValueOperation, context: EncryptionContext): unknown {
-    if (isFieldsealError(err)) this.#metrics.fail(err, operation, context);
-    return err;
+    return this.#codec.failed(err, operation, context);
   }
 }
 

@@ -1,12 +1,12 @@
 import { isFieldsealError, KeyNotConfiguredError, ModeForbiddenError } from '../errors.js';
-import { checkContext, type EncryptionContext } from '../envelope/context.js';
-import { inspectEnvelope } from '../envelope/inspect-envelope.js';
 import type { KeyEventBus } from '../keys/key-events.js';
-import type { KeyStore, StoredKeyVersion } from '../keys/key-store.js';
+import type { StoredKeyVersion } from '../keys/key-store.js';
 import type { AuditRecordInput, AuditTrail } from './audit-trail.js';
-import type { Fieldseal, ShredReceipt } from './fieldseal.js';
-import type { KeyResolver } from './key-resolver.js';
+import type { ClientKeys } from './keys/build-keys.js';
+import type { KeyResolver } from './keys/key-resolver.js';
+import type { TenantKeys } from './keys/tenant-keys.js';
 import type { KeyAdminOperation, Mode } from './options.js';
+import type { ShredReceipt } from './shred-receipt.js';
 import {
   destroyMasterKeys,
   planDestruction,
@@ -14,16 +14,18 @@ import {
 } from './master-key-destruction.js';
 
 /**
- * The key-lifecycle operations of a client (provision, rotate, rewrap, retire, reinstate,
- * shred): each checks its tenant, changes the key store through the resolver, records one
- * audit event of its outcome when the client audits, and tells other processes through
- * `keyEvents` when their cached keys must go. Also the re-encryption of one value under the
- * current key. The bodies of the matching `Fieldseal` methods, whose TSDoc documents the
- * behaviour.
+ * The key-administration operations of a client (provision, rotate, rewrap, retire,
+ * reinstate, shred, and the check of one version): each checks that the client may perform
+ * it and its tenant, runs it on the tenant keys (store mode; embedded mode refuses), records
+ * one audit event of its outcome when the client audits, and tells other processes through
+ * `keyEvents` when their cached keys must go. The bodies of the matching `Fieldseal` methods,
+ * whose TSDoc documents the behaviour.
  * @internal
  */
 export class KeyLifecycle {
   readonly #resolver: KeyResolver;
+  readonly #tenantKeys: TenantKeys | undefined;
+  readonly #keys: ClientKeys;
   readonly #audit: AuditTrail | undefined;
   readonly #keyEvents: KeyEventBus | undefined;
 
@@ -36,7 +38,7 @@ export class KeyLifecycle {
    * @param access - the client's mode and the key administration it may perform (`admin`).
    */
   constructor(
-    resolver: KeyResolver,
+    keys: ClientKeys,
     audit: AuditTrail | undefined,
     keyEvents: KeyEventBus | undefined,
     fieldMasterKeys: ReadonlySet<string> = new Set(),
@@ -45,7 +47,9 @@ export class KeyLifecycle {
       admin: new Set(),
     },
   ) {
-    this.#resolver = resolver;
+    this.#keys = keys;
+    this.#resolver = keys.resolver;
+    this.#tenantKeys = keys.tenantKeys;
     this.#audit = audit;
     this.#keyEvents = keyEvents;
     this.#fieldMasterKeys = fieldMasterKeys;
@@ -83,7 +87,7 @@ export class KeyLifecycle {
       await this.#audited(
         'provision',
         tenant,
-        () => this.#resolver.provision(tenant),
+        () => this.#inStore('provisionTenant').provision(tenant),
         versionFacts,
       ),
     );
@@ -94,7 +98,12 @@ export class KeyLifecycle {
     this.#allow('rotate', 'rotateTenantKey');
     checkTenant(tenant);
     return withoutWrapped(
-      await this.#audited('rotate', tenant, () => this.#resolver.rotate(tenant), versionFacts),
+      await this.#audited(
+        'rotate',
+        tenant,
+        () => this.#inStore('rotateTenantKey').rotate(tenant),
+        versionFacts,
+      ),
     );
   }
 
@@ -111,7 +120,7 @@ export class KeyLifecycle {
     const { rewrapped, skipped } = await this.#audited(
       'rewrap',
       tenant,
-      () => this.#resolver.rewrap(tenant, { ...target }),
+      () => this.#inStore('rewrapTenantKeys').rewrap(tenant, { ...target }),
       (r) => ({
         providerId: r.providerId,
         masterKeyId: r.masterKeyId,
@@ -128,7 +137,7 @@ export class KeyLifecycle {
       'retire',
       'retireKeyVersions',
       tenant,
-      (store, keyId) => store.retireVersions(tenant, keyId, below),
+      (keys) => keys.retire(tenant, below),
       (versions) => ({ detail: { below, versions } }),
       (retired) => retired.length > 0,
     );
@@ -141,7 +150,7 @@ export class KeyLifecycle {
       'reinstate',
       'reinstateKeyVersion',
       tenant,
-      (store, keyId) => store.reinstateVersion(tenant, keyId, version),
+      (keys) => keys.reinstate(tenant, version),
       (done) => ({ version, detail: { changed: done } }),
       (changed) => changed,
     );
@@ -159,15 +168,18 @@ export class KeyLifecycle {
     let plan: DestructionPlan;
     try {
       // Decide about master keys first: an impossible explicit request changes nothing.
-      const store = this.#resolver.store;
+      const tenantKeys = this.#tenantKeys;
       plan = planDestruction(
-        store === undefined ? [] : await store.listVersions(tenant),
-        this.#resolver.dedicatedMasterKey(tenant),
-        (id) => this.#resolver.provider(id),
+        tenantKeys === undefined ? [] : await tenantKeys.store.listVersions(tenant),
+        this.#keys.policy.dedicatedMasterKey(tenant),
+        (id) => this.#keys.providers.get(id),
         options.destroyMasterKeys,
         this.#fieldMasterKeys,
       );
-      versions = await this.#resolver.shred(tenant);
+      versions = await this.#inStore(
+        'shredTenant',
+        ' (embedded envelopes carry their own wrapped keys: destroy the tenant master key at the provider instead)',
+      ).shred(tenant);
     } catch (err) {
       await audit?.record(
         failureEvent('shred', tenant, err),
@@ -177,7 +189,7 @@ export class KeyLifecycle {
     }
     const shreddedAt = new Date();
     const masterKeys = await destroyMasterKeys(plan);
-    const dedicated = this.#resolver.dedicatedMasterKey(tenant);
+    const dedicated = this.#keys.policy.dedicatedMasterKey(tenant);
     const receipt: ShredReceipt = Object.freeze({
       tenant,
       versions: Object.freeze(versions.map((v) => Object.freeze(versionId(v)))),
@@ -221,30 +233,25 @@ export class KeyLifecycle {
     return receipt;
   }
 
-  /** `Fieldseal.reencrypt`: `client` decrypts the value and, when it must change, seals it. */
-  async reencrypt<S extends string | Uint8Array>(
-    client: Pick<Fieldseal, 'decrypt' | 'encrypt' | 'encryptToBytes'>,
-    stored: S,
-    given: EncryptionContext,
-  ): Promise<{ stored: S extends string ? string : Buffer; changed: boolean }> {
-    type Out = S extends string ? string : Buffer;
-    // Checked before anything else (and read once): an odd context is ERR_INVALID_CONTEXT,
-    // and never reaches the key store.
-    const context = checkContext(given).context;
-    const info = inspectEnvelope(stored);
-    if (info?.keyRef.kind === 'store') {
-      const current = await this.#resolver.activeVersion(context.tenant);
-      if (info.keyRef.keyId === this.#resolver.keyId && info.keyRef.version === current) {
-        await client.decrypt(stored, context); // still authenticate what we vouch for
-        return { stored: stored as unknown as Out, changed: false };
-      }
+  /** The key id new envelopes name in store mode; `undefined` in embedded mode. */
+  get storeKeyId(): string | undefined {
+    return this.#tenantKeys?.keyId;
+  }
+
+  /** `Fieldseal.checkKeyVersion` (not key administration: no `admin` needed). */
+  checkVersion(tenant: string, version: number): Promise<void> {
+    return this.#inStore('checkKeyVersion').verifyVersion(tenant, version);
+  }
+
+  /**
+   * The tenant keys, or the refusal of `method` in embedded mode (which has no key store).
+   * @param why - what the error adds after `needs keys.mode "store"`.
+   */
+  #inStore(method: string, why = ''): TenantKeys {
+    if (this.#tenantKeys === undefined) {
+      throw new KeyNotConfiguredError(`${method} needs keys.mode "store"${why}`);
     }
-    const value = await client.decrypt(stored, context);
-    const out =
-      typeof stored === 'string'
-        ? await client.encrypt(value, context)
-        : await client.encryptToBytes(value, context);
-    return { stored: out as Out, changed: true };
+    return this.#tenantKeys;
   }
 
   /**
@@ -257,23 +264,15 @@ export class KeyLifecycle {
     operation: 'retire' | 'reinstate',
     method: string,
     tenant: string,
-    change: (store: KeyStore, keyId: string) => Promise<T>,
+    change: (keys: TenantKeys) => Promise<T>,
     facts: (result: T) => Partial<AuditRecordInput>,
     changed: (result: T) => boolean,
   ): Promise<T> {
     checkTenant(tenant);
-    const store = this.#resolver.store;
-    if (store === undefined) {
-      throw new KeyNotConfiguredError(`${method} needs keys.mode "store"`);
-    }
+    const keys = this.#inStore(method);
     let result: T;
     try {
-      result = await this.#audited(
-        operation,
-        tenant,
-        () => change(store, this.#resolver.keyId),
-        facts,
-      );
+      result = await this.#audited(operation, tenant, () => change(keys), facts);
     } finally {
       // After the store change (even an uncertain one): cached keys of the tenant, and loads
       // in flight, must not keep decrypting a version that is now retired.

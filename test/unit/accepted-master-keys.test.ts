@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createFieldseal, MultiKeyProvider, type KeysConfig } from '../../src/index.js';
-import { storeContext } from '../../src/client/key-resolver.js';
+import { storeContext } from '../../src/client/keys/provider-context.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
 
 // Reads open only values and key-store rows whose master key the configuration accepts
