@@ -1,137 +1,24 @@
+import { AUDIT_MIGRATIONS } from './audit/audit-schema.js';
+import { BACKFILL_MIGRATIONS } from './backfill/backfill-schema.js';
+import { KEY_STORE_MIGRATIONS } from './key-store-schema.js';
+import type { Migration } from './migration.js';
 import type { SqlClient } from './sql-client.js';
 
-/** One schema change; applied once, in order, recorded in `fieldseal_migrations`. */
-interface Migration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: string;
-}
+/** Every feature's migrations as one sequence 1..n, checked once at load. */
+const MIGRATIONS: readonly Migration[] = sequence([
+  ...KEY_STORE_MIGRATIONS,
+  ...AUDIT_MIGRATIONS,
+  ...BACKFILL_MIGRATIONS,
+]);
 
-/**
- * fieldseal's own schema. Append only: a released migration is never edited.
- * Tables: tenants, data-key versions (wrapped only). Later features add their own migrations.
- */
-const MIGRATIONS: readonly Migration[] = [
-  {
-    version: 1,
-    name: 'tenants and key versions',
-    sql: `
-      CREATE TABLE fieldseal_tenants (
-        tenant_id  text PRIMARY KEY CHECK (length(tenant_id) BETWEEN 1 AND 1024),
-        created_at timestamptz NOT NULL DEFAULT now()
-      );
-      CREATE TABLE fieldseal_key_versions (
-        tenant_id     text   NOT NULL REFERENCES fieldseal_tenants (tenant_id),
-        key_id        text   NOT NULL CHECK (length(key_id) BETWEEN 1 AND 255),
-        version       bigint NOT NULL CHECK (version BETWEEN 1 AND 4294967295),
-        state         text   NOT NULL CHECK (state IN ('active', 'decrypt-only', 'shredded')),
-        provider_id   text   NOT NULL,
-        master_key_id text   NOT NULL,
-        wrapped       bytea,
-        created_at    timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (tenant_id, key_id, version),
-        CHECK ((state = 'shredded') = (wrapped IS NULL))
-      );
-      -- The database itself guarantees at most one active version per tenant and key id,
-      -- whatever the number of concurrent writers.
-      CREATE UNIQUE INDEX fieldseal_key_versions_one_active
-        ON fieldseal_key_versions (tenant_id, key_id) WHERE state = 'active';
-    `,
-  },
-  {
-    version: 2,
-    name: 'audit hash chain',
-    sql: `
-      -- Append-only audit trail; each row's hash covers its fields and the previous row's
-      -- hash (docs/audit.md). Never holds values or key bytes.
-      CREATE TABLE fieldseal_audit (
-        seq           bigint      PRIMARY KEY CHECK (seq >= 1),
-        at            timestamptz NOT NULL,
-        actor         text        NOT NULL,
-        operation     text        NOT NULL,
-        tenant        text,
-        key_id        text,
-        version       bigint,
-        provider_id   text,
-        master_key_id text,
-        outcome       text        NOT NULL CHECK (outcome IN ('success', 'failure')),
-        error_code    text,
-        detail        jsonb,
-        prev_hash     bytea       NOT NULL CHECK (length(prev_hash) = 32),
-        hash          bytea       NOT NULL CHECK (length(hash) = 32)
-      );
-      -- The chain's head, one row: appenders lock it (SELECT ... FOR UPDATE), so appends from
-      -- any number of connections form one chain; verification also detects a cut tail.
-      CREATE TABLE fieldseal_audit_head (
-        id   boolean PRIMARY KEY DEFAULT true CHECK (id),
-        seq  bigint  NOT NULL CHECK (seq >= 0),
-        hash bytea   NOT NULL CHECK (length(hash) = 32)
-      );
-      INSERT INTO fieldseal_audit_head (seq, hash) VALUES (0, decode(repeat('00', 32), 'hex'));
-    `,
-  },
-  {
-    version: 3,
-    name: 'retired key versions',
-    sql: `
-      -- A retired version refuses decryption but keeps its wrapped bytes (it can be
-      -- reinstated), so the wrapped-iff-not-shredded check of migration 1 still holds.
-      -- No IF EXISTS: if the constraint is not the one migration 1 made, fail loudly.
-      ALTER TABLE fieldseal_key_versions DROP CONSTRAINT fieldseal_key_versions_state_check;
-      ALTER TABLE fieldseal_key_versions ADD CONSTRAINT fieldseal_key_versions_state_check
-        CHECK (state IN ('active', 'decrypt-only', 'retired', 'shredded'));
-    `,
-  },
-  {
-    version: 4,
-    name: 'backfill checkpoints',
-    sql: `
-      -- A backfill job and its plan: primary-key ranges (chunks), each done in one
-      -- transaction together with its row writes (docs/backfill.md).
-      CREATE TABLE fieldseal_backfills (
-        name        text    PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 200),
-        table_name  text    NOT NULL,
-        fields      text[]  NOT NULL,
-        chunk_size  integer NOT NULL CHECK (chunk_size > 0),
-        total_rows  bigint  NOT NULL CHECK (total_rows >= 0),
-        chunks      integer NOT NULL CHECK (chunks > 0),
-        created_at  timestamptz NOT NULL DEFAULT now(),
-        finished_at timestamptz
-      );
-      CREATE TABLE fieldseal_backfill_chunks (
-        backfill       text    NOT NULL REFERENCES fieldseal_backfills (name) ON DELETE CASCADE,
-        chunk          integer NOT NULL CHECK (chunk >= 0),
-        lo             jsonb,  -- exclusive lower bound (primary-key values); NULL: the start
-        hi             jsonb,  -- inclusive upper bound; NULL: the end
-        rows_planned   bigint  NOT NULL,
-        rows_examined  bigint,
-        rows_written   bigint,
-        values_written bigint,
-        rows_shredded  bigint,
-        worker         text,
-        done_at        timestamptz,
-        PRIMARY KEY (backfill, chunk)
-      );
-      CREATE INDEX fieldseal_backfill_chunks_pending
-        ON fieldseal_backfill_chunks (backfill, chunk) WHERE done_at IS NULL;
-    `,
-  },
-  {
-    version: 5,
-    name: 'key version commitments',
-    sql: `
-      -- A 32-byte commitment to each version's data key (docs/format.md, "Key-store row
-      -- commitment"), checked after every unwrap. Nullable: rows created before have none
-      -- until the client sets it once after their first unwrap (compare-and-set). Additive
-      -- and idempotent: existing rows and the released constraints are left as they are.
-      ALTER TABLE fieldseal_key_versions ADD COLUMN IF NOT EXISTS commitment bytea;
-      ALTER TABLE fieldseal_key_versions
-        DROP CONSTRAINT IF EXISTS fieldseal_key_versions_commitment_check;
-      ALTER TABLE fieldseal_key_versions ADD CONSTRAINT fieldseal_key_versions_commitment_check
-        CHECK (commitment IS NULL OR length(commitment) = 32);
-    `,
-  },
-];
+function sequence(all: readonly Migration[]): readonly Migration[] {
+  const sorted = [...all].sort((a, b) => a.version - b.version);
+  sorted.forEach((m, i) => {
+    if (m.version !== i + 1)
+      throw new Error(`fieldseal migrations: version ${i + 1} is missing or repeated`);
+  });
+  return Object.freeze(sorted);
+}
 
 /**
  * The schema version this release expects.
