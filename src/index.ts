@@ -1,6 +1,12 @@
 /**
  * fieldseal: fail-closed field encryption for database records.
  *
+ * The root entry point is what an application encrypts with: the client, models, key
+ * providers, secret sources, redaction helpers, errors (also at `fieldseal/errors`) and the
+ * ports an application implements or configures (key store, key-event bus, audit and metrics
+ * sinks, blind indexer). The CLI's configuration functions are at `fieldseal/config`; each
+ * backend has its own subpath (`fieldseal/postgres`, `fieldseal/dynamodb`, ...).
+ *
  * @example
  * ```ts
  * import { createFieldseal, LocalKeyProvider, EnvSecretSource } from 'fieldseal';
@@ -12,8 +18,21 @@
  * ```
  * @module
  */
+
+/*
+ * One construction idiom per kind (test/unit/root-exports.test.ts pins the list):
+ * - What you plug in — key providers, secret sources, key stores — is a class made with
+ *   `new X(options)` (one options object); extension points (`KeyProvider`) are classes too.
+ * - What fieldseal builds for you is made by a lowercase function, and its class, when it
+ *   has one, is exported as a type only: `createFieldseal` (Fieldseal), `createBlindIndexer`
+ *   (BlindIndexer), `defineModel` / `field.*()` (FieldBuilder), `sensitive()` (Sensitive);
+ *   so are function-shaped ports and wrappers: `callbackAuditSink`, `guardKeyStore`.
+ * - Errors are classes (`new XError(message)`, `instanceof`, `switch (err.code)`).
+ * - Key material holders are made by their static or source method: `DataKey.fromBytes`,
+ *   `new SecretKey(reference, bytes)` in a `SecretSource`.
+ */
 export * from './errors.js';
-export { createFieldseal, Fieldseal, type ShredReceipt } from './client/fieldseal.js';
+export { createFieldseal, type Fieldseal, type ShredReceipt } from './client/fieldseal.js';
 export type { MasterKeyOutcome } from './client/master-key-destruction.js';
 export type { DecryptItem, EncryptItem, EncryptOptions, Settled } from './client/items.js';
 export type {
@@ -31,10 +50,9 @@ export type { FieldValue, PaddingOption } from './envelope/plaintext.js';
 export type { KeyRef } from './envelope/key-ref.js';
 export { inspectEnvelope, type EnvelopeInfo } from './envelope/inspect-envelope.js';
 export { DataKey } from './keys/data-key.js';
-export { DataKeyCache } from './keys/data-key-cache.js';
 export type { KeyEventBus, KeyEventBusState } from './keys/key-events.js';
 export type { ReconnectOptions } from './keys/reconnect-backoff.js';
-export type { CacheLease, DataKeyCacheOptions, DataKeyCacheStats } from './keys/data-key-cache.js';
+export type { DataKeyCacheOptions, DataKeyCacheStats } from './keys/data-key-cache.js';
 export { REDACTED } from './keys/redacted.js';
 export { KeyProvider } from './kms/key-provider.js';
 export type {
@@ -70,24 +88,8 @@ export {
   generateKeyFile,
   type FileSecretSourceOptions,
 } from './secrets/file/file-secret-source.js';
-export { Sensitive, sensitive } from './redact/sensitive.js';
+export { sensitive, type Sensitive } from './redact/sensitive.js';
 export { pinoRedactPaths, type PinoRedactOptions } from './redact/pino-redact-paths.js';
-export {
-  CONFIG_FILE,
-  readConfig,
-  validateConfig,
-  type FieldsealConfig,
-} from './config/config-file.js';
-export { lockDataDir } from './config/data-dir-lock.js';
-export {
-  openDatabase,
-  openFromConfig,
-  type OpenedDatabase,
-  type OpenedFieldseal,
-} from './config/open-from-config.js';
-export { initProject, type InitReport } from './config/init-project.js';
-export { loadModel } from './config/load-model.js';
-export { providerFromConfig, type ProviderConfig } from './config/provider-config.js';
 export type {
   AuditDetailValue,
   AuditEvent,
@@ -95,15 +97,6 @@ export type {
   AuditSink,
 } from './audit/audit-event.js';
 export { callbackAuditSink } from './audit/callback-audit-sink.js';
-export {
-  AUDIT_CHAIN_FORMAT,
-  AUDIT_GENESIS_HASH,
-  encodeAuditRecord,
-  hashAuditRecord,
-  type AuditHead,
-} from './audit/chain-encoding.js';
-export type { AuditChainKey } from './audit/chain-key.js';
-export type { AuditRecordInput } from './client/audit-trail.js';
 export type { FieldsealStats, CacheStats, KeyEventsStats } from './metrics/fieldseal-stats.js';
 export type { LatencySnapshot } from './metrics/latency-histogram.js';
 export type {
@@ -112,12 +105,10 @@ export type {
   ProviderOperation,
   ValueOperation,
 } from './metrics/metrics-sink.js';
-
-export { runDoctor, type DoctorCheck } from './config/doctor.js';
 export { defineModel, type ModelDefinition } from './model/define-model.js';
 export {
   field,
-  FieldBuilder,
+  type FieldBuilder,
   type EncryptedFieldOptions,
   type FieldKind,
   type FieldTypes,
@@ -153,8 +144,8 @@ export {
   type SeedShapeDefinition,
 } from './model/seed-shape.js';
 export {
-  BlindIndexer,
   createBlindIndexer,
+  type BlindIndexer,
   type BlindIndexContext,
   type BlindIndexerOptions,
   type BlindIndexNormalization,

@@ -1,11 +1,12 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type * as DynamoDB from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Fieldseal } from '../client/fieldseal.js';
 import type { FieldPolicy, KeyAdminOperation } from '../client/options.js';
 import type { FieldsealConfig } from './config-file.js';
 import { clientFromConfig, openFromConfig } from './open-from-config.js';
 import { providerFromConfig } from './provider-config.js';
 import type { KeyProvider } from '../kms/key-provider.js';
-import { DynamoKeyStore } from '../dynamodb/key-store/dynamo-key-store.js';
+import { MissingPeerError } from '../errors.js';
 
 /**
  * Options of {@link openDynamoFromConfig}.
@@ -70,6 +71,8 @@ export async function openDynamoFromConfig(
   config: FieldsealConfig,
   options: OpenDynamoOptions = {},
 ): Promise<OpenedDynamo> {
+  // Loaded here, not at import: `fieldseal/config` works without the AWS SDK installed.
+  const { DynamoDBClient } = await loadDynamoDB();
   const client = new DynamoDBClient({
     region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
@@ -95,6 +98,7 @@ export async function openDynamoFromConfig(
     const { provider, close: closeProvider } = await providerFromConfig(config.provider);
     let fs: Fieldseal;
     try {
+      const { DynamoKeyStore } = await import('../dynamodb/key-store/dynamo-key-store.js');
       const store = new DynamoKeyStore({ client, tableName: options.keyTable });
       fs = clientFromConfig(config, provider, store, options.fields, options.admin);
     } catch (err) {
@@ -114,5 +118,23 @@ export async function openDynamoFromConfig(
   } catch (err) {
     client.destroy();
     throw err;
+  }
+}
+
+/** The DynamoDB client package, an optional peer: missing, a `MissingPeerError` saying what to install. */
+async function loadDynamoDB(): Promise<typeof DynamoDB> {
+  try {
+    return await import('@aws-sdk/client-dynamodb');
+  } catch (cause) {
+    const { code, message } = cause as NodeJS.ErrnoException;
+    // Only the package itself missing; a broken install inside it stays its own error.
+    if (code !== 'ERR_MODULE_NOT_FOUND' || !message.includes("'@aws-sdk/client-dynamodb'")) {
+      throw cause;
+    }
+    throw new MissingPeerError(
+      'DynamoDB needs the optional peer dependency @aws-sdk/client-dynamodb: ' +
+        'npm install @aws-sdk/client-dynamodb',
+      { cause, details: { reference: '@aws-sdk/client-dynamodb' } },
+    );
   }
 }

@@ -46,7 +46,8 @@ describe('fieldseal backfill CLI on embedded PGlite', () => {
     expect(run(['init']).code).toBe(0);
     writeFileSync(join(dir, 'models.mjs'), MODELS);
     node(`
-      import { openFromConfig, readConfig, encryptRecords, createBlindIndexer, EnvSecretSource } from '${DIST}index.js';
+      import { openFromConfig, readConfig } from '${DIST}config/index.js';
+      import { encryptRecords, createBlindIndexer, EnvSecretSource } from '${DIST}index.js';
       import { createModelRepository } from '${DIST}postgres/index.js';
       import { randomBytes } from 'node:crypto';
       import { Contact, Member } from './models.mjs';

@@ -253,7 +253,7 @@ describe('fieldseal CLI on embedded PGlite', () => {
   });
 
   it('refuses a second process on the same embedded database', async () => {
-    const { lockDataDir } = await import('../../src/index.js');
+    const { lockDataDir } = await import('../../src/config/index.js');
     const release = lockDataDir(join(dir, '.fieldseal', 'db'));
     try {
       // This process holds the lock, so the CLI (another process) must refuse to open.

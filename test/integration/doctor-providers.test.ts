@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runDoctor, type DoctorCheck } from '../../src/index.js';
+import { runDoctor, type DoctorCheck } from '../../src/config/index.js';
 import { Pkcs11KeyProvider } from '../../src/kms/pkcs11/index.js';
 import { startAwsKmsFixture, type AwsKmsFixture } from '../loopback/aws-kms-fixture.js';
 import { LoopbackVault } from '../loopback/vault-server.js';

@@ -54,8 +54,8 @@ const OPEN = (endpoint: string) => `
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 const { PutItemCommand, ScanCommand } = createRequire('${DIST}index.js')('@aws-sdk/client-dynamodb');
-import { readConfig } from '${DIST}index.js';
-import { createDynamoRepository, openDynamoFromConfig, DynamoKeyStore } from '${DIST}dynamodb/index.js';
+import { openDynamoFromConfig, readConfig } from '${DIST}config/index.js';
+import { createDynamoRepository, DynamoKeyStore } from '${DIST}dynamodb/index.js';
 import { Contact } from './models.mjs';
 const config = readConfig('fieldseal.config.json');
 const o = await openDynamoFromConfig(config, { fields: { ...Contact.policies }, keyTable: 'keys', admin: ['provision', 'rotate'], endpoint: '${endpoint}' });

@@ -71,6 +71,8 @@ function readmeCliLines(): string[] {
 const subpathImports = `
 import { createFieldseal, DataKey, EnvSecretSource, Fieldseal, FieldsealError, LocalKeyProvider } from 'fieldseal';
 import type { EncryptionContext, FieldValue } from 'fieldseal';
+import { BatchError, isFieldsealError, type FieldsealErrorCode } from 'fieldseal/errors';
+import { openFromConfig, readConfig, type FieldsealConfig } from 'fieldseal/config';
 import { MemoryKeyProvider, MemoryKeyStore } from 'fieldseal/testing';
 import { migrate, PostgresKeyStore, verifyAuditChain } from 'fieldseal/postgres';
 import { FIELDSEAL_INSTRUMENTS, openTelemetryMetrics } from 'fieldseal/opentelemetry';
@@ -90,8 +92,13 @@ const exported = {
   DataKey, EnvSecretSource, FieldsealError, LocalKeyProvider, MemoryKeyStore, migrate,
   PostgresKeyStore, verifyAuditChain, FIELDSEAL_INSTRUMENTS, openTelemetryMetrics,
   AwsKmsCallError, AwsKmsKeyProvider, VaultKvSecretSource, VaultTransitKeyProvider,
-  Pkcs11KeyProvider, createDynamoRepository, DynamoKeyStore,
+  Pkcs11KeyProvider, createDynamoRepository, DynamoKeyStore, BatchError, isFieldsealError,
+  openFromConfig, readConfig,
 };
+const code: FieldsealErrorCode = 'ERR_BATCH_FAILED';
+const configType: FieldsealConfig | undefined = undefined;
+void code;
+void configType;
 const missing = Object.entries(exported).filter(([, v]) => v === undefined).map(([k]) => k);
 console.log(JSON.stringify({ missing, context: context.tenant, value, client: typeof client.encrypt }));
 `;
@@ -253,6 +260,44 @@ describe.skipIf(tarball === undefined)('the packed tarball, installed into a fre
       client: 'function',
     });
   });
+
+  it('fieldseal, fieldseal/errors and fieldseal/config load with no optional peer installed', () => {
+    const bare = join(work, 'bare');
+    mkdirSync(bare);
+    writeFileSync(
+      join(bare, 'package.json'),
+      JSON.stringify({ name: 'bare-consumer', private: true, type: 'module' }),
+    );
+    const args = ['install', '--no-audit', '--no-fund', '--no-package-lock', '--ignore-scripts'];
+    const installed = run('npm', [...args, '--offline', join(work, tarball!)], bare);
+    expect(installed.status, output(installed)).toBe(0);
+    writeFileSync(
+      join(bare, 'load.mjs'),
+      `
+import * as root from 'fieldseal';
+import * as errors from 'fieldseal/errors';
+import * as config from 'fieldseal/config';
+const peer = await config.openDynamoFromConfig({}).catch((err) => err);
+console.log(JSON.stringify({
+  same: root.BatchError === errors.BatchError,
+  config: typeof config.openFromConfig,
+  code: peer.code,
+  names: peer.message.includes('npm install @aws-sdk/client-dynamodb'),
+}));
+`,
+    );
+    const r = run(process.execPath, ['load.mjs'], bare);
+    expect(r.status, output(r)).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({
+      same: true,
+      config: 'function',
+      code: 'ERR_MISSING_PEER',
+      names: true,
+    });
+    for (const peer of ['@aws-sdk/client-dynamodb', 'pg', '@electric-sql/pglite', 'commander']) {
+      expect(existsSync(join(bare, 'node_modules', peer)), peer).toBe(false);
+    }
+  }, 60_000);
 
   it('the core pulls in no database engine and no CLI framework', () => {
     const installed = JSON.parse(

@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
  */
 const entryPoints = [
   '../../src/index.ts',
+  '../../src/errors.ts',
+  '../../src/config/index.ts',
   '../../src/testing/index.ts',
   '../../src/postgres/index.ts',
   '../../src/opentelemetry/index.ts',

@@ -10,6 +10,7 @@ import {
   type FieldsealErrorCode,
   type FieldsealErrorOf,
 } from '../../src/index.js';
+import * as errorsEntry from '../../src/errors.js';
 
 /*
  * `switch (err.code)` narrows the error to the class of that code. The type assertions are
@@ -34,6 +35,22 @@ function describeError(err: unknown): string {
   }
 }
 
+/** The same narrowing with everything imported from `fieldseal/errors` (src/errors.ts). */
+function describeFromErrorsEntry(err: unknown): string {
+  if (!errorsEntry.isFieldsealError(err)) return 'not ours';
+  switch (err.code) {
+    case 'ERR_BATCH_FAILED':
+      expectTypeOf(err).toEqualTypeOf<errorsEntry.BatchError>();
+      return `batch: items ${err.failures.map((f) => f.index).join(',')}`;
+    case 'ERR_KEY_VERSION_IN_USE':
+      expectTypeOf(err).toEqualTypeOf<errorsEntry.KeyVersionInUseError>();
+      return `in use: ${err.uses.map((u) => `${u.table}.${u.column}`).join(',')}`;
+    default:
+      expectTypeOf(err).not.toEqualTypeOf<errorsEntry.BatchError>();
+      return err.code;
+  }
+}
+
 describe('fieldseal errors are a union discriminated by code', () => {
   it('switch (err.code) narrows to the class of the code', () => {
     const batch = new BatchError([{ index: 3, error: new UnsupportedValueError() }]);
@@ -44,6 +61,19 @@ describe('fieldseal errors are a union discriminated by code', () => {
     expect(describeError(inUse)).toBe('in use: customers.ssn');
     expect(describeError(new UnsupportedValueError())).toBe('unsupported');
     expect(describeError(new Error('x'))).toBe('not ours');
+  });
+
+  it('fieldseal/errors narrows the same way, with the very same classes as the root', () => {
+    const batch = new errorsEntry.BatchError([{ index: 1, error: new UnsupportedValueError() }]);
+    expect(describeFromErrorsEntry(batch)).toBe('batch: items 1');
+    expect(describeFromErrorsEntry(new UnsupportedValueError())).toBe('ERR_UNSUPPORTED_VALUE');
+    expect(describeFromErrorsEntry(new Error('x'))).toBe('not ours');
+    expectTypeOf<errorsEntry.FieldsealError>().toEqualTypeOf<AnyFieldsealError>();
+    expect(errorsEntry.BatchError).toBe(BatchError);
+    expect(errorsEntry.FieldsealError).toBe(FieldsealError);
+    for (const [name, value] of Object.entries(errorsEntry)) {
+      expect((exported as Record<string, unknown>)[name], name).toBe(value);
+    }
   });
 
   it('every code has a class, and the type of each code is its class', () => {

@@ -8,7 +8,8 @@ import { format, inspect } from 'node:util';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { REDACTED, Sensitive, pinoRedactPaths, sensitive } from '../../src/index.js';
+import { REDACTED, pinoRedactPaths, sensitive } from '../../src/index.js';
+import { Sensitive } from '../../src/redact/sensitive.js';
 
 const SSN = 'CANARY-SSN-123-45-6789';
 const CARD = 'CANARY-CARD-4111111111111111';
