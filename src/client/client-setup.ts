@@ -12,38 +12,13 @@ import { buildKeys } from './keys/build-keys.js';
 import type { KeyResolver } from './keys/key-resolver.js';
 import { MetricsRecorder } from './metrics.js';
 import { mergeModelPolicies } from './model-policies.js';
-import type { FieldsealOptions, KeyAdminOperation } from './options.js';
+import { KeyAdminAccess } from './key-admin-access.js';
+import type { FieldsealOptions } from './options.js';
 import { DEFAULT_PROVIDER_TIMEOUT_MS, providerCallObserver } from './provider-calls.js';
 import { Reencryption } from './reencryption.js';
 import { ValueCodec } from './value-codec.js';
 
 const DEFAULT_BATCH_KEY_CONCURRENCY = 16;
-
-const ADMIN_OPERATIONS: readonly KeyAdminOperation[] = [
-  'provision',
-  'rotate',
-  'rewrap',
-  'retire',
-  'reinstate',
-  'shred',
-];
-
-/** The `admin` option as a set, checked: `true` is every operation, absent/`false` none. */
-function adminOperations(admin: unknown): ReadonlySet<KeyAdminOperation> {
-  if (admin === undefined || admin === false) return new Set();
-  if (admin === true) return new Set(ADMIN_OPERATIONS);
-  if (!Array.isArray(admin)) {
-    throw new TypeError('admin: expected true, false or a list of key-administration operations');
-  }
-  const out = new Set<KeyAdminOperation>();
-  for (const op of admin as readonly unknown[]) {
-    if (!ADMIN_OPERATIONS.includes(op as KeyAdminOperation)) {
-      throw new TypeError(`admin: unknown key-administration operation ${String(op)}`);
-    }
-    out.add(op as KeyAdminOperation);
-  }
-  return out;
-}
 
 /**
  * The collaborators of one `Fieldseal` client, built from its options.
@@ -145,10 +120,13 @@ export function assembleClient(options: FieldsealOptions): ClientParts {
     metrics,
     audit,
     batch: new BatchOperations(rules, resolver, metrics, dataKeys, batchKeyConcurrency),
-    keys: new KeyLifecycle(clientKeys, audit, keyEvents, rules.fieldMasterKeys, {
-      mode,
-      admin: adminOperations(options.admin),
-    }),
+    keys: new KeyLifecycle(
+      clientKeys,
+      audit,
+      keyEvents,
+      rules.fieldMasterKeys,
+      new KeyAdminAccess(mode, options.admin),
+    ),
     codec,
     reencryption: new Reencryption(rules, resolver, codec, metrics),
     keyEvents,

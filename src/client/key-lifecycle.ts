@@ -1,12 +1,12 @@
-import { isFieldsealError, KeyNotConfiguredError, ModeForbiddenError } from '../errors.js';
+import { isFieldsealError, KeyNotConfiguredError } from '../errors.js';
 import type { KeyEventBus } from '../keys/key-events.js';
 import type { StoredKeyVersion } from '../keys/key-store.js';
 import type { AuditRecordInput, AuditTrail } from './audit-trail.js';
 import type { ClientKeys } from './keys/build-keys.js';
 import type { KeyResolver } from './keys/key-resolver.js';
 import type { TenantKeys } from './keys/tenant-keys.js';
-import type { KeyAdminOperation, Mode } from './options.js';
-import type { ShredReceipt } from './shred-receipt.js';
+import { KeyAdminAccess } from './key-admin-access.js';
+import { shredAuditEvent, shredReceipt, type ShredReceipt } from './shred-receipt.js';
 import {
   destroyMasterKeys,
   planDestruction,
@@ -30,22 +30,18 @@ export class KeyLifecycle {
   readonly #keyEvents: KeyEventBus | undefined;
 
   readonly #fieldMasterKeys: ReadonlySet<string>;
-  readonly #admin: ReadonlySet<KeyAdminOperation>;
-  readonly #mode: Mode;
+  readonly #access: KeyAdminAccess;
 
   /**
    * @param fieldMasterKeys - the fields' own master keys: a shred never destroys them.
-   * @param access - the client's mode and the key administration it may perform (`admin`).
+   * @param access - what key administration the client may perform (`admin`, its mode).
    */
   constructor(
     keys: ClientKeys,
     audit: AuditTrail | undefined,
     keyEvents: KeyEventBus | undefined,
     fieldMasterKeys: ReadonlySet<string> = new Set(),
-    access: { readonly mode: Mode; readonly admin: ReadonlySet<KeyAdminOperation> } = {
-      mode: 'ReadWrite',
-      admin: new Set(),
-    },
+    access: KeyAdminAccess = new KeyAdminAccess('ReadWrite', undefined),
   ) {
     this.#keys = keys;
     this.#resolver = keys.resolver;
@@ -53,35 +49,12 @@ export class KeyLifecycle {
     this.#audit = audit;
     this.#keyEvents = keyEvents;
     this.#fieldMasterKeys = fieldMasterKeys;
-    this.#admin = access.admin;
-    this.#mode = access.mode;
-  }
-
-  /**
-   * Refuse a key-administration operation the client was not given (`admin`), or that its mode
-   * rules out (creating or re-wrapping a key wraps; re-wrapping also unwraps), before any
-   * store or provider call.
-   */
-  #allow(operation: KeyAdminOperation, method: string): void {
-    if (!this.#admin.has(operation)) {
-      throw new ModeForbiddenError(
-        `${method} is key administration this client was not given: create the administering client with admin: ['${operation}'] (or admin: true); see docs/modes.md`,
-      );
-    }
-    const wraps = operation === 'provision' || operation === 'rotate' || operation === 'rewrap';
-    if (
-      (wraps && this.#mode === 'ReadOnly') ||
-      (operation === 'rewrap' && this.#mode !== 'ReadWrite')
-    ) {
-      throw new ModeForbiddenError(
-        `${method} is forbidden in mode ${this.#mode}: it ${operation === 'rewrap' ? 'unwraps and wraps' : 'wraps'} data keys (see docs/modes.md)`,
-      );
-    }
+    this.#access = access;
   }
 
   /** `Fieldseal.provisionTenant`. */
   async provision(tenant: string): Promise<Omit<StoredKeyVersion, 'wrapped'>> {
-    this.#allow('provision', 'provisionTenant');
+    this.#access.allow('provision', 'provisionTenant');
     checkTenant(tenant);
     return withoutWrapped(
       await this.#audited(
@@ -95,7 +68,7 @@ export class KeyLifecycle {
 
   /** `Fieldseal.rotateTenantKey`. */
   async rotate(tenant: string): Promise<Omit<StoredKeyVersion, 'wrapped'>> {
-    this.#allow('rotate', 'rotateTenantKey');
+    this.#access.allow('rotate', 'rotateTenantKey');
     checkTenant(tenant);
     return withoutWrapped(
       await this.#audited(
@@ -115,7 +88,7 @@ export class KeyLifecycle {
     rewrapped: { keyId: string; version: number }[];
     skipped: { keyId: string; version: number }[];
   }> {
-    this.#allow('rewrap', 'rewrapTenantKeys');
+    this.#access.allow('rewrap', 'rewrapTenantKeys');
     checkTenant(tenant);
     const { rewrapped, skipped } = await this.#audited(
       'rewrap',
@@ -132,7 +105,7 @@ export class KeyLifecycle {
 
   /** `Fieldseal.retireKeyVersions`. */
   async retire(tenant: string, below: number): Promise<number[]> {
-    this.#allow('retire', 'retireKeyVersions');
+    this.#access.allow('retire', 'retireKeyVersions');
     return this.#changeVersions(
       'retire',
       'retireKeyVersions',
@@ -145,7 +118,7 @@ export class KeyLifecycle {
 
   /** `Fieldseal.reinstateKeyVersion`. */
   async reinstate(tenant: string, version: number): Promise<boolean> {
-    this.#allow('reinstate', 'reinstateKeyVersion');
+    this.#access.allow('reinstate', 'reinstateKeyVersion');
     return this.#changeVersions(
       'reinstate',
       'reinstateKeyVersion',
@@ -161,7 +134,7 @@ export class KeyLifecycle {
     tenant: string,
     options: { readonly destroyMasterKeys?: boolean },
   ): Promise<ShredReceipt> {
-    this.#allow('shred', 'shredTenant');
+    this.#access.allow('shred', 'shredTenant');
     checkTenant(tenant);
     const audit = this.#audit;
     let versions: readonly { keyId: string; version: number }[];
@@ -189,18 +162,13 @@ export class KeyLifecycle {
     }
     const shreddedAt = new Date();
     const masterKeys = await destroyMasterKeys(plan);
-    const dedicated = this.#keys.policy.dedicatedMasterKey(tenant);
-    const receipt: ShredReceipt = Object.freeze({
+    const receipt = shredReceipt(
       tenant,
-      versions: Object.freeze(versions.map((v) => Object.freeze(versionId(v)))),
-      masterKeys: Object.freeze(masterKeys),
-      embeddedEnvelopes: masterKeys.some(
-        (m) => m.masterKeyId === dedicated && m.state === 'destroyed',
-      )
-        ? 'unrecoverable'
-        : 'refused',
+      versions,
+      masterKeys,
+      this.#keys.policy.dedicatedMasterKey(tenant),
       shreddedAt,
-    });
+    );
     // The store is the truth; the event only makes other processes forget sooner.
     let published: { error: unknown } | undefined;
     try {
@@ -210,22 +178,7 @@ export class KeyLifecycle {
     }
     // The shred event is the erasure receipt in the audit chain.
     await audit?.record(
-      {
-        operation: 'shred',
-        tenant,
-        outcome: 'success',
-        detail: {
-          versions: receipt.versions.map(versionId),
-          embeddedEnvelopes: receipt.embeddedEnvelopes,
-          masterKeys: masterKeys.map((m) => ({
-            providerId: m.providerId,
-            masterKeyId: m.masterKeyId,
-            state: m.state,
-            ...(m.deletionDate === undefined ? {} : { deletionDate: m.deletionDate.toISOString() }),
-            ...(m.reason === undefined ? {} : { reason: m.reason }),
-          })),
-        },
-      },
+      shredAuditEvent(receipt),
       'the tenant WAS shredded (its data keys are destroyed), but the audit record of the shred (the erasure receipt) could not be written',
       receipt.shreddedAt,
     );
