@@ -1,9 +1,12 @@
 import { KeyNotFoundError } from '../../errors.js';
 import type { DataKey } from '../../keys/data-key.js';
 
-/** How often a key load is started again when the tenant's keys were purged meanwhile. */
+/** How often a key load is started again when the tenant's keys were purged meanwhile. @internal */
 export const MAX_STALE_ATTEMPTS = 3;
-/** Tenants whose purge generation is tracked; past it, every tenant's generation moves on. */
+/**
+ * Tenants whose purge generation is tracked; past it, every tenant's generation moves on (the
+ * memory of purges stays bounded whatever the number of tenants). @internal
+ */
 export const MAX_TRACKED_PURGES = 100_000;
 
 /**
