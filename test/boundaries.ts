@@ -88,6 +88,8 @@ export function layeringViolations(): Violation[] {
         out.push(`${rel}: imports ${targetRel} (another backend or integration)`);
       if (!isSeamUser(home) || isBackend(targetHome)) return;
       if (SEAM_ENTRIES.includes(targetRel)) return;
+      // The seam stays visible in the code: the core is reached through its two entry points.
+      out.push(`${rel}: imports ${targetRel}; use src/index.ts or src/integration/index.ts`);
       const clause = ts.isImportDeclaration(node) ? node.importClause : undefined;
       const names: ts.ModuleExportName[] = [];
       if (ts.isImportDeclaration(node)) {

@@ -1,11 +1,11 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { indexValues } from '../blind-index/index-values.js';
-import type { DecryptItem } from '../client/items.js';
-import { isFieldsealError, type FieldsealError } from '../errors.js';
-import { withField } from '../model/field-error.js';
-import type { FieldSchema } from '../model/model-schema.js';
-import type { AnyModel } from '../model/model-types.js';
-import { contextOf, kindError, scopeOf } from '../model/record-rules.js';
+import { indexValues } from '../integration/index.js';
+import type { DecryptItem } from '../index.js';
+import { isFieldsealError, type FieldsealError } from '../index.js';
+import { withField } from '../integration/index.js';
+import type { FieldSchema } from '../integration/index.js';
+import type { AnyModel } from '../index.js';
+import { contextOf, kindError, scopeOf } from '../integration/index.js';
 import type { DynamoItem } from './item-codec.js';
 import type { WriteContext } from './table-context.js';
 

@@ -4,7 +4,7 @@ import {
   type KeysAndAttributes,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
-import { BatchError, isFieldsealError } from '../errors.js';
+import { BatchError, isFieldsealError } from '../index.js';
 import type { DynamoItem } from './item-codec.js';
 
 /*

@@ -1,9 +1,9 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { indexValues, writtenIndexColumns } from '../blind-index/index-values.js';
-import { resolveIndexConfig } from '../blind-index/repository-index-config.js';
-import type { Fieldseal } from '../client/fieldseal.js';
-import type { ModelSchema } from '../model/model-schema.js';
-import type { AnyModel } from '../model/model-types.js';
+import { indexValues, writtenIndexColumns } from '../integration/index.js';
+import { resolveIndexConfig } from '../integration/index.js';
+import type { Fieldseal } from '../index.js';
+import type { ModelSchema } from '../integration/index.js';
+import type { AnyModel } from '../index.js';
 import { dynamoTenantIndexSecrets } from './blind-index-secrets-table.js';
 import type { DynamoItem } from './item-codec.js';
 import type { BlindIndexState } from './table-context.js';

@@ -1,7 +1,7 @@
 import { QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { normalizeValue } from '../blind-index/options.js';
-import { indexOf } from '../blind-index/index-values.js';
-import type { AnyModel, InferRecord } from '../model/model-types.js';
+import { normalizeValue } from '../integration/index.js';
+import { indexOf } from '../integration/index.js';
+import type { AnyModel, InferRecord } from '../index.js';
 import type { DynamoItem } from './item-codec.js';
 import type { IndexLayout } from './secondary-indexes.js';
 import { checkTenant } from './table-keys.js';

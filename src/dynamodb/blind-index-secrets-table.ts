@@ -5,14 +5,14 @@ import {
   UpdateItemCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import type { Fieldseal } from '../client/fieldseal.js';
+import type { Fieldseal } from '../index.js';
 import type {
   SealedSecret,
   SealedSecretPage,
   SealedSecretStorage,
   SealedSecretId,
-} from '../blind-index/sealed-secret-storage.js';
-import { TenantSecrets } from '../blind-index/tenant-secrets.js';
+} from '../integration/index.js';
+import { TenantSecrets } from '../integration/index.js';
 import { batchGetItems, batchWriteRequests, type Sender } from './batch-requests.js';
 import { createTableIfAbsent, waitUntilActive } from './create-table.js';
 import type { DynamoItem } from './item-codec.js';

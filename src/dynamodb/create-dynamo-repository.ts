@@ -1,7 +1,7 @@
 import { schemaOf } from '../integration/index.js';
 import { planBlindIndex } from './blind-index-attributes.js';
 import { planLegacy } from './legacy-values.js';
-import type { AnyModel } from '../model/model-types.js';
+import type { AnyModel } from '../index.js';
 import type { Sender } from './batch-requests.js';
 import { Repository } from './dynamo-repository.js';
 import { optionSnapshot } from './option-snapshot.js';

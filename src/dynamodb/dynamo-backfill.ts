@@ -4,10 +4,10 @@ import {
   UpdateItemCommand,
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
-import { isFieldsealError, type FieldsealError, type FieldsealErrorCode } from '../errors.js';
-import { withField } from '../model/field-error.js';
-import type { AnyModel } from '../model/model-types.js';
-import { assertRegistered, contextOf, scopeOf } from '../model/record-rules.js';
+import { isFieldsealError, type FieldsealError, type FieldsealErrorCode } from '../index.js';
+import { withField } from '../integration/index.js';
+import type { AnyModel } from '../index.js';
+import { assertRegistered, contextOf, scopeOf } from '../integration/index.js';
 import { indexAttributes, repairIndexes, type IndexedValue } from './backfill-indexes.js';
 import { itemToRow, type DynamoItem } from './item-codec.js';
 import type { WriteContext } from './table-context.js';

@@ -5,9 +5,9 @@ import {
   ScanCommand,
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
-import type { Fieldseal } from '../client/fieldseal.js';
-import type { ModelSchema } from '../model/model-schema.js';
-import type { AnyModel, BlindIndexedField, InferRecord } from '../model/model-types.js';
+import type { Fieldseal } from '../index.js';
+import type { ModelSchema } from '../integration/index.js';
+import type { AnyModel, BlindIndexedField, InferRecord } from '../index.js';
 import { addIndexAttributes } from './blind-index-attributes.js';
 import type { BlindIndexState } from './table-context.js';
 import { findByIndex, type LookupStats } from './blind-index-lookup.js';

@@ -1,6 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { MalformedCiphertextError } from '../errors.js';
-import type { ModelSchema, FieldSchema } from '../model/model-schema.js';
+import { MalformedCiphertextError } from '../index.js';
+import type { ModelSchema, FieldSchema } from '../integration/index.js';
 
 /*
  * Model-aware conversion between stored rows (what `encryptRecords` returns) and DynamoDB

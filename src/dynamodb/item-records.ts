@@ -1,8 +1,8 @@
-import type { Fieldseal } from '../client/fieldseal.js';
-import { BatchError, isFieldsealError, type BatchFailure } from '../errors.js';
-import type { ModelSchema } from '../model/model-schema.js';
-import type { AnyModel, InferRecord, InferStoredInput } from '../model/model-types.js';
-import { decryptRecords, encryptRecords } from '../model/record-codec.js';
+import type { Fieldseal } from '../index.js';
+import { BatchError, isFieldsealError, type BatchFailure } from '../index.js';
+import type { ModelSchema } from '../integration/index.js';
+import type { AnyModel, InferRecord, InferStoredInput } from '../index.js';
+import { decryptRecords, encryptRecords } from '../index.js';
 import { reindexed } from './batch-requests.js';
 import { itemToRow, rowToItem, type DynamoItem } from './item-codec.js';
 import { assertItemSize } from './item-size.js';

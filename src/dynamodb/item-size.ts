@@ -1,5 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { ValueTooLargeError } from '../errors.js';
+import { ValueTooLargeError } from '../index.js';
 import type { DynamoItem } from './item-codec.js';
 
 /** DynamoDB's maximum item size: 400 KB, attribute names included. @internal */

@@ -6,10 +6,10 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { ConditionFailedError } from '../errors.js';
+import { ConditionFailedError } from '../index.js';
 import { updatedIndexAttributes } from './blind-index-attributes.js';
-import { mapLimit } from '../lib/map-limit.js';
-import type { AnyModel, InferRecord } from '../model/model-types.js';
+import { mapLimit } from '../integration/index.js';
+import type { AnyModel, InferRecord } from '../index.js';
 import { itemToRow, type DynamoItem } from './item-codec.js';
 import { optionSnapshot } from './option-snapshot.js';
 import {

@@ -1,17 +1,12 @@
-import type { Fieldseal } from '../client/fieldseal.js';
-import type { EncryptItem } from '../client/items.js';
-import { toText } from '../envelope/encoding.js';
-import {
-  BatchError,
-  ModeForbiddenError,
-  isFieldsealError,
-  type FieldsealError,
-} from '../errors.js';
-import { KeyProvider } from '../kms/key-provider.js';
-import { withField } from '../model/field-error.js';
-import type { ModelSchema, FieldSchema } from '../model/model-schema.js';
-import type { AnyModel } from '../model/model-types.js';
-import { assertRegistered, contextOf, scopeOf } from '../model/record-rules.js';
+import type { Fieldseal } from '../index.js';
+import type { EncryptItem } from '../index.js';
+import { toText } from '../integration/index.js';
+import { BatchError, ModeForbiddenError, isFieldsealError, type FieldsealError } from '../index.js';
+import { KeyProvider } from '../index.js';
+import { withField } from '../integration/index.js';
+import type { ModelSchema, FieldSchema } from '../integration/index.js';
+import type { AnyModel } from '../index.js';
+import { assertRegistered, contextOf, scopeOf } from '../integration/index.js';
 import { isSeedValue, openSeedValues } from './seed-format/index.js';
 
 /*

@@ -1,5 +1,5 @@
-import { UnsupportedOptionError } from '../errors.js';
-import { ownData } from '../lib/own-data.js';
+import { UnsupportedOptionError } from '../index.js';
+import { ownData } from '../integration/index.js';
 
 /*
  * Every options object a repository method takes is read exactly once, into a snapshot of its

@@ -1,8 +1,8 @@
-import type { Fieldseal } from '../client/fieldseal.js';
-import type { Mode } from '../client/options.js';
-import { ModeForbiddenError } from '../errors.js';
-import type { ModelSchema, FieldSchema } from '../model/model-schema.js';
-import { assertRegistered } from '../model/record-rules.js';
+import type { Fieldseal } from '../index.js';
+import type { Mode } from '../index.js';
+import { ModeForbiddenError } from '../index.js';
+import type { ModelSchema, FieldSchema } from '../integration/index.js';
+import { assertRegistered } from '../integration/index.js';
 
 /*
  * What a repository may do under its client's mode and its fields' modes, decided before any

@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { Fieldseal } from '../client/fieldseal.js';
-import type { AnyModel, BlindIndexedField, InferRecord } from '../model/model-types.js';
-import type { RepositoryBlindIndexOptions } from '../blind-index/repository-index-config.js';
+import type { Fieldseal } from '../index.js';
+import type { AnyModel, BlindIndexedField, InferRecord } from '../index.js';
+import type { RepositoryBlindIndexOptions } from '../integration/index.js';
 import type { DynamoBackfillOptions, DynamoBackfillReport } from './dynamo-backfill.js';
 import type { DynamoLegacyOptions } from './legacy-values.js';
 import type { DynamoBlindIndexKeys } from './secondary-indexes.js';

@@ -3,8 +3,8 @@ import type {
   AttributeValue,
   GlobalSecondaryIndex,
 } from '@aws-sdk/client-dynamodb';
-import { indexColumn } from '../blind-index/repository-index-config.js';
-import type { ModelSchema, FieldSchema } from '../model/model-schema.js';
+import { indexColumn } from '../integration/index.js';
+import type { ModelSchema, FieldSchema } from '../integration/index.js';
 import type { BlindIndexState } from './table-context.js';
 import { keyAttribute, type DynamoTableKeys, type KeyLayout } from './table-keys.js';
 

@@ -1,9 +1,9 @@
-import type { WrittenIndexColumn } from '../blind-index/index-values.js';
-import type { IndexConfig } from '../blind-index/repository-index-config.js';
-import type { TenantSecrets } from '../blind-index/tenant-secrets.js';
-import type { Fieldseal } from '../client/fieldseal.js';
-import type { ModelSchema } from '../model/model-schema.js';
-import type { AnyModel } from '../model/model-types.js';
+import type { WrittenIndexColumn } from '../integration/index.js';
+import type { IndexConfig } from '../integration/index.js';
+import type { TenantSecrets } from '../integration/index.js';
+import type { Fieldseal } from '../index.js';
+import type { ModelSchema } from '../integration/index.js';
+import type { AnyModel } from '../index.js';
 import type { Sender } from './batch-requests.js';
 import type { ItemRecords } from './item-records.js';
 import type { KeyLayout } from './table-keys.js';

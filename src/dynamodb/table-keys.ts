@@ -3,7 +3,7 @@ import type {
   AttributeValue,
   KeySchemaElement,
 } from '@aws-sdk/client-dynamodb';
-import type { ModelSchema, FieldSchema } from '../model/model-schema.js';
+import type { ModelSchema, FieldSchema } from '../integration/index.js';
 
 /**
  * The partition (and sort) key attributes of a DynamoDB table, named by model fields.

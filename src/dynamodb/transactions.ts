@@ -3,8 +3,8 @@ import {
   TransactWriteItemsCommand,
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
-import type { ModelSchema } from '../model/model-schema.js';
-import type { AnyModel, InferRecord } from '../model/model-types.js';
+import type { ModelSchema } from '../integration/index.js';
+import type { AnyModel, InferRecord } from '../index.js';
 import type { DynamoItem } from './item-codec.js';
 import type { TableContext } from './table-context.js';
 import { flag, optionSnapshot } from './option-snapshot.js';

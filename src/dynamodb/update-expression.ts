@@ -1,11 +1,11 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { Fieldseal } from '../client/fieldseal.js';
-import type { EncryptItem } from '../client/items.js';
-import { toText } from '../envelope/encoding.js';
-import type { FieldValue } from '../envelope/plaintext.js';
-import { isFieldsealError } from '../errors.js';
-import { withField } from '../model/field-error.js';
-import type { ModelSchema, FieldSchema } from '../model/model-schema.js';
+import type { Fieldseal } from '../index.js';
+import type { EncryptItem } from '../index.js';
+import { toText } from '../integration/index.js';
+import type { FieldValue } from '../index.js';
+import { isFieldsealError } from '../index.js';
+import { withField } from '../integration/index.js';
+import type { ModelSchema, FieldSchema } from '../integration/index.js';
 import {
   absentError,
   assertRegistered,
@@ -13,7 +13,7 @@ import {
   hasKind,
   kindError,
   scopeOf,
-} from '../model/record-rules.js';
+} from '../integration/index.js';
 import { rowToItem, type DynamoItem } from './item-codec.js';
 import { assertItemSize } from './item-size.js';
 

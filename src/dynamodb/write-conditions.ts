@@ -1,5 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { ModelSchema, FieldSchema } from '../model/model-schema.js';
+import type { ModelSchema, FieldSchema } from '../integration/index.js';
 import { rowToItem } from './item-codec.js';
 import { optionSnapshot } from './option-snapshot.js';
 

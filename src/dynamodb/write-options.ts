@@ -1,5 +1,5 @@
-import type { AnyModel } from '../model/model-types.js';
-import { UnsupportedOptionError } from '../errors.js';
+import type { AnyModel } from '../index.js';
+import { UnsupportedOptionError } from '../index.js';
 import { flag, optionSnapshot } from './option-snapshot.js';
 import type { DynamoCondition } from './write-conditions.js';
 

@@ -44,3 +44,4 @@ export type {
   AuditVerifyProgress,
   VerifyAuditChainOptions,
 } from './audit/audit-verification.js';
+export type { AuditChainKey } from '../integration/index.js';

@@ -1,6 +1,7 @@
-import { KeyEventHealth } from '../keys/key-event-health.js';
-import type { KeyEventBus, KeyEventBusState } from '../keys/key-events.js';
-import { reconnectBackoff, type ReconnectOptions } from '../keys/reconnect-backoff.js';
+import { KeyEventHealth } from '../integration/index.js';
+import type { KeyEventBus, KeyEventBusState } from '../index.js';
+import type { ReconnectOptions } from '../index.js';
+import { reconnectBackoff } from '../integration/index.js';
 
 const CHANNEL = 'fieldseal_key_events';
 

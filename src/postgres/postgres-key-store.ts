@@ -4,16 +4,16 @@ import {
   KeyStoreUnavailableError,
   KeyVersionActiveError,
   isFieldsealError,
-} from '../errors.js';
-import { copyCommitment } from '../keys/key-commitment.js';
+} from '../index.js';
+import { copyCommitment } from '../integration/index.js';
 import type {
   KeyStore,
   KeyWrapping,
   KeyVersionState,
   NewKeyVersion,
   StoredKeyVersion,
-} from '../keys/key-store.js';
-import { MAX_KEY_VERSION, checkVersionNumber } from '../keys/version-number.js';
+} from '../index.js';
+import { MAX_KEY_VERSION, checkVersionNumber } from '../integration/index.js';
 import type { SqlClient } from './sql-client.js';
 
 /**

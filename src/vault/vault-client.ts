@@ -1,5 +1,5 @@
-import { AccessDeniedError, KeyNotConfiguredError, ProviderUnavailableError } from '../errors.js';
-import { RedactedObject } from '../keys/redacted.js';
+import { AccessDeniedError, KeyNotConfiguredError, ProviderUnavailableError } from '../index.js';
+import { RedactedObject } from '../integration/index.js';
 import type { VaultAuth, VaultConnectionOptions } from './vault-options.js';
 
 /**

@@ -6,7 +6,7 @@ import {
   ProviderUnavailableError,
   isFieldsealError,
   type FieldsealError,
-} from '../errors.js';
+} from '../index.js';
 import { VaultHttpError } from './vault-client.js';
 
 /** What a Transit call was doing, for the error it becomes. */

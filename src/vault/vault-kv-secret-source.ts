@@ -1,14 +1,10 @@
-import { KeyNotConfiguredError, ProviderUnavailableError } from '../errors.js';
-import { RedactedObject } from '../keys/redacted.js';
+import { KeyNotConfiguredError, ProviderUnavailableError } from '../index.js';
+import { RedactedObject } from '../integration/index.js';
 import { VaultClient } from './vault-client.js';
 import { kvError } from './vault-errors.js';
 import type { VaultConnectionOptions } from './vault-options.js';
-import {
-  SecretKey,
-  decodeKeyText,
-  type KeyEncoding,
-  type SecretSource,
-} from '../secrets/secret-source.js';
+import { SecretKey, type KeyEncoding, type SecretSource } from '../index.js';
+import { decodeKeyText } from '../integration/index.js';
 
 /**
  * Where one key lives in KV v2: the secret's path below the mount and the field of

@@ -1,14 +1,7 @@
-import {
-  KeyNotConfiguredError,
-  KeyUnwrapFailedError,
-  ProviderUnavailableError,
-} from '../errors.js';
-import { encodeCanonicalMap, type KeyContext } from '../envelope/context.js';
-import {
-  KeyProvider,
-  type KeyProviderCapabilities,
-  type MasterKeyDestruction,
-} from '../kms/key-provider.js';
+import { KeyNotConfiguredError, KeyUnwrapFailedError, ProviderUnavailableError } from '../index.js';
+import type { KeyContext } from '../index.js';
+import { encodeCanonicalMap } from '../integration/index.js';
+import { KeyProvider, type KeyProviderCapabilities, type MasterKeyDestruction } from '../index.js';
 import { VaultClient } from './vault-client.js';
 import { transitError } from './vault-errors.js';
 import type { VaultConnectionOptions } from './vault-options.js';

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createFieldseal, defineModel, field, isFieldsealError } from '../../src/index.js';
+import {
+  createFieldseal,
+  defineModel,
+  field,
+  isFieldsealError,
+  type AnyModel,
+} from '../../src/index.js';
 import { modelCodec, schemaOf } from '../../src/integration/index.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
 import { rejectionCode } from './rejection-code.js';
@@ -16,7 +22,7 @@ const Customer = defineModel({
   },
 });
 
-function client(models = [Customer]) {
+function client(models: readonly AnyModel[] = [Customer]) {
   const provider = new MemoryKeyProvider();
   const fs = createFieldseal({
     provider,

@@ -5,9 +5,10 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { KeyEventHealth } from '../../keys/key-event-health.js';
-import type { KeyEventBus, KeyEventBusState } from '../../keys/key-events.js';
-import { reconnectBackoff, type ReconnectOptions } from '../../keys/reconnect-backoff.js';
+import { KeyEventHealth } from '../../integration/index.js';
+import type { KeyEventBus, KeyEventBusState } from '../../index.js';
+import type { ReconnectOptions } from '../../index.js';
+import { reconnectBackoff } from '../../integration/index.js';
 
 /*
  * Key events over the DynamoKeyStore table: a publisher puts one small event item under a

@@ -1,13 +1,8 @@
 import type { DynamoDBClient, TransactWriteItem } from '@aws-sdk/client-dynamodb';
-import { KeyNotFoundError, KeyShreddedError, KeyStoreUnavailableError } from '../../errors.js';
-import { copyCommitment } from '../../keys/key-commitment.js';
-import type {
-  KeyStore,
-  KeyWrapping,
-  NewKeyVersion,
-  StoredKeyVersion,
-} from '../../keys/key-store.js';
-import { MAX_KEY_VERSION, checkVersionNumber } from '../../keys/version-number.js';
+import { KeyNotFoundError, KeyShreddedError, KeyStoreUnavailableError } from '../../index.js';
+import { copyCommitment } from '../../integration/index.js';
+import type { KeyStore, KeyWrapping, NewKeyVersion, StoredKeyVersion } from '../../index.js';
+import { MAX_KEY_VERSION, checkVersionNumber } from '../../integration/index.js';
 import {
   checkKeyId,
   checkTenantId,

@@ -1,5 +1,5 @@
-import { MAX_KEY_ID_BYTES, MAX_WRAPPED_KEY_BYTES } from '../../envelope/format.js';
-import { MAX_KEY_VERSION } from '../../keys/version-number.js';
+import { MAX_KEY_ID_BYTES, MAX_WRAPPED_KEY_BYTES } from '../../integration/index.js';
+import { MAX_KEY_VERSION } from '../../integration/index.js';
 
 /*
  * Primary keys of the key-store table. One partition per tenant holds, for each key id, one

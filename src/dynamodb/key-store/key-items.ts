@@ -1,8 +1,8 @@
-import { MAX_WRAPPED_KEY_BYTES } from '../../envelope/format.js';
+import { MAX_WRAPPED_KEY_BYTES } from '../../integration/index.js';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { KeyStoreUnavailableError } from '../../errors.js';
-import { STORE_KEY_COMMITMENT_LENGTH } from '../../keys/key-commitment.js';
-import type { KeyVersionState, NewKeyVersion, StoredKeyVersion } from '../../keys/key-store.js';
+import { KeyStoreUnavailableError } from '../../index.js';
+import { STORE_KEY_COMMITMENT_LENGTH } from '../../integration/index.js';
+import type { KeyVersionState, NewKeyVersion, StoredKeyVersion } from '../../index.js';
 import { headKey, isVersionNumber, versionKey } from './item-keys.js';
 
 /*

@@ -8,7 +8,7 @@ import {
   type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { createTableIfAbsent, waitUntilActive } from '../create-table.js';
-import { KeyStoreUnavailableError } from '../../errors.js';
+import { KeyStoreUnavailableError } from '../../index.js';
 import type { Item } from './key-items.js';
 import type { KeyAttributes } from './item-keys.js';
 

@@ -1,5 +1,5 @@
 import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
-import { KeyNotFoundError, KeyVersionActiveError } from '../../errors.js';
+import { KeyNotFoundError, KeyVersionActiveError } from '../../index.js';
 import { headKey, tenantPartition, versionKey, versionPrefix } from './item-keys.js';
 import { activeOf, names, stateValue, toStoredVersion } from './key-items.js';
 import { MAX_TRANSACTION_ITEMS, type KeyTable } from './key-table.js';

@@ -1,7 +1,7 @@
 import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
-import { KeyStoreUnavailableError } from '../../errors.js';
-import { mapLimit } from '../../lib/map-limit.js';
-import type { StoredKeyVersion } from '../../keys/key-store.js';
+import { KeyStoreUnavailableError } from '../../index.js';
+import { mapLimit } from '../../integration/index.js';
+import type { StoredKeyVersion } from '../../index.js';
 import { headKey, isHeadSortKey, tenantPartition, versionKey } from './item-keys.js';
 import { activeOf, names, stateValue, toStoredVersion } from './key-items.js';
 import type { KeyTable } from './key-table.js';

@@ -1,15 +1,15 @@
 import { createDecipheriv } from 'node:crypto';
-import type { Settled } from '../../client/items.js';
+import type { Settled } from '../../index.js';
 import {
   AuthenticationFailedError,
   MalformedCiphertextError,
   isFieldsealError,
   type FieldsealError,
-} from '../../errors.js';
-import type { KeyContext } from '../../envelope/context.js';
-import type { DataKey } from '../../keys/data-key.js';
-import type { KeyProvider } from '../../kms/key-provider.js';
-import { mapLimit } from '../../lib/map-limit.js';
+} from '../../index.js';
+import type { KeyContext } from '../../index.js';
+import type { DataKey } from '../../index.js';
+import type { KeyProvider } from '../../index.js';
+import { mapLimit } from '../../integration/index.js';
 import { parseSeedValue } from './parse-seed-value.js';
 import { SEED_TAG_LENGTH, type SeedEnvelope } from './seed-format.js';
 

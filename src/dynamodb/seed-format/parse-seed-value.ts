@@ -1,5 +1,5 @@
-import { MalformedCiphertextError } from '../../errors.js';
-import { MAX_WRAPPED_KEY_BYTES } from '../../envelope/format.js';
+import { MalformedCiphertextError } from '../../index.js';
+import { MAX_WRAPPED_KEY_BYTES } from '../../integration/index.js';
 import {
   MAX_SEED_TEXT_LENGTH,
   SEED_HEADER_LENGTH,

@@ -1,6 +1,6 @@
 import type { SqlClient } from '../sql-client.js';
-import type { AuditHead, ChainRecord } from '../../audit/chain-encoding.js';
-import { parseStoredDetail } from '../../audit/stored-detail.js';
+import type { AuditHead, ChainRecord } from '../../integration/index.js';
+import { parseStoredDetail } from '../../integration/index.js';
 
 /**
  * How `fieldseal_audit` rows are read, driver-independently: numbers as text (no bigint or

@@ -1,5 +1,5 @@
-import type { AuditHead } from '../../audit/chain-encoding.js';
-import type { AuditChainKey } from '../../audit/chain-key.js';
+import type { AuditHead } from '../../integration/index.js';
+import type { AuditChainKey } from '../../integration/index.js';
 
 /**
  * Why a chain is broken at {@link AuditBreak.seq} (docs/audit.md#what-verify-reports):

@@ -1,13 +1,9 @@
-import { AuditUnavailableError, isFieldsealError } from '../../errors.js';
+import { AuditUnavailableError, isFieldsealError } from '../../index.js';
 import type { SqlClient } from '../sql-client.js';
-import type { AuditEvent, AuditSink } from '../../audit/audit-event.js';
-import { validateAuditEvent } from '../../audit/audit-event-validation.js';
-import {
-  chainRecordOfEvent,
-  encodeChainRecord,
-  type AuditHead,
-} from '../../audit/chain-encoding.js';
-import { chainHasher, type AuditChainKey, type ChainHasher } from '../../audit/chain-key.js';
+import type { AuditEvent, AuditSink } from '../../index.js';
+import { validateAuditEvent } from '../../integration/index.js';
+import { chainRecordOfEvent, encodeChainRecord, type AuditHead } from '../../integration/index.js';
+import { chainHasher, type AuditChainKey, type ChainHasher } from '../../integration/index.js';
 import { readHeadRow } from './audit-rows.js';
 
 /**

@@ -1,13 +1,13 @@
-import { constantTimeEqual } from '../../crypto/constant-time.js';
-import { AuditUnavailableError } from '../../errors.js';
+import { constantTimeEqual } from '../../integration/index.js';
+import { AuditUnavailableError } from '../../index.js';
 import type { SqlClient } from '../sql-client.js';
 import {
   AUDIT_GENESIS_HASH,
   encodeChainRecord,
   type AuditHead,
   type ChainRecord,
-} from '../../audit/chain-encoding.js';
-import { chainHasher, type ChainHasher } from '../../audit/chain-key.js';
+} from '../../integration/index.js';
+import { chainHasher, type ChainHasher } from '../../integration/index.js';
 import type {
   AuditBreak,
   AuditVerification,

@@ -1,8 +1,8 @@
-import type { Fieldseal } from '../../client/fieldseal.js';
-import { BackfillError, isFieldsealError, UnsupportedValueError } from '../../errors.js';
-import { inspectEnvelope } from '../../envelope/inspect-envelope.js';
+import type { Fieldseal } from '../../index.js';
+import { BackfillError, isFieldsealError, UnsupportedValueError } from '../../index.js';
+import { inspectEnvelope } from '../../index.js';
 import type { SqlClient } from '../sql-client.js';
-import { hasKind } from '../../model/record-rules.js';
+import { hasKind } from '../../integration/index.js';
 import { columnType, keyParam } from '../repository/repository-columns.js';
 import { contextFor, type BackfillTarget, type TargetField } from './backfill-target.js';
 

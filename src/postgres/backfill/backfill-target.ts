@@ -1,10 +1,10 @@
-import type { Fieldseal } from '../../client/fieldseal.js';
-import type { EncryptionContext } from '../../envelope/context.js';
-import type { FieldValue } from '../../envelope/plaintext.js';
+import type { Fieldseal } from '../../index.js';
+import type { EncryptionContext } from '../../index.js';
+import type { FieldValue } from '../../index.js';
 import { schemaOf } from '../../integration/index.js';
-import type { ModelSchema, FieldSchema } from '../../model/model-schema.js';
-import type { AnyModel } from '../../model/model-types.js';
-import { assertRegistered, contextOf, scopeOf } from '../../model/record-rules.js';
+import type { ModelSchema, FieldSchema } from '../../integration/index.js';
+import type { AnyModel } from '../../index.js';
+import { assertRegistered, contextOf, scopeOf } from '../../integration/index.js';
 import { checkIdentifier, q } from '../repository/repository-columns.js';
 
 /*

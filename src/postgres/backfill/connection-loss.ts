@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BackfillError } from '../../errors.js';
-import { reconnectBackoff } from '../../keys/reconnect-backoff.js';
+import { BackfillError } from '../../index.js';
+import { reconnectBackoff } from '../../integration/index.js';
 
 /*
  * A backfill outlives the database sessions it runs on: a session the server ends (restart,

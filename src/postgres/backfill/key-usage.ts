@@ -1,5 +1,5 @@
-import type { Fieldseal } from '../../client/fieldseal.js';
-import { inspectEnvelope } from '../../envelope/inspect-envelope.js';
+import type { Fieldseal } from '../../index.js';
+import { inspectEnvelope } from '../../index.js';
 import {
   isFieldsealError,
   KeyNotConfiguredError,
@@ -7,11 +7,11 @@ import {
   ModeForbiddenError,
   type FieldsealErrorCode,
   type KeyVersionUse,
-} from '../../errors.js';
+} from '../../index.js';
 import { TenantIndexSecrets } from '../repository/tenant-index-secrets.js';
-import type { KeyStore } from '../../keys/key-store.js';
+import type { KeyStore } from '../../index.js';
 import type { SqlClient } from '../sql-client.js';
-import type { AnyModel } from '../../model/model-types.js';
+import type { AnyModel } from '../../index.js';
 import { backfillTarget, ident } from './backfill-target.js';
 
 /**

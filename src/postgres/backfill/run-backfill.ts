@@ -1,9 +1,9 @@
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Fieldseal } from '../../client/fieldseal.js';
-import { isFieldsealError } from '../../errors.js';
+import type { Fieldseal } from '../../index.js';
+import { isFieldsealError } from '../../index.js';
 import type { SqlClient } from '../sql-client.js';
-import type { AnyModel } from '../../model/model-types.js';
+import type { AnyModel } from '../../index.js';
 import { processNextChunk } from './backfill-chunk.js';
 import { retryOnConnectionLoss } from './connection-loss.js';
 import { ensureJob, finishIfComplete, jobProgress } from './backfill-job.js';

@@ -1,4 +1,4 @@
-import type { WrittenIndexColumn } from '../../blind-index/index-values.js';
+import type { WrittenIndexColumn } from '../../integration/index.js';
 import type { SqlClient } from '../sql-client.js';
 import { indexName, q } from './repository-columns.js';
 

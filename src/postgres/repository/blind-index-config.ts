@@ -2,9 +2,9 @@ import {
   resolveIndexConfig,
   type IndexConfig,
   type RepositoryBlindIndexOptions,
-} from '../../blind-index/repository-index-config.js';
-import type { ModelSchema } from '../../model/model-schema.js';
-import type { AnyModel } from '../../model/model-types.js';
+} from '../../integration/index.js';
+import type { ModelSchema } from '../../integration/index.js';
+import type { AnyModel } from '../../index.js';
 import { checkIdentifier } from './repository-columns.js';
 
 /**

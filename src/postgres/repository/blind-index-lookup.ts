@@ -1,9 +1,9 @@
-import { normalizeValue } from '../../blind-index/options.js';
-import type { DecryptItem } from '../../client/items.js';
-import { withField } from '../../model/field-error.js';
-import { contextOf, kindError, scopeOf } from '../../model/record-rules.js';
-import { indexOf } from '../../blind-index/index-values.js';
-import { indexColumn, indexedField } from '../../blind-index/repository-index-config.js';
+import { normalizeValue } from '../../integration/index.js';
+import type { DecryptItem } from '../../index.js';
+import { withField } from '../../integration/index.js';
+import { contextOf, kindError, scopeOf } from '../../integration/index.js';
+import { indexOf } from '../../integration/index.js';
+import { indexColumn, indexedField } from '../../integration/index.js';
 import { q } from './repository-columns.js';
 import { selectRows, type RepositoryContext } from './repository-context.js';
 

@@ -1,13 +1,9 @@
-import { checkVersion } from '../../blind-index/options.js';
-import type { DecryptItem } from '../../client/items.js';
-import { isFieldsealError, type FieldsealErrorCode } from '../../errors.js';
-import { contextOf, scopeOf } from '../../model/record-rules.js';
-import { indexOf } from '../../blind-index/index-values.js';
-import {
-  indexColumn,
-  indexedField,
-  type IndexedField,
-} from '../../blind-index/repository-index-config.js';
+import { checkVersion } from '../../integration/index.js';
+import type { DecryptItem } from '../../index.js';
+import { isFieldsealError, type FieldsealErrorCode } from '../../index.js';
+import { contextOf, scopeOf } from '../../integration/index.js';
+import { indexOf } from '../../integration/index.js';
+import { indexColumn, indexedField, type IndexedField } from '../../integration/index.js';
 import { compareAndSet, type CasRow } from './compare-and-set.js';
 import { fromColumn, keyParam, q } from './repository-columns.js';
 import {

@@ -18,7 +18,7 @@ export type { RepositoryStats } from './repository-context.js';
 export type {
   BlindIndexVersions,
   RepositoryBlindIndexOptions,
-} from '../../blind-index/repository-index-config.js';
+} from '../../integration/index.js';
 export type {
   BackfillCursor,
   BackfillOptions as BlindIndexBackfillOptions,

@@ -1,15 +1,10 @@
-import type { Fieldseal } from '../../client/fieldseal.js';
+import type { Fieldseal } from '../../index.js';
 import type { SqlClient } from '../sql-client.js';
 import { schemaOf } from '../../integration/index.js';
-import type {
-  AnyModel,
-  BlindIndexedField,
-  InferRecord,
-  InferStored,
-} from '../../model/model-types.js';
-import { decryptRecord, decryptRecords } from '../../model/record-codec.js';
-import { writtenIndexColumns } from '../../blind-index/index-values.js';
-import type { RepositoryBlindIndexOptions } from '../../blind-index/repository-index-config.js';
+import type { AnyModel, BlindIndexedField, InferRecord, InferStored } from '../../index.js';
+import { decryptRecord, decryptRecords } from '../../index.js';
+import { writtenIndexColumns } from '../../integration/index.js';
+import type { RepositoryBlindIndexOptions } from '../../integration/index.js';
 import { addIndexColumns } from './blind-index-columns.js';
 import { resolvePostgresIndexConfig } from './blind-index-config.js';
 import { lookup } from './blind-index-lookup.js';

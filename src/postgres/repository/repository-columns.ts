@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { FieldKind } from '../../model/field.js';
-import type { ModelSchema, FieldSchema } from '../../model/model-schema.js';
-import type { AnyModel } from '../../model/model-types.js';
+import type { FieldKind } from '../../index.js';
+import type { ModelSchema, FieldSchema } from '../../integration/index.js';
+import type { AnyModel } from '../../index.js';
 
 /*
  * How a model's fields map to PostgreSQL columns (all internal): identifiers, column types and

@@ -1,8 +1,8 @@
-import type { Fieldseal } from '../../client/fieldseal.js';
+import type { Fieldseal } from '../../index.js';
 import type { SqlClient } from '../sql-client.js';
-import type { ModelSchema } from '../../model/model-schema.js';
-import type { AnyModel } from '../../model/model-types.js';
-import type { IndexConfig } from '../../blind-index/repository-index-config.js';
+import type { ModelSchema } from '../../integration/index.js';
+import type { AnyModel } from '../../index.js';
+import type { IndexConfig } from '../../integration/index.js';
 import { fromRow, keyParam, q, type Column } from './repository-columns.js';
 import type { TenantIndexSecrets } from './tenant-index-secrets.js';
 

@@ -1,5 +1,5 @@
-import { encryptRecords } from '../../model/record-codec.js';
-import { indexValues, type WrittenIndexColumn } from '../../blind-index/index-values.js';
+import { encryptRecords } from '../../index.js';
+import { indexValues, type WrittenIndexColumn } from '../../integration/index.js';
 import { q, toColumn } from './repository-columns.js';
 import { keyOrder, type RepositoryContext } from './repository-context.js';
 

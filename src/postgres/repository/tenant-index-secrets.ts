@@ -1,12 +1,12 @@
-import type { Fieldseal } from '../../client/fieldseal.js';
+import type { Fieldseal } from '../../index.js';
 import type { SqlClient } from '../sql-client.js';
 import type {
   SealedSecret,
   SealedSecretPage,
   SealedSecretStorage,
   SealedSecretId,
-} from '../../blind-index/sealed-secret-storage.js';
-import { TenantSecrets } from '../../blind-index/tenant-secrets.js';
+} from '../../integration/index.js';
+import { TenantSecrets } from '../../integration/index.js';
 import { q } from './repository-columns.js';
 
 /*
@@ -15,7 +15,7 @@ import { q } from './repository-columns.js';
  * file only keeps the sealed text in a table keyed by (tenant, version).
  */
 
-export type { SecretSet } from '../../blind-index/tenant-secrets.js';
+export type { SecretSet } from '../../integration/index.js';
 
 /**
  * The sealed secrets table in PostgreSQL: `(tenant, version)` primary key, `sealed` text.

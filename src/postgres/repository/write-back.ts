@@ -1,7 +1,7 @@
-import type { EncryptionContext } from '../../envelope/context.js';
-import { inspectEnvelope } from '../../envelope/inspect-envelope.js';
-import type { FieldSchema } from '../../model/model-schema.js';
-import { contextOf, scopeOf } from '../../model/record-rules.js';
+import type { EncryptionContext } from '../../index.js';
+import { inspectEnvelope } from '../../index.js';
+import type { FieldSchema } from '../../integration/index.js';
+import { contextOf, scopeOf } from '../../integration/index.js';
 import { compareAndSet, type CasColumn, type CasRow } from './compare-and-set.js';
 import { keyParams, type RepositoryContext } from './repository-context.js';
 
