@@ -17,7 +17,7 @@ import {
   encryptRecords,
   field,
 } from '../dist/index.js';
-import { createModelRepository, fromPGlite, fromPgPool } from '../dist/postgres/index.js';
+import { createPostgresRepository, fromPGlite, fromPgPool } from '../dist/postgres/index.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../dist/testing/index.js';
 import {
   BenchFailure,
@@ -613,7 +613,7 @@ async function dbBench(label, sql, { isServer, runs, only }) {
   const tenants = Array.from({ length: DB_TENANTS }, (_, t) => tenantName(t));
   for (const t of tenants) await fs.provisionTenant(t);
   const rawKeys = new Map(tenants.map((t) => [t, randomBytes(32)]));
-  const repo = createModelRepository({ sql, fs, model: Customer, tableName: ENC_TABLE });
+  const repo = createPostgresRepository({ sql, fs, model: Customer, tableName: ENC_TABLE });
   await repo.createTable();
   await sql.exec(createSql(PLAIN_TABLE, { email: 'text', ssn: 'text', balance: 'bigint' }));
   await sql.exec(createSql(RAW_TABLE, { email: 'bytea', ssn: 'bytea', balance: 'bytea' }));

@@ -29,7 +29,7 @@ export interface BlindIndexVersions {
 }
 
 /**
- * The `blindIndex` option of `createModelRepository`: required when the model has fields with
+ * The `blindIndex` option of `createPostgresRepository`: required when the model has fields with
  * `.blindIndex()`.
  * @example
  * ```ts

@@ -330,7 +330,7 @@ export class Fieldseal {
    * wrapped bytes are destroyed in the key store, and this process's cached keys of the tenant
    * are zeroed at once. From then on every read and write of the tenant fails with
    * `ERR_KEY_SHREDDED`; other tenants are untouched. Other processes stop at once when the
-   * clients share a `keyEvents` bus (e.g. `pgKeyEvents(pool)`), otherwise within their cache's
+   * clients share a `keyEvents` bus (e.g. `postgresKeyEvents(pool)`), otherwise within their cache's
    * `maxAgeMs`. See docs/threat-model.md for what
    * shredding does and does not erase.
    *

@@ -10,7 +10,12 @@ import {
   type KeyAdminOperation,
 } from '../index.js';
 import type { FieldsealStats } from '../metrics/fieldseal-stats.js';
-import { PostgresKeyStore, createModelRepository, fromPGlite, migrate } from '../postgres/index.js';
+import {
+  PostgresKeyStore,
+  createPostgresRepository,
+  fromPGlite,
+  migrate,
+} from '../postgres/index.js';
 import { loadPGlite } from '../config/embedded-database.js';
 import { keyFileSource } from '../config/key-file.js';
 import { Customer, demoCustomers } from './demo-data.js';
@@ -113,7 +118,7 @@ export async function runDemo(
     const keyAdmin = client(['provision', 'rotate']);
     for (const t of TENANTS) await keyAdmin.provisionTenant(t);
     const writer = client();
-    const customers = createModelRepository({ sql, fs: writer, model: Customer });
+    const customers = createPostgresRepository({ sql, fs: writer, model: Customer });
     await customers.createTable();
     const records = TENANTS.flatMap((t) => demoCustomers(t, PER_TENANT));
     const firstLate = PER_TENANT - AFTER_ROTATION;
@@ -124,7 +129,7 @@ export async function runDemo(
     step(`rotating ${ROTATED}'s key, then writing ${TENANTS.length * AFTER_ROTATION} more records`);
     await keyAdmin.rotateTenantKey(ROTATED);
     keyAdmin.close();
-    // Key events (pgKeyEvents) would tell the writer at once; the demo has one process.
+    // Key events (postgresKeyEvents) would tell the writer at once; the demo has one process.
     writer.clearCache();
     await customers.insert(records.filter(late));
     const writeMs = performance.now() - started;
@@ -138,7 +143,7 @@ export async function runDemo(
     // A second process would start cold: a fresh client reads everything back, twice.
     step(`reading all ${int(records.length)} records back twice with a cold client`);
     const reader = client();
-    const readRepo = createModelRepository({ sql, fs: reader, model: Customer });
+    const readRepo = createPostgresRepository({ sql, fs: reader, model: Customer });
     started = performance.now();
     for (let pass = 0; pass < 2; pass++) {
       for (const t of TENANTS) {
@@ -151,7 +156,7 @@ export async function runDemo(
     // Another process, an API serving one customer per request, starts cold too.
     step(`${SINGLE_READS} single-record reads by another cold client (an API)`);
     const api = client();
-    const apiRepo = createModelRepository({ sql, fs: api, model: Customer });
+    const apiRepo = createPostgresRepository({ sql, fs: api, model: Customer });
     for (let i = 0; i < SINGLE_READS; i++) {
       const t = TENANTS[i % TENANTS.length]!;
       const id = `cus_${String(1 + ((i * 337) % PER_TENANT)).padStart(5, '0')}`;

@@ -16,7 +16,7 @@ import { TenantSecrets } from '../integration/index.js';
 import { batchGetItems, batchWriteRequests, type Sender } from './batch-requests.js';
 import { createTableIfAbsent, waitUntilActive } from './create-table.js';
 import type { DynamoItem } from './item-codec.js';
-import type { DynamoDBSendingClient } from './sending-client.js';
+import type { DynamoSendingClient } from './sending-client.js';
 import { checkTenant } from './table-keys.js';
 
 /*
@@ -48,7 +48,7 @@ const NAMES = { '#t': 'tenant', '#v': 'version', '#s': 'sealed' } as const;
  */
 export interface DynamoTenantIndexSecretsOptions {
   /** A `DynamoDBClient`, or a `DynamoDBDocumentClient` wrapping one. */
-  readonly client: DynamoDBClient | DynamoDBSendingClient;
+  readonly client: DynamoDBClient | DynamoSendingClient;
   /** The fieldseal client whose tenant data keys seal the secrets. */
   readonly fs: Fieldseal;
   /** The DynamoDB table (default `fieldseal_blind_index_secrets`, shared by every repository). */

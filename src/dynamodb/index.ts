@@ -7,7 +7,7 @@ export { createDynamoRepository } from './create-dynamo-repository.js';
 export type {
   DynamoChanges,
   DynamoDeleteOptions,
-  DynamoDBSendingClient,
+  DynamoSendingClient,
   DynamoPage,
   DynamoQueryOptions,
   DynamoRepository,

@@ -7,7 +7,7 @@ import type { DynamoLegacyOptions } from './legacy-values.js';
 import type { DynamoBlindIndexKeys } from './secondary-indexes.js';
 import type { DynamoKeyValue, DynamoTableKeys } from './table-keys.js';
 import type { DynamoCondition } from './write-conditions.js';
-import type { DynamoDBSendingClient } from './sending-client.js';
+import type { DynamoSendingClient } from './sending-client.js';
 import type {
   DynamoDeleteOptions,
   DynamoSaveOptions,
@@ -15,7 +15,7 @@ import type {
   FieldName,
 } from './write-options.js';
 
-export type { DynamoDBSendingClient, DynamoDeleteOptions, DynamoSaveOptions, DynamoUpdateOptions };
+export type { DynamoSendingClient, DynamoDeleteOptions, DynamoSaveOptions, DynamoUpdateOptions };
 
 /**
  * The `blindIndex` option of `createDynamoRepository`: the indexer, the versions written and
@@ -48,7 +48,7 @@ export interface DynamoRepositoryOptions<M extends AnyModel> {
    * A real AWS SDK v3 client: `DynamoDBClient`, or a `DynamoDBDocumentClient` wrapping one
    * (typed structurally so that `@aws-sdk/lib-dynamodb` stays optional).
    */
-  readonly client: DynamoDBClient | DynamoDBSendingClient;
+  readonly client: DynamoDBClient | DynamoSendingClient;
   /** The fieldseal client, configured with `models: [model]` (or `fields: { ...model.policies }`). */
   readonly fs: Fieldseal;
   /** The model; its `key` must be `[partition]` or `[partition, sort]`. */

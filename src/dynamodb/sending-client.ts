@@ -3,10 +3,10 @@
  * as `DynamoDBDocumentClient` from `@aws-sdk/lib-dynamodb`.
  * @example
  * ```ts
- * const client: DynamoDBSendingClient = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+ * const client: DynamoSendingClient = DynamoDBDocumentClient.from(new DynamoDBClient({}));
  * ```
  */
-export interface DynamoDBSendingClient {
+export interface DynamoSendingClient {
   readonly config: object;
   send(command: never): Promise<unknown>;
 }

@@ -15,12 +15,12 @@ export type KeyEventBusState = 'connected' | 'disconnected';
  * tenant's key was retired or reinstated (`publishKeysChanged`). Subscribers in fieldseal react
  * to both the same way — zero and drop the tenant's cached keys, which then reload from the key
  * store, the source of truth — but the events stay distinct, so a listener (audit, alerting)
- * never takes a retirement for a destruction. A small plug point; `pgKeyEvents` (PostgreSQL
+ * never takes a retirement for a destruction. A small plug point; `postgresKeyEvents` (PostgreSQL
  * LISTEN/NOTIFY) is the default implementation.
  *
  * @example
  * ```ts
- * const fs = createFieldseal({ ...options, keyEvents: pgKeyEvents(pool) });
+ * const fs = createFieldseal({ ...options, keyEvents: postgresKeyEvents(pool) });
  * ```
  */
 export interface KeyEventBus {

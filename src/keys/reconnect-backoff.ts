@@ -5,7 +5,7 @@
  * database at once does not reconnect in lockstep). Retries go on until the bus is closed.
  * @example
  * ```ts
- * const events = pgKeyEvents(pool, { reconnect: { initialDelayMs: 200, maxDelayMs: 5_000 } });
+ * const events = postgresKeyEvents(pool, { reconnect: { initialDelayMs: 200, maxDelayMs: 5_000 } });
  * ```
  */
 export interface ReconnectOptions {

@@ -24,12 +24,12 @@ export {
 } from './sql-client.js';
 export * from './repository/index.js';
 export {
-  pgKeyEvents,
-  type PgEventsPool,
-  type PgKeyEvents,
-  type PgKeyEventsOptions,
-  type PgListenClient,
-} from './pg-key-events.js';
+  postgresKeyEvents,
+  type PostgresEventsPool,
+  type PostgresKeyEvents,
+  type PostgresKeyEventsOptions,
+  type PostgresListenClient,
+} from './postgres-key-events.js';
 export * from './backfill/index.js';
 export {
   postgresAuditSink,

@@ -91,7 +91,7 @@ export interface RepositoryUnderTest {
  * @example
  * ```ts
  * const adapter: RepositoryContractAdapter = {
- *   repository: (fs) => wrap(createModelRepository({ sql, fs, model, blindIndex: { indexer } })),
+ *   repository: (fs) => wrap(createPostgresRepository({ sql, fs, model, blindIndex: { indexer } })),
  *   rawRows: async () => (await sql.query('SELECT * FROM contract_records')).rows,
  *   copyStoredValue: (from, to) => copyColumn(sql, from, to),
  *   writeRawValue: (at, value) => setColumn(sql, at, value),
@@ -119,7 +119,7 @@ export interface RepositoryContractAdapter {
  * @example
  * ```ts
  * const open = async ({ model, indexer, fieldseal }: RepositoryContractSetup) => {
- *   await createModelRepository({ sql, fs: fieldseal(), model, blindIndex: { indexer } }).createTable();
+ *   await createPostgresRepository({ sql, fs: fieldseal(), model, blindIndex: { indexer } }).createTable();
  *   return adapter;
  * };
  * ```

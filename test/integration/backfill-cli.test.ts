@@ -48,7 +48,7 @@ describe('fieldseal backfill CLI on embedded PGlite', () => {
     node(`
       import { openFromConfig, readConfig } from '${DIST}config/index.js';
       import { encryptRecords, createBlindIndexer, EnvSecretSource } from '${DIST}index.js';
-      import { createModelRepository } from '${DIST}postgres/index.js';
+      import { createPostgresRepository } from '${DIST}postgres/index.js';
       import { randomBytes } from 'node:crypto';
       import { Contact, Member } from './models.mjs';
       const o = await openFromConfig(readConfig('fieldseal.config.json'), { fields: { ...Contact.policies, ...Member.policies }, admin: ['provision', 'rotate'] });
@@ -61,7 +61,7 @@ describe('fieldseal backfill CLI on embedded PGlite', () => {
       // A blind-indexed model: the tenant's index secret is sealed under data-key version 1.
       process.env.BI_KEY = 'base64:' + randomBytes(32).toString('base64');
       const indexer = await createBlindIndexer({ source: new EnvSecretSource({ keys: { bi: 'BI_KEY' } }), reference: 'bi' });
-      const members = createModelRepository({ sql: o.sql, fs: o.fs, model: Member, blindIndex: { indexer } });
+      const members = createPostgresRepository({ sql: o.sql, fs: o.fs, model: Member, blindIndex: { indexer } });
       await members.createTable();
       await members.insert([{ tenant: 'acme', id: 'm1', email: 'm1@acme.example' }]);
       await o.fs.rotateTenantKey('acme');

@@ -7,8 +7,8 @@ import {
   type InferRecord,
 } from '../../src/index.js';
 import {
-  createModelRepository,
-  type ModelRepository,
+  createPostgresRepository,
+  type PostgresRepository,
   type SqlClient,
 } from '../../src/postgres/index.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
@@ -56,7 +56,7 @@ onBothBackends((backend, db) => {
     let sql: SqlClient;
     let fs: Fieldseal;
     let indexer: BlindIndexer;
-    let repo: ModelRepository<typeof Person>;
+    let repo: PostgresRepository<typeof Person>;
     const data = new Map<string, PersonRecord[]>();
 
     beforeAll(async () => {
@@ -64,7 +64,7 @@ onBothBackends((backend, db) => {
       fs = storeClient(provider, sql, Person.policies);
       indexer = await testIndexer();
       for (const t of [...TENANTS, 't-doomed']) await fs.provisionTenant(t);
-      repo = createModelRepository({ sql, fs, model: Person, blindIndex: { indexer } });
+      repo = createPostgresRepository({ sql, fs, model: Person, blindIndex: { indexer } });
       await repo.createTable();
       for (const t of TENANTS) {
         const records = Array.from({ length: N }, (_, i) => person(t, i));
@@ -218,9 +218,9 @@ onBothBackends((backend, db) => {
       await expect(repo.findBy('t-north', 'email', 'bad\ud800')).rejects.toMatchObject({
         code: 'ERR_UNSUPPORTED_VALUE',
       });
-      expect(() => createModelRepository({ sql, fs, model: Person })).toThrow(/pass blindIndex/);
+      expect(() => createPostgresRepository({ sql, fs, model: Person })).toThrow(/pass blindIndex/);
       expect(() =>
-        createModelRepository({
+        createPostgresRepository({
           sql,
           fs,
           model: Person,
@@ -228,7 +228,7 @@ onBothBackends((backend, db) => {
         }),
       ).toThrow(RangeError);
       expect(() =>
-        createModelRepository({
+        createPostgresRepository({
           sql,
           fs,
           model: Person,

@@ -7,9 +7,9 @@ import {
   type InferRecord,
 } from '../../src/index.js';
 import {
-  createModelRepository,
+  createPostgresRepository,
   type BlindIndexVersions,
-  type ModelRepository,
+  type PostgresRepository,
   type SqlClient,
 } from '../../src/postgres/index.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
@@ -54,7 +54,7 @@ onBothBackends((backend, db) => {
     /** What every lookup must find: org → id → current email. */
     const truth = new Map<string, Map<string, string>>(ORGS.map((o) => [o, new Map()]));
     const repoWith = (versions: BlindIndexVersions, over: SqlClient = sql) =>
-      createModelRepository({
+      createPostgresRepository({
         sql: over,
         fs,
         model: Member,
@@ -64,7 +64,7 @@ onBothBackends((backend, db) => {
       for (const r of records) truth.get(r.org)!.set(r.id, r.email);
     };
     /** Every known email finds exactly its rows; a replaced email finds nothing. */
-    const expectLookups = async (repo: ModelRepository<typeof Member>, gone: string[] = []) => {
+    const expectLookups = async (repo: PostgresRepository<typeof Member>, gone: string[] = []) => {
       for (const [org, rows] of truth) {
         const emails = [...new Set(rows.values())];
         for (const email of emails) {

@@ -7,7 +7,7 @@ import {
   type Fieldseal,
   type InferRecord,
 } from '../../src/index.js';
-import { createModelRepository, type SqlClient } from '../../src/postgres/index.js';
+import { createPostgresRepository, type SqlClient } from '../../src/postgres/index.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
 import { interceptFirst, onBothBackends, storeClient, testIndexer } from './repository-backends.js';
 
@@ -49,7 +49,13 @@ onBothBackends((backend, db) => {
     let admin: Fieldseal;
     const client = () => storeClient(provider, sql, Account.policies);
     const repo = (fs: Fieldseal, writeBack: boolean, over: SqlClient = sql) =>
-      createModelRepository({ sql: over, fs, model: Account, blindIndex: { indexer }, writeBack });
+      createPostgresRepository({
+        sql: over,
+        fs,
+        model: Account,
+        blindIndex: { indexer },
+        writeBack,
+      });
     /** Stored key version of every non-null encrypted value of the tenant: version → count. */
     const versions = async (tenant: string): Promise<Record<number, number>> => {
       const out: Record<number, number> = {};

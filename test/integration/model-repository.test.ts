@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFieldseal, defineModel, field, type InferRecord } from '../../src/index.js';
 import {
   PostgresKeyStore,
-  createModelRepository,
+  createPostgresRepository,
   fromPGlite,
   fromPgPool,
   migrate,
@@ -70,7 +70,7 @@ function repositoryBehaviour(name: string, open: () => SqlClient) {
       sql = open();
       const fs = client();
       for (const t of tenants) await fs.provisionTenant(t);
-      const repo = createModelRepository({ sql, fs, model: Customer });
+      const repo = createPostgresRepository({ sql, fs, model: Customer });
       await repo.createTable();
       const records = tenants.flatMap((t) => Array.from({ length: 100 }, (_, i) => customer(t, i)));
       expect(await repo.insert(records)).toBe(300);
@@ -78,7 +78,7 @@ function repositoryBehaviour(name: string, open: () => SqlClient) {
 
     it('reads back every record of every tenant with its types, one unwrap per tenant', async () => {
       const fs = client();
-      const repo = createModelRepository({ sql, fs, model: Customer });
+      const repo = createPostgresRepository({ sql, fs, model: Customer });
       const before = provider.calls.unwrap;
       for (const t of tenants) {
         const list = await repo.list(t);
@@ -90,13 +90,13 @@ function repositoryBehaviour(name: string, open: () => SqlClient) {
     });
 
     it('is tenant-scoped: another tenant’s key never finds the record', async () => {
-      const repo = createModelRepository({ sql, fs: client(), model: Customer });
+      const repo = createPostgresRepository({ sql, fs: client(), model: Customer });
       expect(await repo.get('t-gamma', ['cus_0001'])).toBeDefined();
       expect(await repo.get('t-nobody', ['cus_0001'])).toBeUndefined();
     });
 
     it('stores ciphertext only: no plaintext anywhere in the table', async () => {
-      const repo = createModelRepository({ sql, fs: client(), model: Customer });
+      const repo = createPostgresRepository({ sql, fs: client(), model: Customer });
       const stored = await repo.listStored('t-alpha', { limit: 5 });
       expect(Buffer.isBuffer(stored[0]!.email)).toBe(true);
       expect(stored[0]!.email[0]).toBe(0xf5);
@@ -117,7 +117,7 @@ function repositoryBehaviour(name: string, open: () => SqlClient) {
         `UPDATE customers SET ssn = (SELECT ssn FROM customers WHERE "tenantId" = 't-alpha' AND id = 'cus_0001')
           WHERE "tenantId" = 't-beta' AND id = 'cus_0001'`,
       );
-      const repo = createModelRepository({ sql, fs: client(), model: Customer });
+      const repo = createPostgresRepository({ sql, fs: client(), model: Customer });
       await expect(repo.get('t-alpha', ['cus_0003'])).rejects.toMatchObject({
         code: 'ERR_AUTHENTICATION_FAILED',
         details: { field: 'customers.email' },

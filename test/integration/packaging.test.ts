@@ -73,7 +73,8 @@ import { createFieldseal, DataKey, EnvSecretSource, Fieldseal, FieldsealError, L
 import type { EncryptionContext, FieldValue } from 'fieldseal';
 import { BatchError, isFieldsealError, type FieldsealErrorCode } from 'fieldseal/errors';
 import { openFromConfig, readConfig, type FieldsealConfig } from 'fieldseal/config';
-import { MemoryKeyProvider, MemoryKeyStore } from 'fieldseal/testing';
+import { MemoryKeyProvider, MemoryKeyStore, runRepositoryContract } from 'fieldseal/testing';
+import { modelCodec, schemaOf, type ModelSchema } from 'fieldseal/integration';
 import { migrate, PostgresKeyStore, verifyAuditChain } from 'fieldseal/postgres';
 import { FIELDSEAL_INSTRUMENTS, openTelemetryMetrics } from 'fieldseal/opentelemetry';
 import { AwsKmsCallError, AwsKmsKeyProvider } from 'fieldseal/kms/aws';
@@ -93,8 +94,10 @@ const exported = {
   PostgresKeyStore, verifyAuditChain, FIELDSEAL_INSTRUMENTS, openTelemetryMetrics,
   AwsKmsCallError, AwsKmsKeyProvider, VaultKvSecretSource, VaultTransitKeyProvider,
   Pkcs11KeyProvider, createDynamoRepository, DynamoKeyStore, BatchError, isFieldsealError,
-  openFromConfig, readConfig,
+  openFromConfig, readConfig, modelCodec, schemaOf, runRepositoryContract,
 };
+const schema: ModelSchema | undefined = undefined;
+void schema;
 const code: FieldsealErrorCode = 'ERR_BATCH_FAILED';
 const configType: FieldsealConfig | undefined = undefined;
 void code;
@@ -261,7 +264,7 @@ describe.skipIf(tarball === undefined)('the packed tarball, installed into a fre
     });
   });
 
-  it('fieldseal, fieldseal/errors and fieldseal/config load with no optional peer installed', () => {
+  it('fieldseal and its peer-free subpaths (errors, config, integration, testing) load with no optional peer installed', () => {
     const bare = join(work, 'bare');
     mkdirSync(bare);
     writeFileSync(
@@ -277,10 +280,14 @@ describe.skipIf(tarball === undefined)('the packed tarball, installed into a fre
 import * as root from 'fieldseal';
 import * as errors from 'fieldseal/errors';
 import * as config from 'fieldseal/config';
+import * as integration from 'fieldseal/integration';
+import * as testing from 'fieldseal/testing';
 const peer = await config.openDynamoFromConfig({}).catch((err) => err);
 console.log(JSON.stringify({
   same: root.BatchError === errors.BatchError,
   config: typeof config.openFromConfig,
+  seam: typeof integration.modelCodec,
+  contract: typeof testing.runRepositoryContract,
   code: peer.code,
   names: peer.message.includes('npm install @aws-sdk/client-dynamodb'),
 }));
@@ -291,6 +298,8 @@ console.log(JSON.stringify({
     expect(JSON.parse(r.stdout)).toEqual({
       same: true,
       config: 'function',
+      seam: 'function',
+      contract: 'function',
       code: 'ERR_MISSING_PEER',
       names: true,
     });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import {
   PostgresKeyStore,
-  createModelRepository,
+  createPostgresRepository,
   type SqlClient,
 } from '../../src/postgres/index.js';
 import {
@@ -15,7 +15,7 @@ import { onBothBackends } from './repository-backends.js';
 
 /**
  * The repository contract (fieldseal/testing) against the PostgreSQL repository
- * (`createModelRepository`), on embedded PGlite and on the PostgreSQL server of
+ * (`createPostgresRepository`), on embedded PGlite and on the PostgreSQL server of
  * `FIELDSEAL_TEST_PG_URL`, with the PostgreSQL key store on the same database.
  */
 
@@ -29,8 +29,8 @@ function postgresBackend(name: string, sql: () => SqlClient): RepositoryContract
     keyStore: () => new PostgresKeyStore({ sql: sql() }),
     async open({ model, indexer, fieldseal }) {
       const db = sql();
-      const make = (fs: Parameters<typeof createModelRepository>[0]['fs']) =>
-        createModelRepository({ sql: db, fs, model, blindIndex: { indexer } });
+      const make = (fs: Parameters<typeof createPostgresRepository>[0]['fs']) =>
+        createPostgresRepository({ sql: db, fs, model, blindIndex: { indexer } });
       await make(fieldseal()).createTable();
       /** Set one column of one row; exactly one row must change. */
       const set = async (at: StoredValueRef, value: string, params: unknown[]): Promise<void> => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFieldseal, defineModel, field, type Fieldseal } from '../../src/index.js';
 import {
   countKeyUsage,
-  createModelRepository,
+  createPostgresRepository,
   fromPGlite,
   migrate,
   PostgresKeyStore,
@@ -42,7 +42,7 @@ describe('resealBlindIndexSecrets on PGlite', () => {
     sql = fromPGlite(db);
     await migrate(sql);
     fs = storeClient(provider, sql, Member.policies);
-    const repo = createModelRepository({
+    const repo = createPostgresRepository({
       sql,
       fs,
       model: Member,

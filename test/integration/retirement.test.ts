@@ -7,7 +7,7 @@ import {
   fromPGlite,
   fromPgPool,
   migrate,
-  pgKeyEvents,
+  postgresKeyEvents,
   type SqlClient,
 } from '../../src/postgres/index.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
@@ -263,7 +263,7 @@ describe.skipIf(PG_URL === undefined)('PostgreSQL server (FIELDSEAL_TEST_PG_URL)
   });
   retirementBehaviour('the PostgreSQL server', () => new PostgresKeyStore({ sql }));
 
-  it('pgKeyEvents: a retirement reaches a client on another connection within one second', async () => {
+  it('postgresKeyEvents: a retirement reaches a client on another connection within one second', async () => {
     const provider = new MemoryKeyProvider();
     const client = (pool: ReturnType<typeof env.pool>, events: KeyEventBus) =>
       createFieldseal({
@@ -279,8 +279,8 @@ describe.skipIf(PG_URL === undefined)('PostgreSQL server (FIELDSEAL_TEST_PG_URL)
       });
     const adminPool = env.pool(2);
     const readerPool = env.pool(2);
-    const adminEvents = pgKeyEvents(adminPool);
-    const readerEvents = pgKeyEvents(readerPool);
+    const adminEvents = postgresKeyEvents(adminPool);
+    const readerEvents = postgresKeyEvents(readerPool);
     const admin = client(adminPool, adminEvents);
     const reader = client(readerPool, readerEvents);
     const shreds: string[] = [];

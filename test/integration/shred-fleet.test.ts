@@ -7,7 +7,7 @@ import {
   PostgresKeyStore,
   fromPgPool,
   migrate,
-  pgKeyEvents,
+  postgresKeyEvents,
   postgresAuditSink,
   verifyAuditChain,
 } from '../../src/postgres/index.js';
@@ -29,7 +29,7 @@ describe.skipIf(PG_URL === undefined)('fleet-wide shred over LISTEN/NOTIFY (two 
     const masterHex = randomBytes(32).toString('hex');
     const pool = env.pool(3);
     const sql = fromPgPool(pool);
-    const events = pgKeyEvents(pool);
+    const events = postgresKeyEvents(pool);
     const fs = createFieldseal({
       admin: true,
       provider: new LocalKeyProvider({

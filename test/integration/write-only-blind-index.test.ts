@@ -11,7 +11,7 @@ import {
 } from '../../src/index.js';
 import {
   PostgresKeyStore,
-  createModelRepository,
+  createPostgresRepository,
   type SqlClient,
 } from '../../src/postgres/index.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
@@ -51,7 +51,7 @@ onBothBackends((backend, db) => {
       indexer = await testIndexer();
       const admin = client('ReadWrite', true);
       await admin.provisionTenant('acme');
-      await createModelRepository({
+      await createPostgresRepository({
         sql,
         fs: admin,
         model: Signup,
@@ -61,7 +61,7 @@ onBothBackends((backend, db) => {
 
     it('saves (creating the tenant secret) and saves again (opening it); a reader finds the rows', async () => {
       const ingest = client('WriteOnly');
-      const repo = createModelRepository({
+      const repo = createPostgresRepository({
         sql,
         fs: ingest,
         model: Signup,
@@ -69,7 +69,7 @@ onBothBackends((backend, db) => {
       });
       expect(await repo.insert([{ tenantId: 'acme', id: 's1', email: 'Ann@Example.com' }])).toBe(1);
       // A fresh WriteOnly process: the secret exists now and must be opened, not created.
-      const again = createModelRepository({
+      const again = createPostgresRepository({
         sql,
         fs: client('WriteOnly'),
         model: Signup,
@@ -84,7 +84,7 @@ onBothBackends((backend, db) => {
       ).rejects.toMatchObject({
         code: 'ERR_MODE_FORBIDDEN',
       });
-      const reader = createModelRepository({
+      const reader = createPostgresRepository({
         sql,
         fs: client('ReadWrite'),
         model: Signup,

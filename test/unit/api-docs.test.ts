@@ -11,6 +11,7 @@ const entryPoints = [
   '../../src/index.ts',
   '../../src/errors.ts',
   '../../src/config/index.ts',
+  '../../src/integration/index.ts',
   '../../src/testing/index.ts',
   '../../src/postgres/index.ts',
   '../../src/opentelemetry/index.ts',

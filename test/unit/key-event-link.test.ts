@@ -9,10 +9,10 @@ import type { KeyEventBus, KeyEventBusState } from '../../src/keys/key-events.js
 import { reconnectBackoff } from '../../src/keys/reconnect-backoff.js';
 import { dynamoKeyEvents } from '../../src/dynamodb/key-store/dynamo-key-events.js';
 import {
-  pgKeyEvents,
-  type PgEventsPool,
-  type PgListenClient,
-} from '../../src/postgres/pg-key-events.js';
+  postgresKeyEvents,
+  type PostgresEventsPool,
+  type PostgresListenClient,
+} from '../../src/postgres/postgres-key-events.js';
 
 /*
  * Issue #11, defect 8 (unit level): a key-event bus reports a lost connection and reconnects,
@@ -206,7 +206,7 @@ describe('KeyEventHealth and reconnectBackoff', () => {
 });
 
 /** A `pg` client stand-in: an emitter whose queries the test can make fail. */
-class FakeClient extends EventEmitter implements PgListenClient {
+class FakeClient extends EventEmitter implements PostgresListenClient {
   readonly queries: string[] = [];
   released: unknown = undefined;
   failQueries = false;
@@ -224,7 +224,7 @@ function fakePool() {
   const clients: FakeClient[] = [];
   let failConnects = 0;
   let failListens = 0;
-  const pool: PgEventsPool = {
+  const pool: PostgresEventsPool = {
     query: () => Promise.resolve({}),
     connect: () => {
       if (failConnects > 0) {
@@ -250,10 +250,10 @@ function fakePool() {
   };
 }
 
-describe('pgKeyEvents reconnection (fake pool)', () => {
+describe('postgresKeyEvents reconnection (fake pool)', () => {
   it('reports a lost LISTEN connection, reconnects with LISTEN again, and delivers again', async () => {
     const p = fakePool();
-    const events = pgKeyEvents(p.pool, { reconnect: { initialDelayMs: 1, maxDelayMs: 5 } });
+    const events = postgresKeyEvents(p.pool, { reconnect: { initialDelayMs: 1, maxDelayMs: 5 } });
     const states: string[] = [];
     events.onConnectionChange((s, cause) =>
       states.push(`${s}${cause instanceof Error ? `: ${cause.message}` : ''}`),
@@ -293,7 +293,7 @@ describe('pgKeyEvents reconnection (fake pool)', () => {
   it('retries a first connection that fails (ready rejects), and a failed LISTEN', async () => {
     const p = fakePool();
     p.failNextConnects(1);
-    const events = pgKeyEvents(p.pool, { reconnect: { initialDelayMs: 1, maxDelayMs: 2 } });
+    const events = postgresKeyEvents(p.pool, { reconnect: { initialDelayMs: 1, maxDelayMs: 2 } });
     const states: KeyEventBusState[] = [];
     events.onConnectionChange((s) => states.push(s));
     events.subscribe(() => undefined);
@@ -313,7 +313,7 @@ describe('pgKeyEvents reconnection (fake pool)', () => {
 
   it('stops reconnecting on close()', async () => {
     const p = fakePool();
-    const events = pgKeyEvents(p.pool, { reconnect: { initialDelayMs: 20, maxDelayMs: 20 } });
+    const events = postgresKeyEvents(p.pool, { reconnect: { initialDelayMs: 20, maxDelayMs: 20 } });
     events.subscribe(() => undefined);
     await events.ready;
     p.clients[0]!.emit('error', new Error('gone'));

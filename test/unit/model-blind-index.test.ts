@@ -1,6 +1,6 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { defineModel, field, type InferRecord, type InferStored } from '../../src/index.js';
-import type { ModelRepository } from '../../src/postgres/index.js';
+import type { PostgresRepository } from '../../src/postgres/index.js';
 import { planOf } from '../../src/model/define-model.js';
 import { fieldSpec } from '../../src/model/field.js';
 import type { BlindIndexedField } from '../../src/model/model-types.js';
@@ -37,7 +37,7 @@ describe('.blindIndex() on model fields', () => {
     }>();
     expectTypeOf<InferStored<typeof Customer>['phone']>().toEqualTypeOf<string | null>();
     expectTypeOf<InferStored<typeof Customer>['email']>().toEqualTypeOf<Buffer>();
-    type Repo = ModelRepository<typeof Customer>;
+    type Repo = PostgresRepository<typeof Customer>;
     expectTypeOf<Parameters<Repo['findBy']>[1]>().toEqualTypeOf<'email' | 'phone' | 'nick'>();
     const findBy = null as unknown as Repo['findBy'];
     // @ts-expect-error ssn has no blind index

@@ -90,7 +90,7 @@ export interface BlindIndexStatus {
 
 const MAX_BATCH = 5000;
 
-/** Backfill `version` of `name`'s blind index (see `ModelRepository.backfillBlindIndex`). @internal */
+/** Backfill `version` of `name`'s blind index (see `PostgresRepository.backfillBlindIndex`). @internal */
 export async function backfill(
   ctx: RepositoryContext,
   name: string,

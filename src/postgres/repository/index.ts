@@ -4,21 +4,18 @@
  *
  * @example
  * ```ts
- * import { createModelRepository } from 'fieldseal/postgres';
+ * import { createPostgresRepository } from 'fieldseal/postgres';
  * ```
  * @module
  */
 export {
-  createModelRepository,
+  createPostgresRepository,
   type KeyValues,
-  type ModelRepository,
-  type ModelRepositoryOptions,
-} from './model-repository.js';
-export type { RepositoryStats } from './repository-context.js';
-export type {
-  BlindIndexVersions,
-  RepositoryBlindIndexOptions,
-} from '../../integration/index.js';
+  type PostgresRepository,
+  type PostgresRepositoryOptions,
+} from './postgres-repository.js';
+export type { PostgresRepositoryStats } from './repository-context.js';
+export type { BlindIndexVersions, RepositoryBlindIndexOptions } from '../../integration/index.js';
 export type {
   BackfillCursor,
   BackfillOptions as BlindIndexBackfillOptions,

@@ -21,10 +21,10 @@ export type KeyValues = readonly (string | number | bigint)[];
  * many of them the re-check of the decrypted value dropped).
  * @example
  * ```ts
- * const { writeBacks, writeBackConflicts, blindIndexFalsePositives }: RepositoryStats = repo.stats();
+ * const { writeBacks, writeBackConflicts, blindIndexFalsePositives }: PostgresRepositoryStats = repo.stats();
  * ```
  */
-export interface RepositoryStats {
+export interface PostgresRepositoryStats {
   /** Rows rewritten by write-back (every stale value of the row in one compare-and-set). */
   readonly writeBacks: number;
   /** Values rewritten by write-back. */
@@ -49,7 +49,7 @@ export interface RepositoryContext {
   readonly index: IndexConfig | undefined;
   readonly secrets: TenantIndexSecrets | undefined;
   readonly writeBack: boolean;
-  readonly stats: { -readonly [K in keyof RepositoryStats]: number };
+  readonly stats: { -readonly [K in keyof PostgresRepositoryStats]: number };
 }
 
 /** The quoted model columns, for SELECT lists. @internal */

@@ -11,10 +11,10 @@ type KeyEventKind = 'shred' | 'keys-changed';
  * The subset of a `pg` client used for LISTEN.
  * @example
  * ```ts
- * const client: PgListenClient = await pool.connect();
+ * const client: PostgresListenClient = await pool.connect();
  * ```
  */
-export interface PgListenClient {
+export interface PostgresListenClient {
   query(text: string, params?: unknown[]): Promise<unknown>;
   on(
     event: 'notification',
@@ -29,22 +29,22 @@ export interface PgListenClient {
  * The subset of `pg.Pool` used.
  * @example
  * ```ts
- * const pool: PgEventsPool = new pg.Pool({ connectionString });
+ * const pool: PostgresEventsPool = new pg.Pool({ connectionString });
  * ```
  */
-export interface PgEventsPool {
+export interface PostgresEventsPool {
   query(text: string, params?: unknown[]): Promise<unknown>;
-  connect(): Promise<PgListenClient>;
+  connect(): Promise<PostgresListenClient>;
 }
 
 /**
- * Options of {@link pgKeyEvents}.
+ * Options of {@link postgresKeyEvents}.
  * @example
  * ```ts
- * const options: PgKeyEventsOptions = { reconnect: { initialDelayMs: 100, maxDelayMs: 10_000 } };
+ * const options: PostgresKeyEventsOptions = { reconnect: { initialDelayMs: 100, maxDelayMs: 10_000 } };
  * ```
  */
-export interface PgKeyEventsOptions {
+export interface PostgresKeyEventsOptions {
   /** Retry schedule after the LISTEN connection is lost (default 100 ms doubling to 10 s). */
   readonly reconnect?: ReconnectOptions;
 }
@@ -53,11 +53,11 @@ export interface PgKeyEventsOptions {
  * A {@link KeyEventBus} over PostgreSQL, with `ready`, `state` and `close`.
  * @example
  * ```ts
- * const events: PgKeyEvents = pgKeyEvents(pool);
+ * const events: PostgresKeyEvents = postgresKeyEvents(pool);
  * await events.ready;
  * ```
  */
-export interface PgKeyEvents extends KeyEventBus {
+export interface PostgresKeyEvents extends KeyEventBus {
   /**
    * Resolves once this process is listening (subscribe starts it); rejects when the first
    * attempt fails — the bus keeps retrying and reports through `onConnectionChange`.
@@ -84,16 +84,19 @@ export interface PgKeyEvents extends KeyEventBus {
  * store keys while it is disconnected.
  * @example
  * ```ts
- * const events = pgKeyEvents(pool);
+ * const events = postgresKeyEvents(pool);
  * const fs = createFieldseal({ ...options, keyEvents: events });
  * await events.ready;
  * ```
  */
-export function pgKeyEvents(pool: PgEventsPool, options: PgKeyEventsOptions = {}): PgKeyEvents {
+export function postgresKeyEvents(
+  pool: PostgresEventsPool,
+  options: PostgresKeyEventsOptions = {},
+): PostgresKeyEvents {
   const delay = reconnectBackoff(options.reconnect);
   const handlers = new Set<(tenant: string, kind: KeyEventKind) => void>();
   const health = new KeyEventHealth();
-  let client: PgListenClient | undefined;
+  let client: PostgresListenClient | undefined;
   let started = false;
   let closed = false;
   let failures = 0;
@@ -129,7 +132,7 @@ export function pgKeyEvents(pool: PgEventsPool, options: PgKeyEventsOptions = {}
   };
 
   /** The listening connection `c` failed or ended: drop it, report, reconnect. */
-  const lost = (c: PgListenClient, cause: unknown): void => {
+  const lost = (c: PostgresListenClient, cause: unknown): void => {
     if (client !== c) return; // not (or no longer) the listening connection
     client = undefined;
     destroy(c, cause);
@@ -139,7 +142,7 @@ export function pgKeyEvents(pool: PgEventsPool, options: PgKeyEventsOptions = {}
 
   const connect = async (): Promise<void> => {
     if (closed) return;
-    let c: PgListenClient | undefined;
+    let c: PostgresListenClient | undefined;
     try {
       c = await pool.connect();
       const conn = c;
@@ -214,7 +217,7 @@ export function pgKeyEvents(pool: PgEventsPool, options: PgKeyEventsOptions = {}
 }
 
 /** Give a connection back to the pool to be closed (never reused). */
-function destroy(c: PgListenClient, cause: unknown): void {
+function destroy(c: PostgresListenClient, cause: unknown): void {
   try {
     c.release(cause instanceof Error ? cause : true);
   } catch {

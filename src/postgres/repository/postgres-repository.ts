@@ -22,7 +22,7 @@ import {
   selectRows,
   type KeyValues,
   type RepositoryContext,
-  type RepositoryStats,
+  type PostgresRepositoryStats,
 } from './repository-context.js';
 import { eraseTenantIndexes } from './tenant-erasure.js';
 import { TenantIndexSecrets } from './tenant-index-secrets.js';
@@ -30,17 +30,17 @@ import { writeRecords } from './repository-write.js';
 import { writeBack } from './write-back.js';
 
 /**
- * Options of {@link createModelRepository}.
+ * Options of {@link createPostgresRepository}.
  * @example
  * ```ts
- * const options: ModelRepositoryOptions<typeof Customer> = {
+ * const options: PostgresRepositoryOptions<typeof Customer> = {
  *   sql, fs, model: Customer,
  *   blindIndex: { indexer, versions: { email: { write: [1], read: 1 } } },
  *   writeBack: true,
  * };
  * ```
  */
-export interface ModelRepositoryOptions<M extends AnyModel> {
+export interface PostgresRepositoryOptions<M extends AnyModel> {
   readonly sql: SqlClient;
   readonly fs: Fieldseal;
   readonly model: M;
@@ -66,14 +66,14 @@ export type { KeyValues };
  *
  * @example
  * ```ts
- * const customers = createModelRepository({ sql: fromPgPool(pool), fs, model: Customer, blindIndex: { indexer } });
+ * const customers = createPostgresRepository({ sql: fromPgPool(pool), fs, model: Customer, blindIndex: { indexer } });
  * await customers.createTable();
  * await customers.insert([customer]);
  * const back = await customers.get('acme', ['cus_1']);
  * const same = await customers.findBy('acme', 'email', 'Ada@Example.com');
  * ```
  */
-export interface ModelRepository<M extends AnyModel> {
+export interface PostgresRepository<M extends AnyModel> {
   /**
    * `CREATE TABLE IF NOT EXISTS` with one column per field, primary key (tenant, key...);
    * adds each written blind-index column with its (tenant, index) index when missing, and the
@@ -136,23 +136,23 @@ export interface ModelRepository<M extends AnyModel> {
    */
   resealBlindIndexSecrets(): Promise<{ checked: number; resealed: number; failed: number }>;
   /** Write-back and blind-index lookup counters since this repository was created. */
-  stats(): RepositoryStats;
+  stats(): PostgresRepositoryStats;
 }
 
 /**
- * Create a {@link ModelRepository}.
+ * Create a {@link PostgresRepository}.
  * @throws TypeError when a table, field or index column name is not a plain SQL identifier,
  *   or when the model has blind-indexed fields and `blindIndex` is missing (or the reverse).
  * @throws RangeError for bad `blindIndex.versions`.
  * @example
  * ```ts
  * const indexer = await createBlindIndexer({ source, reference: 'blind-index' });
- * const repo = createModelRepository({ sql, fs, model: Customer, blindIndex: { indexer } });
+ * const repo = createPostgresRepository({ sql, fs, model: Customer, blindIndex: { indexer } });
  * ```
  */
-export function createModelRepository<M extends AnyModel>(
-  options: ModelRepositoryOptions<M>,
-): ModelRepository<M> {
+export function createPostgresRepository<M extends AnyModel>(
+  options: PostgresRepositoryOptions<M>,
+): PostgresRepository<M> {
   const { sql, fs, model } = options;
   const plan = schemaOf(model);
   const table = checkIdentifier('tableName', options.tableName ?? model.table);
