@@ -139,3 +139,65 @@ export function layeringViolations(): Violation[] {
   }
   return out;
 }
+
+/**
+ * Every import cycle among the files of src/ (type-only imports included: a type cycle is the
+ * same knot for a reader), each as the list of files that form it.
+ */
+export function importCycles(): string[][] {
+  const prog = program();
+  const edges = new Map<string, string[]>();
+  for (const sf of prog.getSourceFiles()) {
+    const file = path.resolve(sf.fileName);
+    if (!file.startsWith(SRC + path.sep) || sf.isDeclarationFile) continue;
+    const targets: string[] = [];
+    for (const st of sf.statements) {
+      if (
+        (ts.isImportDeclaration(st) || ts.isExportDeclaration(st)) &&
+        st.moduleSpecifier &&
+        ts.isStringLiteral(st.moduleSpecifier) &&
+        st.moduleSpecifier.text.startsWith('.')
+      ) {
+        targets.push(
+          path.resolve(path.dirname(file), st.moduleSpecifier.text.replace(/\.js$/, '.ts')),
+        );
+      }
+    }
+    edges.set(file, targets);
+  }
+  // Tarjan's strongly connected components: every component of more than one file is a cycle.
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const cycles: string[][] = [];
+  let next = 0;
+  const visit = (v: string): void => {
+    index.set(v, next);
+    low.set(v, next);
+    next++;
+    stack.push(v);
+    onStack.add(v);
+    for (const w of edges.get(v) ?? []) {
+      if (!edges.has(w)) continue;
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) {
+        low.set(v, Math.min(low.get(v)!, index.get(w)!));
+      }
+    }
+    if (low.get(v) === index.get(v)) {
+      const component: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop()!;
+        onStack.delete(w);
+        component.push(path.relative(SRC, w));
+      } while (w !== v);
+      if (component.length > 1) cycles.push(component.sort());
+    }
+  };
+  for (const v of edges.keys()) if (!index.has(v)) visit(v);
+  return cycles;
+}

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { layeringViolations } from '../boundaries.js';
+import { importCycles, layeringViolations } from '../boundaries.js';
 
 /**
  * The layering docs/architecture.md promises, checked on the source: backend homes
@@ -14,5 +14,9 @@ describe('layering', () => {
     const out = process.env.FIELDSEAL_PRINT_LAYERING;
     if (out) writeFileSync(out, violations.join('\n') + '\n');
     expect(violations).toEqual([]);
+  }, 60_000);
+
+  it('src/ has no import cycle, type-only imports included', () => {
+    expect(importCycles()).toEqual([]);
   }, 60_000);
 });
