@@ -1,7 +1,11 @@
 /**
- * Test helpers: a real in-memory key provider with fault injection, an in-memory key store, and
- * the repository contract every fieldseal repository or ORM integration must pass
- * (`runRepositoryContract`). Nothing here turns encryption off.
+ * Test helpers: a real in-memory key provider with fault injection, an in-memory key store, the
+ * repository contract every fieldseal repository or ORM integration must pass
+ * (`runRepositoryContract`), and the conformance suites of the plug points
+ * (`runKeyProviderSuite`, `runKeyStoreSuite`, `runSecretSourceSuite`,
+ * `runSealedSecretStorageSuite`). The suites and the contract take your runner's
+ * `{ describe, it, beforeAll, afterAll }` and assert with `node:assert/strict`, so they run
+ * under Vitest, Jest or `node:test`. Nothing here turns encryption off.
  *
  * @example
  * ```ts
@@ -27,3 +31,7 @@ export {
   type ContractJson,
   type RepositoryContractRecord,
 } from './repository-contract-model.js';
+export { runKeyProviderSuite, type KeyProviderSuiteSetup } from './key-provider-suite.js';
+export { runKeyStoreSuite } from './key-store-suite.js';
+export { runSecretSourceSuite, type SecretSourceSuiteSetup } from './secret-source-suite.js';
+export { runSealedSecretStorageSuite } from './sealed-secret-storage-suite.js';

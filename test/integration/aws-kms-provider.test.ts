@@ -2,30 +2,33 @@ import { DescribeKeyCommand, ListResourceTagsCommand } from '@aws-sdk/client-kms
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inspect } from 'node:util';
 import { createFieldseal, DataKey, type KeyProvider } from '../../src/index.js';
-import { MemoryKeyStore } from '../../src/testing/index.js';
+import { MemoryKeyStore, runKeyProviderSuite } from '../../src/testing/index.js';
 import {
   AwsKmsKeyProvider,
   createTenantMasterKey,
   tenantMasterKeyAlias,
 } from '../../src/kms/aws/index.js';
-import { keyProviderConformance } from '../conformance/key-provider-suite.js';
 import { startAwsKmsFixture, type AwsKmsFixture } from '../loopback/aws-kms-fixture.js';
 
 // Server: test/loopback/aws-kms-server.ts, an in-process loopback KMS on 127.0.0.1:0, reached
 // through the real @aws-sdk/client-kms client.
 
-keyProviderConformance('AwsKmsKeyProvider (loopback KMS, real SDK client)', async () => {
-  const f = await startAwsKmsFixture();
-  const [, b] = await f.tenants('conf-a', 'conf-b');
-  const arn = `arn:aws:kms:${f.kms.region}:111122223333:key/${b}`;
-  return {
-    provider: f.provider(),
-    // An alias name and a key ARN: both forms of master key id.
-    masterKeys: [tenantMasterKeyAlias('conf-a'), arn] as const,
-    unknownMasterKey: 'alias/fieldseal/nobody',
-    teardown: () => f.close(),
-  };
-});
+runKeyProviderSuite(
+  { describe, it, beforeAll, afterAll },
+  'AwsKmsKeyProvider (loopback KMS, real SDK client)',
+  async () => {
+    const f = await startAwsKmsFixture();
+    const [, b] = await f.tenants('conf-a', 'conf-b');
+    const arn = `arn:aws:kms:${f.kms.region}:111122223333:key/${b}`;
+    return {
+      provider: f.provider(),
+      // An alias name and a key ARN: both forms of master key id.
+      masterKeys: [tenantMasterKeyAlias('conf-a'), arn] as const,
+      unknownMasterKey: 'alias/fieldseal/nobody',
+      teardown: () => f.close(),
+    };
+  },
+);
 
 const ctx = Object.freeze({ tenant: 'acme' });
 const valueCtx = (tenant: string) => ({ tenant, table: 'users', field: 'ssn', record: 'r1' });

@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFieldseal, type Fieldseal } from '../../src/index.js';
 import type { BlindIndexer } from '../../src/blind-index/index.js';
 import type { SecretSet, TenantSecrets } from '../../src/blind-index/tenant-secrets.js';
@@ -10,10 +10,13 @@ import {
   dynamoTenantIndexSecrets,
 } from '../../src/dynamodb/blind-index-secrets-table.js';
 import { inspectEnvelope } from '../../src/envelope/inspect-envelope.js';
-import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
+import {
+  MemoryKeyProvider,
+  MemoryKeyStore,
+  runSealedSecretStorageSuite,
+} from '../../src/testing/index.js';
 import { describeDynamo, startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
 import { testIndexer } from './repository-backends.js';
-import { runSealedSecretStorageSuite } from '../conformance/sealed-secret-storage-suite.js';
 
 /**
  * Per-tenant blind-index secrets in a DynamoDB table, against DynamoDB Local (spawned per file
@@ -241,11 +244,15 @@ describeDynamo('blind-index tenant secrets on DynamoDB (DynamoDB Local)', () => 
     expect(indexer.index('ada@example.com', where, EMAIL)).not.toBe(indexes[0]);
   });
 
-  runSealedSecretStorageSuite('DynamoSealedSecretStorage on DynamoDB Local', async () => {
-    const storage = new DynamoSealedSecretStorage(client, 'bi-secrets-conformance');
-    await storage.createTable(); // idempotent
-    return storage;
-  });
+  runSealedSecretStorageSuite(
+    { describe, it, beforeAll, afterAll },
+    'DynamoSealedSecretStorage on DynamoDB Local',
+    async () => {
+      const storage = new DynamoSealedSecretStorage(client, 'bi-secrets-conformance');
+      await storage.createTable(); // idempotent
+      return storage;
+    },
+  );
 
   it('checks its options', () => {
     expect(() => dynamoTenantIndexSecrets({ client: {} as never, fs })).toThrow(TypeError);

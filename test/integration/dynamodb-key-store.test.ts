@@ -10,8 +10,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFieldseal, type KeyContext, type NewKeyVersion } from '../../src/index.js';
 import { DynamoKeyStore } from '../../src/dynamodb/key-store/index.js';
-import { MemoryKeyProvider } from '../../src/testing/index.js';
-import { runKeyStoreSuite } from '../conformance/key-store-suite.js';
+import { MemoryKeyProvider, runKeyStoreSuite } from '../../src/testing/index.js';
 import {
   describeDynamo,
   SKIP_DYNAMODB_LOCAL,
@@ -55,7 +54,11 @@ afterAll(async () => {
 });
 
 describeDynamo('on DynamoDB Local', () => {
-  runKeyStoreSuite('DynamoKeyStore on DynamoDB Local', () => store);
+  runKeyStoreSuite(
+    { describe, it, beforeAll, afterAll },
+    'DynamoKeyStore on DynamoDB Local',
+    () => store,
+  );
 });
 
 const raw = async (t: string, sk: string) =>

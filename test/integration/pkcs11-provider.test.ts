@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pkcs11js from 'pkcs11js';
 import { DataKey } from '../../src/index.js';
 import { Pkcs11KeyProvider } from '../../src/kms/pkcs11/index.js';
-import { keyProviderConformance } from '../conformance/key-provider-suite.js';
+import { runKeyProviderSuite } from '../../src/testing/index.js';
 import {
   createSoftHsmToken,
   SKIP_PKCS11,
@@ -45,7 +45,7 @@ describe.skipIf(SKIP_PKCS11)('Pkcs11KeyProvider on SoftHSM2', () => {
     delete process.env[PIN_ENV];
   });
 
-  keyProviderConformance('Pkcs11KeyProvider (SoftHSM2)', () => {
+  runKeyProviderSuite({ describe, it, beforeAll, afterAll }, 'Pkcs11KeyProvider (SoftHSM2)', () => {
     const p = provider({ sessions: 2 });
     return Promise.resolve({
       provider: p,

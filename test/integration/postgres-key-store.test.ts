@@ -14,8 +14,7 @@ import {
   type SqlClient,
 } from '../../src/postgres/index.js';
 import { guardKeyStore } from '../../src/keys/guarded-key-store.js';
-import { MemoryKeyProvider } from '../../src/testing/index.js';
-import { runKeyStoreSuite } from '../conformance/key-store-suite.js';
+import { MemoryKeyProvider, runKeyStoreSuite } from '../../src/testing/index.js';
 import { emptyPGlite, PG_URL, serverSchema } from './pg-env.js';
 
 const ctx = (tenant: string, record = 'r1') => ({ tenant, table: 'users', field: 'email', record });
@@ -153,9 +152,15 @@ describe('PGlite (embedded, always runs)', () => {
     await db.close();
   });
 
-  runKeyStoreSuite('PostgresKeyStore on PGlite', () => new PostgresKeyStore({ sql }));
-  runKeyStoreSuite('guarded PostgresKeyStore on PGlite', () =>
-    guardKeyStore(new PostgresKeyStore({ sql })),
+  runKeyStoreSuite(
+    { describe, it, beforeAll, afterAll },
+    'PostgresKeyStore on PGlite',
+    () => new PostgresKeyStore({ sql }),
+  );
+  runKeyStoreSuite(
+    { describe, it, beforeAll, afterAll },
+    'guarded PostgresKeyStore on PGlite',
+    () => guardKeyStore(new PostgresKeyStore({ sql })),
   );
   postgresBehaviour('PGlite', () => sql);
 
@@ -191,6 +196,7 @@ describe.skipIf(PG_URL === undefined)('PostgreSQL server (FIELDSEAL_TEST_PG_URL)
   });
 
   runKeyStoreSuite(
+    { describe, it, beforeAll, afterAll },
     'PostgresKeyStore on the PostgreSQL server',
     () => new PostgresKeyStore({ sql }),
   );

@@ -5,7 +5,7 @@ import {
   vaultKeyVersion,
   type VaultTransitKeyProviderOptions,
 } from '../../src/vault/index.js';
-import { keyProviderConformance } from '../conformance/key-provider-suite.js';
+import { runKeyProviderSuite } from '../../src/testing/index.js';
 import { startVaultServer, type LoopbackVault } from '../loopback/vault-server.js';
 
 /**
@@ -34,12 +34,15 @@ function provider(options: Partial<VaultTransitKeyProviderOptions> = {}): VaultT
 
 const ctx = Object.freeze({ tenant: 'acme' });
 
-keyProviderConformance('VaultTransitKeyProvider (loopback Vault over HTTP)', () =>
-  Promise.resolve({
-    provider: provider(),
-    masterKeys: ['tenants-a', 'tenants-b'] as const,
-    unknownMasterKey: 'missing',
-  }),
+runKeyProviderSuite(
+  { describe, it, beforeAll, afterAll },
+  'VaultTransitKeyProvider (loopback Vault over HTTP)',
+  () =>
+    Promise.resolve({
+      provider: provider(),
+      masterKeys: ['tenants-a', 'tenants-b'] as const,
+      unknownMasterKey: 'missing',
+    }),
 );
 
 describe('VaultTransitKeyProvider', () => {

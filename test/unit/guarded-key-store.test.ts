@@ -1,13 +1,14 @@
 import { inspect } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFieldseal, KeyShreddedError, type StoredKeyVersion } from '../../src/index.js';
 import type { KeyStore } from '../../src/keys/key-store.js';
 import { guardKeyStore } from '../../src/keys/guarded-key-store.js';
-import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
-import { runKeyStoreSuite } from '../conformance/key-store-suite.js';
+import { MemoryKeyProvider, MemoryKeyStore, runKeyStoreSuite } from '../../src/testing/index.js';
 
 // The guard keeps the whole contract of a well-behaved store.
-runKeyStoreSuite('guarded MemoryKeyStore', () => guardKeyStore(new MemoryKeyStore()));
+runKeyStoreSuite({ describe, it, beforeAll, afterAll }, 'guarded MemoryKeyStore', () =>
+  guardKeyStore(new MemoryKeyStore()),
+);
 
 const CANARY = 'CANARY-8c1f';
 const ctx = (tenant: string) => ({ tenant, table: 'users', field: 'email', record: 'u1' });

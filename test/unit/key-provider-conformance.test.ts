@@ -1,8 +1,8 @@
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { EnvSecretSource, LocalKeyProvider } from '../../src/index.js';
-import { MemoryKeyProvider } from '../../src/testing/index.js';
-import { keyProviderConformance } from '../conformance/key-provider-suite.js';
+import { MemoryKeyProvider, runKeyProviderSuite } from '../../src/testing/index.js';
 
-keyProviderConformance('LocalKeyProvider', () =>
+runKeyProviderSuite({ describe, it, beforeAll, afterAll }, 'LocalKeyProvider', () =>
   Promise.resolve({
     provider: new LocalKeyProvider({
       source: new EnvSecretSource({
@@ -15,7 +15,7 @@ keyProviderConformance('LocalKeyProvider', () =>
   }),
 );
 
-keyProviderConformance('MemoryKeyProvider', () =>
+runKeyProviderSuite({ describe, it, beforeAll, afterAll }, 'MemoryKeyProvider', () =>
   Promise.resolve({
     provider: new MemoryKeyProvider({ masterKeys: ['a', 'b'] }),
     masterKeys: ['a', 'b'] as const,

@@ -1,4 +1,8 @@
-import { MemoryKeyStore } from '../../src/testing/index.js';
-import { runKeyStoreSuite } from '../conformance/key-store-suite.js';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { MemoryKeyStore, runKeyStoreSuite } from '../../src/testing/index.js';
 
-runKeyStoreSuite('MemoryKeyStore', () => new MemoryKeyStore());
+runKeyStoreSuite(
+  { describe, it, beforeAll, afterAll },
+  'MemoryKeyStore',
+  () => new MemoryKeyStore(),
+);

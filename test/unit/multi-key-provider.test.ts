@@ -1,7 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFieldseal, MultiKeyProvider } from '../../src/index.js';
-import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
-import { keyProviderConformance } from '../conformance/key-provider-suite.js';
+import { MemoryKeyProvider, MemoryKeyStore, runKeyProviderSuite } from '../../src/testing/index.js';
 
 function pair() {
   const eu = new MemoryKeyProvider({ id: 'kms-eu', masterKeys: ['fs-a', 'fs-b'] });
@@ -21,7 +20,7 @@ function pair() {
   return { eu, us, provider };
 }
 
-keyProviderConformance('MultiKeyProvider (two regions)', () =>
+runKeyProviderSuite({ describe, it, beforeAll, afterAll }, 'MultiKeyProvider (two regions)', () =>
   Promise.resolve({
     provider: pair().provider,
     masterKeys: ['a', 'b'] as const,

@@ -1,13 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { EnvSecretSource, FileSecretSource } from '../../src/index.js';
 import { VaultKvSecretSource } from '../../src/vault/index.js';
-import { secretSourceConformance } from '../conformance/secret-source-suite.js';
+import { runSecretSourceSuite } from '../../src/testing/index.js';
 import { startVaultServer, type LoopbackVault } from '../loopback/vault-server.js';
 
-secretSourceConformance('EnvSecretSource', (secrets) => {
+runSecretSourceSuite({ describe, it, beforeAll, afterAll }, 'EnvSecretSource', (secrets) => {
   const keys: Record<string, string> = {};
   const env: Record<string, string> = {};
   for (const [ref, text] of Object.entries(secrets)) {
@@ -17,7 +17,7 @@ secretSourceConformance('EnvSecretSource', (secrets) => {
   return Promise.resolve().then(() => ({ source: new EnvSecretSource({ keys, env }) }));
 });
 
-secretSourceConformance('FileSecretSource', async (secrets) => {
+runSecretSourceSuite({ describe, it, beforeAll, afterAll }, 'FileSecretSource', async (secrets) => {
   const dir = mkdtempSync(join(tmpdir(), 'fieldseal-ss-'));
   const teardown = (): Promise<void> => {
     rmSync(dir, { recursive: true, force: true });
@@ -45,19 +45,23 @@ afterAll(async () => {
 });
 
 let run = 0;
-secretSourceConformance('VaultKvSecretSource (loopback Vault over HTTP)', async (secrets) => {
-  const prefix = `conformance/${++run}`;
-  const keys: Record<string, string> = {};
-  for (const [ref, text] of Object.entries(secrets)) {
-    keys[ref] = `${prefix}/${ref}`;
-    if (text !== undefined) vault.putSecret(keys[ref], { key: text });
-  }
-  const source = new VaultKvSecretSource({
-    address: vault.address,
-    auth: { method: 'token', token: vault.createToken({ allow: ['secret/data/conformance/'] }) },
-    keys,
-    backoffMs: 1,
-  });
-  await source.init();
-  return { source };
-});
+runSecretSourceSuite(
+  { describe, it, beforeAll, afterAll },
+  'VaultKvSecretSource (loopback Vault over HTTP)',
+  async (secrets) => {
+    const prefix = `conformance/${++run}`;
+    const keys: Record<string, string> = {};
+    for (const [ref, text] of Object.entries(secrets)) {
+      keys[ref] = `${prefix}/${ref}`;
+      if (text !== undefined) vault.putSecret(keys[ref], { key: text });
+    }
+    const source = new VaultKvSecretSource({
+      address: vault.address,
+      auth: { method: 'token', token: vault.createToken({ allow: ['secret/data/conformance/'] }) },
+      keys,
+      backoffMs: 1,
+    });
+    await source.init();
+    return { source };
+  },
+);

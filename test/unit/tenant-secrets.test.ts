@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFieldseal, type Fieldseal } from '../../src/index.js';
 import type {
   SealedSecret,
@@ -9,8 +9,11 @@ import type {
 } from '../../src/blind-index/sealed-secret-storage.js';
 import { contextOf, TenantSecrets } from '../../src/blind-index/tenant-secrets.js';
 import { inspectEnvelope } from '../../src/envelope/inspect-envelope.js';
-import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
-import { runSealedSecretStorageSuite } from '../conformance/sealed-secret-storage-suite.js';
+import {
+  MemoryKeyProvider,
+  MemoryKeyStore,
+  runSealedSecretStorageSuite,
+} from '../../src/testing/index.js';
 
 /** The storage-independent tenant-secret logic, over an in-memory storage. */
 class MemoryStorage implements SealedSecretStorage {
@@ -76,7 +79,11 @@ class MemoryStorage implements SealedSecretStorage {
   }
 }
 
-runSealedSecretStorageSuite('the test MemoryStorage', () => new MemoryStorage());
+runSealedSecretStorageSuite(
+  { describe, it, beforeAll, afterAll },
+  'the test MemoryStorage',
+  () => new MemoryStorage(),
+);
 
 describe('TenantSecrets (storage-independent)', () => {
   const provider = new MemoryKeyProvider();

@@ -1,5 +1,5 @@
 import { diffieHellman } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createFieldseal,
   EnvSecretSource,
@@ -8,7 +8,7 @@ import {
   x25519PublicKey,
 } from '../../src/index.js';
 import { privateFromRaw, publicFromRaw } from '../../src/kms/public-key/x25519.js';
-import { keyProviderConformance } from '../conformance/key-provider-suite.js';
+import { runKeyProviderSuite } from '../../src/testing/index.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const pairA = generateX25519KeyPair();
@@ -19,22 +19,28 @@ const privateKeys = () =>
     env: { A: `hex:${hex(pairA.privateKey)}`, B: `hex:${hex(pairB.privateKey)}` },
   });
 
-keyProviderConformance('X25519KeyProvider (reader: private keys)', () =>
-  Promise.resolve({
-    provider: new X25519KeyProvider({ publicKeys: {}, privateKeys: privateKeys() }),
-    masterKeys: ['a', 'b'] as const,
-    unknownMasterKey: 'missing',
-  }),
+runKeyProviderSuite(
+  { describe, it, beforeAll, afterAll },
+  'X25519KeyProvider (reader: private keys)',
+  () =>
+    Promise.resolve({
+      provider: new X25519KeyProvider({ publicKeys: {}, privateKeys: privateKeys() }),
+      masterKeys: ['a', 'b'] as const,
+      unknownMasterKey: 'missing',
+    }),
 );
 
-keyProviderConformance('X25519KeyProvider (writer: public keys only)', () =>
-  Promise.resolve({
-    provider: new X25519KeyProvider({
-      publicKeys: { a: pairA.publicKey, b: pairB.publicKey },
+runKeyProviderSuite(
+  { describe, it, beforeAll, afterAll },
+  'X25519KeyProvider (writer: public keys only)',
+  () =>
+    Promise.resolve({
+      provider: new X25519KeyProvider({
+        publicKeys: { a: pairA.publicKey, b: pairB.publicKey },
+      }),
+      masterKeys: ['a', 'b'] as const,
+      unknownMasterKey: 'missing',
     }),
-    masterKeys: ['a', 'b'] as const,
-    unknownMasterKey: 'missing',
-  }),
 );
 
 describe('X25519 primitives (RFC 7748 §6.1 test vector, through node:crypto)', () => {
