@@ -34,7 +34,13 @@
 export * from './errors.js';
 export { createFieldseal, type Fieldseal, type ShredReceipt } from './client/fieldseal.js';
 export type { MasterKeyOutcome } from './client/master-key-destruction.js';
-export type { DecryptItem, EncryptItem, EncryptOptions, Settled } from './client/items.js';
+export type {
+  DecryptItem,
+  EncryptItem,
+  EncryptOptions,
+  Reencrypted,
+  Settled,
+} from './client/items.js';
 export type {
   FieldPolicy,
   FieldsealOptions,

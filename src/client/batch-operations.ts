@@ -7,7 +7,8 @@ import type { CacheLease, DataKeyCache } from '../keys/data-key-cache.js';
 import { mapLimit } from '../lib/map-limit.js';
 import type { ValueOperation } from '../metrics/metrics-sink.js';
 import type { FieldRules, PreparedEnvelope, PreparedWrite } from './field-rules.js';
-import type { DecryptItem, EncryptItem, Settled as SettledItem } from './items.js';
+import type { KeyRef } from '../envelope/key-ref.js';
+import type { DecryptItem, EncryptItem, Reencrypted, Settled as SettledItem } from './items.js';
 import type { KeyResolver } from './keys/key-resolver.js';
 import type { ReadKeyExtra, WriteKeyExtra } from './keys/key-source.js';
 import type { MetricsRecorder } from './metrics.js';
@@ -89,6 +90,16 @@ export class BatchOperations {
   }
 
   async #encryptBatch(items: readonly EncryptItem[]): Promise<Buffer[]> {
+    const { out, failures } = await this.#sealBatch(items);
+    if (failures.length > 0) throw new BatchError(failures);
+    this.#metrics.encrypted += out.length;
+    return out;
+  }
+
+  /** Seal a batch: what was sealed, by index, and every item's failure (sorted by index). */
+  async #sealBatch(
+    items: readonly EncryptItem[],
+  ): Promise<{ out: Buffer[]; failures: BatchFailure[] }> {
     const failures: BatchFailure[] = [];
     const prepared: (PreparedWrite | undefined)[] = items.map((it, index) =>
       this.#attempt(index, failures, it.context, () =>
@@ -149,17 +160,98 @@ export class BatchOperations {
           sealChunk({ ok: false, error });
         }
       });
-      if (failures.length > 0) throw new BatchError(failures.sort((a, b) => a.index - b.index));
-      this.#metrics.encrypted += out.length;
-      return out;
+      return { out, failures: failures.sort((a, b) => a.index - b.index) };
     } finally {
       for (const p of prepared) if (p !== undefined) wipeEncoded(p.plaintext);
     }
   }
 
+  /**
+   * `Fieldseal.reencryptManySettled`: every envelope parsed once and opened in the batch's key
+   * groups; each distinct key asked once whether it is the tenant's current one; the values
+   * that must move (or legacy plaintext the field allows) sealed again in one write batch.
+   * Text stays text, bytes stay bytes; a value already current is returned as it was given.
+   */
+  async reencryptManySettled(items: readonly DecryptItem[]): Promise<SettledItem<Reencrypted>[]> {
+    const started = performance.now();
+    const refs: ({ ref: KeyRef; tenant: string } | undefined)[] = [];
+    const opened = await this.#decryptBatch<FieldValue>(items, false, refs);
+    this.#metrics.completed('decryptMany', started, opened.length);
+    // One question per distinct key: is it the tenant's current one?
+    const current = new Map<string, Promise<SettledItem<boolean>>>();
+    const isCurrent = (r: { ref: KeyRef; tenant: string }): Promise<SettledItem<boolean>> => {
+      const id = this.#resolver.readId(r.ref, r.tenant);
+      let p = current.get(id);
+      if (p === undefined) {
+        p = this.#resolver.isCurrent(r.ref, r.tenant).then(
+          (value) => ({ ok: true as const, value }),
+          (error: unknown) => {
+            if (!isFieldsealError(error)) throw error;
+            return { ok: false as const, error };
+          },
+        );
+        current.set(id, p);
+      }
+      return p;
+    };
+    const results = new Array<SettledItem<Reencrypted>>(items.length);
+    const reseal: number[] = [];
+    await mapLimit(
+      opened.map((o, index) => ({ o, index })),
+      this.#loadConcurrency,
+      async ({ o, index }) => {
+        if (!o.ok) {
+          results[index] = o;
+          return;
+        }
+        const r = refs[index];
+        if (r !== undefined) {
+          const c = await isCurrent(r);
+          if (!c.ok) {
+            results[index] = {
+              ok: false,
+              error: this.#batchFailure(c.error, 'decryptMany', items[index]!.context),
+            };
+            return;
+          }
+          if (c.value) {
+            results[index] = { ok: true, value: { stored: items[index]!.stored, changed: false } };
+            return;
+          }
+        }
+        reseal.push(index);
+      },
+    );
+    if (reseal.length === 0) return results;
+    reseal.sort((a, b) => a - b);
+    const sealing = performance.now();
+    const { out, failures } = await this.#sealBatch(
+      reseal.map((index) => ({
+        value: (opened[index] as { value: FieldValue }).value,
+        context: items[index]!.context,
+      })),
+    );
+    for (const f of failures) results[reseal[f.index]!] = { ok: false, error: f.error };
+    let sealed = 0;
+    reseal.forEach((index, k) => {
+      const bytes = out[k];
+      if (bytes === undefined) return;
+      sealed++;
+      const given = items[index]!.stored;
+      results[index] = {
+        ok: true,
+        value: { stored: typeof given === 'string' ? toText(bytes) : bytes, changed: true },
+      };
+    });
+    this.#metrics.encrypted += sealed;
+    this.#metrics.completed('encryptMany', sealing, sealed);
+    return results;
+  }
+
   async #decryptBatch<T>(
     items: readonly DecryptItem[],
     keyMaterial = false,
+    refs?: ({ ref: KeyRef; tenant: string } | undefined)[],
   ): Promise<SettledItem<T>[]> {
     const results = new Array<SettledItem<T>>(items.length);
     const groups = new Map<
@@ -178,6 +270,7 @@ export class BatchOperations {
           return;
         }
         const id = this.#resolver.readId(p.env.keyRef, p.tenant);
+        if (refs !== undefined) refs[index] = { ref: p.env.keyRef, tenant: p.tenant };
         const group = groups.get(id);
         if (group === undefined)
           groups.set(id, { ref: p.env.keyRef, tenant: p.tenant, members: [[index, p]] });

@@ -1,3 +1,4 @@
+import { BatchError } from '../errors.js';
 import type { EncryptionContext } from '../envelope/context.js';
 import { toText } from '../envelope/encoding.js';
 import type { FieldValue } from '../envelope/plaintext.js';
@@ -12,7 +13,7 @@ import type { BatchOperations } from './batch-operations.js';
 import { assembleClient } from './client-setup.js';
 import { linkKeyEvents } from './key-event-link.js';
 import type { FieldRules } from './field-rules.js';
-import type { DecryptItem, EncryptItem, EncryptOptions, Settled } from './items.js';
+import type { DecryptItem, EncryptItem, EncryptOptions, Reencrypted, Settled } from './items.js';
 import type { KeyLifecycle } from './key-lifecycle.js';
 import type { KeyResolver } from './keys/key-resolver.js';
 import type { FieldsealMetrics, MetricsRecorder } from './metrics.js';
@@ -377,6 +378,37 @@ export class Fieldseal {
     context: EncryptionContext,
   ): Promise<{ stored: S extends string ? string : Buffer; changed: boolean }> {
     return this.#reencryption.reencrypt(stored, context);
+  }
+
+  /**
+   * {@link Fieldseal.reencrypt} for a batch, each item reporting its own outcome: every
+   * envelope is parsed once and opened in groups of one key, each distinct key is asked once
+   * whether it is the tenant's current one, and the values that must move are sealed again in
+   * one write batch (one key fetch per tenant). What a backfill or a write-back calls per chunk.
+   * @example
+   * ```ts
+   * const out = await fs.reencryptManySettled(rows.map((r) => ({ stored: r.ssn, context: contextOf(r) })));
+   * for (const [i, r] of out.entries()) if (r.ok && r.value.changed) await save(rows[i], r.value.stored);
+   * ```
+   */
+  async reencryptManySettled(items: readonly DecryptItem[]): Promise<Settled<Reencrypted>[]> {
+    if (!Array.isArray(items)) throw new TypeError('items: expected an array');
+    return this.#batch.reencryptManySettled(items);
+  }
+
+  /**
+   * {@link Fieldseal.reencryptManySettled}, all or nothing.
+   * @throws BatchError listing `{ index, error }` for every item that failed.
+   * @example
+   * ```ts
+   * const out = await fs.reencryptMany(items); // [{ stored, changed }, ...]
+   * ```
+   */
+  async reencryptMany(items: readonly DecryptItem[]): Promise<Reencrypted[]> {
+    const settled = await this.reencryptManySettled(items);
+    const failures = settled.flatMap((r, index) => (r.ok ? [] : [{ index, error: r.error }]));
+    if (failures.length > 0) throw new BatchError(failures);
+    return settled.map((r) => (r as { value: Reencrypted }).value);
   }
 
   /**

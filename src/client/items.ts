@@ -48,3 +48,18 @@ export interface EncryptOptions {
   /** Padding for this value (overrides the field policy). */
   readonly pad?: PaddingOption;
 }
+
+/**
+ * What {@link Fieldseal.reencryptManySettled} made of one stored value: the value to store
+ * (text stays text, bytes stay bytes) and whether it changed (`false`: already under the
+ * tenant's current key, returned as given).
+ * @example
+ * ```ts
+ * const out = await fs.reencryptManySettled(items);
+ * const toWrite = out.flatMap((r, i) => (r.ok && r.value.changed ? [{ i, stored: r.value.stored }] : []));
+ * ```
+ */
+export interface Reencrypted {
+  readonly stored: string | Uint8Array;
+  readonly changed: boolean;
+}

@@ -4,10 +4,20 @@ import {
   UpdateItemCommand,
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
-import { isFieldsealError, type FieldsealError, type FieldsealErrorCode } from '../index.js';
-import { withField } from '../integration/index.js';
-import type { AnyModel } from '../index.js';
-import { assertRegistered, contextOf, scopeOf } from '../integration/index.js';
+import {
+  isFieldsealError,
+  type AnyModel,
+  type DecryptItem,
+  type FieldsealError,
+  type FieldsealErrorCode,
+} from '../index.js';
+import {
+  assertRegistered,
+  contextOf,
+  scopeOf,
+  withField,
+  type FieldSchema,
+} from '../integration/index.js';
 import { indexAttributes, repairIndexes, type IndexedValue } from './backfill-indexes.js';
 import { itemToRow, type DynamoItem } from './item-codec.js';
 import type { WriteContext } from './table-context.js';
@@ -343,6 +353,8 @@ async function pageChanges<M extends AnyModel>(
     });
   }
   if (options.reencrypt === true) {
+    // Every envelope of the page in one batch: parsed once, one key fetch per key.
+    const targets: { row: number; field: FieldSchema; item: DecryptItem }[] = [];
     for (const [i, row] of rows.entries()) {
       for (const f of t.plan.encrypted) {
         const stored = row[f.name];
@@ -351,18 +363,32 @@ async function pageChanges<M extends AnyModel>(
         if (slots.some((s) => s.row === i && s.field === f)) continue; // a legacy value that failed
         try {
           const context = contextOf(t.plan, f, scopeOf(t.plan, row));
-          const next = await t.fs.reencrypt(stored as string | Uint8Array, context);
-          if (!next.changed) continue;
-          const c = changeOf(i);
-          c.set[f.name] = typeof next.stored === 'string' ? { S: next.stored } : { B: next.stored };
-          c.expect[f.name] = items[i]![f.name]!;
-          c.reencrypted++;
+          targets.push({
+            row: i,
+            field: f,
+            item: { stored: stored as string | Uint8Array, context },
+          });
         } catch (err) {
           if (!isFieldsealError(err)) throw err;
           fail(i, f.qualified, withField(err, f.qualified));
         }
       }
     }
+    const settled =
+      targets.length > 0 ? await t.fs.reencryptManySettled(targets.map((x) => x.item)) : [];
+    settled.forEach((next, k) => {
+      const { row: i, field: f } = targets[k]!;
+      if (!next.ok) {
+        fail(i, f.qualified, withField(next.error, f.qualified));
+        return;
+      }
+      if (!next.value.changed) return;
+      const c = changeOf(i);
+      const out = next.value.stored;
+      c.set[f.name] = typeof out === 'string' ? { S: out } : { B: out };
+      c.expect[f.name] = items[i]![f.name]!;
+      c.reencrypted++;
+    });
   }
   if (options.indexes === true) {
     const legacyDone = (row: number, field: string): boolean =>

@@ -274,6 +274,33 @@ function behaviour(
       expect(report.rowsExamined).toBe(TENANTS.length * PER_TENANT);
       expect(seconds).toBeGreaterThanOrEqual(0.6);
     });
+
+    it("a shredded tenant's rows never hide a damaged value later in the same chunk", async () => {
+      // t-d (shredded) sorts before t-e (damaged): one chunk holds both.
+      for (const t of ['t-d', 't-e']) {
+        await fs.provisionTenant(t);
+        await insertAccounts(sql, fs, [account(t, 1), account(t, 2)]);
+      }
+      await fs.shredTenant('t-d');
+      await fs.rotateTenantKey('t-e');
+      await sql.query(
+        "UPDATE accounts SET email = (SELECT email FROM accounts WHERE tenant = 't-e' AND id = 2) WHERE tenant = 't-e' AND id = 1",
+      );
+      const err = await runBackfill({
+        sql,
+        fs,
+        model: Account,
+        name: 'shred-then-damage',
+        chunkSize: 5000,
+      }).catch((e: unknown) => e);
+      expect(err).toMatchObject({
+        code: 'ERR_BACKFILL_FAILED',
+        details: { field: 'accounts.email' },
+      });
+      expect((err as Error).cause).toMatchObject({ code: 'ERR_AUTHENTICATION_FAILED' });
+      expect((await backfillStatus(sql, 'shred-then-damage'))?.chunksDone).toBe(0);
+      await sql.query("DELETE FROM accounts WHERE tenant IN ('t-d', 't-e')");
+    });
   });
 }
 

@@ -18,7 +18,7 @@ import {
   type FieldsealErrorCode,
 } from '../../src/index.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
-import { storeContext } from '../../src/client/key-resolver.js';
+import { storeContext } from '../../src/client/keys/provider-context.js';
 import { encodeContext } from '../../src/envelope/context.js';
 import { openValue, parseEnvelope } from '../../src/envelope/envelope.js';
 

@@ -1,6 +1,11 @@
-import type { Fieldseal } from '../../index.js';
-import { BackfillError, isFieldsealError, UnsupportedValueError } from '../../index.js';
-import { inspectEnvelope } from '../../index.js';
+import {
+  BackfillError,
+  inspectEnvelope,
+  isFieldsealError,
+  UnsupportedValueError,
+  type DecryptItem,
+  type Fieldseal,
+} from '../../index.js';
 import type { SqlClient } from '../sql-client.js';
 import { hasKind } from '../../integration/index.js';
 import { columnType, keyParam } from '../repository/repository-columns.js';
@@ -81,11 +86,12 @@ export async function processNextChunk(
         });
       }
       const updates: RowUpdate[] = [];
-      for (const row of pending) {
-        const next = await reencryptRow(fs, target, row, chunk);
+      const nexts = await reencryptRows(fs, target, pending, chunk);
+      pending.forEach((row, i) => {
+        const next = nexts[i]!;
         if (next === 'shredded') rowsShredded++;
         else if (next.size > 0) updates.push({ row, next });
-      }
+      });
       const written = await writeRows(tx, target, updates);
       const missed: RowUpdate[] = [];
       updates.forEach((u, i) => {
@@ -131,49 +137,92 @@ function parseBound(value: unknown, arity: number): unknown[] | null {
 }
 
 /**
- * The row's re-encrypted values that changed (field → new stored value), or `'shredded'` when
- * its tenant's keys are destroyed.
+ * Each row's re-encrypted values that changed (field → new stored value), or `'shredded'` when
+ * its tenant's keys are destroyed. Every envelope of the chunk goes through one
+ * `reencryptManySettled` batch (parsed once, one key fetch per key); legacy plaintext, which
+ * only a field in a declared migration accepts, is converted value by value.
+ * @throws BackfillError naming the field of the first other failure, in row order.
  */
-async function reencryptRow(
+async function reencryptRows(
   fs: Fieldseal,
   target: BackfillTarget,
-  row: Readonly<Record<string, unknown>>,
+  rows: readonly Readonly<Record<string, unknown>>[],
   chunk: number,
-): Promise<Map<TargetField, unknown> | 'shredded'> {
-  const out = new Map<TargetField, unknown>();
-  for (const f of target.fields) {
-    const stored = row[f.name];
-    if (stored === null || stored === undefined) continue;
-    try {
-      const value = await reencryptValue(fs, target, f, row, stored as string | Uint8Array);
-      if (value !== undefined) out.set(f, value);
-    } catch (err) {
-      if (isFieldsealError(err) && err.code === 'ERR_KEY_SHREDDED') return 'shredded';
-      throw new BackfillError(
-        `the backfill stopped in chunk ${chunk} on field ${f.planned.qualified}`,
-        { cause: err, details: { field: f.planned.qualified } },
+): Promise<(Map<TargetField, unknown> | 'shredded')[]> {
+  const out = rows.map(() => new Map<TargetField, unknown>());
+  const slots: { row: number; field: TargetField }[] = [];
+  const items: DecryptItem[] = [];
+  const legacy: { row: number; field: TargetField; stored: string | Buffer }[] = [];
+  rows.forEach((row, r) => {
+    for (const f of target.fields) {
+      const stored = row[f.name];
+      if (stored === null || stored === undefined) continue;
+      const bytes = typeof stored === 'string' ? stored : Buffer.from(stored as Uint8Array);
+      if (inspectEnvelope(bytes) === undefined) {
+        legacy.push({ row: r, field: f, stored: bytes });
+        continue;
+      }
+      slots.push({ row: r, field: f });
+      items.push({ stored: bytes, context: contextFor(target, f, row) });
+    }
+  });
+  const failures: { row: number; field: TargetField; error: unknown }[] = [];
+  const settled = items.length > 0 ? await fs.reencryptManySettled(items) : [];
+  settled.forEach((result, k) => {
+    const { row, field } = slots[k]!;
+    if (!result.ok) failures.push({ row, field, error: result.error });
+    else if (result.value.changed) out[row]!.set(field, result.value.stored);
+  });
+  const shredded = new Set<number>();
+  for (const f of failures) if (isShredded(f.error)) shredded.add(f.row);
+  // The failure that stops the chunk: the first, in row order, of a row not shredded.
+  const blocking = (): { row: number; field: TargetField; error: unknown } | undefined =>
+    failures
+      .filter((f) => !shredded.has(f.row))
+      .reduce<(typeof failures)[number] | undefined>(
+        (a, f) => (a === undefined || f.row < a.row ? f : a),
+        undefined,
       );
+  // Legacy values one by one, in row order, stopping once a failure before the row will stop
+  // the chunk anyway (a bad converter costs one plaintext read, not one per row). A row's
+  // shredded state is final once its own legacy values are done, which is before any later row.
+  for (const { row, field, stored } of legacy) {
+    if (shredded.has(row)) continue;
+    const stop = blocking();
+    if (stop !== undefined && stop.row < row) break;
+    try {
+      out[row]!.set(field, await convertLegacy(fs, target, field, rows[row]!, stored));
+    } catch (error) {
+      failures.push({ row, field, error });
+      if (isShredded(error)) shredded.add(row);
     }
   }
-  return out;
+  const first = blocking();
+  if (first !== undefined) {
+    const field = first.field.planned.qualified;
+    throw new BackfillError(`the backfill stopped in chunk ${chunk} on field ${field}`, {
+      cause: first.error,
+      details: { field },
+    });
+  }
+  return out.map((next, r) => (shredded.has(r) ? 'shredded' : next));
 }
 
-async function reencryptValue(
+const isShredded = (error: unknown): boolean =>
+  isFieldsealError(error) && error.code === 'ERR_KEY_SHREDDED';
+
+/** A legacy plaintext value sealed under the tenant's current key. */
+async function convertLegacy(
   fs: Fieldseal,
   target: BackfillTarget,
   f: TargetField,
   row: Readonly<Record<string, unknown>>,
-  stored: string | Uint8Array,
-): Promise<string | Buffer | undefined> {
+  stored: string | Buffer,
+): Promise<string | Buffer> {
   const context = contextFor(target, f, row);
-  const bytes = typeof stored === 'string' ? stored : Buffer.from(stored);
-  if (inspectEnvelope(bytes) !== undefined) {
-    const { stored: next, changed } = await fs.reencrypt(bytes, context);
-    return changed ? next : undefined;
-  }
   // Legacy plaintext: fs.decrypt returns it (and counts it) only for a field whose policy
   // allows plaintext reads; any other field fails closed here.
-  const raw = await fs.decrypt(bytes, context);
+  const raw = await fs.decrypt(stored, context);
   const typed = f.legacy === undefined ? raw : f.legacy(raw as string | Uint8Array);
   if (!hasKind(f.planned.kind, typed)) {
     throw new UnsupportedValueError(
