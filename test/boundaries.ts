@@ -26,6 +26,8 @@ export const PEER_HOMES: Readonly<Record<string, readonly string[]>> = {
   pkcs11js: ['kms/pkcs11'],
   '@opentelemetry/api': ['opentelemetry'],
   commander: ['cli'],
+  graphql: ['integrations/graphql'],
+  '@graphql-tools/utils': ['integrations/graphql'],
 };
 
 /** The top-level home of a source file: `postgres`, `integrations/kysely`, `client`, … */

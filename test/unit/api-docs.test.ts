@@ -19,6 +19,7 @@ const entryPoints = [
   '../../src/kms/pkcs11/index.ts',
   '../../src/vault/index.ts',
   '../../src/dynamodb/index.ts',
+  '../../src/integrations/graphql/index.ts',
 ].map((p) => fileURLToPath(new URL(p, import.meta.url)));
 
 function undocumentedExports(): { entry: string; missing: string[]; total: number }[] {

@@ -1,0 +1,104 @@
+import type { GraphQLFieldResolver } from 'graphql';
+import type { EncryptionContext } from '../../index.js';
+import {
+  absentError,
+  asRecord,
+  contextOf,
+  hasKind,
+  kindError,
+  ownData,
+  scopeOf,
+} from '../../integration/index.js';
+import type { DecryptBatcher } from './decrypt-batcher.js';
+import type { FieldSpec, ModelBinding } from './field-spec.js';
+import { decryptionError, forbiddenError } from './graphql-errors.js';
+import type { FieldsealGraphQLOptions } from './options.js';
+import type { RequestStates } from './request-state.js';
+
+type Resolver = GraphQLFieldResolver<unknown, unknown>;
+type Args = Record<string, unknown>;
+
+/** A parent's own plain data, read once; an accessor or a non-object is refused. */
+function snapshot(parent: unknown): Readonly<Record<string, unknown>> {
+  if (typeof parent !== 'object' || parent === null) throw new TypeError('parent: not an object');
+  return ownData(parent, () => {
+    throw new TypeError('parent: accessors are not data');
+  });
+}
+
+/** What the field reads when it has no resolver of its own: the parent's own property. */
+const ownProperty =
+  (name: string): Resolver =>
+  (parent) =>
+    snapshot(parent)[name];
+
+/**
+ * Wrap one field's resolver: the scope is checked first (a denied field is never fetched nor
+ * decrypted), then the stored value and its context are read from the parent and queued on
+ * the request's batcher. Failures become `DECRYPTION_ERROR` naming the field and the
+ * fieldseal code; the stored value and plaintext never appear in an error.
+ */
+export function fieldResolver(
+  spec: FieldSpec,
+  original: Resolver | undefined,
+  parentKind: 'stored' | 'decrypted',
+  options: FieldsealGraphQLOptions,
+  states: RequestStates,
+): Resolver {
+  const encrypted = spec.encrypted;
+  const read = original ?? ownProperty(encrypted?.model?.field.name ?? '');
+  return async (parent, args: Args, ctx, info) => {
+    const state = states.of(ctx);
+    const scope = spec.scope;
+    if (scope !== undefined && !state.scopes.has(scope.scope)) {
+      if (scope.onDeny === 'REJECT') return forbiddenError(spec.coordinate);
+      return scope.maskFn !== undefined ? scope.maskFn(snapshot(parent)) : (scope.mask ?? null);
+    }
+    const plain = original ?? ownProperty(info.fieldName);
+    if (encrypted === undefined || parentKind === 'decrypted') {
+      return plain(parent, args, ctx, info);
+    }
+    const model = encrypted.model;
+    let context: EncryptionContext;
+    let stored: unknown;
+    try {
+      context =
+        model === undefined
+          ? options.context!(parent, args, ctx, info)
+          : modelContext(model, parent);
+      stored = await (model === undefined ? plain : read)(parent, args, ctx, info);
+    } catch {
+      // The parent cannot bind a context (no tenant, no key, not an object): fail closed.
+      return decryptionError(spec.coordinate, 'ERR_INVALID_CONTEXT');
+    }
+    return decryptOne(spec, model, stored, context, state.batcher);
+  };
+}
+
+function modelContext(model: ModelBinding, parent: unknown): EncryptionContext {
+  const row = asRecord(model.schema, parent, 'row');
+  return contextOf(model.schema, model.field, scopeOf(model.schema, row));
+}
+
+async function decryptOne(
+  spec: FieldSpec,
+  model: ModelBinding | undefined,
+  stored: unknown,
+  context: EncryptionContext,
+  batcher: DecryptBatcher,
+): Promise<unknown> {
+  if (stored === null || stored === undefined) {
+    const absent = model === undefined ? undefined : absentError(model.field, stored, 'decrypt');
+    return absent === undefined ? null : decryptionError(spec.coordinate, absent.code);
+  }
+  if (typeof stored !== 'string' && !(stored instanceof Uint8Array)) {
+    return decryptionError(spec.coordinate, 'ERR_MALFORMED_CIPHERTEXT');
+  }
+  // fieldseal's own decrypt refuses plaintext unless the field allows plaintext reads.
+  const outcome = await batcher.load({ stored, context });
+  if (!outcome.ok) return decryptionError(spec.coordinate, outcome.reason);
+  if (model !== undefined && !hasKind(model.field.kind, outcome.value)) {
+    return decryptionError(spec.coordinate, kindError(model.field, 'decrypt').code);
+  }
+  return outcome.value;
+}
