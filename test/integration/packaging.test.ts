@@ -37,6 +37,8 @@ const consumerDeps = [
   '@aws-sdk/client-dynamodb',
   '@aws-sdk/lib-dynamodb',
   '@opentelemetry/api',
+  'graphql',
+  '@graphql-tools/utils',
   'pg',
   '@types/pg',
   '@types/node',
@@ -81,6 +83,7 @@ import { AwsKmsCallError, AwsKmsKeyProvider } from 'fieldseal/kms/aws';
 import { VaultKvSecretSource, VaultTransitKeyProvider } from 'fieldseal/kms/vault';
 import { Pkcs11KeyProvider } from 'fieldseal/kms/pkcs11';
 import { createDynamoRepository, DynamoKeyStore } from 'fieldseal/dynamodb';
+import { fieldsealApolloPlugin, fieldsealDirectives, fieldsealSchema, useFieldseal } from 'fieldseal/graphql';
 
 const context: EncryptionContext = { tenant: 'acme', table: 'customers', field: 'ssn', record: 'cus_1' };
 const value: FieldValue = 'x';
@@ -95,6 +98,7 @@ const exported = {
   AwsKmsCallError, AwsKmsKeyProvider, VaultKvSecretSource, VaultTransitKeyProvider,
   Pkcs11KeyProvider, createDynamoRepository, DynamoKeyStore, BatchError, isFieldsealError,
   openFromConfig, readConfig, modelCodec, schemaOf, runRepositoryContract,
+  fieldsealApolloPlugin, fieldsealDirectives, fieldsealSchema, useFieldseal,
 };
 const schema: ModelSchema | undefined = undefined;
 void schema;
