@@ -55,10 +55,14 @@ export function fieldResolver(
       return scope.maskFn !== undefined ? scope.maskFn(snapshot(parent)) : (scope.mask ?? null);
     }
     const plain = original ?? ownProperty(info.fieldName);
-    if (encrypted === undefined || parentKind === 'decrypted') {
-      return plain(parent, args, ctx, info);
-    }
+    if (encrypted === undefined) return plain(parent, args, ctx, info);
     const model = encrypted.model;
+    if (parentKind === 'decrypted') {
+      const value: unknown = await plain(parent, args, ctx, info);
+      return stillSealed(model, value)
+        ? decryptionError(spec.coordinate, 'ERR_UNSUPPORTED_VALUE')
+        : value;
+    }
     let context: EncryptionContext;
     let stored: unknown;
     try {
@@ -73,6 +77,17 @@ export function fieldResolver(
     }
     return decryptOne(spec, model, stored, context, state.batcher);
   };
+}
+
+/**
+ * A record said to be decrypted that still holds an envelope (`fs1:` text, or bytes where the
+ * field is not bytes): a stored row passed by mistake, never sent to the client.
+ */
+function stillSealed(model: ModelBinding | undefined, value: unknown): boolean {
+  if (value === null || value === undefined) return false;
+  if (typeof value === 'string' && value.startsWith('fs1:')) return true;
+  if (model === undefined) return value instanceof Uint8Array;
+  return !hasKind(model.field.kind, value);
 }
 
 function modelContext(model: ModelBinding, parent: unknown): EncryptionContext {
