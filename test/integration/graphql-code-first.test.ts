@@ -184,6 +184,28 @@ describe('fieldseal/graphql on a code-first schema', () => {
     expect(noContext.errors?.length).toBeGreaterThan(0);
   });
 
+  it('a plaintext its scalar cannot serialize is an error that does not echo it', async () => {
+    const [stored] = await storedNotes();
+    const big = 98765432109876543210n;
+    const title = await fs.encrypt(big, {
+      tenant: 'acme',
+      table: 'notes',
+      field: 'title',
+      record: 'n1',
+    });
+    const schema = fieldsealSchema(
+      codeFirst(() => [{ ...stored, title }]),
+      options(),
+    );
+    const result = await run(schema, {}, '{ notes { id title } }');
+    expect(result.errors?.[0]?.extensions).toEqual({
+      code: 'DECRYPTION_ERROR',
+      field: 'Note.title',
+      reason: 'ERR_UNSUPPORTED_VALUE',
+    });
+    expect(JSON.stringify(result.errors)).not.toContain(String(big));
+  });
+
   it('refuses a mistake at setup, naming the field', () => {
     const schema = codeFirst(() => []);
     expect(() => fieldsealSchema(schema, options({ context: undefined }))).toThrow(

@@ -1,4 +1,10 @@
-import type { GraphQLFieldResolver } from 'graphql';
+import {
+  getNamedType,
+  isLeafType,
+  isListType,
+  type GraphQLFieldResolver,
+  type GraphQLOutputType,
+} from 'graphql';
 import type { EncryptionContext } from '../../index.js';
 import {
   absentError,
@@ -61,7 +67,7 @@ export function fieldResolver(
       const value: unknown = await plain(parent, args, ctx, info);
       return stillSealed(model, value)
         ? decryptionError(spec.coordinate, 'ERR_UNSUPPORTED_VALUE')
-        : value;
+        : serializable(spec, value, info.returnType);
     }
     let context: EncryptionContext;
     let stored: unknown;
@@ -75,8 +81,26 @@ export function fieldResolver(
       // The parent cannot bind a context (no tenant, no key, not an object): fail closed.
       return decryptionError(spec.coordinate, 'ERR_INVALID_CONTEXT');
     }
-    return decryptOne(spec, model, stored, context, state.batcher);
+    const value = await decryptOne(spec, model, stored, context, state.batcher);
+    return serializable(spec, value, info.returnType);
   };
+}
+
+/**
+ * A plaintext the field's scalar cannot serialize is an error here, without the value:
+ * graphql-js would otherwise report `String cannot represent value: <the plaintext>`.
+ */
+function serializable(spec: FieldSpec, value: unknown, type: GraphQLOutputType): unknown {
+  const named = getNamedType(type);
+  if (value instanceof Error || value === null || !isLeafType(named) || isListType(type)) {
+    return value;
+  }
+  try {
+    named.serialize(value);
+    return value;
+  } catch {
+    return decryptionError(spec.coordinate, 'ERR_UNSUPPORTED_VALUE');
+  }
 }
 
 /**
