@@ -2,7 +2,8 @@
  * The SDL of fieldseal's directives, to concatenate with your type definitions. `@encrypted`
  * marks a field whose stored value is an envelope (decrypted on read); `@requiresScope` names
  * the scope a caller needs, checked before anything is decrypted. On input fields and
- * arguments `@encrypted` marks values whose coercion errors must not echo them.
+ * arguments `@encrypted` marks values whose coercion errors must not echo them; it does not
+ * encrypt them yet (resolvers receive plaintext and must encrypt before writing).
  *
  * `model` names a model passed in `models` of the options (`field` defaults to the GraphQL
  * field name); without it the options' `context` function supplies the encryption context.

@@ -40,7 +40,8 @@ export interface FieldsealEnvelopPlugin {
  * field before any resolver runs (with `rejectDeniedOperations`), and redacts the values that
  * coercion errors of sensitive variables echo (see {@link sensitiveVariables}; anything else
  * that logs raw variables must redact them too). fieldseal's errors are `GraphQLError`s, so
- * Yoga's error masking keeps them as they are.
+ * Yoga's error masking keeps them as they are. A schema already made by `fieldsealSchema` is
+ * kept as it is, with the options it was made with.
  * @example
  * ```ts
  * import { createServer } from 'node:http';
