@@ -104,7 +104,12 @@ export function fieldSpec(
   return Object.freeze({ coordinate, encrypted, scope });
 }
 
-function binding(
+/**
+ * The model field an `@encrypted` declaration binds (`field` defaults to `fieldName`), or
+ * `undefined` without a model.
+ * @throws via `fail` for an unknown model or a model field that is not encrypted.
+ */
+export function binding(
   raw: Raw,
   fieldName: string,
   options: FieldsealGraphQLOptions,

@@ -2,14 +2,18 @@ import { mapSchema, MapperKind } from '@graphql-tools/utils';
 import { GraphQLSchema, isInterfaceType } from 'graphql';
 import { fieldResolver } from './field-resolver.js';
 import { fieldSpec, type FieldSpec } from './field-spec.js';
+import { argumentsReach, inputEncryptingResolver, inputPlan } from './input-encryption.js';
 import type { FieldsealGraphQLOptions } from './options.js';
 import { FieldsealRuntime, runtimeOf } from './runtime.js';
 import { FieldsealSchemaError } from './setup-error.js';
 
 /**
  * A NEW schema whose `@encrypted` fields decrypt their stored values (one batch per request
- * tick) and whose `@requiresScope` fields check the request's scopes before anything is
- * read; the input schema is not modified. Every graphql-js server accepts the result (Apollo
+ * tick), whose `@requiresScope` fields check the request's scopes before anything is read,
+ * and whose resolvers receive `@encrypted` input fields and arguments ENCRYPTED with their
+ * record's context (one `encryptMany` batch per resolver call; a value that cannot be bound
+ * to its record is an `ENCRYPTION_ERROR` and the resolver is not called). The input schema is
+ * not modified. Every graphql-js server accepts the result (Apollo
  * `new ApolloServer({ schema })`, Yoga, NestJS, Mercurius). Fields are declared with the
  * {@link fieldsealDirectives} in SDL, or `extensions.fieldseal` in code-first schemas.
  *
@@ -46,11 +50,16 @@ export function fieldsealSchema(
   }
   const specs = new Map<string, FieldSpec>();
   const interfaceFields: string[] = [];
+  const inputs = inputPlan(schema, options);
+  const writes = new Set<string>();
   // Check every field first: a mistake refuses the whole schema, nothing half-transformed.
   mapSchema(schema, {
     [MapperKind.OBJECT_FIELD]: (config, fieldName, typeName) => {
       const spec = fieldSpec(schema, typeName, fieldName, config, options);
       if (spec !== undefined) specs.set(spec.coordinate, spec);
+      if (argumentsReach(schema, inputs, typeName, fieldName, config.args, options)) {
+        writes.add(`${typeName}.${fieldName}`);
+      }
       return config;
     },
     [MapperKind.INTERFACE_FIELD]: (config, fieldName, typeName) => {
@@ -64,12 +73,19 @@ export function fieldsealSchema(
   const runtime = new FieldsealRuntime(options, specs);
   const mapped = mapSchema(schema, {
     [MapperKind.OBJECT_FIELD]: (config, fieldName, typeName) => {
-      const spec = specs.get(`${typeName}.${fieldName}`);
-      if (spec === undefined) return config;
+      const coordinate = `${typeName}.${fieldName}`;
+      const spec = specs.get(coordinate);
+      if (spec === undefined && !writes.has(coordinate)) return config;
       const kind = options.parents?.[typeName] ?? 'stored';
+      const read =
+        spec === undefined
+          ? config.resolve
+          : fieldResolver(spec, config.resolve, kind, options, runtime.states);
       return {
         ...config,
-        resolve: fieldResolver(spec, config.resolve, kind, options, runtime.states),
+        resolve: writes.has(coordinate)
+          ? inputEncryptingResolver(coordinate, read, inputs, options)
+          : read,
       };
     },
   });

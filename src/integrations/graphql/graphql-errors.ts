@@ -2,6 +2,8 @@ import { GraphQLError } from 'graphql';
 
 /** `extensions.code` of a failed decryption. */
 export const DECRYPTION_ERROR = 'DECRYPTION_ERROR';
+/** `extensions.code` of a resolver call refused because an encrypted input was not encrypted. */
+export const ENCRYPTION_ERROR = 'ENCRYPTION_ERROR';
 /** `extensions.code` of a field (or operation) refused for a missing scope. */
 export const FORBIDDEN = 'FORBIDDEN';
 
@@ -22,8 +24,24 @@ export function forbiddenError(field: string): GraphQLError {
   });
 }
 
-/** Whether a (formatted or live) error is one of the two this integration makes. */
+/**
+ * The error of a resolver call whose `@encrypted` input could not be encrypted: the resolver
+ * is not called. It names the field, the input coordinate (`UserInput.ssn`,
+ * `Mutation.setSsn(ssn:)`), the argument path and the fieldseal code, never the value.
+ */
+export function encryptionError(
+  field: string,
+  input: string,
+  path: string,
+  reason: string,
+): GraphQLError {
+  return new GraphQLError('Input encryption failed', {
+    extensions: { code: ENCRYPTION_ERROR, field, input, path, reason },
+  });
+}
+
+/** Whether a (formatted or live) error is one of those this integration makes. */
 export function isFieldsealGraphQLError(error: { extensions?: unknown }): boolean {
   const code = (error.extensions as { code?: unknown } | undefined)?.code;
-  return code === DECRYPTION_ERROR || code === FORBIDDEN;
+  return code === DECRYPTION_ERROR || code === FORBIDDEN || code === ENCRYPTION_ERROR;
 }

@@ -19,6 +19,8 @@ export type {
   FieldsealContextFunction,
   FieldsealFieldExtension,
   FieldsealGraphQLOptions,
+  FieldsealInputContextFunction,
+  FieldsealInputRef,
   FieldsealMask,
   FieldsealOnDeny,
 } from './options.js';

@@ -58,6 +58,49 @@ export type FieldsealContextFunction = (
 ) => EncryptionContext;
 
 /**
+ * Which `@encrypted` input an {@link FieldsealInputContextFunction} is asked about.
+ * @example
+ * ```ts
+ * const input: FieldsealInputRef = { input: 'UserInput.ssn', path: 'input[0].ssn', model: 'User' };
+ * ```
+ */
+export interface FieldsealInputRef {
+  /** `Input.field`, or `Type.field(arg:)` for an argument. */
+  readonly input: string;
+  /** Where the value is in the arguments: `input[0].ssn`, `ssn`. */
+  readonly path: string;
+  /** The model of `@encrypted(model: ...)`, or `undefined` without one. */
+  readonly model: string | undefined;
+}
+
+/**
+ * The record an `@encrypted` input belongs to, when the object holding it (the input object,
+ * or the arguments of a scalar argument) does not carry the model's tenant and key fields,
+ * and for `@encrypted` inputs without a model (which must then also return `table` and
+ * `field`: the full encryption context). It receives the plain arguments; return the tenant
+ * and key of the record the value is written to, never another one. Throwing refuses the
+ * call (`ENCRYPTION_ERROR`, `ERR_INVALID_CONTEXT`).
+ * @example
+ * ```ts
+ * const inputContext: FieldsealInputContextFunction = (args, ctx) => ({
+ *   tenant: (ctx as { tenant: string }).tenant,
+ *   record: String(args.id),
+ * });
+ * ```
+ */
+export type FieldsealInputContextFunction = (
+  args: Readonly<Record<string, unknown>>,
+  ctx: unknown,
+  info: GraphQLResolveInfo,
+  input: FieldsealInputRef,
+) => {
+  readonly tenant: string;
+  readonly record: string | readonly string[];
+  readonly table?: string;
+  readonly field?: string;
+};
+
+/**
  * A mask computed without decrypting, from the parent's own plain data (a snapshot: the
  * parent's own enumerable data properties, read once).
  * @example
@@ -86,6 +129,11 @@ export interface FieldsealGraphQLOptions {
   readonly models?: Readonly<Record<string, AnyModel>>;
   /** The context of `@encrypted` fields not bound to a model. */
   readonly context?: FieldsealContextFunction;
+  /**
+   * The record of `@encrypted` inputs whose holder does not carry the model's tenant and key
+   * fields, and of `@encrypted` inputs without a model. Without it such a call is refused.
+   */
+  readonly inputContext?: FieldsealInputContextFunction;
   /** The request's scopes, read once per request (required when any field needs a scope). */
   readonly scopes?: (ctx: unknown) => Iterable<string>;
   /** Masks computed from plain columns, by `Type.field` (a `@requiresScope` with `MASK`). */
