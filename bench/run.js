@@ -565,6 +565,8 @@ async function main() {
   await runRecordBenchmarks();
   await runBackfillBenchmarks();
   await (await import('./dynamodb.js')).runDynamoBenchmarks();
+  // What GraphQL adds per request: 100 users × 3 encrypted fields (issue #14).
+  await (await import('./graphql.js')).runGraphQLBenchmarks();
 
   // Optional machine-readable copy of the throughput medians, to compare runs.
   if (process.env.BENCH_JSON) {
