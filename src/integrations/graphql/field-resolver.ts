@@ -14,12 +14,14 @@ import {
   kindError,
   ownData,
   scopeOf,
+  type ModelSchema,
+  type RecordScope,
 } from '../../integration/index.js';
 import type { DecryptBatcher } from './decrypt-batcher.js';
 import type { FieldSpec, ModelBinding } from './field-spec.js';
 import { decryptionError, forbiddenError } from './graphql-errors.js';
 import type { FieldsealGraphQLOptions } from './options.js';
-import type { RequestStates } from './request-state.js';
+import type { RequestState, RequestStates } from './request-state.js';
 
 type Resolver = GraphQLFieldResolver<unknown, unknown>;
 type Args = Record<string, unknown>;
@@ -75,7 +77,7 @@ export function fieldResolver(
       context =
         model === undefined
           ? options.context!(parent, args, ctx, info)
-          : modelContext(model, parent);
+          : modelContext(model, parent, state);
       stored = await (model === undefined ? plain : read)(parent, args, ctx, info);
     } catch {
       // The parent cannot bind a context (no tenant, no key, not an object): fail closed.
@@ -114,9 +116,24 @@ function stillSealed(model: ModelBinding | undefined, value: unknown): boolean {
   return !hasKind(model.field.kind, value);
 }
 
-function modelContext(model: ModelBinding, parent: unknown): EncryptionContext {
-  const row = asRecord(model.schema, parent, 'row');
-  return contextOf(model.schema, model.field, scopeOf(model.schema, row));
+function modelContext(
+  model: ModelBinding,
+  parent: unknown,
+  state: RequestState,
+): EncryptionContext {
+  const { schema } = model;
+  if (typeof parent !== 'object' || parent === null) {
+    return contextOf(schema, model.field, scopeOf(schema, asRecord(schema, parent, 'row')));
+  }
+  let byModel = state.rowScopes.get(parent);
+  let scope = byModel?.get(schema);
+  if (scope === undefined) {
+    scope = scopeOf(schema, asRecord(schema, parent, 'row'));
+    if (byModel === undefined)
+      state.rowScopes.set(parent, (byModel = new Map<ModelSchema, RecordScope>()));
+    byModel.set(schema, scope);
+  }
+  return contextOf(schema, model.field, scope);
 }
 
 async function decryptOne(

@@ -1,3 +1,4 @@
+import type { ModelSchema, RecordScope } from '../../integration/index.js';
 import { DecryptBatcher } from './decrypt-batcher.js';
 import type { FieldsealGraphQLOptions } from './options.js';
 
@@ -6,6 +7,11 @@ export interface RequestState {
   readonly batcher: DecryptBatcher;
   /** The request's scopes, read once (empty when the scopes function fails: fail closed). */
   readonly scopes: ReadonlySet<string>;
+  /**
+   * Each parent row's tenant and record key, read once per model: a row with several
+   * encrypted fields is snapshotted once, not once per field.
+   */
+  readonly rowScopes: WeakMap<object, Map<ModelSchema, RecordScope>>;
 }
 
 /**
@@ -27,7 +33,11 @@ export class RequestStates {
     }
     let state = this.#states.get(ctx);
     if (state === undefined) {
-      state = { batcher: new DecryptBatcher(this.#options.fs), scopes: this.scopesOf(ctx) };
+      state = {
+        batcher: new DecryptBatcher(this.#options.fs),
+        scopes: this.scopesOf(ctx),
+        rowScopes: new WeakMap(),
+      };
       this.#states.set(ctx, state);
     }
     return state;
