@@ -52,6 +52,11 @@ export {
   type WrittenIndexColumn,
 } from '../blind-index/index-values.js';
 export { TenantSecrets, type SecretSet } from '../blind-index/tenant-secrets.js';
+export type {
+  BlindIndexLookup,
+  BlindIndexSource,
+  BlindIndexWrite,
+} from '../blind-index/blind-index-source.js';
 export { checkVersion, normalizeValue, type ResolvedIndexOptions } from '../blind-index/options.js';
 export type {
   SealedSecret,

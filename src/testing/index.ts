@@ -35,3 +35,7 @@ export { runKeyProviderSuite, type KeyProviderSuiteSetup } from './key-provider-
 export { runKeyStoreSuite } from './key-store-suite.js';
 export { runSecretSourceSuite, type SecretSourceSuiteSetup } from './secret-source-suite.js';
 export { runSealedSecretStorageSuite } from './sealed-secret-storage-suite.js';
+export {
+  runBlindIndexSourceSuite,
+  type BlindIndexSourceSuiteSetup,
+} from './blind-index-source-suite.js';

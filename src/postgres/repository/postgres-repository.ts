@@ -4,10 +4,15 @@ import { schemaOf } from '../../integration/index.js';
 import type { AnyModel, BlindIndexedField, InferRecord, InferStored } from '../../index.js';
 import { decryptRecord, decryptRecords } from '../../index.js';
 import { writtenIndexColumns } from '../../integration/index.js';
-import type { RepositoryBlindIndexOptions } from '../../integration/index.js';
+import type {
+  BlindIndexLookup,
+  BlindIndexSource,
+  BlindIndexWrite,
+  RepositoryBlindIndexOptions,
+} from '../../integration/index.js';
 import { addIndexColumns } from './blind-index-columns.js';
 import { resolvePostgresIndexConfig } from './blind-index-config.js';
-import { lookup } from './blind-index-lookup.js';
+import { lookup, lookupIndexes, writeIndexes } from './blind-index-lookup.js';
 import {
   backfill,
   dropVersion,
@@ -73,7 +78,9 @@ export type { KeyValues };
  * const same = await customers.findBy('acme', 'email', 'Ada@Example.com');
  * ```
  */
-export interface PostgresRepository<M extends AnyModel> {
+export interface PostgresRepository<M extends AnyModel> extends BlindIndexSource {
+  /** The model of the table. */
+  readonly model: M;
   /**
    * `CREATE TABLE IF NOT EXISTS` with one column per field, primary key (tenant, key...);
    * adds each written blind-index column with its (tenant, index) index when missing, and the
@@ -108,6 +115,23 @@ export interface PostgresRepository<M extends AnyModel> {
     field: BlindIndexedField<M>,
     values: readonly string[],
   ): Promise<InferRecord<M>[]>;
+  /**
+   * For queries you write yourself (a GraphQL resolver, a join on a lookup table): the index
+   * column and the index values of `values` in the tenant's read version, and the re-check
+   * each decrypted candidate must pass (`matches`) before it is returned.
+   */
+  lookupIndexes(
+    tenant: string,
+    field: BlindIndexedField<M>,
+    values: readonly string[],
+  ): Promise<BlindIndexLookup>;
+  /**
+   * For rows you write yourself: each write's index columns (every written version) and
+   * values, as `insert` would store them (tenant secrets are created where missing).
+   */
+  writeIndexes(
+    writes: readonly (BlindIndexWrite & { readonly field: BlindIndexedField<M> })[],
+  ): Promise<Readonly<Record<string, string>>[]>;
   /**
    * Write `version` of `field`'s blind index where it is missing (all tenants), in batches
    * paginated by primary key; resumable (`after`), idempotent, and every UPDATE is a
@@ -200,7 +224,14 @@ export function createPostgresRepository<M extends AnyModel>(
     return records;
   };
 
+  const indexed = (): RepositoryContext => {
+    if (ctx.index === undefined)
+      throw new TypeError(`model ${plan.table} has no blind-indexed fields`);
+    return ctx;
+  };
+
   return {
+    model,
     async createTable() {
       const defs = columns.map(
         (c) => `${q(c.name)} ${c.type}${c.field.nullable || c.field.optional ? '' : ' NOT NULL'}`,
@@ -254,6 +285,9 @@ export function createPostgresRepository<M extends AnyModel>(
     async findByAny(tenant, field, values) {
       return found(await lookup(ctx, tenant, field, values));
     },
+
+    lookupIndexes: async (tenant, field, values) => lookupIndexes(indexed(), tenant, field, values),
+    writeIndexes: async (writes) => writeIndexes(indexed(), writes),
 
     backfillBlindIndex: (field, version, opts) => backfill(ctx, field, version, opts),
     blindIndexStatus: (field) => indexStatus(ctx, field),
