@@ -36,6 +36,7 @@ export const fieldsealDirectives = /* GraphQL */ `
     field: String
     allowNonNull: Boolean
   ) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION | ARGUMENT_DEFINITION
+  directive @lookup(model: String!, field: String) on ARGUMENT_DEFINITION
   directive @requiresScope(
     scope: String!
     onDeny: FieldsealOnDeny = REJECT

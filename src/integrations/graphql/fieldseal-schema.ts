@@ -3,6 +3,8 @@ import { GraphQLSchema, isInterfaceType } from 'graphql';
 import { fieldResolver } from './field-resolver.js';
 import { fieldSpec, type FieldSpec } from './field-spec.js';
 import { argumentsReach, inputEncryptingResolver, inputPlan } from './input-encryption.js';
+import { lookupResolver } from './lookup-resolver.js';
+import { lookupSpec, withScopes, type LookupSpec } from './lookup-spec.js';
 import type { FieldsealGraphQLOptions } from './options.js';
 import { FieldsealRuntime, runtimeOf } from './runtime.js';
 import { FieldsealSchemaError } from './setup-error.js';
@@ -12,8 +14,9 @@ import { FieldsealSchemaError } from './setup-error.js';
  * tick), whose `@requiresScope` fields check the request's scopes before anything is read,
  * and whose resolvers receive `@encrypted` input fields and arguments ENCRYPTED with their
  * record's context (one `encryptMany` batch per resolver call; a value that cannot be bound
- * to its record is an `ENCRYPTION_ERROR` and the resolver is not called). The input schema is
- * not modified. Every graphql-js server accepts the result (Apollo
+ * to its record is an `ENCRYPTION_ERROR` and the resolver is not called), and whose `@lookup`
+ * arguments reach resolvers as blind indexes, the rows they return re-checked after
+ * decryption (collisions dropped). The input schema is not modified. Every graphql-js server accepts the result (Apollo
  * `new ApolloServer({ schema })`, Yoga, NestJS, Mercurius). Fields are declared with the
  * {@link fieldsealDirectives} in SDL, or `extensions.fieldseal` in code-first schemas.
  *
@@ -52,11 +55,14 @@ export function fieldsealSchema(
   const interfaceFields: string[] = [];
   const inputs = inputPlan(schema, options);
   const writes = new Set<string>();
+  const lookups = new Map<string, LookupSpec>();
   // Check every field first: a mistake refuses the whole schema, nothing half-transformed.
   mapSchema(schema, {
     [MapperKind.OBJECT_FIELD]: (config, fieldName, typeName) => {
       const spec = fieldSpec(schema, typeName, fieldName, config, options);
       if (spec !== undefined) specs.set(spec.coordinate, spec);
+      const lookup = lookupSpec(schema, typeName, fieldName, config, options);
+      if (lookup !== undefined) lookups.set(lookup.coordinate, lookup);
       if (argumentsReach(schema, inputs, typeName, fieldName, config.args, options)) {
         writes.add(`${typeName}.${fieldName}`);
       }
@@ -70,17 +76,23 @@ export function fieldsealSchema(
     },
   });
   checkInterfaces(schema, specs, interfaceFields);
+  for (const [coordinate, lookup] of lookups) {
+    lookups.set(coordinate, withScopes(lookup, specs.values()));
+  }
   const runtime = new FieldsealRuntime(options, specs);
   const mapped = mapSchema(schema, {
     [MapperKind.OBJECT_FIELD]: (config, fieldName, typeName) => {
       const coordinate = `${typeName}.${fieldName}`;
       const spec = specs.get(coordinate);
-      if (spec === undefined && !writes.has(coordinate)) return config;
+      const lookup = lookups.get(coordinate);
+      if (spec === undefined && lookup === undefined && !writes.has(coordinate)) return config;
       const kind = options.parents?.[typeName] ?? 'stored';
-      const read =
+      const own =
         spec === undefined
           ? config.resolve
           : fieldResolver(spec, config.resolve, kind, options, runtime.states);
+      const read =
+        lookup === undefined ? own : lookupResolver(lookup, own, options, runtime.states);
       return {
         ...config,
         resolve: writes.has(coordinate)

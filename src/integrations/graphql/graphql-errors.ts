@@ -4,6 +4,8 @@ import { GraphQLError } from 'graphql';
 export const DECRYPTION_ERROR = 'DECRYPTION_ERROR';
 /** `extensions.code` of a resolver call refused because an encrypted input was not encrypted. */
 export const ENCRYPTION_ERROR = 'ENCRYPTION_ERROR';
+/** `extensions.code` of a `@lookup` whose blind indexes could not be computed. */
+export const LOOKUP_ERROR = 'LOOKUP_ERROR';
 /** `extensions.code` of a field (or operation) refused for a missing scope. */
 export const FORBIDDEN = 'FORBIDDEN';
 
@@ -40,8 +42,24 @@ export function encryptionError(
   });
 }
 
+/**
+ * The error of a field whose `@lookup` argument could not be turned into blind indexes (no
+ * tenant, a value that is not a string, the tenant's key error such as `ERR_KEY_SHREDDED`):
+ * the resolver is not called. It names the field, the argument and the code, never the value.
+ */
+export function lookupError(field: string, argument: string, reason: string): GraphQLError {
+  return new GraphQLError('Field lookup failed', {
+    extensions: { code: LOOKUP_ERROR, field, argument, reason },
+  });
+}
+
 /** Whether a (formatted or live) error is one of those this integration makes. */
 export function isFieldsealGraphQLError(error: { extensions?: unknown }): boolean {
   const code = (error.extensions as { code?: unknown } | undefined)?.code;
-  return code === DECRYPTION_ERROR || code === FORBIDDEN || code === ENCRYPTION_ERROR;
+  return (
+    code === DECRYPTION_ERROR ||
+    code === FORBIDDEN ||
+    code === ENCRYPTION_ERROR ||
+    code === LOOKUP_ERROR
+  );
 }

@@ -14,6 +14,7 @@ export { fieldsealSchema } from './fieldseal-schema.js';
 export { useFieldseal, type FieldsealEnvelopPlugin } from './envelop-plugin.js';
 export { fieldsealApolloPlugin, type FieldsealApolloPlugin } from './apollo-plugin.js';
 export { sensitiveVariables } from './sensitive-variables.js';
+export type { FieldsealLookupValue } from './lookup-resolver.js';
 export { FieldsealSchemaError } from './setup-error.js';
 export type {
   FieldsealContextFunction,

@@ -14,9 +14,11 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import type { EncryptionContext, FieldValue } from '../../index.js';
+import type { BlindIndexSource } from '../../integration/index.js';
 import {
   absentError,
   asRecord,
+  schemaOf,
   contextOf,
   hasKind,
   kindError,
@@ -44,6 +46,8 @@ interface InputLeaf {
   readonly model: ModelBinding | undefined;
   /** The model name, as `inputContext` is told. */
   readonly modelName: string | undefined;
+  /** The index source of a blind-indexed model field: writes get its index columns. */
+  readonly indexes: BlindIndexSource | undefined;
 }
 
 /**
@@ -82,11 +86,43 @@ function leafOf(
   };
   if (typeof raw !== 'object' || raw === null) fail('invalid @encrypted');
   const model = binding(raw, name, options, fail);
-  return {
-    coordinate,
-    model,
-    modelName: model === undefined ? undefined : (raw.model as string),
-  };
+  const modelName = model === undefined ? undefined : (raw.model as string);
+  let indexes: BlindIndexSource | undefined;
+  if (model?.field.encryption?.blindIndex !== undefined) {
+    // A row written without its index is missing from every lookup: refuse the setup.
+    const sources = options.blindIndexes ?? {};
+    indexes = Object.hasOwn(sources, modelName!) ? sources[modelName!] : undefined;
+    if (indexes === undefined || typeof indexes.writeIndexes !== 'function') {
+      fail(`${model.field.qualified} has a blind index: pass options.blindIndexes.${modelName!}`);
+    }
+    if (schemaOf(indexes!.model) !== model.schema) {
+      fail(`options.blindIndexes.${modelName!} indexes another model`);
+    }
+  }
+  return { coordinate, model, modelName, indexes };
+}
+
+/**
+ * The resolver receives a blind-indexed input's index columns (`email_bidx_v1`) next to it:
+ * a client must not be able to send them itself.
+ * @throws FieldsealSchemaError when the holder declares a field of such a name.
+ */
+function checkIndexNames(
+  holder: string,
+  names: readonly string[],
+  leaves: readonly InputLeaf[],
+): void {
+  for (const leaf of leaves) {
+    if (leaf.indexes === undefined) continue;
+    const column = new RegExp(`^${leaf.model!.field.name}_bidx_v\\d+$`);
+    const clash = names.find((n) => column.test(n));
+    if (clash !== undefined) {
+      throw new FieldsealSchemaError(
+        `${holder}.${clash}`,
+        `the index column of ${leaf.coordinate} is set by fieldseal, not by the client`,
+      );
+    }
+  }
 }
 
 /**
@@ -99,11 +135,16 @@ export function inputPlan(schema: GraphQLSchema, options: FieldsealGraphQLOption
   const leaves = new Map<string, InputLeaf>();
   const inputs = Object.values(schema.getTypeMap()).filter(isInputObjectType);
   for (const type of inputs) {
+    const mine: InputLeaf[] = [];
     for (const f of Object.values(type.getFields())) {
       const coordinate = `${type.name}.${f.name}`;
       const leaf = leafOf(schema, coordinate, f.name, f, options);
-      if (leaf !== undefined) leaves.set(coordinate, leaf);
+      if (leaf !== undefined) {
+        leaves.set(coordinate, leaf);
+        mine.push(leaf);
+      }
     }
+    checkIndexNames(type.name, Object.keys(type.getFields()), mine);
   }
   const reaching = new Set<string>();
   let grew = true;
@@ -140,17 +181,20 @@ export function argumentsReach(
   options: FieldsealGraphQLOptions,
 ): boolean {
   let any = false;
+  const mine: InputLeaf[] = [];
   for (const [name, arg] of Object.entries(args ?? {})) {
     const coordinate = `${typeName}.${fieldName}(${name}:)`;
     const leaf = leafOf(schema, coordinate, name, arg, options);
     if (leaf !== undefined) {
       (plan.leaves as Map<string, InputLeaf>).set(coordinate, leaf);
+      mine.push(leaf);
       any = true;
     } else {
       const named = getNamedType(arg.type);
       if (isInputObjectType(named) && plan.reaching.has(named.name)) any = true;
     }
   }
+  checkIndexNames(`${typeName}.${fieldName}`, Object.keys(args ?? {}), mine);
   return any;
 }
 
@@ -177,6 +221,8 @@ interface Slot {
 class Walk {
   readonly items: { value: FieldValue; context: EncryptionContext }[] = [];
   readonly slots: Slot[] = [];
+  /** Blind-indexed values: their index columns are set next to the envelope. */
+  readonly indexed: { slot: Slot; tenant: string; value: string }[] = [];
 
   constructor(
     private readonly plan: InputPlan,
@@ -244,13 +290,17 @@ class Walk {
     }
     const context = this.context(holder, leaf, path);
     this.items.push({ value: value as FieldValue, context });
-    this.slots.push({
+    const slot: Slot = {
       target: out,
       key,
       leaf,
       path,
       text: model === undefined || model.field.encryption!.storage === 'text',
-    });
+    };
+    this.slots.push(slot);
+    if (leaf.indexes !== undefined) {
+      this.indexed.push({ slot, tenant: context.tenant, value: value as string });
+    }
   }
 
   /**
@@ -325,6 +375,37 @@ function batchFailure(err: unknown): { reason: string; index: number | undefined
 }
 
 /**
+ * Set the index columns of every blind-indexed value next to its envelope (one
+ * `writeIndexes` call per index source); the first failure, else `undefined`.
+ */
+async function addIndexColumns(
+  indexed: readonly { slot: Slot; tenant: string; value: string }[],
+): Promise<{ slot: Slot; reason: string } | undefined> {
+  const bySource = new Map<BlindIndexSource, typeof indexed>();
+  for (const entry of indexed) {
+    const source = entry.slot.leaf.indexes!;
+    bySource.set(source, [...(bySource.get(source) ?? []), entry]);
+  }
+  for (const [source, entries] of bySource) {
+    let columns: Readonly<Record<string, string>>[];
+    try {
+      columns = await source.writeIndexes(
+        entries.map((e) => ({
+          tenant: e.tenant,
+          field: e.slot.leaf.model!.field.name,
+          value: e.value,
+        })),
+      );
+    } catch (err) {
+      const { reason } = batchFailure(err);
+      return { slot: entries[0]!.slot, reason };
+    }
+    entries.forEach((e, i) => Object.assign(e.slot.target, columns[i]));
+  }
+  return undefined;
+}
+
+/**
  * Wrap a resolver whose arguments reach `@encrypted` inputs: every encrypted value of the
  * call is checked (kind, nullability), bound to its record's context and sealed in ONE
  * `fs.encryptManyToBytes` batch (text storage gets the `fs1:` text form); the resolver then
@@ -363,6 +444,15 @@ export function inputEncryptingResolver(
         const bytes = sealed[i]!;
         slot.target[slot.key] = slot.text ? toText(bytes) : bytes;
       });
+    }
+    const failed = await addIndexColumns(walk.indexed);
+    if (failed !== undefined) {
+      return encryptionError(
+        coordinate,
+        failed.slot.leaf.coordinate,
+        failed.slot.path,
+        failed.reason,
+      );
     }
     return resolve(source, next, ctx, info);
   };

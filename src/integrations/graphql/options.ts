@@ -1,5 +1,6 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import type { AnyModel, EncryptionContext, Fieldseal } from '../../index.js';
+import type { BlindIndexSource } from '../../integration/index.js';
 
 /**
  * What a caller without the scope gets: `MASK` (the mask value, `null` by default) or
@@ -30,6 +31,11 @@ export type FieldsealOnDeny = 'MASK' | 'REJECT';
  * ```
  */
 export interface FieldsealFieldExtension {
+  /**
+   * On an argument: match it against a blind-indexed model field (`@lookup`); the resolver
+   * receives the field's blind indexes instead of the value, and its rows are re-checked.
+   */
+  readonly lookup?: { readonly model: string; readonly field?: string };
   readonly encrypted?:
     true | { readonly model?: string; readonly field?: string; readonly allowNonNull?: boolean };
   readonly requiresScope?: {
@@ -134,6 +140,21 @@ export interface FieldsealGraphQLOptions {
    * fields, and of `@encrypted` inputs without a model. Without it such a call is refused.
    */
   readonly inputContext?: FieldsealInputContextFunction;
+  /**
+   * The blind indexes of each model with `@lookup` arguments or blind-indexed `@encrypted`
+   * inputs, by model name: a repository (`createPostgresRepository` implements
+   * `BlindIndexSource`). Writes get the index columns next to the envelope.
+   */
+  readonly blindIndexes?: Readonly<Record<string, BlindIndexSource>>;
+  /**
+   * The tenant of a `@lookup` (from the authenticated request, typically); without it the
+   * arguments must carry the model's tenant field. Throwing refuses the lookup.
+   */
+  readonly lookupTenant?: (
+    args: Readonly<Record<string, unknown>>,
+    ctx: unknown,
+    info: GraphQLResolveInfo,
+  ) => string;
   /** The request's scopes, read once per request (required when any field needs a scope). */
   readonly scopes?: (ctx: unknown) => Iterable<string>;
   /** Masks computed from plain columns, by `Type.field` (a `@requiresScope` with `MASK`). */

@@ -13,11 +13,15 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 
-/** Whether an input field or argument is `@encrypted` (directive or `extensions.fieldseal`). */
+/**
+ * Whether an input field or argument is `@encrypted` or a `@lookup` (directive or
+ * `extensions.fieldseal`): its value is a plaintext of an encrypted field.
+ */
 function isEncrypted(schema: GraphQLSchema, node: GraphQLArgument | GraphQLInputField): boolean {
   if (getDirective(schema, node, 'encrypted') !== undefined) return true;
+  if (getDirective(schema, node, 'lookup') !== undefined) return true;
   const ext = (node.extensions as Record<string, unknown> | null | undefined)?.fieldseal;
-  return typeof ext === 'object' && ext !== null && 'encrypted' in ext;
+  return typeof ext === 'object' && ext !== null && ('encrypted' in ext || 'lookup' in ext);
 }
 
 /** Whether a value of this input type can hold an `@encrypted` input field, at any depth. */
