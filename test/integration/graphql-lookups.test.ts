@@ -1,4 +1,6 @@
 import type { PGlite } from '@electric-sql/pglite';
+import { ApolloServer } from '@apollo/server';
+import { startStandaloneServer } from '@apollo/server/standalone';
 import { parse, type GraphQLSchema } from 'graphql';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -13,6 +15,7 @@ import {
 } from '../../src/index.js';
 import {
   FieldsealSchemaError,
+  fieldsealApolloPlugin,
   fieldsealDirectives,
   fieldsealSchema,
   sensitiveVariables,
@@ -388,6 +391,67 @@ describe('@lookup', () => {
     const { text } = await run(q, { e: { canary: CANARY } }, 'north');
     expect(text).toContain('[REDACTED]');
     expect(text.toLowerCase()).not.toContain('canary');
+  });
+});
+
+describe('on Apollo Server over HTTP (127.0.0.1)', () => {
+  let server: ApolloServer<{ tenant: string; scopes: string[] }>;
+  let url: string;
+  beforeAll(async () => {
+    server = new ApolloServer<{ tenant: string; scopes: string[] }>({
+      schema: fieldsealSchema(baseSchema(), options()),
+      plugins: [fieldsealApolloPlugin()],
+    });
+    ({ url } = await startStandaloneServer(server, {
+      listen: { port: 0, host: '127.0.0.1' },
+      context: async ({ req }) =>
+        Promise.resolve({
+          tenant: String(req.headers['x-tenant'] ?? ''),
+          scopes: String(req.headers['x-scopes'] ?? '')
+            .split(',')
+            .filter(Boolean),
+        }),
+    }));
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  const apollo = async (query: string, variables: object, tenant: string): Promise<string> => {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-tenant': tenant },
+      body: JSON.stringify({ query, variables }),
+    });
+    return res.text();
+  };
+
+  it('writes encrypted inputs with their index, finds them by lookup, re-checks, redacts', async () => {
+    const email = 'Canary.Apollo@Example.COM';
+    const wrote = await apollo(CREATE, { input: { tenant_id: 'north', id: 'a1', email } }, 'north');
+    expect(JSON.parse(wrote)).toEqual({ data: { createPerson: true } });
+    const stored = (await rowsOf("id = 'a1'"))[0] as Record<string, unknown>;
+    expect(stored.email).toMatch(/^fs1:/);
+    expect(typeof stored.email_bidx_v1).toBe('string');
+    expect(JSON.stringify(stored).toLowerCase()).not.toContain('canary');
+    const found = await apollo(
+      'query($e: String!) { byEmail(email: $e) { id email } }',
+      { e: ' canary.apollo@example.com' },
+      'north',
+    );
+    expect(JSON.parse(found)).toEqual({ data: { byEmail: { id: 'a1', email } } });
+    const all = await apollo(
+      'query($e: String!) { everyone(email: $e) { id } }',
+      { e: email },
+      'north',
+    );
+    expect(JSON.parse(all)).toEqual({ data: { everyone: [{ id: 'a1' }] } });
+    const bad = await apollo(
+      'query($e: String!) { byEmail(email: $e) { id } }',
+      { e: { canary: email } },
+      'north',
+    );
+    expect(bad).toContain('[REDACTED]');
+    expect(bad.toLowerCase()).not.toContain('canary');
   });
 });
 

@@ -174,7 +174,8 @@ async function matches(
   checks: readonly Check[],
   state: RequestState,
 ): Promise<boolean> {
-  if (typeof row !== 'object' || row === null) throw new CandidateFailure('ERR_INVALID_CONTEXT');
+  if (row === null || row === undefined) return false; // a null item of a list: not a row
+  if (typeof row !== 'object') throw new CandidateFailure('ERR_INVALID_CONTEXT');
   const snap = ownData(row, () => {
     throw new CandidateFailure('ERR_UNSUPPORTED_VALUE');
   });
