@@ -316,6 +316,31 @@ describe('@lookup', () => {
     expect(allowed.body).toEqual({ data: { bySsn: [{ id: 'n2', ssn: '111-22-3333' }] } });
   });
 
+  it('rejectDeniedOperations refuses an operation passing a lookup the caller may not make', async () => {
+    const strict = makeYoga({ ...options(), rejectDeniedOperations: true });
+    const ask = async (query: string, scopes = ''): Promise<Body> => {
+      const res = await strict.fetch('http://localhost/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-tenant': 'north', 'x-scopes': scopes },
+        body: JSON.stringify({ query }),
+      });
+      return (await res.json()) as Body;
+    };
+    const before = resolverCalls;
+    const denied = await ask('{ byEmail(email: "bea@example.com") { id } bySsn(ssn: "1") { id } }');
+    expect(denied).not.toHaveProperty('data'); // refused before execution, not field by field
+    expect(denied.errors?.[0]?.extensions).toMatchObject({
+      code: 'FORBIDDEN',
+      field: 'Query.bySsn',
+    });
+    await new Promise((r) => setTimeout(r, 100)); // a resolver started would have run by now
+    expect(resolverCalls).toBe(before); // not even byEmail ran
+    const granted = await ask('{ bySsn(ssn: "111-22-3333") { id } }', 'pii:read_ssn');
+    expect(granted).toEqual({ data: { bySsn: [{ id: 'n2' }] } });
+    const open = await ask('{ byEmail(email: "bea@example.com") { id } }');
+    expect(open).toEqual({ data: { byEmail: { id: 'n2' } } });
+  });
+
   it('no tenant: LOOKUP_ERROR, the resolver not called', async () => {
     const before = resolverCalls;
     const { body, text } = await run(

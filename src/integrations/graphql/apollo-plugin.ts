@@ -79,7 +79,7 @@ export function fieldsealApolloPlugin(): FieldsealApolloPlugin {
             rc.schema,
             rc.document,
             rc.operationName,
-            runtime.specs,
+            runtime,
             scopes,
           );
           if (denied.length > 0) {

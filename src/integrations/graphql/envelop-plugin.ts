@@ -67,7 +67,7 @@ export function useFieldseal(options: FieldsealGraphQLOptions): FieldsealEnvelop
           args.schema,
           args.document,
           args.operationName,
-          runtime.specs,
+          runtime,
           runtime.states.scopesOf(args.contextValue),
         );
         if (denied.length > 0) setResultAndStopExecution({ errors: denied.map(forbiddenError) });

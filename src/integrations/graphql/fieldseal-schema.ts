@@ -79,7 +79,7 @@ export function fieldsealSchema(
   for (const [coordinate, lookup] of lookups) {
     lookups.set(coordinate, withScopes(lookup, specs.values()));
   }
-  const runtime = new FieldsealRuntime(options, specs);
+  const runtime = new FieldsealRuntime(options, specs, lookups);
   const mapped = mapSchema(schema, {
     [MapperKind.OBJECT_FIELD]: (config, fieldName, typeName) => {
       const coordinate = `${typeName}.${fieldName}`;

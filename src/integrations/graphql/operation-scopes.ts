@@ -9,7 +9,7 @@ import {
   type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
-import type { FieldSpec } from './field-spec.js';
+import type { FieldsealRuntime } from './runtime.js';
 
 /** The operation to run: the named one, or the only one. */
 function operationOf(
@@ -25,17 +25,20 @@ function operationOf(
 
 /**
  * The `Type.field` coordinates of `REJECT` fields the operation selects (through its
- * fragments too) that the caller's scopes do not grant, found by walking the selection with
- * `TypeInfo` before any resolver runs. A field selected on an interface or union counts for
- * every possible type. `@include`/`@skip` are not evaluated (a conditional field counts).
+ * fragments too) that the caller's scopes do not grant, and of fields whose `@lookup`
+ * arguments it passes without the scopes of the matched field (a lookup is never masked),
+ * found by walking the selection with `TypeInfo` before any resolver runs. A field selected
+ * on an interface or union counts for every possible type. `@include`/`@skip` are not
+ * evaluated (a conditional field counts).
  */
 export function deniedSelections(
   schema: GraphQLSchema,
   document: DocumentNode,
   operationName: string | null | undefined,
-  specs: ReadonlyMap<string, FieldSpec>,
+  runtime: Pick<FieldsealRuntime, 'specs' | 'lookups'>,
   scopes: ReadonlySet<string>,
 ): string[] {
+  const { specs, lookups } = runtime;
   const op = operationOf(document, operationName);
   if (op === undefined) return [];
   const fragments = new Map<string, FragmentDefinitionNode>();
@@ -54,11 +57,14 @@ export function deniedSelections(
           const parent = info.getParentType();
           if (parent === null || parent === undefined) return;
           const types = isAbstractType(parent) ? schema.getPossibleTypes(parent) : [parent];
+          const passed = new Set((node.arguments ?? []).map((a) => a.name.value));
           for (const t of types) {
-            const scope = specs.get(`${t.name}.${node.name.value}`)?.scope;
-            if (scope?.onDeny === 'REJECT' && !scopes.has(scope.scope)) {
-              denied.add(`${t.name}.${node.name.value}`);
-            }
+            const coordinate = `${t.name}.${node.name.value}`;
+            const scope = specs.get(coordinate)?.scope;
+            if (scope?.onDeny === 'REJECT' && !scopes.has(scope.scope)) denied.add(coordinate);
+            const lookup = lookups.get(coordinate);
+            const needs = lookup?.args.filter((a) => passed.has(a.name)).flatMap((a) => a.scopes);
+            if (needs?.some((s) => !scopes.has(s)) === true) denied.add(coordinate);
           }
         },
         FragmentSpread(node) {

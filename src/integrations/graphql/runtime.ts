@@ -1,5 +1,6 @@
 import type { GraphQLSchema } from 'graphql';
 import type { FieldSpec } from './field-spec.js';
+import type { LookupSpec } from './lookup-spec.js';
 import type { FieldsealGraphQLOptions } from './options.js';
 import { RequestStates } from './request-state.js';
 
@@ -13,11 +14,18 @@ const KEY = 'fieldsealRuntime';
 export class FieldsealRuntime {
   readonly options: FieldsealGraphQLOptions;
   readonly specs: ReadonlyMap<string, FieldSpec>;
+  /** The checked `@lookup` arguments by `Type.field`, with the scopes each needs. */
+  readonly lookups: ReadonlyMap<string, LookupSpec>;
   readonly states: RequestStates;
 
-  constructor(options: FieldsealGraphQLOptions, specs: ReadonlyMap<string, FieldSpec>) {
+  constructor(
+    options: FieldsealGraphQLOptions,
+    specs: ReadonlyMap<string, FieldSpec>,
+    lookups: ReadonlyMap<string, LookupSpec>,
+  ) {
     this.options = options;
     this.specs = specs;
+    this.lookups = lookups;
     this.states = new RequestStates(options);
   }
 
