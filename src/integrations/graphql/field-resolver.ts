@@ -116,7 +116,11 @@ function stillSealed(model: ModelBinding | undefined, value: unknown): boolean {
   return !hasKind(model.field.kind, value);
 }
 
-function modelContext(
+/**
+ * The context of a model-bound value of `parent`: its tenant and key are read once per
+ * request and model (cached in the request state), whichever resolver asks first.
+ */
+export function modelContext(
   model: ModelBinding,
   parent: unknown,
   state: RequestState,

@@ -381,10 +381,12 @@ function batchFailure(err: unknown): { reason: string; index: number | undefined
 async function addIndexColumns(
   indexed: readonly { slot: Slot; tenant: string; value: string }[],
 ): Promise<{ slot: Slot; reason: string } | undefined> {
-  const bySource = new Map<BlindIndexSource, typeof indexed>();
+  const bySource = new Map<BlindIndexSource, { slot: Slot; tenant: string; value: string }[]>();
   for (const entry of indexed) {
     const source = entry.slot.leaf.indexes!;
-    bySource.set(source, [...(bySource.get(source) ?? []), entry]);
+    const list = bySource.get(source);
+    if (list === undefined) bySource.set(source, [entry]);
+    else list.push(entry);
   }
   for (const [source, entries] of bySource) {
     let columns: Readonly<Record<string, string>>[];

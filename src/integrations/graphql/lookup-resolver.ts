@@ -1,7 +1,8 @@
 import { defaultFieldResolver, type GraphQLFieldResolver, type GraphQLResolveInfo } from 'graphql';
 import type { BlindIndexLookup } from '../../integration/index.js';
 import { isFieldsealError } from '../../index.js';
-import { asRecord, contextOf, ownData, scopeOf } from '../../integration/index.js';
+import { ownData } from '../../integration/index.js';
+import { modelContext } from './field-resolver.js';
 import { decryptionError, forbiddenError, lookupError } from './graphql-errors.js';
 import type { LookupArg, LookupSpec } from './lookup-spec.js';
 import type { FieldsealGraphQLOptions } from './options.js';
@@ -189,7 +190,8 @@ async function matches(
       if (typeof stored !== 'string' && !(stored instanceof Uint8Array)) {
         throw new CandidateFailure('ERR_MALFORMED_CIPHERTEXT');
       }
-      const context = contextOf(schema, field, scopeOf(schema, asRecord(schema, snap, 'row')));
+      // Fills the request's row cache: the row's own encrypted fields reuse this scope.
+      const context = modelContext(arg.model, row, state);
       const outcome = await state.batcher.load({ stored, context });
       if (!outcome.ok) throw new CandidateFailure(outcome.reason);
       value = outcome.value;
