@@ -1,16 +1,6 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import {
-  PostgresKeyStore,
-  createPostgresRepository,
-  type SqlClient,
-} from '../../src/postgres/index.js';
-import {
-  runRepositoryContract,
-  type RepositoryContractBackend,
-  type RepositoryContractRecord,
-  type RepositoryUnderTest,
-  type StoredValueRef,
-} from '../../src/testing/index.js';
+import { runRepositoryContract } from '../../src/testing/index.js';
+import { postgresBackend } from './postgres-contract-backend.js';
 import { onBothBackends } from './repository-backends.js';
 
 /**
@@ -18,58 +8,6 @@ import { onBothBackends } from './repository-backends.js';
  * (`createPostgresRepository`), on embedded PGlite and on the PostgreSQL server of
  * `FIELDSEAL_TEST_PG_URL`, with the PostgreSQL key store on the same database.
  */
-
-const TABLE = 'contract_records';
-const PAGE = 1000;
-
-/** The contract's backend over one migrated database. */
-function postgresBackend(name: string, sql: () => SqlClient): RepositoryContractBackend {
-  return {
-    name,
-    keyStore: () => new PostgresKeyStore({ sql: sql() }),
-    async open({ model, indexer, fieldseal }) {
-      const db = sql();
-      const make = (fs: Parameters<typeof createPostgresRepository>[0]['fs']) =>
-        createPostgresRepository({ sql: db, fs, model, blindIndex: { indexer } });
-      await make(fieldseal()).createTable();
-      /** Set one column of one row; exactly one row must change. */
-      const set = async (at: StoredValueRef, value: string, params: unknown[]): Promise<void> => {
-        const { rows } = await db.query(
-          `UPDATE ${TABLE} SET "${at.field}" = ${value} WHERE "tenantId" = $1 AND id = $2 RETURNING id`,
-          [at.tenant, at.id, ...params],
-        );
-        if (rows.length !== 1) throw new Error(`no row ${at.tenant}/${at.id}`);
-      };
-      return {
-        repository(fs): RepositoryUnderTest {
-          const repo = make(fs);
-          return {
-            insert: async (records) => {
-              await repo.insert(records);
-            },
-            get: (tenant, id) => repo.get(tenant, [id]),
-            findBy: (tenant, field, value) => repo.findBy(tenant, field, value),
-            all: async (tenant) => {
-              const out: RepositoryContractRecord[] = [];
-              for (let offset = 0; ; offset += PAGE) {
-                const page = await repo.list(tenant, { limit: PAGE, offset });
-                out.push(...page);
-                if (page.length < PAGE) return out;
-              }
-            },
-          };
-        },
-        rawRows: async () => (await db.query(`SELECT * FROM ${TABLE}`)).rows,
-        copyStoredValue: (from, to) =>
-          set(to, `(SELECT "${from.field}" FROM ${TABLE} WHERE "tenantId" = $3 AND id = $4)`, [
-            from.tenant,
-            from.id,
-          ]),
-        writeRawValue: (at, value) => set(at, '$3', [value]),
-      };
-    },
-  };
-}
 
 onBothBackends((backend, sql) => {
   runRepositoryContract(
