@@ -148,7 +148,10 @@ async function decryptOne(
   batcher: DecryptBatcher,
 ): Promise<unknown> {
   if (stored === null || stored === undefined) {
-    const absent = model === undefined ? undefined : absentError(model.field, stored, 'decrypt');
+    // SQL has no "absent": a stored NULL of an optional (not nullable) field is the absent
+    // value, as the repositories read it.
+    const missing = model?.field.optional === true && !model.field.nullable ? undefined : stored;
+    const absent = model === undefined ? undefined : absentError(model.field, missing, 'decrypt');
     return absent === undefined ? null : decryptionError(spec.coordinate, absent.code);
   }
   if (typeof stored !== 'string' && !(stored instanceof Uint8Array)) {
