@@ -23,6 +23,19 @@ export interface BlindIndexLookup {
 }
 
 /**
+ * The index columns of one blind-indexed field: `read` is queried, every column of `written`
+ * is stored with each write (`read` is one of them).
+ * @example
+ * ```ts
+ * const { read, written } = users.indexColumns('email'); // 'email_bidx_v1', ['email_bidx_v1']
+ * ```
+ */
+export interface BlindIndexColumns {
+  readonly read: string;
+  readonly written: readonly string[];
+}
+
+/**
  * One value to index for a write: the record's tenant, the blind-indexed field, its value.
  * @example
  * ```ts
@@ -51,6 +64,13 @@ export interface BlindIndexWrite {
 export interface BlindIndexSource {
   /** The model whose table the indexes belong to. */
   readonly model: AnyModel;
+  /**
+   * The index columns of `field`, known without I/O: the one lookups read and every one a
+   * write stores (two during a rotation). An integration that must shape a statement before
+   * it may await (a Kysely plugin) names the columns with this.
+   * @throws TypeError for a field without a blind index.
+   */
+  indexColumns(field: string): BlindIndexColumns;
   /**
    * The indexes of `values` (at most 1,000) in `tenant`'s blind index of `field`, read
    * version. Never creates a secret: a tenant without one gets no indexes.

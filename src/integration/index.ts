@@ -53,6 +53,7 @@ export {
 } from '../blind-index/index-values.js';
 export { TenantSecrets, type SecretSet } from '../blind-index/tenant-secrets.js';
 export type {
+  BlindIndexColumns,
   BlindIndexLookup,
   BlindIndexSource,
   BlindIndexWrite,

@@ -88,6 +88,10 @@ export function runBlindIndexSourceSuite(
       assert.equal(out.length, 4);
       const columns = Object.keys(out[0]!);
       assert.ok(columns.length >= 1, 'at least the read version is written');
+      const named = made.source.indexColumns(indexed);
+      assert.deepEqual([...named.written].sort(), [...columns].sort(), 'indexColumns().written');
+      assert.ok(named.written.includes(named.read), 'the read column is written');
+      assert.ok(Object.isFrozen(named) && Object.isFrozen(named.written));
       for (const row of out) {
         assert.deepEqual(Object.keys(row), columns);
         for (const c of columns) assert.equal(typeof row[c], 'string');
@@ -107,6 +111,7 @@ export function runBlindIndexSourceSuite(
       ]);
       const q = await made.source.lookupIndexes(a, indexed, [secret, secret]);
       assert.ok(Object.hasOwn(written!, q.column), 'the read column is a written one');
+      assert.equal(q.column, made.source.indexColumns(indexed).read, 'indexColumns().read');
       assert.deepEqual([...q.indexes], [written![q.column]], 'duplicates collapse');
       assert.equal(q.matches(secret), true);
       assert.equal(q.matches('someone.else@example.org'), false);
@@ -143,6 +148,8 @@ export function runBlindIndexSourceSuite(
               get: () => secret,
             }) as never,
           ]),
+        () => Promise.resolve().then(() => made.source.indexColumns(plain)),
+        () => Promise.resolve().then(() => made.source.indexColumns('no_such_field')),
       ];
       for (const [i, call] of bad.entries()) {
         await assert.rejects(call, TypeError, `case ${i} is refused with a TypeError`);

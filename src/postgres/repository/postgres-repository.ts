@@ -3,8 +3,9 @@ import type { SqlClient } from '../sql-client.js';
 import { schemaOf } from '../../integration/index.js';
 import type { AnyModel, BlindIndexedField, InferRecord, InferStored } from '../../index.js';
 import { decryptRecord, decryptRecords } from '../../index.js';
-import { writtenIndexColumns } from '../../integration/index.js';
+import { indexColumn, indexedField, writtenIndexColumns } from '../../integration/index.js';
 import type {
+  BlindIndexColumns,
   BlindIndexLookup,
   BlindIndexSource,
   BlindIndexWrite,
@@ -115,6 +116,8 @@ export interface PostgresRepository<M extends AnyModel> extends BlindIndexSource
     field: BlindIndexedField<M>,
     values: readonly string[],
   ): Promise<InferRecord<M>[]>;
+  /** The index columns of `field`: the one lookups read and every one a write stores. */
+  indexColumns(field: BlindIndexedField<M>): BlindIndexColumns;
   /**
    * For queries you write yourself (a GraphQL resolver, a join on a lookup table): the index
    * column and the index values of `values` in the tenant's read version, and the re-check
@@ -286,6 +289,13 @@ export function createPostgresRepository<M extends AnyModel>(
       return found(await lookup(ctx, tenant, field, values));
     },
 
+    indexColumns(field) {
+      const f = indexedField(indexed().index, field);
+      return Object.freeze({
+        read: indexColumn(field, f.read),
+        written: Object.freeze(f.write.map((v) => indexColumn(field, v))),
+      });
+    },
     lookupIndexes: async (tenant, field, values) => lookupIndexes(indexed(), tenant, field, values),
     writeIndexes: async (writes) => writeIndexes(indexed(), writes),
 
