@@ -20,6 +20,7 @@ export {
   type ContractTestFunctions,
   type RepositoryContractAdapter,
   type RepositoryContractBackend,
+  type RepositoryContractCapabilities,
   type RepositoryContractSetup,
   type RepositoryUnderTest,
   type StoredValueRef,

@@ -83,6 +83,21 @@ export interface RepositoryUnderTest {
   ): Promise<RepositoryContractRecord[]>;
   /** Every record of `tenant`, decrypted (a scan; any order; every page). */
   all(tenant: string): Promise<RepositoryContractRecord[]>;
+  /**
+   * `findBy` for several values at once (an `in` list): the records equal to any of them.
+   * Required when the backend declares `capabilities.findByAny`.
+   */
+  findByAny?(
+    tenant: string,
+    field: ContractIndexedField,
+    values: readonly string[],
+  ): Promise<RepositoryContractRecord[]>;
+  /**
+   * Run `body` in one database transaction, with a repository bound to it; commit when it
+   * resolves, roll back when it throws (and rethrow). Required when the backend declares
+   * `capabilities.transactions`.
+   */
+  transaction?(body: (repository: RepositoryUnderTest) => Promise<void>): Promise<void>;
 }
 
 /**
@@ -110,6 +125,12 @@ export interface RepositoryContractAdapter {
    * `binary` storage (BYTEA, DynamoDB `B`), a string for `text` storage (TEXT, DynamoDB `S`).
    */
   writeRawValue(at: StoredValueRef, value: string | Uint8Array): Promise<void>;
+  /**
+   * Re-encrypt every stored value (and reseal every blind-index secret) of `tenant` under its
+   * active key version, with `fs` (an admin client): the backend's backfill. Required when
+   * the backend declares `capabilities.reencrypt`.
+   */
+  reencryptTenant?(fs: Fieldseal, tenant: string): Promise<void>;
   /** Release what `open` took (called once, after the last case). */
   close?(): Promise<void>;
 }
@@ -134,6 +155,22 @@ export interface RepositoryContractSetup {
 }
 
 /**
+ * The optional parts of the contract a backend takes on: `findByAny` (an `in` lookup equal to
+ * a scan), `transactions` (a rolled-back insert leaves nothing), `reencrypt` (after a key
+ * rotation, a backfill and the old version's retirement, every record still reads and is
+ * still found).
+ * @example
+ * ```ts
+ * const capabilities: RepositoryContractCapabilities = { findByAny: true, transactions: true, reencrypt: true };
+ * ```
+ */
+export interface RepositoryContractCapabilities {
+  readonly findByAny?: boolean;
+  readonly transactions?: boolean;
+  readonly reencrypt?: boolean;
+}
+
+/**
  * A backend for {@link runRepositoryContract}: its name, how to open it (create its table),
  * and optionally the key store the contract's clients use (default: a new `MemoryKeyStore`).
  * @example
@@ -147,6 +184,11 @@ export interface RepositoryContractSetup {
  */
 export interface RepositoryContractBackend {
   readonly name: string;
+  /**
+   * What the backend offers beyond the four operations; each one declared adds its cases
+   * (and the adapter must then implement it). ORM integrations declare all three.
+   */
+  readonly capabilities?: RepositoryContractCapabilities;
   /** The key store behind every client of the contract (called once, before `open`). */
   keyStore?(): KeyStore | Promise<KeyStore>;
   /** Create the model's table (empty or not) and return the adapter. */
@@ -287,6 +329,109 @@ export function runRepositoryContract(
         }
       }
     });
+
+    const capable = backend.capabilities ?? {};
+    /** A declared capability's implementation; a declared one that is missing fails. */
+    const required = <T>(name: string, fn: T | undefined): T => {
+      if (fn === undefined) assert.fail(`the backend declares ${name} but does not implement it`);
+      return fn;
+    };
+
+    // Before any case damages stored values: a backfill may rewrite the whole table.
+    if (capable.reencrypt === true) {
+      test.it(
+        'after a key rotation, a backfill and retiring the old version, every record reads and is found',
+        async () => {
+          const [k] = await tenants('rotated');
+          const records = contractRecords(k!, 0, 8);
+          await seed(records.slice(0, 4));
+          const admin = client(true);
+          const { version } = await admin.rotateTenantKey(k!);
+          await repo(admin).insert(records.slice(4));
+          const adapter = opened();
+          await required('reencrypt', adapter.reencryptTenant?.bind(adapter))(admin, k!);
+          assert.deepStrictEqual(
+            await admin.retireKeyVersions(k!, version),
+            [version - 1],
+            'the old version is retired',
+          );
+          const fresh = repo(client());
+          assert.deepStrictEqual(comparableSet(await fresh.all(k!)), comparableSet(records));
+          const probe = records[1]!.email;
+          assert.deepStrictEqual(
+            comparableSet(await fresh.findBy(k!, 'email', probe)),
+            comparableSet(records.filter((x) => norm.email(x.email) === norm.email(probe))),
+            'findBy() after the rotation',
+          );
+        },
+      );
+    }
+
+    if (capable.transactions === true) {
+      test.it('a transaction commits as a whole; a rolled-back insert leaves nothing', async () => {
+        const [x] = await tenants('transaction');
+        const kept = contractRecords(x!, 0, 3);
+        const lost = contractRecords(x!, 3, 6);
+        const r = repo();
+        const transaction = required('transactions', r.transaction?.bind(r));
+        await transaction(async (t) => {
+          await t.insert(kept);
+          const inside = await t.findBy(x!, 'email', kept[0]!.email);
+          assert.ok(inside.length >= 1, 'a lookup inside the transaction sees its own insert');
+        });
+        const boom = new Error('roll back');
+        await assert.rejects(
+          transaction(async (t) => {
+            await t.insert(lost);
+            assert.equal((await t.all(x!)).length, kept.length + lost.length);
+            throw boom;
+          }),
+          (err) => err === boom,
+        );
+        assert.deepStrictEqual(comparableSet(await r.all(x!)), comparableSet(kept));
+        for (const record of lost) {
+          assert.equal(await r.get(x!, record.id), undefined, `${record.id} was rolled back`);
+        }
+        const dump = storedText(await opened().rawRows());
+        for (const record of lost) {
+          assert.ok(!dump.includes(record.label), `a rolled-back row (${record.id}) is stored`);
+        }
+      });
+    }
+
+    if (capable.findByAny === true) {
+      test.it('an in-list lookup (findByAny) returns exactly what a full scan finds', async () => {
+        const [l] = await tenants('lookup-any');
+        const records = contractRecords(l!, 0, 30);
+        await seed(records);
+        const r = repo();
+        const findByAny = required('findByAny', r.findByAny?.bind(r));
+        const scan = await r.all(l!);
+        let found = 0;
+        for (const f of ['email', 'phone'] as const) {
+          const present = [...new Set(records.flatMap((x) => (x[f] === null ? [] : [x[f]])))];
+          const lists = [
+            present.slice(0, 3),
+            [` ${present[0]!.toUpperCase()} `, 'absent value', present[4]!, present[4]!],
+            ['absent value'],
+            present,
+          ];
+          for (const values of lists) {
+            const want = scan.filter((x) => {
+              const v = x[f];
+              return v !== null && values.some((q) => norm[f](q) === norm[f](v));
+            });
+            found += want.length;
+            assert.deepStrictEqual(
+              comparableSet(await findByAny(l!, f, values)),
+              comparableSet(want),
+              `findByAny(${f}) differs from the scan for ${values.length} values`,
+            );
+          }
+        }
+        assert.ok(found > records.length, 'the lookups found records');
+      });
+    }
 
     test.it('a value moved to another record, field or tenant is refused', async () => {
       const [m, n] = await tenants('moved', 'moved-other');

@@ -322,6 +322,7 @@ onBothBackends((backend, sql) => {
     { describe, it, beforeAll, afterAll },
     {
       ...pg,
+      capabilities: { reencrypt: true },
       async open(setup) {
         const raw = await pg.open(setup);
         return {

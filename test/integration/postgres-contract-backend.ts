@@ -1,6 +1,8 @@
 import {
   PostgresKeyStore,
   createPostgresRepository,
+  resealBlindIndexSecrets,
+  runBackfill,
   type SqlClient,
 } from '../../src/postgres/index.js';
 import type {
@@ -45,6 +47,7 @@ export function postgresBackend(name: string, sql: () => SqlClient): RepositoryC
             },
             get: (tenant, id) => repo.get(tenant, [id]),
             findBy: (tenant, field, value) => repo.findBy(tenant, field, value),
+            findByAny: (tenant, field, values) => repo.findByAny(tenant, field, values),
             all: async (tenant) => {
               const out: RepositoryContractRecord[] = [];
               for (let offset = 0; ; offset += PAGE) {
@@ -62,6 +65,13 @@ export function postgresBackend(name: string, sql: () => SqlClient): RepositoryC
             from.id,
           ]),
         writeRawValue: (at, value) => set(at, '$3', [value]),
+        // The table-wide backfill, then the tenant's blind-index secrets under its new key.
+        async reencryptTenant(fs, tenant) {
+          const report = await runBackfill({ sql: db, fs, model, name: `contract-${tenant}` });
+          if (!report.complete) throw new Error('the backfill did not complete');
+          const resealed = await resealBlindIndexSecrets({ sql: db, fs, tenant });
+          if (resealed.failed !== 0) throw new Error('a blind-index secret was not resealed');
+        },
       };
     },
   };

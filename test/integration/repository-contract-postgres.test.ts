@@ -12,6 +12,9 @@ import { onBothBackends } from './repository-backends.js';
 onBothBackends((backend, sql) => {
   runRepositoryContract(
     { describe, it, beforeAll, afterAll },
-    postgresBackend(`PostgreSQL repository on ${backend}`, sql),
+    {
+      ...postgresBackend(`PostgreSQL repository on ${backend}`, sql),
+      capabilities: { findByAny: true, reencrypt: true },
+    },
   );
 });
