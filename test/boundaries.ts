@@ -28,6 +28,7 @@ export const PEER_HOMES: Readonly<Record<string, readonly string[]>> = {
   commander: ['cli'],
   graphql: ['integrations/graphql'],
   '@graphql-tools/utils': ['integrations/graphql'],
+  kysely: ['integrations/kysely'],
 };
 
 /** The top-level home of a source file: `postgres`, `integrations/kysely`, `client`, … */

@@ -39,6 +39,7 @@ const consumerDeps = [
   '@opentelemetry/api',
   'graphql',
   '@graphql-tools/utils',
+  'kysely',
   'pg',
   '@types/pg',
   '@types/node',
@@ -84,6 +85,7 @@ import { VaultKvSecretSource, VaultTransitKeyProvider } from 'fieldseal/kms/vaul
 import { Pkcs11KeyProvider } from 'fieldseal/kms/pkcs11';
 import { createDynamoRepository, DynamoKeyStore } from 'fieldseal/dynamodb';
 import { fieldsealApolloPlugin, fieldsealDirectives, fieldsealSchema, useFieldseal } from 'fieldseal/graphql';
+import { pgliteDialect, withFieldseal, type ModelTable } from 'fieldseal/kysely';
 
 const context: EncryptionContext = { tenant: 'acme', table: 'customers', field: 'ssn', record: 'cus_1' };
 const value: FieldValue = 'x';
@@ -99,7 +101,10 @@ const exported = {
   Pkcs11KeyProvider, createDynamoRepository, DynamoKeyStore, BatchError, isFieldsealError,
   openFromConfig, readConfig, modelCodec, schemaOf, runRepositoryContract,
   fieldsealApolloPlugin, fieldsealDirectives, fieldsealSchema, useFieldseal,
+  pgliteDialect, withFieldseal,
 };
+const table: ModelTable<never> | undefined = undefined;
+void table;
 const schema: ModelSchema | undefined = undefined;
 void schema;
 const code: FieldsealErrorCode = 'ERR_BATCH_FAILED';

@@ -20,6 +20,7 @@ const entryPoints = [
   '../../src/vault/index.ts',
   '../../src/dynamodb/index.ts',
   '../../src/integrations/graphql/index.ts',
+  '../../src/integrations/kysely/index.ts',
 ].map((p) => fileURLToPath(new URL(p, import.meta.url)));
 
 function undocumentedExports(): { entry: string; missing: string[]; total: number }[] {
