@@ -78,7 +78,7 @@ describe.skipIf(PG_URL === undefined)('examples/kysely on the PostgreSQL server'
       expect(rows).toHaveLength(3);
       const dump = JSON.stringify(rows, (_k, v: unknown) =>
         typeof v === 'object' && v !== null && 'type' in v && v.type === 'Buffer'
-          ? Buffer.from((v as { data: number[] }).data).toString('latin1')
+          ? Buffer.from((v as unknown as { data: number[] }).data).toString('latin1')
           : v,
       );
       for (const ssn of SSNS) expect(dump).not.toContain(ssn);
