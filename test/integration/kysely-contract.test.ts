@@ -10,7 +10,8 @@ import {
   type RepositoryContractRecord,
   type RepositoryUnderTest,
 } from '../../src/testing/index.js';
-import { onKyselyBackends } from './kysely-backends.js';
+import { kyselyDialect } from './kysely-dialect.js';
+import { onOrmBackends } from './orm-backends.js';
 import { postgresBackend } from './postgres-contract-backend.js';
 
 /*
@@ -81,7 +82,7 @@ function kyselyRepository(db: Kysely<Database> | Transaction<Database>): Reposit
   };
 }
 
-onKyselyBackends((name, backend) => {
+onOrmBackends((name, backend) => {
   const raw = postgresBackend(name, () => backend().sql);
   const dbs: Kysely<Database>[] = [];
   afterAll(async () => {
@@ -105,7 +106,7 @@ onKyselyBackends((name, backend) => {
               blindIndex: { indexer: setup.indexer },
             });
             const db = new Kysely<Database>(
-              withFieldseal(backend().dialect(), {
+              withFieldseal(kyselyDialect(backend()), {
                 fs,
                 models: [model],
                 blindIndexes: { [TABLE]: source },

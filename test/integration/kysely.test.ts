@@ -19,7 +19,8 @@ import {
   type PostgresRepository,
 } from '../../src/postgres/index.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
-import { onKyselyBackends, type KyselyBackend } from './kysely-backends.js';
+import { kyselyDialect } from './kysely-dialect.js';
+import { onOrmBackends, type OrmBackend } from './orm-backends.js';
 import { testIndexer } from './repository-backends.js';
 
 /*
@@ -78,7 +79,7 @@ async function refusal(
   throw new Error('expected a refusal, but the query ran');
 }
 
-onKyselyBackends((name, backend) => {
+onOrmBackends((name, backend) => {
   describe(`fieldseal/kysely on ${name}`, () => {
     const provider = new MemoryKeyProvider();
     let fs: Fieldseal;
@@ -92,7 +93,7 @@ onKyselyBackends((name, backend) => {
       open.push(k);
       return k;
     };
-    let b: KyselyBackend;
+    let b: OrmBackend;
 
     beforeAll(async () => {
       b = backend();
@@ -112,7 +113,11 @@ onKyselyBackends((name, backend) => {
       });
       await source.createTable();
       await b.sql.exec('CREATE TABLE IF NOT EXISTS plain_things (id text PRIMARY KEY, label text)');
-      config = withFieldseal(b.dialect(), { fs, models: [User], blindIndexes: { kusers: source } });
+      config = withFieldseal(kyselyDialect(b), {
+        fs,
+        models: [User],
+        blindIndexes: { kusers: source },
+      });
       db = kysely({
         ...config,
         log: (event: LogEvent) => {
@@ -560,7 +565,7 @@ onKyselyBackends((name, backend) => {
       const count = async () => (await b.sql.query('SELECT count(*) AS n FROM kusers')).rows[0]!.n;
       const n = await count();
       // The plugin alone: its pending values refuse to be serialised.
-      const pluginOnly = kysely({ dialect: b.dialect(), plugins: config.plugins });
+      const pluginOnly = kysely({ dialect: kyselyDialect(b), plugins: config.plugins });
       const got = await pluginOnly
         .insertInto('kusers')
         .values(user('acme', 50))
@@ -592,9 +597,9 @@ onKyselyBackends((name, backend) => {
     });
 
     it('setup refuses a blind-indexed model without its index source, and sources of no model', () => {
-      expect(() => withFieldseal(b.dialect(), { fs, models: [User] })).toThrow(/blindIndexes/);
+      expect(() => withFieldseal(kyselyDialect(b), { fs, models: [User] })).toThrow(/blindIndexes/);
       expect(() =>
-        withFieldseal(b.dialect(), {
+        withFieldseal(kyselyDialect(b), {
           fs,
           models: [User],
           blindIndexes: { kusers: source, nothere: source },

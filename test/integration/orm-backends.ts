@@ -1,0 +1,47 @@
+import type { PGlite } from '@electric-sql/pglite';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe } from 'vitest';
+import { fromPGlite, fromPgPool, migrate, type SqlClient } from '../../src/postgres/index.js';
+import { migratedPGlite, PG_URL, serverSchema } from './pg-env.js';
+
+/**
+ * One database for an ORM integration's suite: fieldseal's SQL client, and what the ORM
+ * connects with (the PGlite instance, or a new pool on the server schema).
+ */
+export type OrmBackend =
+  | { readonly sql: SqlClient; readonly kind: 'pglite'; readonly db: PGlite }
+  | { readonly sql: SqlClient; readonly kind: 'server'; pool(): pg.Pool };
+
+/**
+ * Run `suite` on embedded PGlite (always) and on the PostgreSQL server (in a private schema;
+ * skipped, loudly, without `FIELDSEAL_TEST_PG_URL`). Pools made by `pool()` are ended when the
+ * schema is dropped: an ORM must not end them itself.
+ */
+export function onOrmBackends(suite: (name: string, backend: () => OrmBackend) => void): void {
+  describe('PGlite', () => {
+    let backend: OrmBackend;
+    beforeAll(async () => {
+      const db = await migratedPGlite();
+      backend = { sql: fromPGlite(db), kind: 'pglite', db };
+    });
+    afterAll(async () => {
+      if (backend.kind === 'pglite') await backend.db.close();
+    });
+    suite('PGlite', () => backend);
+  });
+
+  describe.skipIf(PG_URL === undefined)('PostgreSQL server', () => {
+    let env: Awaited<ReturnType<typeof serverSchema>>;
+    let backend: OrmBackend;
+    beforeAll(async () => {
+      env = await serverSchema();
+      const sql = fromPgPool(env.pool(4));
+      await migrate(sql);
+      backend = { sql, kind: 'server', pool: () => env.pool(4) };
+    });
+    afterAll(async () => {
+      await env.close();
+    });
+    suite('the PostgreSQL server', () => backend);
+  });
+}
