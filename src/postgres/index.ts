@@ -16,6 +16,7 @@ export { migrate, schemaVersion, SCHEMA_VERSION } from './migrations.js';
 export { enableRowLevelSecurity } from './row-level-security.js';
 export {
   fromPGlite,
+  shareTransactions,
   fromPgPool,
   type PGliteLike,
   type PgPoolClientLike,

@@ -135,12 +135,7 @@ const running = new WeakMap<PGliteLike, AsyncLocalStorage<SqlClient>>();
  * ```
  */
 export function fromPGlite(db: PGliteLike): SqlClient {
-  let als = running.get(db);
-  if (als === undefined) {
-    als = new AsyncLocalStorage<SqlClient>();
-    running.set(db, als);
-  }
-  const context = als;
+  const context = transactionContext(db);
   return {
     query: async <R extends object>(text: string, params?: readonly unknown[]) => {
       const tx = context.getStore();
@@ -164,6 +159,46 @@ export function fromPGlite(db: PGliteLike): SqlClient {
       });
     },
   };
+}
+
+function transactionContext(db: PGliteLike): AsyncLocalStorage<SqlClient> {
+  let als = running.get(db);
+  if (als === undefined) {
+    als = new AsyncLocalStorage<SqlClient>();
+    running.set(db, als);
+  }
+  return als;
+}
+
+/**
+ * The same PGlite database, for an ORM: inside a transaction the ORM opens on it
+ * (`db.transaction(...)`), fieldseal's clients of the database (its key store, a repository's
+ * blind-index secrets) run their statements in that transaction. Without it they would wait
+ * for the transaction to end, from inside it, forever: PGlite has one connection.
+ * @example
+ * ```ts
+ * import { drizzle } from 'drizzle-orm/pglite';
+ * const pglite = await PGlite.create();
+ * const sql = fromPGlite(pglite);                   // fieldseal's key store, repositories
+ * const db = drizzle(shareTransactions(pglite));    // the ORM
+ * ```
+ */
+export function shareTransactions<T extends PGliteLike>(db: T): T {
+  const context = transactionContext(db);
+  const shared = new Proxy(db, {
+    get(target, property) {
+      if (property === 'transaction' && typeof target.transaction === 'function') {
+        return <R>(fn: (tx: PGliteLike) => Promise<R>): Promise<R> =>
+          target.transaction!((tx) => context.run(onPGliteTransaction(tx), () => fn(tx)));
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function'
+        ? (value as (...a: unknown[]) => unknown).bind(target)
+        : value;
+    },
+  });
+  running.set(shared, context);
+  return shared;
 }
 
 /** A client bound to one PGlite transaction object. */
