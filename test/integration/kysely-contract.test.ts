@@ -1,7 +1,6 @@
 import { Kysely, type Transaction } from 'kysely';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { Fieldseal } from '../../src/index.js';
-import { schemaOf } from '../../src/integration/index.js';
 import { withFieldseal, type ModelTable } from '../../src/integrations/kysely/index.js';
 import { createPostgresRepository } from '../../src/postgres/index.js';
 import {
@@ -12,6 +11,7 @@ import {
 } from '../../src/testing/index.js';
 import { kyselyDialect } from './kysely-dialect.js';
 import { onOrmBackends } from './orm-backends.js';
+import { contractRecordOf } from './orm-test-helpers.js';
 import { postgresBackend } from './postgres-contract-backend.js';
 
 /*
@@ -22,7 +22,6 @@ import { postgresBackend } from './postgres-contract-backend.js';
  * touched by the test: the plugin encrypts and decrypts them.
  */
 const model = RepositoryContractModel;
-const plan = schemaOf(model);
 const TABLE = 'contract_records';
 
 interface Database {
@@ -37,27 +36,11 @@ function toRow(record: RepositoryContractRecord): Record<string, unknown> {
   return row;
 }
 
-/** A row's plain columns back to the record (index columns dropped, NULL of optional absent). */
-function fromRow(row: Record<string, unknown>): RepositoryContractRecord {
-  const out: Record<string, unknown> = {};
-  for (const f of plan.fields) {
-    const value = row[f.name];
-    if (value === null && f.optional && !f.nullable) continue;
-    out[f.name] = value;
-  }
-  out.big = BigInt(row.big as string);
-  out.count = Number(row.count);
-  out.raw = Buffer.from(row.raw as Uint8Array);
-  out.binBytes = Buffer.from(out.binBytes as Uint8Array);
-  out.textBytes = Buffer.from(out.textBytes as Uint8Array);
-  return out as unknown as RepositoryContractRecord;
-}
-
 /** The contract's operations as a Kysely user writes them, on a database or a transaction. */
 function kyselyRepository(db: Kysely<Database> | Transaction<Database>): RepositoryUnderTest {
   const rows = (t: string) => db.selectFrom(TABLE).selectAll().where('tenantId', '=', t);
   const read = (found: readonly object[]) =>
-    found.map((r) => fromRow(r as Record<string, unknown>));
+    found.map((r) => contractRecordOf(r as Record<string, unknown>));
   return {
     insert: async (records) => {
       if (records.length === 0) return;

@@ -1,13 +1,7 @@
 import { inspect } from 'node:util';
 import { Kysely, sql, type KyselyConfig, type LogEvent } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createFieldseal,
-  defineModel,
-  field,
-  isFieldsealError,
-  type Fieldseal,
-} from '../../src/index.js';
+import { createFieldseal, defineModel, field, type Fieldseal } from '../../src/index.js';
 import {
   withFieldseal,
   type FieldsealKyselyConfig,
@@ -20,6 +14,7 @@ import {
 } from '../../src/postgres/index.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
 import { kyselyDialect } from './kysely-dialect.js';
+import { collidingValues, refusal } from './orm-test-helpers.js';
 import { onOrmBackends, type OrmBackend } from './orm-backends.js';
 import { testIndexer } from './repository-backends.js';
 
@@ -65,19 +60,6 @@ const user = (tenantId: string, i: number, over: Partial<UserRow> = {}): UserRow
   notes: i % 2 === 0 ? null : Buffer.from(`${CANARY}-notes-${i}`),
   ...over,
 });
-
-/** The fieldseal error of a rejected promise (or fail). */
-async function refusal(
-  promise: Promise<unknown>,
-): Promise<{ code: string; field?: string; message: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    if (!isFieldsealError(err)) throw err;
-    return { code: err.code, field: err.details.field, message: err.message };
-  }
-  throw new Error('expected a refusal, but the query ran');
-}
 
 onOrmBackends((name, backend) => {
   describe(`fieldseal/kysely on ${name}`, () => {
@@ -172,22 +154,7 @@ onOrmBackends((name, backend) => {
 
     it('= and in on a blind-indexed column query the index and re-check collisions', async () => {
       // Find two addresses whose 16-bit indexes collide in this tenant (2,000 candidates).
-      const candidates = Array.from({ length: 2000 }, (_, i) => `c${i}@example.com`);
-      const seen = new Map<string, string>();
-      let pair: [string, string] | undefined;
-      for (let at = 0; at < candidates.length && pair === undefined; at += 1000) {
-        const chunk = candidates.slice(at, at + 1000);
-        const written = await source.writeIndexes(
-          chunk.map((value) => ({ tenant: 'initech', field: 'email' as const, value })),
-        );
-        written.forEach((w, i) => {
-          const other = seen.get(w.email_bidx_v1!);
-          if (other !== undefined && pair === undefined) pair = [other, chunk[i]!];
-          seen.set(w.email_bidx_v1!, chunk[i]!);
-        });
-      }
-      expect(pair).toBeDefined();
-      const [a, c] = pair!;
+      const [a, c] = await collidingValues(source, 'initech', 'email');
       await db
         .insertInto('kusers')
         .values([

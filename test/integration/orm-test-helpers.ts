@@ -1,0 +1,67 @@
+import { isFieldsealError } from '../../src/index.js';
+import type { BlindIndexSource } from '../../src/integration/index.js';
+import { schemaOf } from '../../src/integration/index.js';
+import { RepositoryContractModel, type RepositoryContractRecord } from '../../src/testing/index.js';
+
+/*
+ * What the ORM integrations' suites share: reading a contract row back as a record, the
+ * typed refusal of a call, and two values whose blind indexes collide.
+ */
+
+const plan = schemaOf(RepositoryContractModel);
+
+/**
+ * A contract row an ORM returned (encrypted columns decrypted) back to the record: index
+ * columns dropped, NULL of an optional field absent, numeric and bytes as the record has them.
+ */
+export function contractRecordOf(row: Record<string, unknown>): RepositoryContractRecord {
+  const out: Record<string, unknown> = {};
+  for (const f of plan.fields) {
+    const value = row[f.name];
+    if (value === null && f.optional && !f.nullable) continue;
+    out[f.name] = value;
+  }
+  out.big = BigInt(row.big as string);
+  out.count = Number(row.count);
+  out.raw = Buffer.from(row.raw as Uint8Array);
+  out.binBytes = Buffer.from(out.binBytes as Uint8Array);
+  out.textBytes = Buffer.from(out.textBytes as Uint8Array);
+  return out as unknown as RepositoryContractRecord;
+}
+
+/** The fieldseal error a promise rejects with (anything else is rethrown; resolving fails). */
+export async function refusal(
+  promise: Promise<unknown>,
+): Promise<{ code: string; field?: string; message: string }> {
+  try {
+    await promise;
+  } catch (err) {
+    if (!isFieldsealError(err)) throw err;
+    return { code: err.code, field: err.details.field, message: err.message };
+  }
+  throw new Error('expected a refusal, but the call succeeded');
+}
+
+/**
+ * Two addresses whose 16-bit blind indexes of `field` collide in `tenant` (found among 2,000
+ * candidates: the odds of none are below e^-30).
+ */
+export async function collidingValues(
+  source: BlindIndexSource,
+  tenant: string,
+  field: string,
+): Promise<[string, string]> {
+  const candidates = Array.from({ length: 2000 }, (_, i) => `c${i}@example.com`);
+  const seen = new Map<string, string>();
+  for (let at = 0; at < candidates.length; at += 1000) {
+    const chunk = candidates.slice(at, at + 1000);
+    const written = await source.writeIndexes(chunk.map((value) => ({ tenant, field, value })));
+    for (const [i, w] of written.entries()) {
+      const index = Object.values(w)[0]!;
+      const other = seen.get(index);
+      if (other !== undefined) return [other, chunk[i]!];
+      seen.set(index, chunk[i]!);
+    }
+  }
+  throw new Error('no collision among 2,000 values: is the index 16 bits?');
+}
