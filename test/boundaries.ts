@@ -29,6 +29,7 @@ export const PEER_HOMES: Readonly<Record<string, readonly string[]>> = {
   graphql: ['integrations/graphql'],
   '@graphql-tools/utils': ['integrations/graphql'],
   kysely: ['integrations/kysely'],
+  'drizzle-orm': ['integrations/drizzle'],
 };
 
 /** The top-level home of a source file: `postgres`, `integrations/kysely`, `client`, … */

@@ -21,6 +21,7 @@ const entryPoints = [
   '../../src/dynamodb/index.ts',
   '../../src/integrations/graphql/index.ts',
   '../../src/integrations/kysely/index.ts',
+  '../../src/integrations/drizzle/index.ts',
 ].map((p) => fileURLToPath(new URL(p, import.meta.url)));
 
 function undocumentedExports(): { entry: string; missing: string[]; total: number }[] {

@@ -1,0 +1,272 @@
+import { inspect } from 'node:util';
+import { and, eq, or } from 'drizzle-orm';
+import { pgTable, text } from 'drizzle-orm/pg-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFieldseal, defineModel, field, type Fieldseal } from '../../src/index.js';
+import { sealed, sealTable } from '../../src/integrations/drizzle/index.js';
+import {
+  createPostgresRepository,
+  PostgresKeyStore,
+  type PostgresRepository,
+} from '../../src/postgres/index.js';
+import { MemoryKeyProvider } from '../../src/testing/index.js';
+import { drizzleDb, type DrizzleDb } from './drizzle-db.js';
+import { collidingValues, refusal } from './orm-test-helpers.js';
+import { onOrmBackends, type OrmBackend } from './orm-backends.js';
+import { testIndexer } from './repository-backends.js';
+
+/*
+ * fieldseal/drizzle beyond the repository contract (drizzle-contract.test.ts): sealed columns
+ * refusing plain values at run time, the checks of sealTable, partial selections, forced
+ * blind-index collisions re-checked, lookups under or/not refused, and canaries in errors.
+ * The compile-time refusal of a plain value is in test/unit/drizzle-types.test.ts.
+ */
+const CANARY = 'CANARY-drizzle-51c2';
+
+const User = defineModel({
+  table: 'dusers',
+  tenant: 'tenantId',
+  key: ['id'],
+  fields: {
+    tenantId: field.string(),
+    id: field.string(),
+    name: field.string(),
+    email: field
+      .string()
+      .encrypted()
+      .blindIndex({ bits: 16, normalize: ['trim', 'lowercase'] }),
+    ssn: field.string().encrypted({ storage: 'text' }),
+  },
+});
+
+const dusers = pgTable('dusers', {
+  tenantId: text('tenantId').notNull(),
+  id: text('id').notNull(),
+  name: text('name').notNull(),
+  email: sealed.bytes('email').notNull(),
+  email_bidx_v1: text('email_bidx_v1'),
+  ssn: sealed.text('ssn').notNull(),
+});
+
+const user = (tenantId: string, i: number, email = `user${i}@example.com`) => ({
+  tenantId,
+  id: `${tenantId}-u${i}`,
+  name: `name ${i}`,
+  email,
+  ssn: `${CANARY}-ssn-${tenantId}-${i}`,
+});
+
+onOrmBackends((name, backend) => {
+  describe(`fieldseal/drizzle on ${name}`, () => {
+    let b: OrmBackend;
+    let fs: Fieldseal;
+    let source: PostgresRepository<typeof User>;
+    let db: DrizzleDb;
+    let users: ReturnType<typeof sealTable<typeof dusers, typeof User>>;
+
+    beforeAll(async () => {
+      b = backend();
+      fs = createFieldseal({
+        provider: new MemoryKeyProvider(),
+        keys: { mode: 'store', store: new PostgresKeyStore({ sql: b.sql }), masterKeyId: 'master' },
+        cache: { maxAgeMs: 60_000 },
+        models: [User],
+        admin: true,
+      });
+      for (const t of ['acme', 'globex', 'initech']) await fs.provisionTenant(t);
+      source = createPostgresRepository({
+        sql: b.sql,
+        fs,
+        model: User,
+        blindIndex: { indexer: await testIndexer() },
+      });
+      await source.createTable();
+      db = drizzleDb(b);
+      users = sealTable(fs, dusers, User, { blindIndexes: source });
+    });
+    afterAll(() => fs.close());
+
+    it('encrypts before insert, decrypts a partial select; the table holds envelopes', async () => {
+      await db
+        .insert(dusers)
+        .values(await users.encrypt([user('acme', 1), user('acme', 2), user('globex', 1)]));
+      const partial = await users.decrypt(
+        db
+          .select({ tenantId: dusers.tenantId, id: dusers.id, ssn: dusers.ssn })
+          .from(dusers)
+          .where(eq(dusers.tenantId, 'acme'))
+          .orderBy(dusers.id),
+      );
+      expect(partial).toEqual([
+        { tenantId: 'acme', id: 'acme-u1', ssn: user('acme', 1).ssn },
+        { tenantId: 'acme', id: 'acme-u2', ssn: user('acme', 2).ssn },
+      ]);
+      const raw = (await b.sql.query('SELECT * FROM dusers')).rows;
+      const dump = inspect(raw, { depth: 5, maxStringLength: null });
+      expect(dump).not.toContain(CANARY);
+      expect(raw.every((r) => String(r.ssn).startsWith('fs1:'))).toBe(true);
+      // Without the tenant and key, the context is unknown: refused, naming the column.
+      expect(
+        await refusal(
+          users.decrypt(
+            db.select({ ssn: dusers.ssn }).from(dusers).where(eq(dusers.tenantId, 'acme')),
+          ),
+        ),
+      ).toMatchObject({ code: 'ERR_UNSUPPORTED_OPTION', field: 'dusers.ssn' });
+    });
+
+    it('a plain value written into a sealed column is refused before anything is sent', async () => {
+      const before = (await b.sql.query('SELECT count(*) AS n FROM dusers')).rows[0]!.n;
+      for (const row of [
+        { ...user('acme', 9), email: Buffer.from(`${CANARY}@example.com`), ssn: 'fs1:forged' },
+        { ...user('acme', 9), email: Buffer.from([0xf5, 0x01, 1]), ssn: `${CANARY}-plain` },
+      ]) {
+        const got = await refusal(db.insert(dusers).values(row as never));
+        expect(got.code).toBe('ERR_PLAINTEXT_IN_ENCRYPTED_FIELD');
+        expect(got.message).toMatch(/column (email|ssn)/);
+        expect(got.message).not.toContain(CANARY);
+      }
+      expect((await b.sql.query('SELECT count(*) AS n FROM dusers')).rows[0]!.n).toBe(before);
+    });
+
+    it('eq and inArray query the index; decrypt(query) re-checks collisions', async () => {
+      const [a, c] = await collidingValues(source, 'initech', 'email');
+      await db
+        .insert(dusers)
+        .values(
+          await users.encrypt([
+            user('initech', 1, a),
+            user('initech', 2, c),
+            user('initech', 3, 'x@example.com'),
+          ]),
+        );
+      const query = db
+        .select()
+        .from(dusers)
+        .where(
+          and(
+            eq(dusers.tenantId, 'initech'),
+            await users.eq(dusers.email, ` ${a.toUpperCase()} `, { tenant: 'initech' }),
+          ),
+        );
+      expect(query.toSQL().sql).toContain('"email_bidx_v1" in');
+      expect((await query).length).toBe(2); // the database finds both: one index
+      const found = await users.decrypt(query);
+      expect(found.map((r) => r.id)).toEqual(['initech-u1']);
+      expect(found[0]!.email).toBe(a);
+      const any = await users.decrypt(
+        db
+          .select({ tenantId: dusers.tenantId, id: dusers.id, email: dusers.email })
+          .from(dusers)
+          .where(
+            and(
+              eq(dusers.tenantId, 'initech'),
+              await users.inArray(dusers.email, [c, 'x@example.com', 'nobody@example.com'], {
+                tenant: 'initech',
+              }),
+            ),
+          )
+          .orderBy(dusers.id),
+      );
+      expect(any.map((r) => r.id)).toEqual(['initech-u2', 'initech-u3']);
+      // A lookup under or cannot be re-checked; nor one whose column is not selected.
+      const cond = await users.eq(dusers.email, a, { tenant: 'initech' });
+      expect(
+        await refusal(
+          users.decrypt(
+            db
+              .select()
+              .from(dusers)
+              .where(or(eq(dusers.tenantId, 'initech'), cond)),
+          ),
+        ),
+      ).toMatchObject({ code: 'ERR_UNSUPPORTED_OPTION', field: 'dusers.email' });
+      expect(
+        await refusal(
+          users.decrypt(
+            db
+              .select({ tenantId: dusers.tenantId, id: dusers.id })
+              .from(dusers)
+              .where(
+                and(
+                  eq(dusers.tenantId, 'initech'),
+                  await users.eq(dusers.email, a, { tenant: 'initech' }),
+                ),
+              ),
+          ),
+        ),
+      ).toMatchObject({ code: 'ERR_UNSUPPORTED_OPTION', field: 'dusers.email' });
+      // A tenant with nothing indexed matches nothing.
+      const none = await users.decrypt(
+        db
+          .select()
+          .from(dusers)
+          .where(await users.eq(dusers.email, a, { tenant: 'nobody' })),
+      );
+      expect(none).toEqual([]);
+    });
+
+    it('sealTable checks the table against the model', () => {
+      const plainSsn = pgTable('dusers', {
+        tenantId: text('tenantId').notNull(),
+        id: text('id').notNull(),
+        name: text('name').notNull(),
+        email: sealed.bytes('email').notNull(),
+        email_bidx_v1: text('email_bidx_v1'),
+        ssn: text('ssn').notNull(),
+      });
+      expect(() => sealTable(fs, plainSsn, User, { blindIndexes: source })).toThrow(
+        /column ssn: an encrypted field must be a sealed column/,
+      );
+      const wrongForm = pgTable('dusers', {
+        tenantId: text('tenantId').notNull(),
+        id: text('id').notNull(),
+        name: text('name').notNull(),
+        email: sealed.text('email').notNull(),
+        email_bidx_v1: text('email_bidx_v1'),
+        ssn: sealed.text('ssn').notNull(),
+      });
+      expect(() => sealTable(fs, wrongForm, User, { blindIndexes: source })).toThrow(
+        /column email: storage binary needs sealed.bytes/,
+      );
+      const noIndex = pgTable('dusers', {
+        tenantId: text('tenantId').notNull(),
+        id: text('id').notNull(),
+        name: text('name').notNull(),
+        email: sealed.bytes('email').notNull(),
+        ssn: sealed.text('ssn').notNull(),
+      });
+      expect(() => sealTable(fs, noIndex, User, { blindIndexes: source })).toThrow(/email_bidx_v1/);
+      const extra = pgTable('dusers', {
+        tenantId: text('tenantId').notNull(),
+        id: text('id').notNull(),
+        name: sealed.text('name').notNull(),
+        email: sealed.bytes('email').notNull(),
+        email_bidx_v1: text('email_bidx_v1'),
+        ssn: sealed.text('ssn').notNull(),
+      });
+      expect(() => sealTable(fs, extra, User, { blindIndexes: source })).toThrow(
+        /column name: a sealed column must be an encrypted field/,
+      );
+      expect(() => sealTable(fs, dusers, User)).toThrow(/blindIndexes/);
+      const other = createFieldseal({
+        provider: new MemoryKeyProvider(),
+        keys: { mode: 'embedded', masterKeyId: 'master' },
+        cache: { maxAgeMs: 1000 },
+        fields: { 'dusers.email': { pad: 'bucket-32' } },
+      });
+      expect(() => sealTable(other, dusers, User, { blindIndexes: source })).toThrow();
+      other.close();
+    });
+
+    it('errors never hold the values', async () => {
+      const got = await refusal(
+        users.encrypt([{ ...user('acme', 20), ssn: 42 as unknown as string }]),
+      );
+      expect(got.code).toBe('ERR_BATCH_FAILED');
+      const printed = `${got.message} ${inspect(users, { depth: 6 })}`;
+      expect(printed).not.toContain(CANARY);
+      expect(printed).not.toContain('user20@example.com');
+    });
+  });
+});
