@@ -210,6 +210,26 @@ onOrmBackends((name, backend) => {
       }
     });
 
+    it('builders sharing a query id never read each other plans; explain() works', async () => {
+      const [a, c] = await collidingValues(source, 'acme', 'email');
+      await db
+        .insertInto('kusers')
+        .values([user('acme', 70, { email: a }), user('acme', 71, { email: c })])
+        .execute();
+      const base = db.selectFrom('kusers').selectAll().where('tenantId', '=', 'acme');
+      const lookup = base.where('email', '=', a);
+      const [found, everything] = await Promise.all([lookup.execute(), base.execute()]);
+      expect(found.map((r) => r.id)).toEqual(['acme-u70']);
+      expect(everything.length).toBeGreaterThan(2);
+      const compiled = lookup.compile();
+      await base.execute();
+      expect((await db.executeQuery(compiled)).rows.map((r) => r.id)).toEqual(['acme-u70']);
+      const twice = await Promise.all([lookup.execute(), lookup.execute()]);
+      expect(twice.map((rows) => rows.map((r) => r.id))).toEqual([['acme-u70'], ['acme-u70']]);
+      const plan = await base.where('email', '=', a).explain();
+      expect(plan.length).toBeGreaterThan(0);
+    });
+
     it('an update by key re-encrypts and re-indexes; is null filters', async () => {
       await db
         .insertInto('kusers')
@@ -468,6 +488,157 @@ onOrmBackends((name, backend) => {
           'a reserved output name',
           db.selectFrom('kusers').select('id as __fieldseal_0').where('tenantId', '=', 'acme'),
           undefined,
+        ],
+        // Found by review: raw SQL in every position a value, column or table can take.
+        [
+          'a raw column in set()',
+          db
+            .updateTable('kusers')
+            .set(sql<string>`ssn`, 'PLAIN')
+            .where('tenantId', '=', 'acme')
+            .where('id', '=', 'acme-u30'),
+          undefined,
+        ],
+        [
+          'sql.ref() of the tenant in set()',
+          db
+            .updateTable('kusers')
+            .set(sql.ref('tenantId'), 'globex')
+            .where('tenantId', '=', 'acme')
+            .where('id', '=', 'acme-u30'),
+          undefined,
+        ],
+        [
+          'an envelope copied into a plain column',
+          db
+            .updateTable('kusers')
+            .set({ name: (eb) => eb.ref('ssn') })
+            .where('tenantId', '=', 'acme')
+            .where('id', '=', 'acme-u30'),
+          'kusers.ssn',
+        ],
+        [
+          'a raw table in updateTable()',
+          db
+            .updateTable(sql`kusers`.as('u') as never)
+            .set({ ssn: 'PLAIN' } as never)
+            .where('u.id' as never, '=', 'acme-u30' as never),
+          undefined,
+        ],
+        [
+          'sql.id() as the table',
+          db.updateTable(sql.id('kusers').as('u') as never).set({ ssn: 'PLAIN' } as never),
+          undefined,
+        ],
+        ['a raw table in deleteFrom()', db.deleteFrom(sql`kusers`.as('u') as never), undefined],
+        [
+          'an insert without a column list',
+          db
+            .insertInto('kusers')
+            .expression(
+              sql`values ('acme', 'acme-x1', 'n', 'PLAIN'::bytea, 'PLAIN', null)` as never,
+            ),
+          undefined,
+        ],
+        [
+          'an upsert changing the tenant',
+          db
+            .insertInto('kusers')
+            .values(user('acme', 30))
+            .onConflict((oc) => oc.columns(['tenantId', 'id']).doUpdateSet({ tenantId: 'globex' })),
+          'kusers.tenantId',
+        ],
+        [
+          'an upsert changing the key',
+          db
+            .insertInto('kusers')
+            .values(user('acme', 30))
+            .onConflict((oc) => oc.columns(['tenantId', 'id']).doUpdateSet({ id: 'acme-moved' })),
+          'kusers.id',
+        ],
+        [
+          'raw OR widening an update',
+          db
+            .updateTable('kusers')
+            .set({ ssn: 'X' })
+            .where('tenantId', '=', 'acme')
+            .where('id', '=', 'acme-u30')
+            .where(sql<boolean>`true or true`),
+          'kusers.ssn',
+        ],
+        [
+          'modifyEnd() widening an update',
+          db
+            .updateTable('kusers')
+            .set({ ssn: 'X' })
+            .where('tenantId', '=', 'acme')
+            .where('id', '=', 'acme-u30')
+            .modifyEnd(sql`or true`),
+          'kusers.ssn',
+        ],
+        [
+          'a raw key value widening an update',
+          db
+            .updateTable('kusers')
+            .set({ ssn: 'X' })
+            .where('tenantId', '=', 'acme')
+            .where(sql.ref('id'), '=', sql`id or true`),
+          'kusers.ssn',
+        ],
+        [
+          'a raw encrypted column compared with plaintext',
+          db
+            .selectFrom('kusers')
+            .select('id')
+            .where('tenantId', '=', 'acme')
+            .where(sql<string>`ssn`, '=', 'SECRET-SEARCH'),
+          'kusers.ssn',
+        ],
+        [
+          'a raw function of an encrypted column',
+          db
+            .selectFrom('kusers')
+            .select('id')
+            .where('tenantId', '=', 'acme')
+            .where(sql<number>`length(ssn)`, '>', 10),
+          'kusers.ssn',
+        ],
+        [
+          'a raw selection re-encoding an envelope',
+          db
+            .selectFrom('kusers')
+            .select(sql<string>`encode(email, 'base64')`.as('e'))
+            .where('tenantId', '=', 'acme'),
+          'kusers.email',
+        ],
+        [
+          'a window over a lookup',
+          db
+            .selectFrom('kusers')
+            .select(['id', sql<number>`count(*) over ()`.as('n')])
+            .where('tenantId', '=', 'acme')
+            .where('email', '=', 'user30@example.com'),
+          'kusers.email',
+        ],
+        [
+          'raw OR beside a lookup',
+          db
+            .selectFrom('kusers')
+            .select(['tenantId', 'id'])
+            .where('tenantId', '=', 'acme')
+            .where('email', '=', 'user30@example.com')
+            .where(sql<boolean>`true or true`),
+          'kusers.email',
+        ],
+        [
+          'distinct on beside a lookup',
+          db
+            .selectFrom('kusers')
+            .selectAll()
+            .distinctOn('name')
+            .where('tenantId', '=', 'acme')
+            .where('email', '=', 'user30@example.com'),
+          'kusers.email',
         ],
       ];
       for (const [what, query, column] of cases) {

@@ -2,7 +2,6 @@ import type {
   KyselyPlugin,
   PluginTransformQueryArgs,
   PluginTransformResultArgs,
-  QueryId,
   QueryResult,
   RootOperationNode,
   UnknownRow,
@@ -17,8 +16,14 @@ import type { SealedTables } from './sealed-tables.js';
 export interface SealingState {
   readonly fs: Fieldseal;
   readonly tables: SealedTables;
-  /** Every query the plugin planned, with how to read its rows. */
-  readonly planned: WeakMap<QueryId, ResultPlan | null>;
+  /**
+   * Every root node the plugin returned, with how to read its rows. Keyed by the node, not
+   * the query id: Kysely gives every builder derived from one `selectFrom()` the same id, so
+   * two of them in flight would read each other's plans.
+   */
+  readonly plans: WeakMap<RootOperationNode, ResultPlan | null>;
+  /** The plan of each result the sealing connection returned, for `transformResult`. */
+  readonly results: WeakMap<object, ResultPlan | null>;
 }
 
 /**
@@ -36,12 +41,14 @@ export class FieldsealKyselyPlugin implements KyselyPlugin {
 
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
     const planned = planQuery(args.node, this.#state.tables);
-    this.#state.planned.set(args.queryId, planned.result ?? null);
-    return planned.node;
+    // A node of this call's own, so that its plan is never another execution's.
+    const node = Object.freeze({ ...planned.node }) as RootOperationNode;
+    this.#state.plans.set(node, planned.result ?? null);
+    return node;
   }
 
   async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
-    const plan = this.#state.planned.get(args.queryId) ?? undefined;
+    const plan = this.#state.results.get(args.result) ?? undefined;
     const rows = await readRows(this.#state.fs, plan, args.result.rows);
     return { ...args.result, rows };
   }

@@ -87,7 +87,7 @@ export function withFieldseal(
     throw new TypeError('withFieldseal: expected a Kysely dialect');
   }
   const { fs, tables } = sealedTables(options);
-  const state: SealingState = { fs, tables, planned: new WeakMap() };
+  const state: SealingState = { fs, tables, plans: new WeakMap(), results: new WeakMap() };
   return Object.freeze({
     dialect: new SealingDialect(dialect, state),
     plugins: [new FieldsealKyselyPlugin(state)],

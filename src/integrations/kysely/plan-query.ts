@@ -18,6 +18,7 @@ import {
   columnOf,
   equalities,
   find,
+  hasRaw,
   refuse,
   refuseEncrypted,
   sealedTablesIn,
@@ -71,6 +72,13 @@ const ONCE =
  * @internal
  */
 export function planQuery(node: RootOperationNode, tables: SealedTables): Planned {
+  const planned = plan(node, tables);
+  // EXPLAIN returns the plan's text, not rows: nothing to decrypt (its rows are still scanned).
+  const explained = (node as { readonly explain?: unknown }).explain !== undefined;
+  return explained ? { node: planned.node, result: undefined } : planned;
+}
+
+function plan(node: RootOperationNode, tables: SealedTables): Planned {
   const named = sealedTablesIn(node, tables);
   if (named.length === 0 || DEFINITIONS.has(node.kind)) return { node, result: undefined };
   const table = named[0]!;
@@ -141,6 +149,34 @@ function planSelect(node: SelectQueryNode, t: Target): Planned {
   }
   const where = planWhere(node.where, t, true);
   const read = planSelections(node.selections ?? [], t, where.lookups);
+  const lookup = where.lookups[0];
+  if (lookup !== undefined) {
+    // The database sees candidates, the re-check happens on the rows: anything that computes
+    // over candidates (raw SQL, aggregates, windows, DISTINCT) or widens the WHERE is refused.
+    const computes =
+      hasRaw(node.where) ||
+      (node.selections ?? []).some((sel) =>
+        find(sel, (n) =>
+          n.kind === 'RawNode' || n.kind === 'AggregateFunctionNode' || n.kind === 'OverNode'
+            ? true
+            : undefined,
+        ),
+      ) ||
+      node.distinctOn !== undefined ||
+      node.groupBy !== undefined ||
+      node.having !== undefined ||
+      (node.endModifiers ?? []).length > 0 ||
+      (node.frontModifiers ?? []).some(
+        (m) => (m as unknown as { modifier?: string }).modifier === 'Distinct' || hasRaw(m),
+      );
+    if (computes) {
+      refuse(
+        t.table,
+        lookup.field.name,
+        'a blind-index lookup finds candidates that are re-checked row by row: raw SQL, aggregates, windows, DISTINCT, GROUP BY and modifiers cannot be combined with it; select the rows, then compute',
+      );
+    }
+  }
   if (read.added) {
     const aggregate = (node.selections ?? []).some(
       (sel) => find(sel, (n) => (n.kind === 'AggregateFunctionNode' ? true : undefined)) === true,
@@ -193,6 +229,13 @@ function planInsert(node: InsertQueryNode, t: Target): Planned {
   const onConflict = planOnConflict(node.onConflict, t);
   refuseRest(node, ['into', 'columns', 'values', 'returning', 'onConflict'], t);
   const base = { ...node, returning, onConflict };
+  if (node.values !== undefined && node.columns === undefined) {
+    refuse(
+      table,
+      undefined,
+      'an insert must name its columns: without them, PostgreSQL fills the encrypted columns by position',
+    );
+  }
   if (node.values?.kind !== 'ValuesNode') {
     const encrypted = columns.find((c) => table.encrypted.has(c));
     if (encrypted !== undefined) {
@@ -253,7 +296,13 @@ function planUpdate(node: UpdateQueryNode, t: Target): Planned {
   const set = new Map<string, Cell>();
   for (const u of updates) {
     const column = columnOf(u.column, t);
-    if (column === undefined) continue;
+    if (column === undefined) {
+      return refuse(
+        table,
+        undefined,
+        'an update must name each column it sets (set({ column: value })), not an SQL expression',
+      );
+    }
     if (column === schema.tenant || schema.key.includes(column)) {
       refuse(
         table,
@@ -269,6 +318,19 @@ function planUpdate(node: UpdateQueryNode, t: Target): Planned {
     set.set(column, cellOf(u.value));
   }
   const where = planWhere(node.where, t, false);
+  const writesEncrypted = [...set.keys()].find((c) => table.encrypted.has(c));
+  if (
+    writesEncrypted !== undefined &&
+    (hasRaw(node.where) ||
+      (node.endModifiers ?? []).length > 0 ||
+      (node.with !== undefined && hasRaw(node.with)))
+  ) {
+    refuse(
+      table,
+      writesEncrypted,
+      'raw SQL in the WHERE (or after it) of an update of an encrypted column could widen it past the one record its values are bound to',
+    );
+  }
   const key = equalities(node.where?.where, t);
   const { indexed, columns: indexColumns } = indexColumnsOf(table, set.keys());
   const writes = table.source === undefined ? undefined : new IndexWrites(table.source);

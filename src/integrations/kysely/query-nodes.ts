@@ -71,11 +71,40 @@ export function sealedTablesIn(node: OperationNode, tables: SealedTables): Seale
       if (t !== undefined) out.push(t);
     } else if (n.kind === 'ReferenceNode') {
       stack.push((n as ReferenceNode).column);
+    } else if (n.kind === 'ColumnNode') {
+      // a column's name is not a table's
+    } else if (n.kind === 'AliasNode') {
+      stack.push((n as unknown as { node: OperationNode }).node);
+    } else if (n.kind === 'IdentifierNode') {
+      // `sql.id('users')`: an identifier may name a table
+      const t = tables.get((n as unknown as { name: string }).name);
+      if (t !== undefined) out.push(t);
+    } else if (n.kind === 'RawNode') {
+      // Raw SQL inside a builder query: its text may name a table.
+      const text = rawText(n);
+      for (const t of tables.values()) if (mentions(text, t.name)) out.push(t);
+      stack.push(...children(n));
     } else {
       stack.push(...children(n));
     }
   }
   return out;
+}
+
+/** The SQL text of a raw node's fragments. */
+function rawText(node: OperationNode): string {
+  return ((node as unknown as { sqlFragments?: readonly string[] }).sqlFragments ?? []).join(' ');
+}
+
+/** Whether SQL text names `identifier` as a word (quoted or not, any case). */
+function mentions(text: string, identifier: string): boolean {
+  const escaped = identifier.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(^|[^A-Za-z0-9_$])${escaped}($|[^A-Za-z0-9_$])`, 'i').test(text);
+}
+
+/** Whether a node holds raw SQL anywhere. */
+export function hasRaw(node: OperationNode | undefined): boolean {
+  return find(node, (n) => (n.kind === 'RawNode' ? true : undefined)) === true;
 }
 
 /** The first encrypted column of `table` that `node` mentions anywhere (fail closed: any table). */
@@ -84,6 +113,12 @@ export function encryptedColumnIn(
   table: SealedTable,
 ): string | undefined {
   return find(node, (n) => {
+    if (n.kind === 'RawNode') {
+      // Raw SQL naming an encrypted column (fail closed: a word match, quoted or not).
+      const text = rawText(n);
+      for (const name of table.encrypted.keys()) if (mentions(text, name)) return name;
+      return undefined;
+    }
     if (n.kind !== 'ColumnNode') return undefined;
     const name = (n as unknown as { column: { name: string } }).column.name;
     return table.encrypted.has(name) ? name : undefined;

@@ -1,4 +1,10 @@
-import { BatchError, type Fieldseal, type FieldsealError, type DecryptItem } from '../../index.js';
+import {
+  BatchError,
+  UnsupportedOptionError,
+  type Fieldseal,
+  type FieldsealError,
+  type DecryptItem,
+} from '../../index.js';
 import {
   absentError,
   contextOf,
@@ -29,7 +35,11 @@ export async function readRows(
   const kept =
     plan === undefined || plan.rechecks.length === 0
       ? out
-      : out.filter((row) => plan.rechecks.every((r) => r.lookup.matches(row[r.output])));
+      : out.filter((row) =>
+          plan.rechecks.every(
+            (r) => row[plan.tenant] === r.lookup.tenant && r.lookup.matches(row[r.output]),
+          ),
+        );
   const read = new Set(plan?.outputs.map((o) => o.name));
   for (const row of kept) {
     for (const name of plan?.hidden ?? []) delete row[name];
@@ -48,7 +58,15 @@ async function decryptOutputs(fs: Fieldseal, plan: ResultPlan, rows: Row[]): Pro
   rows.forEach((row, index) => {
     const source: Record<string, unknown> = { [schema.tenant]: row[plan.tenant] };
     schema.key.forEach((k, i) => (source[k] = row[plan.key[i]!]));
-    const scope = scopeOf(schema, source);
+    let scope: ReturnType<typeof scopeOf>;
+    try {
+      scope = scopeOf(schema, source);
+    } catch {
+      throw new UnsupportedOptionError(
+        `table ${schema.table}: a row's ${schema.tenant} or key is not a string or number: it cannot be the encryption context of its values`,
+        { details: { field: `${schema.table}.${schema.tenant}` } },
+      );
+    }
     for (const { name, field } of plan.outputs) {
       const value = row[name];
       if (value === null || value === undefined) {

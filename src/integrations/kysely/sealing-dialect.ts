@@ -12,6 +12,7 @@ import type {
 } from 'kysely';
 import { UnsupportedOptionError } from '../../index.js';
 import type { SealingState } from './fieldseal-plugin.js';
+import type { ResultPlan } from './read-plan.js';
 import { resolveParameters } from './pending.js';
 import { sealedTablesIn } from './query-nodes.js';
 
@@ -34,26 +35,40 @@ class SealingConnection implements DatabaseConnection {
     this.#state = state;
   }
 
-  async #prepare(compiled: CompiledQuery): Promise<CompiledQuery> {
-    if (!this.#state.planned.has(compiled.queryId)) {
+  /** The statement with its pending values sealed, and the plan of its rows. */
+  async #prepare(
+    compiled: CompiledQuery,
+  ): Promise<{ query: CompiledQuery; plan: ResultPlan | null | undefined }> {
+    const plan = this.#state.plans.get(compiled.query);
+    if (plan === undefined) {
       const named = sealedTablesIn(compiled.query, this.#state.tables);
-      if (named.length > 0) {
+      if (named.length > 0 && compiled.query.kind !== 'RawNode') {
         throw new UnsupportedOptionError(`table ${named[0]!.name}: ${UNPLANNED}`);
       }
     }
     const parameters = await resolveParameters(this.#state.fs, compiled.parameters);
-    return parameters === compiled.parameters ? compiled : { ...compiled, parameters };
+    return {
+      query: parameters === compiled.parameters ? compiled : { ...compiled, parameters },
+      plan,
+    };
   }
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
-    return this.inner.executeQuery<R>(await this.#prepare(compiled));
+    const { query, plan } = await this.#prepare(compiled);
+    const result = await this.inner.executeQuery<R>(query);
+    if (plan !== undefined) this.#state.results.set(result, plan);
+    return result;
   }
 
   async *streamQuery<R>(
     compiled: CompiledQuery,
     chunkSize?: number,
   ): AsyncIterableIterator<QueryResult<R>> {
-    yield* this.inner.streamQuery<R>(await this.#prepare(compiled), chunkSize);
+    const { query, plan } = await this.#prepare(compiled);
+    for await (const chunk of this.inner.streamQuery<R>(query, chunkSize)) {
+      if (plan !== undefined) this.#state.results.set(chunk, plan);
+      yield chunk;
+    }
   }
 }
 

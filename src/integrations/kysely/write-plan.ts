@@ -153,10 +153,20 @@ export function planOnConflict(
   const added: ColumnUpdateNode[] = [];
   for (const u of updates) {
     const column = columnOf(u.column, target);
-    if (column !== undefined && table.indexColumns.has(column)) {
+    if (column === undefined) {
+      refuse(table, undefined, 'an upsert must name each column it sets, not an SQL expression');
+    }
+    if (column === schema.tenant || schema.key.includes(column)) {
+      refuse(
+        table,
+        column,
+        "a record's tenant and key are bound into its encrypted values: an upsert may not change them",
+      );
+    }
+    if (table.indexColumns.has(column)) {
       refuse(table, column, 'index columns are written by fieldseal, never by hand');
     }
-    const field = column === undefined ? undefined : table.encrypted.get(column);
+    const field = table.encrypted.get(column);
     if (field === undefined) {
       refuseEncrypted(
         u.value,
