@@ -1,9 +1,9 @@
 import { inspect } from 'node:util';
-import { and, eq, or } from 'drizzle-orm';
+import { and, eq, inArray, or, sql } from 'drizzle-orm';
 import { pgTable, text } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFieldseal, defineModel, field, type Fieldseal } from '../../src/index.js';
-import { sealed, sealTable } from '../../src/integrations/drizzle/index.js';
+import { sealed, sealedCheckConstraints, sealTable } from '../../src/integrations/drizzle/index.js';
 import {
   createPostgresRepository,
   PostgresKeyStore,
@@ -11,7 +11,7 @@ import {
 } from '../../src/postgres/index.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
 import { drizzleDb, type DrizzleDb } from './drizzle-db.js';
-import { collidingValues, refusal } from './orm-test-helpers.js';
+import { collidingValues, crossTenantCollision, refusal } from './orm-test-helpers.js';
 import { onOrmBackends, type OrmBackend } from './orm-backends.js';
 import { testIndexer } from './repository-backends.js';
 
@@ -81,6 +81,7 @@ onOrmBackends((name, backend) => {
         blindIndex: { indexer: await testIndexer() },
       });
       await source.createTable();
+      for (const statement of sealedCheckConstraints(dusers)) await b.sql.exec(statement);
       db = drizzleDb(b);
       users = sealTable(fs, dusers, User, { blindIndexes: source });
     });
@@ -204,6 +205,128 @@ onOrmBackends((name, backend) => {
           .where(await users.eq(dusers.email, a, { tenant: 'nobody' })),
       );
       expect(none).toEqual([]);
+    });
+
+    it('what the column types cannot see, the CHECK constraints refuse; envelope look-alikes too', async () => {
+      await db.insert(dusers).values(await users.encrypt([user('globex', 30)]));
+      const before = await b.sql.query(`SELECT ssn, name FROM dusers WHERE id = 'globex-u30'`);
+      for (const set of [
+        { ssn: sql`'PLAIN-SQL'` },
+        { ssn: dusers.name },
+        { email: sql`'PLAIN'::bytea` },
+      ]) {
+        await expect(
+          db
+            .update(dusers)
+            .set(set as never)
+            .where(eq(dusers.id, 'globex-u30')),
+        ).rejects.toThrow();
+      }
+      expect(
+        (await b.sql.query(`SELECT ssn, name FROM dusers WHERE id = 'globex-u30'`)).rows,
+      ).toEqual(before.rows);
+      for (const row of [
+        { ...user('acme', 31), ssn: 'fs1:PLAIN-PREFIX' },
+        {
+          ...user('acme', 32),
+          email: Buffer.concat([Buffer.from([0xf5, 0x01]), Buffer.from(CANARY)]),
+        },
+      ]) {
+        const values = { ...(await users.encrypt([user('acme', 33)]))[0]!, ...row, id: row.id };
+        const got = await refusal(db.insert(dusers).values(values as never));
+        expect(got.code).toBe('ERR_PLAINTEXT_IN_ENCRYPTED_FIELD');
+      }
+    });
+
+    it('a lookup is re-checked only where it can be: subqueries, other tables, or-joins refused; tenant held', async () => {
+      await db
+        .insert(dusers)
+        .values(
+          await users.encrypt([
+            user('acme', 40, 'same@example.com'),
+            user('globex', 40, 'same@example.com'),
+          ]),
+        );
+      const cond = await users.eq(dusers.email, 'same@example.com', { tenant: 'acme' });
+      // A value with the same index in both tenants: without a tenant filter (or with another
+      // tenant's), the database returns both rows; the other tenant's is never an answer.
+      const shared = await crossTenantCollision(source, 'acme', 'globex', 'email');
+      await db
+        .insert(dusers)
+        .values(await users.encrypt([user('acme', 41, shared), user('globex', 41, shared)]));
+      const both = await users.eq(dusers.email, shared, { tenant: 'acme' });
+      expect((await db.select().from(dusers).where(both)).length).toBe(2);
+      expect((await users.decrypt(db.select().from(dusers).where(both))).map((r) => r.id)).toEqual([
+        'acme-u41',
+      ]);
+      expect(
+        await users.decrypt(
+          db
+            .select()
+            .from(dusers)
+            .where(and(eq(dusers.tenantId, 'globex'), both)),
+        ),
+      ).toEqual([]);
+      const sub = db
+        .select()
+        .from(dusers)
+        .where(and(eq(dusers.tenantId, 'acme'), cond))
+        .as('sq');
+      const inSub = db
+        .select({ id: dusers.id })
+        .from(dusers)
+        .where(and(eq(dusers.tenantId, 'acme'), cond));
+      const twin = pgTable('dusers', {
+        tenantId: text('tenantId').notNull(),
+        id: text('id').notNull(),
+        name: text('name').notNull(),
+        email: sealed.bytes('email').notNull(),
+        email_bidx_v1: text('email_bidx_v1'),
+        ssn: sealed.text('ssn').notNull(),
+      });
+      const twinUsers = sealTable(fs, twin, User, { blindIndexes: source });
+      const twinCond = await twinUsers.eq(twin.email, 'same@example.com', { tenant: 'acme' });
+      for (const [what, query] of [
+        ['a subquery', db.select().from(sub)],
+        ['in (select ...)', db.select().from(dusers).where(inArray(dusers.id, inSub))],
+        ["another sealed table's condition", db.select().from(dusers).where(twinCond)],
+        [
+          'a hand-joined OR',
+          db
+            .select()
+            .from(dusers)
+            .where(sql.join([cond, sql`true`], sql` OR `)),
+        ],
+      ] as const) {
+        const got = await refusal(users.decrypt(query as never)).catch((err: Error) => {
+          throw new Error(`${what}: ${err.message}`);
+        });
+        expect(got, what).toMatchObject({
+          code: 'ERR_UNSUPPORTED_OPTION',
+          field: 'dusers.email',
+        });
+      }
+    });
+
+    it('encrypt reads each record once: its index and its envelope come from the same value', async () => {
+      const real = user('acme', 50, 'real@example.com');
+      const hostile = new Proxy(real, {
+        get: (target, key): unknown =>
+          key === 'email' ? 'decoy@example.com' : (Reflect.get(target, key) as unknown),
+      });
+      await db.insert(dusers).values(await users.encrypt([hostile]));
+      const found = await users.decrypt(
+        db
+          .select()
+          .from(dusers)
+          .where(
+            and(
+              eq(dusers.tenantId, 'acme'),
+              await users.eq(dusers.email, 'real@example.com', { tenant: 'acme' }),
+            ),
+          ),
+      );
+      expect(found.map((r) => [r.id, r.email])).toEqual([['acme-u50', 'real@example.com']]);
     });
 
     it('sealTable checks the table against the model', () => {

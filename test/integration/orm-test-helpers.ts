@@ -65,3 +65,26 @@ export async function collidingValues(
   }
   throw new Error('no collision among 2,000 values: is the index 16 bits?');
 }
+
+/**
+ * A value whose 16-bit blind index of `field` is the same in tenants `a` and `b` (about one
+ * value in 65,536; searched among at most 400,000).
+ */
+export async function crossTenantCollision(
+  source: BlindIndexSource,
+  a: string,
+  b: string,
+  field: string,
+): Promise<string> {
+  for (let at = 0; at < 400_000; at += 1000) {
+    const values = Array.from({ length: 1000 }, (_, i) => `x${at + i}@example.com`);
+    const [ia, ib] = await Promise.all(
+      [a, b].map((tenant) =>
+        source.writeIndexes(values.map((value) => ({ tenant, field, value }))),
+      ),
+    );
+    const i = values.findIndex((_, j) => Object.values(ia![j]!)[0] === Object.values(ib![j]!)[0]);
+    if (i >= 0) return values[i]!;
+  }
+  throw new Error('no cross-tenant collision among 400,000 values: is the index 16 bits?');
+}

@@ -7,4 +7,5 @@
  * @packageDocumentation
  */
 export { sealed, type SealedBytes, type SealedText, type SealedValue } from './sealed-column.js';
+export { sealedCheckConstraints } from './check-constraints.js';
 export { sealTable, type RowsOrQuery, type SealedTable, type Unsealed } from './sealed-table.js';

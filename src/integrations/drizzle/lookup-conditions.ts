@@ -1,4 +1,4 @@
-import { is, SQL, StringChunk } from 'drizzle-orm';
+import { is, SQL, StringChunk, Subquery } from 'drizzle-orm';
 import type { BlindIndexLookup, FieldSchema } from '../../integration/index.js';
 
 /*
@@ -11,6 +11,8 @@ import type { BlindIndexLookup, FieldSchema } from '../../integration/index.js';
 export interface LookupCondition {
   readonly owner: object;
   readonly field: FieldSchema;
+  /** The tenant whose indexes the condition holds. */
+  readonly tenant: string;
   readonly lookup: BlindIndexLookup;
 }
 
@@ -22,30 +24,75 @@ export function register(sql: SQL, condition: LookupCondition): SQL {
   return sql;
 }
 
+/** Whether a chunk level joins its parts with OR or NOT (in its own text, or a separator). */
+function joinsWithOrNot(chunks: readonly unknown[]): boolean {
+  const connective = (text: string): boolean => /\b(or|not)\b/i.test(text);
+  return chunks.some((c) => {
+    if (is(c, StringChunk)) return c.value.some(connective);
+    // `sql.join(parts, sql\` OR \`)`: a separator is an SQL of text alone.
+    if (is(c, SQL) && c.queryChunks.every((x) => is(x, StringChunk))) {
+      return c.queryChunks.some((x) => x.value.some(connective));
+    }
+    return false;
+  });
+}
+
+/** A chunk's own SQL when it is a query inside the query (a subquery, a select builder). */
+function nestedQuery(chunk: unknown): SQL | undefined {
+  if (is(chunk, Subquery)) return chunk._.sql;
+  if (
+    typeof chunk === 'object' &&
+    chunk !== null &&
+    !is(chunk, SQL) &&
+    'getSQL' in chunk &&
+    typeof chunk.getSQL === 'function' &&
+    '_' in chunk &&
+    typeof (chunk as { _: unknown })._ === 'object'
+  ) {
+    try {
+      const inner: unknown = (chunk as { getSQL(): unknown }).getSQL();
+      return is(inner, SQL) ? inner : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
 /**
- * The lookup conditions in an SQL tree, and whether one of them sits beside an `or`
- * (whose rows a re-check cannot filter: a row may match the other branch).
+ * The lookup conditions in an SQL tree, whether one of them sits under an `or` / `not` (whose
+ * rows a re-check cannot filter: a row may match the other branch), and whether one sits in a
+ * query inside the query (a subquery, an `in (select ...)`), whose rows are not the ones
+ * decrypted.
  */
-export function lookupsIn(root: SQL): { found: LookupCondition[]; underOr: boolean } {
+export function lookupsIn(root: SQL): {
+  found: LookupCondition[];
+  underOr: boolean;
+  nested: boolean;
+} {
   const found: LookupCondition[] = [];
   let underOr = false;
+  let nested = false;
   const seen = new Set<SQL>();
-  const walk = (sql: SQL, orAbove: boolean): void => {
+  const walk = (sql: SQL, orAbove: boolean, inner: boolean): void => {
     if (seen.has(sql)) return;
     seen.add(sql);
-    const or =
-      orAbove ||
-      sql.queryChunks.some(
-        (c) => is(c, StringChunk) && c.value.some((v) => /\bor\b/i.test(v) || /\bnot\b/i.test(v)),
-      );
     const mine = conditions.get(sql);
     if (mine !== undefined) {
       found.push(mine);
       if (orAbove) underOr = true;
+      if (inner) nested = true;
       return;
     }
-    for (const chunk of sql.queryChunks) if (is(chunk, SQL)) walk(chunk, or);
+    const or = orAbove || joinsWithOrNot(sql.queryChunks);
+    for (const chunk of sql.queryChunks) {
+      if (is(chunk, SQL)) walk(chunk, or, inner);
+      else {
+        const sub = nestedQuery(chunk);
+        if (sub !== undefined) walk(sub, or, true);
+      }
+    }
   };
-  walk(root, false);
-  return { found, underOr };
+  walk(root, false, false);
+  return { found, underOr, nested };
 }

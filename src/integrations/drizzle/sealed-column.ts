@@ -1,5 +1,5 @@
 import { customType } from 'drizzle-orm/pg-core';
-import { PlaintextInEncryptedFieldError } from '../../index.js';
+import { inspectEnvelope, PlaintextInEncryptedFieldError } from '../../index.js';
 
 /*
  * Column types whose values can only be envelopes: at compile time through a brand (a plain
@@ -39,9 +39,15 @@ export type SealedBytes = Uint8Array & { readonly [SEALED]: 'bytes' };
  */
 export type SealedValue = SealedText | SealedBytes;
 
-const TEXT_PREFIX = 'fs1:';
-const MAGIC = 0xf5;
-const VERSION = 0x01;
+/** Whether a value is a well-formed envelope (header parsed; nothing is decrypted). */
+function isEnvelope(value: unknown): boolean {
+  if (typeof value !== 'string' && !(value instanceof Uint8Array)) return false;
+  try {
+    return inspectEnvelope(value) !== undefined;
+  } catch {
+    return false;
+  }
+}
 /** Asks a column whether it is sealed, through its public `mapFromDriverValue`. */
 const PROBE = Object.freeze({ fieldsealProbe: true });
 const IS_TEXT = Object.freeze({ fieldsealSealed: 'text' });
@@ -67,7 +73,7 @@ function refuse(column: unknown): never {
 const text = customType<{ data: SealedText; driverData: string }>({
   dataType: () => 'text',
   toDriver(this: unknown, value) {
-    if (typeof value !== 'string' || !value.startsWith(TEXT_PREFIX)) refuse(this);
+    if (typeof value !== 'string' || !isEnvelope(value)) refuse(this);
     return value;
   },
   fromDriver(value) {
@@ -79,7 +85,7 @@ const text = customType<{ data: SealedText; driverData: string }>({
 const bytes = customType<{ data: SealedBytes; driverData: Uint8Array }>({
   dataType: () => 'bytea',
   toDriver(this: unknown, value) {
-    if (!(value instanceof Uint8Array) || value[0] !== MAGIC || value[1] !== VERSION) refuse(this);
+    if (!(value instanceof Uint8Array) || !isEnvelope(value)) refuse(this);
     return value;
   },
   fromDriver(value) {

@@ -188,13 +188,23 @@ export function sealTable<T extends PgTable, M extends AnyModel>(
     const indexColumn = columns[indexKeys.get(lookup.column)!]!;
     const condition =
       lookup.indexes.length === 0 ? sql`false` : inArray(indexColumn, [...lookup.indexes]);
-    return register(condition, { owner: table, field: f, lookup });
+    return register(condition, { owner: table, field: f, tenant, lookup });
   };
 
   return Object.freeze({
     table,
     model,
-    async encrypt(records: readonly InferRecord<M>[]) {
+    async encrypt(input: readonly InferRecord<M>[]) {
+      if (!Array.isArray(input))
+        throw new TypeError(`${name}.encrypt: expected an array of records`);
+      // One read of each record: its encrypted value and its index come from the same snapshot.
+      const records = input.map((r: unknown) => {
+        if (typeof r !== 'object' || r === null)
+          throw new TypeError(`${name}.encrypt: expected records`);
+        return ownData(r, (_why, key) => {
+          throw new TypeError(`${name}.encrypt: field ${key} of a record is not plain data`);
+        });
+      }) as unknown as InferRecord<M>[];
       const rows = (await codec.encrypt(records)) as Record<string, unknown>[];
       if (source !== undefined && schema.blindIndexed.length > 0) {
         const writes: { row: number; tenant: string; field: string; value: string }[] = [];
@@ -228,12 +238,27 @@ export function sealTable<T extends PgTable, M extends AnyModel>(
           throw new TypeError(`${name}.decrypt: expected rows or a Drizzle select builder`);
         }
         const found = lookupsIn(query.getSQL());
-        lookups = found.found.filter((c) => c.owner === table);
-        if (found.underOr && lookups.length > 0) {
-          refuse(
-            lookups[0]!.field.name,
-            'a blind-index condition under or/not cannot be re-checked: run it as its own query',
-          );
+        lookups = found.found;
+        const first = lookups[0];
+        if (first !== undefined) {
+          if (lookups.some((c) => c.owner !== table)) {
+            refuse(
+              first.field.name,
+              "a blind-index condition of another table's rows cannot be re-checked here: decrypt that table's query with its own sealed table",
+            );
+          }
+          if (found.underOr) {
+            refuse(
+              first.field.name,
+              'a blind-index condition under or/not cannot be re-checked: run it as its own query',
+            );
+          }
+          if (found.nested) {
+            refuse(
+              first.field.name,
+              'a blind-index condition inside a subquery cannot be re-checked on the outer rows: run it as its own query',
+            );
+          }
         }
       }
       const rows = (Array.isArray(input) ? input : await input) as readonly R[];
@@ -245,7 +270,9 @@ export function sealTable<T extends PgTable, M extends AnyModel>(
         lookups.every((c) => {
           if (!Object.hasOwn(row, c.field.name))
             refuse(c.field.name, 'select the looked-up column: its rows are re-checked');
-          return c.lookup.matches(row[c.field.name]);
+          // The lookup is for one tenant: a row of another (found by OR-ing conditions, or a
+          // condition built for another tenant) is never its answer.
+          return row[schema.tenant] === c.tenant && c.lookup.matches(row[c.field.name]);
         }),
       );
       return kept as Unsealed<R, M>[];
