@@ -567,6 +567,8 @@ async function main() {
   await (await import('./dynamodb.js')).runDynamoBenchmarks();
   // What GraphQL adds per request: 100 users × 3 encrypted fields (issue #14).
   await (await import('./graphql.js')).runGraphQLBenchmarks();
+  // What the ORM integrations add per record against raw AES-GCM on the same ORM (issue #15).
+  await (await import('./orm.js')).runOrmBenchmarks();
 
   // Optional machine-readable copy of the throughput medians, to compare runs.
   if (process.env.BENCH_JSON) {
