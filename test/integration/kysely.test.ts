@@ -210,6 +210,35 @@ onOrmBackends((name, backend) => {
       }
     });
 
+    it('a plugin before fieldseal that copies results keeps the plan', async () => {
+      const copying = {
+        transformQuery: (a: { node: unknown }) => a.node,
+        transformResult: (a: { result: { rows: unknown[] } }) =>
+          Promise.resolve({
+            ...a.result,
+            rows: [...a.result.rows],
+          }),
+      };
+      const k = kysely({ ...config, plugins: [copying as never, ...config.plugins] });
+      await k.insertInto('kusers').values(user('globex', 80)).execute();
+      const rows = await k
+        .selectFrom('kusers')
+        .select(['id', 'ssn'])
+        .where('tenantId', '=', 'globex')
+        .where('id', '=', 'globex-u80')
+        .execute();
+      expect(rows).toEqual([{ id: 'globex-u80', ssn: user('globex', 80).ssn }]);
+      expect(
+        Object.getOwnPropertySymbols(
+          (await k
+            .selectFrom('kusers')
+            .select('id')
+            .where('tenantId', '=', 'globex')
+            .executeTakeFirst()) ?? {},
+        ),
+      ).toEqual([]);
+    });
+
     it('builders sharing a query id never read each other plans; explain() works', async () => {
       const [a, c] = await collidingValues(source, 'acme', 'email');
       await db
@@ -489,6 +518,33 @@ onOrmBackends((name, backend) => {
           db.selectFrom('kusers').select('id as __fieldseal_0').where('tenantId', '=', 'acme'),
           undefined,
         ],
+        // Found by a second review: raw table names split across fragments, key kinds, nulls.
+        [
+          'a raw table name split in fragments',
+          db.updateTable(sql`kus${sql.raw('ers')}`.as('u') as never).set({ ssn: 'PLAIN' } as never),
+          undefined,
+        ],
+        [
+          'a raw table name joined from parts',
+          db
+            .updateTable(sql.join([sql.raw('kus'), sql.raw('ers')], sql.raw('')).as('u') as never)
+            .set({ ssn: 'PLAIN' } as never),
+          undefined,
+        ],
+        [
+          'a key value of the wrong kind',
+          db
+            .updateTable('kusers')
+            .set({ ssn: 'X' })
+            .where('tenantId', '=', 'acme')
+            .where('id', '=', 30 as never),
+          'kusers.id',
+        ],
+        [
+          'a null written to every row',
+          db.updateTable('kusers').set({ notes: null }),
+          'kusers.notes',
+        ],
         // Found by review: raw SQL in every position a value, column or table can take.
         [
           'a raw column in set()',
@@ -645,7 +701,7 @@ onOrmBackends((name, backend) => {
         const got = await refusal(query.execute());
         expect(got.code, what).toBe('ERR_UNSUPPORTED_OPTION');
         if (column !== undefined) expect(got.field, what).toBe(column);
-        expect(got.message, what).toContain('kusers');
+        expect(got.message, what).toMatch(/kusers|table is raw SQL/);
         expect(got.message, what).not.toContain('user30@example.com');
       }
       expect(await rawUsers('acme')).toEqual(before);

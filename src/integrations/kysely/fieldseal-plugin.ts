@@ -12,6 +12,9 @@ import type { ResultPlan } from './read-plan.js';
 import { readRows } from './result-reader.js';
 import type { SealedTables } from './sealed-tables.js';
 
+/** The key a result carries its plan under. @internal */
+export const PLAN: unique symbol = Symbol('fieldseal.plan');
+
 /** What the plugin and the sealing dialect of one `withFieldseal` call share. @internal */
 export interface SealingState {
   readonly fs: Fieldseal;
@@ -48,8 +51,13 @@ export class FieldsealKyselyPlugin implements KyselyPlugin {
   }
 
   async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
-    const plan = this.#state.results.get(args.result) ?? undefined;
+    // The plan rides on the result (a symbol key survives a plugin's `{ ...result, rows }`).
+    const carried = (args.result as { [PLAN]?: ResultPlan | null })[PLAN];
+    const plan =
+      (carried !== undefined ? carried : this.#state.results.get(args.result)) ?? undefined;
     const rows = await readRows(this.#state.fs, plan, args.result.rows);
-    return { ...args.result, rows };
+    const result: QueryResult<UnknownRow> & { [PLAN]?: unknown } = { ...args.result, rows };
+    delete result[PLAN];
+    return result;
   }
 }

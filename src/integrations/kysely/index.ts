@@ -19,11 +19,11 @@ export { pgliteDialect, type PGliteQueryable } from './pglite-dialect.js';
 
 /**
  * What {@link withFieldseal} returns: spread it into `new Kysely({...})` (add your own plugins
- * after `plugins[0]`).
+ * before `plugins[0]`: fieldseal's must be the last to transform a query).
  * @example
  * ```ts
  * const config: FieldsealKyselyConfig = withFieldseal(dialect, { fs, models: [User] });
- * const db = new Kysely<Database>({ ...config, log: ['error'] });
+ * const db = new Kysely<Database>({ ...config, plugins: [...myPlugins, ...config.plugins] });
  * ```
  */
 export interface FieldsealKyselyConfig {

@@ -13,6 +13,7 @@ import {
   type TableNode,
   type UpdateQueryNode,
 } from './kysely-imports.js';
+import { UnsupportedOptionError } from '../../index.js';
 import { IndexWrites } from './pending.js';
 import {
   columnOf,
@@ -78,7 +79,34 @@ export function planQuery(node: RootOperationNode, tables: SealedTables): Planne
   return explained ? { node: planned.node, result: undefined } : planned;
 }
 
+/** Whether a write names a table that is raw SQL (or anything but a plain table). */
+function writesRawTable(node: RootOperationNode): boolean {
+  const targets: (OperationNode | undefined)[] =
+    node.kind === 'InsertQueryNode'
+      ? [node.into]
+      : node.kind === 'UpdateQueryNode'
+        ? [node.table]
+        : node.kind === 'DeleteQueryNode'
+          ? [...node.from.froms]
+          : node.kind === 'MergeQueryNode'
+            ? [(node as unknown as { into?: OperationNode }).into]
+            : [];
+  return targets.some((target) => {
+    const table =
+      target?.kind === 'AliasNode' ? (target as unknown as { node: OperationNode }).node : target;
+    return table?.kind !== 'TableNode';
+  });
+}
+
 function plan(node: RootOperationNode, tables: SealedTables): Planned {
+  if (writesRawTable(node)) {
+    // Which table raw SQL names cannot be known (sql\`us${sql.raw('ers')}\`): a write whose
+    // table is not named by the builder is refused, whatever it writes.
+    throw new UnsupportedOptionError(
+      'a write whose table is raw SQL cannot be checked by fieldseal: name the table with the query builder (insertInto/updateTable/deleteFrom(name))',
+      { details: { field: '?.*' } },
+    );
+  }
   const named = sealedTablesIn(node, tables);
   if (named.length === 0 || DEFINITIONS.has(node.kind)) return { node, result: undefined };
   const table = named[0]!;

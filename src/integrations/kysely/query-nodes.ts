@@ -79,11 +79,6 @@ export function sealedTablesIn(node: OperationNode, tables: SealedTables): Seale
       // `sql.id('users')`: an identifier may name a table
       const t = tables.get((n as unknown as { name: string }).name);
       if (t !== undefined) out.push(t);
-    } else if (n.kind === 'RawNode') {
-      // Raw SQL inside a builder query: its text may name a table.
-      const text = rawText(n);
-      for (const t of tables.values()) if (mentions(text, t.name)) out.push(t);
-      stack.push(...children(n));
     } else {
       stack.push(...children(n));
     }
@@ -132,7 +127,7 @@ export function encryptedColumnIn(
 export function refuse(table: SealedTable, column: string | undefined, why: string): never {
   const at = column === undefined ? `table ${table.name}` : `column ${table.name}.${column}`;
   throw new UnsupportedOptionError(`${at}: ${why}`, {
-    details: column === undefined ? {} : { field: `${table.name}.${column}` },
+    details: { field: `${table.name}.${column ?? '*'}` },
   });
 }
 

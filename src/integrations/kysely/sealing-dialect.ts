@@ -11,7 +11,7 @@ import type {
   TransactionSettings,
 } from 'kysely';
 import { UnsupportedOptionError } from '../../index.js';
-import type { SealingState } from './fieldseal-plugin.js';
+import { PLAN, type SealingState } from './fieldseal-plugin.js';
 import type { ResultPlan } from './read-plan.js';
 import { resolveParameters } from './pending.js';
 import { sealedTablesIn } from './query-nodes.js';
@@ -24,7 +24,7 @@ import { sealedTablesIn } from './query-nodes.js';
  */
 
 const UNPLANNED =
-  'this query names a guarded table but the fieldseal plugin did not plan it (left out of plugins, or withoutPlugins()): create Kysely with both parts of withFieldseal(...)';
+  "this query names a guarded table but the fieldseal plugin did not plan it (left out of plugins, withoutPlugins(), or another plugin after fieldseal's replaced the query): create Kysely with both parts of withFieldseal(...), fieldseal's plugin last";
 
 class SealingConnection implements DatabaseConnection {
   readonly inner: DatabaseConnection;
@@ -56,8 +56,7 @@ class SealingConnection implements DatabaseConnection {
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
     const { query, plan } = await this.#prepare(compiled);
     const result = await this.inner.executeQuery<R>(query);
-    if (plan !== undefined) this.#state.results.set(result, plan);
-    return result;
+    return plan === undefined ? result : carry(result, plan, this.#state);
   }
 
   async *streamQuery<R>(
@@ -66,10 +65,20 @@ class SealingConnection implements DatabaseConnection {
   ): AsyncIterableIterator<QueryResult<R>> {
     const { query, plan } = await this.#prepare(compiled);
     for await (const chunk of this.inner.streamQuery<R>(query, chunkSize)) {
-      if (plan !== undefined) this.#state.results.set(chunk, plan);
-      yield chunk;
+      yield plan === undefined ? chunk : carry(chunk, plan, this.#state);
     }
   }
+}
+
+/** The result with its plan on it: an enumerable symbol key, kept by `{ ...result }`. */
+function carry<R>(
+  result: QueryResult<R>,
+  plan: ResultPlan | null,
+  state: SealingState,
+): QueryResult<R> {
+  const out = { ...result, [PLAN]: plan };
+  state.results.set(out, plan);
+  return out;
 }
 
 function unwrap(connection: DatabaseConnection): DatabaseConnection {

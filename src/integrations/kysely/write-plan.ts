@@ -63,6 +63,15 @@ export function literalScope(
     for (const name of [schema.tenant, ...schema.key]) {
       const c = cell(name);
       if (c.kind !== 'value') refuse(table, column, why);
+      // '01' for a numeric key would find row 1 but bind its values to record '01'.
+      const kind = schema.fields.find((f) => f.name === name)?.kind;
+      if (kind !== undefined && !hasKind(kind, c.value)) {
+        refuse(
+          table,
+          name,
+          `the ${name} value must be a ${kind}, as the model declares it: it is part of the encryption context`,
+        );
+      }
       source[name] = c.value;
     }
     try {
@@ -116,6 +125,7 @@ function seal(table: SealedTable, field: FieldSchema, value: unknown, row: Write
   if (value === null || value === undefined) {
     const error = absentError(field, value, 'encrypt');
     if (error !== undefined) throw error;
+    row.scope(field.name); // a null is written to one record too, never to every row
     return null;
   }
   if (!hasKind(field.kind, value)) throw kindError(field, 'encrypt');
