@@ -1,4 +1,4 @@
-import { is, SQL, StringChunk, Subquery } from 'drizzle-orm';
+import { Column, is, SQL, StringChunk, Subquery, Table } from 'drizzle-orm';
 import type { BlindIndexLookup, FieldSchema } from '../../integration/index.js';
 
 /*
@@ -37,26 +37,33 @@ function joinsWithOrNot(chunks: readonly unknown[]): boolean {
   });
 }
 
-/** A chunk's own SQL when it is a query inside the query (a subquery, a select builder). */
-function nestedQuery(chunk: unknown): SQL | undefined {
-  if (is(chunk, Subquery)) return chunk._.sql;
+/**
+ * What a chunk holds that may hide a condition: a query inside the query (a subquery, a
+ * select builder: `nested`), or any other SQL wrapper (`{ getSQL }`), whose SQL is inline.
+ */
+function wrapped(chunk: unknown): { sql: SQL; nested: boolean } | undefined {
+  if (is(chunk, Subquery)) return { sql: chunk._.sql, nested: true };
   if (
-    typeof chunk === 'object' &&
-    chunk !== null &&
-    !is(chunk, SQL) &&
-    'getSQL' in chunk &&
-    typeof chunk.getSQL === 'function' &&
-    '_' in chunk &&
-    typeof (chunk as { _: unknown })._ === 'object'
+    typeof chunk !== 'object' ||
+    chunk === null ||
+    is(chunk, SQL) ||
+    is(chunk, Column) ||
+    is(chunk, Table) ||
+    !('getSQL' in chunk) ||
+    typeof chunk.getSQL !== 'function'
   ) {
-    try {
-      const inner: unknown = (chunk as { getSQL(): unknown }).getSQL();
-      return is(inner, SQL) ? inner : undefined;
-    } catch {
-      return undefined;
-    }
+    return undefined;
   }
-  return undefined;
+  let inner: unknown;
+  try {
+    inner = (chunk as { getSQL(): unknown }).getSQL();
+  } catch {
+    return undefined;
+  }
+  // A leaf (a parameter, a name, a view...) wraps itself: `new SQL([this])`.
+  if (!is(inner, SQL) || inner.queryChunks.includes(chunk as never)) return undefined;
+  // A query builder has its own internals (`_`); a bare `{ getSQL }` is inline SQL.
+  return { sql: inner, nested: '_' in chunk };
 }
 
 /**
@@ -88,8 +95,8 @@ export function lookupsIn(root: SQL): {
     for (const chunk of sql.queryChunks) {
       if (is(chunk, SQL)) walk(chunk, or, inner);
       else {
-        const sub = nestedQuery(chunk);
-        if (sub !== undefined) walk(sub, or, true);
+        const sub = wrapped(chunk);
+        if (sub !== undefined) walk(sub.sql, or, inner || sub.nested);
       }
     }
   };
