@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
-import { Kysely, sql, type KyselyConfig, type LogEvent } from 'kysely';
+import Cursor from 'pg-cursor';
+import { Kysely, PostgresDialect, sql, type KyselyConfig, type LogEvent } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFieldseal, defineModel, field, type Fieldseal } from '../../src/index.js';
 import {
@@ -208,6 +209,39 @@ onOrmBackends((name, backend) => {
           .execute();
         expect(found).toEqual([{ id: probe.id, ssn: probe.ssn }]);
       }
+    });
+
+    // PGlite has no cursors: streaming is tested on the server (which CI always has).
+    const onServer = name === 'PGlite' ? () => undefined : it;
+    onServer('stream() decrypts, re-checks and strips each chunk (with pg-cursor)', async () => {
+      if (b.kind !== 'server') throw new Error('the server backend was expected');
+      const pool = b.pool();
+      const streaming = kysely(
+        withFieldseal(
+          new PostgresDialect({
+            pool: { connect: () => pool.connect(), end: async () => {} },
+            cursor: Cursor,
+          }),
+          { fs, models: [User], blindIndexes: { kusers: source } },
+        ),
+      );
+      const rows = Array.from({ length: 25 }, (_, i) => user('globex', 200 + i));
+      await streaming.insertInto('kusers').values(rows).execute();
+      const seen: Record<string, unknown>[] = [];
+      for await (const row of streaming
+        .selectFrom('kusers')
+        .select(['id', 'ssn'])
+        .where('tenantId', '=', 'globex')
+        .where(
+          'email',
+          'in',
+          rows.map((r) => r.email),
+        )
+        .orderBy('id')
+        .stream(7)) {
+        seen.push(row);
+      }
+      expect(seen).toEqual(rows.map((r) => ({ id: r.id, ssn: r.ssn })));
     });
 
     it('a plugin before fieldseal that copies results keeps the plan', async () => {
