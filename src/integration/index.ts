@@ -33,6 +33,7 @@ export {
   type RecordScope,
 } from '../model/record-rules.js';
 export { withField } from '../model/field-error.js';
+export { openStoredValues, type StoredFieldValue } from './stored-values.js';
 export { toText } from '../envelope/encoding.js';
 
 // Blind indexes.

@@ -1,25 +1,18 @@
 import { getTableColumns, getTableName, inArray, is, SQL, sql, type Column } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import {
-  BatchError,
   UnsupportedOptionError,
   type AnyModel,
-  type DecryptItem,
   type Fieldseal,
-  type FieldsealError,
   type InferRecord,
 } from '../../index.js';
 import {
-  absentError,
-  contextOf,
-  hasKind,
-  kindError,
   modelCodec,
+  openStoredValues,
   ownData,
   scopeOf,
-  withField,
   type BlindIndexSource,
-  type FieldSchema,
+  type StoredFieldValue,
 } from '../../integration/index.js';
 import { lookupsIn, register, type LookupCondition } from './lookup-conditions.js';
 import { sealedKindOf, type SealedValue } from './sealed-column.js';
@@ -292,10 +285,8 @@ async function decryptRows(
   sealedKeys: ReadonlySet<string>,
   refuse: (column: string, why: string) => never,
 ): Promise<void> {
-  const items: DecryptItem[] = [];
-  const slots: { row: number; field: FieldSchema }[] = [];
-  const failures: { index: number; error: FieldsealError }[] = [];
   const fields = schema.encrypted.filter((f) => sealedKeys.has(f.name));
+  const values: StoredFieldValue[] = [];
   rows.forEach((row, index) => {
     const present = fields.filter((f) => Object.hasOwn(row, f.name));
     if (present.length === 0) return;
@@ -308,24 +299,8 @@ async function decryptRows(
       }
     }
     const scope = scopeOf(schema, row);
-    for (const f of present) {
-      const value = row[f.name];
-      if (value === null || value === undefined) {
-        const error = absentError(f, f.optional && !f.nullable ? undefined : null, 'decrypt');
-        if (error !== undefined) failures.push({ index, error });
-        continue;
-      }
-      items.push({ stored: value as string | Uint8Array, context: contextOf(schema, f, scope) });
-      slots.push({ row: index, field: f });
-    }
+    for (const field of present) values.push({ row: index, field, stored: row[field.name], scope });
   });
-  const settled = items.length > 0 ? await fs.decryptManySettled(items) : [];
-  settled.forEach((result, i) => {
-    const { row, field } = slots[i]!;
-    if (!result.ok) failures.push({ index: row, error: withField(result.error, field.qualified) });
-    else if (!hasKind(field.kind, result.value))
-      failures.push({ index: row, error: kindError(field, 'decrypt') });
-    else rows[row]![field.name] = result.value;
-  });
-  if (failures.length > 0) throw new BatchError(failures);
+  const plain = await openStoredValues(fs, schema, values);
+  values.forEach((v, i) => (rows[v.row]![v.field.name] = plain[i]));
 }

@@ -35,6 +35,7 @@ import {
   literalScope,
   planOnConflict,
   sealRow,
+  settableColumn,
   type Cell,
 } from './write-plan.js';
 
@@ -323,24 +324,11 @@ function planUpdate(node: UpdateQueryNode, t: Target): Planned {
   const updates = node.updates ?? [];
   const set = new Map<string, Cell>();
   for (const u of updates) {
-    const column = columnOf(u.column, t);
-    if (column === undefined) {
-      return refuse(
-        table,
-        undefined,
+    const column = settableColumn(u, t, {
+      unnamed:
         'an update must name each column it sets (set({ column: value })), not an SQL expression',
-      );
-    }
-    if (column === schema.tenant || schema.key.includes(column)) {
-      refuse(
-        table,
-        column,
-        "a record's tenant and key are bound into its encrypted values: insert a new record and delete the old one",
-      );
-    }
-    if (table.indexColumns.has(column)) {
-      refuse(table, column, 'index columns are written by fieldseal, never by hand');
-    }
+      key: 'insert a new record and delete the old one',
+    });
     if (!table.encrypted.has(column))
       refuseEncrypted(u.value, table, clauseWhy('an update of another column'));
     set.set(column, cellOf(u.value));

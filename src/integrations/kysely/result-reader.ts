@@ -1,17 +1,9 @@
+import { UnsupportedOptionError, type Fieldseal } from '../../index.js';
 import {
-  BatchError,
-  UnsupportedOptionError,
-  type Fieldseal,
-  type FieldsealError,
-  type DecryptItem,
-} from '../../index.js';
-import {
-  absentError,
-  contextOf,
-  hasKind,
-  kindError,
+  openStoredValues,
   scopeOf,
-  withField,
+  type RecordScope,
+  type StoredFieldValue,
 } from '../../integration/index.js';
 import { holdsEnvelope, refuseUnattributed } from './envelope-scan.js';
 import type { ResultPlan } from './read-plan.js';
@@ -52,13 +44,12 @@ export async function readRows(
 
 async function decryptOutputs(fs: Fieldseal, plan: ResultPlan, rows: Row[]): Promise<void> {
   const { schema } = plan.table;
-  const items: DecryptItem[] = [];
-  const slots: { row: number; name: string; field: ResultPlan['outputs'][number]['field'] }[] = [];
-  const failures: { index: number; error: FieldsealError }[] = [];
+  const values: StoredFieldValue[] = [];
+  const names: string[] = [];
   rows.forEach((row, index) => {
     const source: Record<string, unknown> = { [schema.tenant]: row[plan.tenant] };
     schema.key.forEach((k, i) => (source[k] = row[plan.key[i]!]));
-    let scope: ReturnType<typeof scopeOf>;
+    let scope: RecordScope;
     try {
       scope = scopeOf(schema, source);
     } catch {
@@ -68,32 +59,10 @@ async function decryptOutputs(fs: Fieldseal, plan: ResultPlan, rows: Row[]): Pro
       );
     }
     for (const { name, field } of plan.outputs) {
-      const value = row[name];
-      if (value === null || value === undefined) {
-        // SQL NULL is "absent" for an optional field, as the repository reads it.
-        const error = absentError(
-          field,
-          field.optional && !field.nullable ? undefined : null,
-          'decrypt',
-        );
-        if (error !== undefined) failures.push({ index, error });
-        row[name] = null;
-        continue;
-      }
-      items.push({
-        stored: value as string | Uint8Array,
-        context: contextOf(schema, field, scope),
-      });
-      slots.push({ row: index, name, field });
+      values.push({ row: index, field, stored: row[name], scope });
+      names.push(name);
     }
   });
-  const settled = items.length > 0 ? await fs.decryptManySettled(items) : [];
-  settled.forEach((result, i) => {
-    const { row, name, field } = slots[i]!;
-    if (!result.ok) failures.push({ index: row, error: withField(result.error, field.qualified) });
-    else if (!hasKind(field.kind, result.value)) {
-      failures.push({ index: row, error: kindError(field, 'decrypt') });
-    } else rows[row]![name] = result.value;
-  });
-  if (failures.length > 0) throw new BatchError(failures);
+  const plain = await openStoredValues(fs, schema, values);
+  values.forEach((v, i) => (rows[v.row]![names[i]!] = plain[i] ?? null));
 }

@@ -149,6 +149,33 @@ export function indexColumnsOf(
 }
 
 /**
+ * The column a SET (of an UPDATE or an upsert) names, once it is known to be one a write may
+ * set: named by the builder, not the record's tenant or key (bound into its encrypted
+ * values), not an index column (written by fieldseal only).
+ */
+export function settableColumn(
+  update: ColumnUpdateNode,
+  target: Target,
+  why: { readonly unnamed: string; readonly key: string },
+): string {
+  const { table } = target;
+  const { schema } = table;
+  const column = columnOf(update.column, target);
+  if (column === undefined) return refuse(table, undefined, why.unnamed);
+  if (column === schema.tenant || schema.key.includes(column)) {
+    refuse(
+      table,
+      column,
+      `a record's tenant and key are bound into its encrypted values: ${why.key}`,
+    );
+  }
+  if (table.indexColumns.has(column)) {
+    refuse(table, column, 'index columns are written by fieldseal, never by hand');
+  }
+  return column;
+}
+
+/**
  * An INSERT's ON CONFLICT: an encrypted column may be replaced only by `excluded.<itself>` on
  * a conflict of the record key (tenant and key columns), and its index columns follow.
  */
@@ -162,20 +189,10 @@ export function planOnConflict(
   const updates = node.updates ?? [];
   const added: ColumnUpdateNode[] = [];
   for (const u of updates) {
-    const column = columnOf(u.column, target);
-    if (column === undefined) {
-      refuse(table, undefined, 'an upsert must name each column it sets, not an SQL expression');
-    }
-    if (column === schema.tenant || schema.key.includes(column)) {
-      refuse(
-        table,
-        column,
-        "a record's tenant and key are bound into its encrypted values: an upsert may not change them",
-      );
-    }
-    if (table.indexColumns.has(column)) {
-      refuse(table, column, 'index columns are written by fieldseal, never by hand');
-    }
+    const column = settableColumn(u, target, {
+      unnamed: 'an upsert must name each column it sets, not an SQL expression',
+      key: 'an upsert may not change them',
+    });
     const field = table.encrypted.get(column);
     if (field === undefined) {
       refuseEncrypted(
