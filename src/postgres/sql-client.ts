@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { KeyStoreUnavailableError } from '../index.js';
 /**
  * The few things the PostgreSQL key store needs from a database connection, so the same code
  * runs on a PostgreSQL server through `pg` and on embedded PGlite. Only structural types of
@@ -136,22 +137,24 @@ const running = new WeakMap<PGliteLike, AsyncLocalStorage<SqlClient>>();
  */
 export function fromPGlite(db: PGliteLike): SqlClient {
   const context = transactionContext(db);
+  /** The transaction this statement runs in: its async context's, else an ORM's open one. */
+  const joined = (): SqlClient | undefined => context.getStore() ?? openShared.get(db);
   return {
     query: async <R extends object>(text: string, params?: readonly unknown[]) => {
-      const tx = context.getStore();
+      const tx = joined();
       if (tx !== undefined) return tx.query<R>(text, params);
       return (await db.query(text, params === undefined ? undefined : [...params])) as {
         rows: R[];
       };
     },
     exec: async (text) => {
-      const tx = context.getStore();
+      const tx = joined();
       if (tx !== undefined) return tx.exec(text);
       await db.exec(text);
     },
     transaction: (fn) => {
-      const tx = context.getStore();
-      if (tx !== undefined) return fn(tx); // already inside one: join it
+      const tx = joined();
+      if (tx !== undefined) return tx.transaction(fn); // already inside one: join it
       if (db.transaction === undefined) return fn(onPGliteTransaction(db));
       return db.transaction((t) => {
         const client = onPGliteTransaction(t);
@@ -171,10 +174,25 @@ function transactionContext(db: PGliteLike): AsyncLocalStorage<SqlClient> {
 }
 
 /**
- * The same PGlite database, for an ORM: inside a transaction the ORM opens on it
- * (`db.transaction(...)`), fieldseal's clients of the database (its key store, a repository's
- * blind-index secrets) run their statements in that transaction. Without it they would wait
- * for the transaction to end, from inside it, forever: PGlite has one connection.
+ * The transaction an ORM holds open on a shared PGlite database (see {@link shareTransactions}),
+ * for the statements fieldseal issues outside its async context: an ORM that hands the
+ * transaction object out of its callback (Prisma's PGlite adapter) runs the caller's code in
+ * another context, and PGlite would make those statements wait for the transaction, forever.
+ */
+const openShared = new WeakMap<PGliteLike, SqlClient>();
+
+/**
+ * The same PGlite database, for an ORM: while a transaction the ORM opens on it
+ * (`db.transaction(...)`) is running, fieldseal's clients of the database (its key store, a
+ * repository's blind-index secrets) read in that transaction, as they would on its connection of
+ * a server; without it they would wait for the transaction to end, from inside it, forever:
+ * PGlite has one connection.
+ *
+ * They never write in it: a tenant key or index secret created there would be rolled back with
+ * the ORM's transaction while fieldseal kept using it, and values written under it later would
+ * be lost. A statement of fieldseal's that writes (the first write for a new tenant, a key
+ * rotation, an audit record) is refused with `ERR_KEY_STORE_UNAVAILABLE` while the transaction
+ * is open: provision tenants (`fs.provisionTenant`) before the transaction.
  * @example
  * ```ts
  * import { drizzle } from 'drizzle-orm/pglite';
@@ -189,7 +207,15 @@ export function shareTransactions<T extends PGliteLike>(db: T): T {
     get(target, property) {
       if (property === 'transaction' && typeof target.transaction === 'function') {
         return <R>(fn: (tx: PGliteLike) => Promise<R>): Promise<R> =>
-          target.transaction!((tx) => context.run(onPGliteTransaction(tx), () => fn(tx)));
+          target.transaction!(async (tx) => {
+            const client = readOnlyIn(tx);
+            openShared.set(target, client);
+            try {
+              return await context.run(client, () => fn(tx));
+            } finally {
+              if (openShared.get(target) === client) openShared.delete(target);
+            }
+          });
       }
       const value: unknown = Reflect.get(target, property, target);
       return typeof value === 'function'
@@ -199,6 +225,25 @@ export function shareTransactions<T extends PGliteLike>(db: T): T {
   });
   running.set(shared, context);
   return shared;
+}
+
+/** A statement that only reads (fieldseal's own statements: no data-modifying CTE). */
+const READ_ONLY = /^\s*SELECT\b(?![\s\S]*\bFOR\s+(UPDATE|NO\s+KEY\s+UPDATE|SHARE|KEY\s+SHARE)\b)/i;
+
+/** A client in an ORM's transaction that reads and refuses to write (see shareTransactions). */
+function readOnlyIn(tx: PGliteLike): SqlClient {
+  const inner = onPGliteTransaction(tx);
+  const refused = (): Error =>
+    new KeyStoreUnavailableError(
+      "fieldseal cannot write its own state (a new tenant's key or index secret, a key change, an audit record) inside an ORM's transaction on a shared PGlite database: it would be rolled back with the transaction while fieldseal kept using it. Provision the tenant (fs.provisionTenant) before the transaction",
+    );
+  const client: SqlClient = {
+    query: async (text, params) =>
+      READ_ONLY.test(text) ? inner.query(text, params) : Promise.reject(refused()),
+    exec: () => Promise.reject(refused()),
+    transaction: () => Promise.reject(refused()),
+  };
+  return client;
 }
 
 /** A client bound to one PGlite transaction object. */
