@@ -35,6 +35,7 @@ export {
 export { withField } from '../model/field-error.js';
 export { openStoredValues, type StoredFieldValue } from './stored-values.js';
 export { toText } from '../envelope/encoding.js';
+export { holdsEnvelope } from './envelope-scan.js';
 
 // Blind indexes.
 export {

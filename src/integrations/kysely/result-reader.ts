@@ -1,11 +1,12 @@
 import { UnsupportedOptionError, type Fieldseal } from '../../index.js';
 import {
+  holdsEnvelope,
   openStoredValues,
   scopeOf,
   type RecordScope,
   type StoredFieldValue,
 } from '../../integration/index.js';
-import { holdsEnvelope, refuseUnattributed } from './envelope-scan.js';
+import { refuseUnattributed } from './envelope-scan.js';
 import type { ResultPlan } from './read-plan.js';
 
 type Row = Record<string, unknown>;
