@@ -36,6 +36,7 @@ export { withField } from '../model/field-error.js';
 export { openStoredValues, type StoredFieldValue } from './stored-values.js';
 export { toText } from '../envelope/encoding.js';
 export { holdsEnvelope } from './envelope-scan.js';
+export { sealedColumnStatements, type SealedColumnSpec } from './sealed-column-checks.js';
 
 // Blind indexes.
 export {

@@ -14,6 +14,7 @@ export {
 } from './postgres-key-store.js';
 export { migrate, schemaVersion, SCHEMA_VERSION } from './migrations.js';
 export { enableRowLevelSecurity } from './row-level-security.js';
+export { sealedColumnStatements, type SealedColumnSpec } from '../integration/index.js';
 export {
   fromPGlite,
   shareTransactions,
