@@ -3,7 +3,15 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/**/*.js'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'coverage/**',
+      'bench/**/*.js',
+      'test/integration/prisma/generated/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -23,11 +31,16 @@ export default tseslint.config(
     rules: { 'no-console': 'off' },
   },
   {
-    files: ['eslint.config.js', 'test/fixtures/**/*.mjs', 'examples/**/*.mjs'],
+    files: [
+      'eslint.config.js',
+      'test/fixtures/**/*.mjs',
+      'test/integration/prisma/*.mjs',
+      'examples/**/*.mjs',
+    ],
     ...tseslint.configs.disableTypeChecked,
   },
   {
-    files: ['test/fixtures/**/*.mjs', 'examples/**/*.mjs'],
+    files: ['test/fixtures/**/*.mjs', 'test/integration/prisma/*.mjs', 'examples/**/*.mjs'],
     languageOptions: {
       globals: {
         process: 'readonly',

@@ -30,6 +30,7 @@ export const PEER_HOMES: Readonly<Record<string, readonly string[]>> = {
   '@graphql-tools/utils': ['integrations/graphql'],
   kysely: ['integrations/kysely'],
   'drizzle-orm': ['integrations/drizzle'],
+  '@prisma/client': ['integrations/prisma'],
 };
 
 /** The top-level home of a source file: `postgres`, `integrations/kysely`, `client`, … */

@@ -10,7 +10,12 @@ import { migratedPGlite, PG_URL, serverSchema } from './pg-env.js';
  */
 export type OrmBackend =
   | { readonly sql: SqlClient; readonly kind: 'pglite'; readonly db: PGlite }
-  | { readonly sql: SqlClient; readonly kind: 'server'; pool(): pg.Pool };
+  | {
+      readonly sql: SqlClient;
+      readonly kind: 'server';
+      readonly schema: string;
+      pool(): pg.Pool;
+    };
 
 /**
  * Run `suite` on embedded PGlite (always) and on the PostgreSQL server (in a private schema;
@@ -37,7 +42,7 @@ export function onOrmBackends(suite: (name: string, backend: () => OrmBackend) =
       env = await serverSchema();
       const sql = fromPgPool(env.pool(4));
       await migrate(sql);
-      backend = { sql, kind: 'server', pool: () => env.pool(4) };
+      backend = { sql, kind: 'server', schema: env.schema, pool: () => env.pool(4) };
     });
     afterAll(async () => {
       await env.close();

@@ -41,6 +41,7 @@ const consumerDeps = [
   '@graphql-tools/utils',
   'kysely',
   'drizzle-orm',
+  '@prisma/client',
   'pg',
   '@types/pg',
   '@types/node',
@@ -88,6 +89,7 @@ import { createDynamoRepository, DynamoKeyStore } from 'fieldseal/dynamodb';
 import { fieldsealApolloPlugin, fieldsealDirectives, fieldsealSchema, useFieldseal } from 'fieldseal/graphql';
 import { pgliteDialect, withFieldseal, type ModelTable } from 'fieldseal/kysely';
 import { sealed, sealTable, type SealedText } from 'fieldseal/drizzle';
+import { assertFieldsealClient, fieldseal, sealedCheckConstraints } from 'fieldseal/prisma';
 
 const context: EncryptionContext = { tenant: 'acme', table: 'customers', field: 'ssn', record: 'cus_1' };
 const value: FieldValue = 'x';
@@ -103,7 +105,8 @@ const exported = {
   Pkcs11KeyProvider, createDynamoRepository, DynamoKeyStore, BatchError, isFieldsealError,
   openFromConfig, readConfig, modelCodec, schemaOf, runRepositoryContract,
   fieldsealApolloPlugin, fieldsealDirectives, fieldsealSchema, useFieldseal,
-  pgliteDialect, withFieldseal, sealed, sealTable,
+  pgliteDialect, withFieldseal, sealed, sealTable, assertFieldsealClient, fieldseal,
+  sealedCheckConstraints,
 };
 const sealedText: SealedText | undefined = undefined;
 void sealedText;
