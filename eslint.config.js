@@ -10,6 +10,8 @@ export default tseslint.config(
       'coverage/**',
       'bench/**/*.js',
       'test/integration/prisma/generated/**',
+      'examples/prisma/generated/**',
+      'bench/prisma/generated/**',
     ],
   },
   js.configs.recommended,
@@ -31,16 +33,11 @@ export default tseslint.config(
     rules: { 'no-console': 'off' },
   },
   {
-    files: [
-      'eslint.config.js',
-      'test/fixtures/**/*.mjs',
-      'test/integration/prisma/*.mjs',
-      'examples/**/*.mjs',
-    ],
+    files: ['eslint.config.js', 'test/fixtures/**/*.mjs', 'scripts/*.mjs', 'examples/**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },
   {
-    files: ['test/fixtures/**/*.mjs', 'test/integration/prisma/*.mjs', 'examples/**/*.mjs'],
+    files: ['test/fixtures/**/*.mjs', 'scripts/*.mjs', 'examples/**/*.mjs'],
     languageOptions: {
       globals: {
         process: 'readonly',

@@ -52,13 +52,16 @@ export default async function setup(project: TestProject): Promise<() => void> {
       );
     }
   }
-  // The Prisma client of fieldseal/prisma's tests, when its schema changed since `npm ci`.
+  // The Prisma clients of fieldseal/prisma's tests and example, when a schema changed since
+  // they were generated (`npm ci` generates the tests' one).
   execFileSync(
     process.execPath,
-    [fileURLToPath(new URL('integration/prisma/generate.mjs', import.meta.url))],
-    {
-      stdio: 'inherit',
-    },
+    [
+      fileURLToPath(new URL('../scripts/prisma-generate.mjs', import.meta.url)),
+      'test/integration/prisma/schema.prisma',
+      'examples/prisma/schema.prisma',
+    ],
+    { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: 'inherit' },
   );
   const requirements = await detecting;
   const absent = missing(requirements);
