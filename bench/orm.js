@@ -1,12 +1,14 @@
 // fieldseal ORM benchmark (issue #15): insert + select of 10,000 records (6 columns, 3 of them
-// encrypted) through Kysely and Drizzle on embedded PGlite, three ways on the same ORM and
+// encrypted) through Kysely, Drizzle and Prisma on embedded PGlite, three ways on the same ORM and
 // database: plaintext columns (the baseline), hand-written raw node:crypto AES-256-GCM (a fresh
 // 12-byte IV, the record's tenant/table/field/id as AAD, iv‖ct‖tag in a BYTEA), and
-// fieldseal/kysely or fieldseal/drizzle. It reports the process CPU each way (PGlite runs in
+// fieldseal/kysely, fieldseal/drizzle or fieldseal/prisma (its client generated from
+// bench/prisma/schema.prisma by `npm run bench`). It reports the process CPU each way (PGlite runs in
 // this process, so the database's CPU is in every figure) and the CPU fieldseal adds per record
 // against the CPU raw AES-GCM adds: target ≤ 1.3×. Called at the end of bench/run.js; also runs
 // alone: `npm run build && node bench/orm.js`. Exits non-zero (BenchFailure) on a wrong value.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { cpuUsage, hrtime } from 'node:process';
 import { pathToFileURL } from 'node:url';
 
@@ -15,10 +17,12 @@ import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/pglite';
 import { customType, pgTable, text } from 'drizzle-orm/pg-core';
 import { Kysely } from 'kysely';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
 
 import { createFieldseal, defineModel, field } from '../dist/index.js';
 import { sealed, sealTable } from '../dist/integrations/drizzle/index.js';
 import { pgliteDialect, withFieldseal } from '../dist/integrations/kysely/index.js';
+import { fieldseal } from '../dist/integrations/prisma/index.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../dist/testing/index.js';
 import { check, fmtRatio, median, table } from './harness.js';
 
@@ -239,6 +243,35 @@ function drizzlePasses({ pglite, fs }, all) {
   };
 }
 
+function prismaPasses({ pglite, fs }, all) {
+  const { PrismaClient } = createRequire(import.meta.url)('./prisma/generated/index.js');
+  const base = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  const sealedClient = base.$extends(fieldseal({ fs, models: { PeopleFs: Person } }));
+  const run = (delegate, toRow, fromRow) => async () => {
+    await delegate.deleteMany({});
+    for (const chunk of chunks(all)) await delegate.createMany({ data: chunk.map(toRow) });
+    const out = [];
+    for (const tenant_id of tenants())
+      out.push(...(await delegate.findMany({ where: { tenant_id } })).map(fromRow));
+    return out;
+  };
+  return {
+    plain: run(
+      base.peoplePlain,
+      (r) => r,
+      (r) => r,
+    ),
+    raw: run(base.peopleRaw, rawRow(false), rawBack(false)),
+    rawSized: run(base.peopleRaw, rawRow(true), rawBack(true)),
+    fieldseal: run(
+      sealedClient.peopleFs,
+      (r) => r,
+      (r) => r,
+    ),
+    close: () => base.$disconnect(),
+  };
+}
+
 export async function runOrmBenchmarks() {
   const all = records();
   const env = await setup();
@@ -247,6 +280,7 @@ export async function runOrmBenchmarks() {
   for (const [orm, make] of [
     ['Kysely', kyselyPasses],
     ['Drizzle', drizzlePasses],
+    ['Prisma', prismaPasses],
   ]) {
     const passes = make(env, all);
     const cpu = Object.fromEntries(WAYS.map((w) => [w, []]));
