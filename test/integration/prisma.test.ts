@@ -276,11 +276,28 @@ onOrmBackends((name, backend) => {
         update: { email: 'upserted@example.com' },
       });
       expect(again.email).toBe('upserted@example.com');
+      // The record is named by its own key, never by a relation filter's fields.
+      const o7 = { tenantId_id: { tenantId: 'acme', id: 'acme-o7' } };
+      await prisma.order.create({
+        data: {
+          tenantId: 'acme',
+          id: 'acme-o7',
+          customerId: 'acme-c3',
+          total: 7,
+          card: card(7) as never,
+        },
+      });
+      await prisma.order.update({
+        where: { ...o7, customer: { tenantId: 'acme', id: 'acme-c3' } },
+        data: { card: card(77) as never },
+      });
+      expect((await prisma.order.findUnique({ where: o7 }))?.card).toBe(card(77));
       const refused = [
         prisma.customer.updateMany({
           where: { tenantId: 'acme' },
           data: { email: 'x@example.com' },
         }),
+        prisma.order.update({ where: { ...o7, id: 'other' }, data: { card: card(8) as never } }),
         prisma.customer.update({ where: { tenantId_id: key.tenantId_id }, data: { id: 'other' } }),
         prisma.customer.update({
           where: { tenantId_id: key.tenantId_id },
@@ -319,6 +336,7 @@ onOrmBackends((name, backend) => {
       }
       expect(fields).toEqual([
         'Customer.email',
+        'Order.card',
         'Customer.id',
         'Customer.email_bidx_v1',
         'Customer.email',
@@ -393,7 +411,7 @@ onOrmBackends((name, backend) => {
         await prisma.customer.count({ where: { ...where, profile: { not: Prisma.DbNull } } }),
       ).toBeGreaterThan(0);
       expect(await prisma.order.aggregate({ where, _count: { card: true } })).toMatchObject({
-        _count: { card: 1 },
+        _count: { card: 2 },
       });
     });
 

@@ -87,28 +87,45 @@ function lookupValues(value: unknown): readonly string[] | undefined {
   return undefined;
 }
 
+/** A field a filter pins to two different values (it matches nothing): no value. */
+const CONFLICT: unique symbol = Symbol('conflicting values');
+
+const isKeyValue = (v: unknown): boolean =>
+  typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint';
+
 /**
- * The tenant a filter pins with equality at its top level (its own keys, `AND` chains,
- * compound unique keys), if it does.
+ * The scalar fields of `model` a filter pins with equality at its top level (its own keys,
+ * `AND` chains, the parts of compound unique keys); never through a relation filter. A field
+ * pinned to two values maps to a value no record has.
  * @internal
  */
 export function pinnedValues(
+  model: BoundModel,
   where: unknown,
   out: Map<string, unknown> = new Map(),
 ): Map<string, unknown> {
   if (!isObject(where)) return out;
+  const pin = (key: string, value: unknown): void => {
+    out.set(key, out.has(key) && out.get(key) !== value ? CONFLICT : value);
+  };
   for (const [key, value] of Object.entries(where)) {
-    if (key === 'AND') for (const item of items(value)) pinnedValues(item, out);
-    else if (key === 'OR' || key === 'NOT') continue;
-    else if (isObject(value) && Object.keys(value).length === 1 && 'equals' in value) {
-      out.set(key, value.equals);
-    } else if (isObject(value) && !(value instanceof Date)) {
-      // A compound unique key: its parts are equalities.
+    if (key === 'AND') {
+      for (const item of items(value)) pinnedValues(model, item, out);
+      continue;
+    }
+    const f = model.fields.get(key);
+    if (f === undefined) {
+      // A compound unique key (`tenantId_id: { tenantId, id }`): its parts are equalities.
+      if (!isObject(value)) continue;
       for (const [part, v] of Object.entries(value)) {
-        if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint')
-          out.set(part, v);
+        if (model.fields.get(part)?.kind === 'scalar' && isKeyValue(v)) pin(part, v);
       }
-    } else out.set(key, value);
+    } else if (f.kind === 'scalar') {
+      if (isKeyValue(value)) pin(key, value);
+      else if (isObject(value) && Object.keys(value).length === 1 && isKeyValue(value.equals)) {
+        pin(key, value.equals);
+      }
+    }
   }
   return out;
 }
@@ -137,7 +154,7 @@ export async function planLookups(
     );
     return { check: undefined, fields: [] };
   }
-  const tenant = pinnedValues(where).get(sealed.schema.tenant);
+  const tenant = pinnedValues(model, where).get(sealed.schema.tenant);
   const fields = new Set<string>();
   const lookups: Promise<void>[] = [];
 

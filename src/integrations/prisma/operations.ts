@@ -60,7 +60,7 @@ function snapshot(value: unknown, depth = 0): unknown {
 function scopeNamed(model: BoundModel, where: unknown): RecordScope | undefined {
   const schema = model.sealed?.schema;
   if (schema === undefined) return undefined;
-  const pinned = pinnedValues(where);
+  const pinned = pinnedValues(model, where);
   const source: Obj = {};
   for (const k of [schema.tenant, ...schema.key]) {
     if (!pinned.has(k)) return undefined;
