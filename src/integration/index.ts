@@ -33,7 +33,12 @@ export {
   type RecordScope,
 } from '../model/record-rules.js';
 export { withField } from '../model/field-error.js';
-export { openStoredValues, type StoredFieldValue } from './stored-values.js';
+export {
+  openStoredValues,
+  sealFieldValues,
+  type FieldValueToSeal,
+  type StoredFieldValue,
+} from './stored-values.js';
 export { toText } from '../envelope/encoding.js';
 export { holdsEnvelope } from './envelope-scan.js';
 export { sealedColumnStatements, type SealedColumnSpec } from './sealed-column-checks.js';

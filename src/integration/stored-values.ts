@@ -1,6 +1,9 @@
 import type { Fieldseal } from '../client/fieldseal.js';
 import type { DecryptItem } from '../client/items.js';
-import { BatchError, type FieldsealError } from '../errors.js';
+import type { FieldValue } from '../envelope/plaintext.js';
+import type { EncryptionContext } from '../envelope/context.js';
+import { toText } from '../envelope/encoding.js';
+import { BatchError, isFieldsealError, type FieldsealError } from '../errors.js';
 import { withField } from '../model/field-error.js';
 import type { FieldSchema, ModelSchema } from '../model/model-schema.js';
 import {
@@ -73,4 +76,54 @@ export async function openStoredValues(
   });
   if (failures.length > 0) throw new BatchError(failures);
   return out;
+}
+
+/**
+ * One value of an encrypted field to seal: the statement row it belongs to (for
+ * `BatchError.failures`), the field, the plaintext and its context (see `contextOf`).
+ * @example
+ * ```ts
+ * const value: FieldValueToSeal = { row: 0, field: ssnField, value: '078-05-1120', context: contextOf(schema, ssnField, scope) };
+ * ```
+ */
+export interface FieldValueToSeal {
+  readonly row: number;
+  readonly field: FieldSchema;
+  readonly value: FieldValue;
+  readonly context: EncryptionContext;
+}
+
+/**
+ * Seal values of encrypted fields in one client batch: each as its field stores it (the `fs1:`
+ * text form for text storage, bytes for binary). All or nothing.
+ * @returns the stored form of each value, in order.
+ * @throws BatchError listing `{ index: row, error }` for every value refused, its error naming
+ *   `table.field` (never the value); the client's error when the batch cannot run at all.
+ * @example
+ * ```ts
+ * const [stored] = await sealFieldValues(fs, [{ row: 0, field: ssnField, value: ssn, context }]);
+ * ```
+ */
+export async function sealFieldValues(
+  fs: Fieldseal,
+  values: readonly FieldValueToSeal[],
+): Promise<(string | Buffer)[]> {
+  if (values.length === 0) return [];
+  let sealed: Buffer[];
+  try {
+    sealed = await fs.encryptManyToBytes(values.map(({ value, context }) => ({ value, context })));
+  } catch (err) {
+    if (isFieldsealError(err) && err.code === 'ERR_BATCH_FAILED') {
+      throw new BatchError(
+        err.failures.map(({ index, error }) => ({
+          index: values[index]!.row,
+          error: withField(error, values[index]!.field.qualified),
+        })),
+      );
+    }
+    throw err;
+  }
+  return values.map((v, i) =>
+    v.field.encryption!.storage === 'text' ? toText(sealed[i]!) : sealed[i]!,
+  );
 }

@@ -511,6 +511,152 @@ onOrmBackends((name, backend) => {
       expect(read).toMatchObject([{ id: 'acme-c9', profile: customer('acme', 9).profile }]);
     });
 
+    it('a second review: hostile arguments, deep relation filters, relinks, the fluent API', async () => {
+      await prisma.customer.create({
+        data: {
+          ...customer('acme', 300),
+          orders: { create: { id: 'acme-o300', total: 1, card: card(300) as never } },
+        },
+      });
+      await prisma.customer.create({
+        data: {
+          ...customer('globex', 300),
+          orders: { create: { id: 'globex-o300', total: 1, card: card(301) as never } },
+        },
+      });
+      const acme300 = { tenantId_id: { tenantId: 'acme', id: 'acme-c300' } };
+      const parsed = (json: string) => JSON.parse(json) as never;
+      const cases: [Promise<unknown>, string][] = [
+        // An own __proto__ key (JSON.parse makes one) or a toJSON would make Prisma send
+        // other data than what fieldseal read.
+        [
+          prisma.customer.create({
+            data: parsed(
+              `{"tenantId":"acme","id":"acme-c301","name":"n","__proto__":{"email":"${CANARY}@x"}}`,
+            ),
+          }),
+          '?.?',
+        ],
+        [
+          prisma.customer.update({
+            where: acme300,
+            data: parsed(`{"__proto__":{"email":"${CANARY}"}}`),
+          }),
+          '?.?',
+        ],
+        [
+          prisma.customer.findMany({
+            where: parsed(`{"tenantId":"acme","__proto__":{"email":{"contains":"${CANARY}"}}}`),
+          }),
+          '?.?',
+        ],
+        [
+          prisma.customer.create({
+            data: {
+              ...customer('acme', 302),
+              email: 'decoy@x',
+              toJSON: () => customer('acme', 302),
+            } as never,
+          }),
+          '?.?',
+        ],
+        // Filters on encrypted fields two relations deep, and in AND / OR inside a relation.
+        [
+          prisma.customer.findMany({
+            where: {
+              tenantId: 'acme',
+              orders: { some: { customer: { email: 'p1@example.com' } } },
+            },
+          }),
+          'Customer.email',
+        ],
+        [
+          prisma.customer.findMany({
+            where: { tenantId: 'acme', orders: { none: { AND: [{ card: Buffer.from(CANARY) }] } } },
+          }),
+          'Order.card',
+        ],
+        [
+          prisma.order.findMany({
+            where: {
+              tenantId: 'acme',
+              customer: { is: { orders: { some: { card: 'x' as never } } } },
+            },
+          }),
+          'Order.card',
+        ],
+        // A caller's condition on an index column (it escaped the re-check of an OR branch).
+        [
+          prisma.customer.findMany({
+            where: {
+              tenantId: 'acme',
+              OR: [{ email: 'a@x' }, { email: 'b@x', email_bidx_v1: 'i' }],
+            },
+          }),
+          'Customer.email_bidx_v1',
+        ],
+        // Relinking moves a sealed record's tenant through the foreign key.
+        [
+          prisma.order.update({
+            where: { tenantId_id: { tenantId: 'acme', id: 'acme-o300' } },
+            data: {
+              customer: { connect: { tenantId_id: { tenantId: 'globex', id: 'globex-c300' } } },
+            },
+          }),
+          'Order.customer',
+        ],
+        [
+          prisma.customer.update({
+            where: acme300,
+            data: {
+              orders: { connect: { tenantId_id: { tenantId: 'globex', id: 'globex-o300' } } },
+            },
+          }),
+          'Customer.orders',
+        ],
+        // Ordering by an aggregate of ciphertext; a field reference to ciphertext.
+        [
+          prisma.order.groupBy({
+            by: ['tenantId'],
+            _min: { total: true },
+            orderBy: { _min: { card: 'asc' } },
+          } as never),
+          'Order.card',
+        ],
+        [
+          prisma.customer.findMany({
+            where: { tenantId: 'acme', name: { equals: prisma.customer.fields.email } },
+          }),
+          'Customer.email',
+        ],
+        // The fluent API: Prisma unpacks the related rows before the extension sees them.
+        [prisma.customer.findUnique({ where: acme300 }).orders(), 'Customer.orders'],
+      ];
+      for (const [i, [attempt, fieldName]] of cases.entries()) {
+        const got = await refusal(attempt).catch((err: Error) => {
+          throw new Error(`case ${i}: ${err.message}`);
+        });
+        expect(got, `case ${i}`).toMatchObject({
+          code: 'ERR_UNSUPPORTED_OPTION',
+          field: fieldName,
+        });
+        expect(got.message).not.toContain(CANARY);
+      }
+      for (const table of ['prisma_customers', 'prisma_orders']) {
+        expect(await rawDump(b, table)).not.toContain(CANARY);
+      }
+      const orders = await b.sql.query<{ tenantId: string }>(
+        "SELECT \"tenantId\" FROM prisma_orders WHERE id IN ('acme-o300', 'globex-o300') ORDER BY id",
+      );
+      expect(orders.rows).toEqual([{ tenantId: 'acme' }, { tenantId: 'globex' }]);
+      // What the fluent API would give is read through an include.
+      const withOrders = await prisma.customer.findUnique({
+        where: acme300,
+        include: { orders: true },
+      });
+      expect(withOrders?.orders.map((o) => o.card)).toEqual([card(300)]);
+    });
+
     it('setup refuses a configuration the Prisma schema does not fit', () => {
       const bad = (models: Parameters<typeof fieldseal>[0]['models']) => () =>
         base.$extends(fieldseal({ fs, models }));

@@ -1,14 +1,7 @@
 import { inspect } from 'node:util';
+import type { EncryptionContext, FieldValue, Fieldseal } from '../../index.js';
 import {
-  BatchError,
-  isFieldsealError,
-  type EncryptionContext,
-  type FieldValue,
-  type Fieldseal,
-} from '../../index.js';
-import {
-  toText,
-  withField,
+  sealFieldValues,
   type BlindIndexLookup,
   type BlindIndexSource,
   type BlindIndexWrite,
@@ -227,25 +220,9 @@ async function seal(
   fs: Fieldseal,
   values: readonly PendingValue[],
 ): Promise<Map<PendingValue, string | Buffer>> {
-  const out = new Map<PendingValue, string | Buffer>();
-  if (values.length === 0) return out;
-  let sealed: Buffer[];
-  try {
-    sealed = await fs.encryptManyToBytes(values.map((v) => v.item()));
-  } catch (err) {
-    if (isFieldsealError(err) && err.code === 'ERR_BATCH_FAILED') {
-      throw new BatchError(
-        err.failures.map(({ index, error }) => ({
-          index: values[index]!.row,
-          error: withField(error, values[index]!.field.qualified),
-        })),
-      );
-    }
-    throw err;
-  }
-  values.forEach((v, i) => {
-    const bytes = sealed[i]!;
-    out.set(v, v.field.encryption!.storage === 'text' ? toText(bytes) : bytes);
-  });
-  return out;
+  const sealed = await sealFieldValues(
+    fs,
+    values.map((v) => ({ row: v.row, field: v.field, ...v.item() })),
+  );
+  return new Map(values.map((v, i) => [v, sealed[i]!]));
 }

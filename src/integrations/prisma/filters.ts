@@ -1,5 +1,6 @@
 import type { BlindIndexLookup } from '../../integration/index.js';
 import type { BoundModel, BoundModels } from './prisma-models.js';
+import { isNull, isObject, items, type Obj } from './query-args.js';
 import { refuse } from './refusal.js';
 
 /*
@@ -8,14 +9,8 @@ import { refuse } from './refusal.js';
  * a re-check of the decrypted rows. All internal.
  */
 
-type Obj = Record<string, unknown>;
-
 /** A re-check of one decrypted row. @internal */
 export type Check = (row: Readonly<Obj>) => boolean;
-
-const isObject = (v: unknown): v is Obj =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
-const items = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
 
 /** `F: null`, `{ equals: null }`, `{ not: null }`: exact on ciphertext (NULL is stored as is). */
 function isNullTest(value: unknown): boolean {
@@ -23,18 +18,6 @@ function isNullTest(value: unknown): boolean {
   if (!isObject(value)) return false;
   const keys = Object.keys(value);
   return keys.length === 1 && (keys[0] === 'equals' || keys[0] === 'not') && isNull(value[keys[0]]);
-}
-
-/**
- * `null`, or Prisma's `DbNull` / `JsonNull` / `AnyNull` (the NULLs of a Json column).
- * @internal
- */
-export function isNull(value: unknown): boolean {
-  if (value === null) return true;
-  if (typeof value !== 'object') return false;
-  const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)
-    ?.constructor?.name;
-  return name === 'DbNull' || name === 'JsonNull' || name === 'AnyNull';
 }
 
 const RELATION_FILTERS = ['some', 'every', 'none', 'is', 'isNot'];
@@ -56,12 +39,12 @@ export function refuseSealedFilters(
       for (const item of items(value)) refuseSealedFilters(models, model, item, why);
       continue;
     }
+    if (model.sealed?.indexColumns.has(key) === true) refuseIndexColumn(model, key);
     const field = model.fields.get(key);
     if (field === undefined) {
-      // A compound unique key (`tenantId_id: { tenantId, id }`): its parts are fields.
-      if (isObject(value)) {
-        for (const [part, v] of Object.entries(value)) refuseScalar(model, part, v, why);
-      }
+      // A compound unique key (`tenantId_id: { tenantId, id }`): its parts are this model's
+      // fields; anything else in it is walked as a filter of this model too.
+      refuseSealedFilters(models, model, value, why);
     } else if (field.kind === 'object') {
       const related = models.get(field.type)!;
       if (isObject(value) && RELATION_FILTERS.some((k) => k in value)) {
@@ -69,6 +52,15 @@ export function refuseSealedFilters(
       } else refuseSealedFilters(models, related, value, why);
     } else refuseScalar(model, key, value, why);
   }
+}
+
+/** A blind-index column in a caller's filter: fieldseal's, never the caller's. */
+function refuseIndexColumn(model: BoundModel, key: string): never {
+  return refuse(
+    model.name,
+    key,
+    "a blind-index column is fieldseal's: filter on the blind-indexed field, which is re-checked",
+  );
 }
 
 function refuseScalar(model: BoundModel, key: string, value: unknown, why: string): void {
@@ -189,6 +181,8 @@ export async function planLookups(
           value,
           'a filter on an encrypted field under NOT cannot be evaluated or re-checked',
         );
+      } else if (sealed.indexColumns.has(key)) {
+        refuseIndexColumn(model, key);
       } else if (sealed.encrypted.has(key)) {
         if (isNullTest(value)) continue;
         const indexed = sealed.indexed.get(key);
@@ -227,19 +221,13 @@ export async function planLookups(
         );
         checks.push((row) => found!.matches(row[key]));
       } else {
-        const f = model.fields.get(key);
-        if (f?.kind === 'object') {
-          refuseSealedFilters(
-            models,
-            models.get(f.type)!,
-            value,
-            'a filter on an encrypted field through a relation cannot be re-checked: query that model',
-          );
-        } else if (f === undefined && isObject(value)) {
-          for (const [part, v] of Object.entries(value)) {
-            refuseScalar(model, part, v, 'a compound key holds plain fields only');
-          }
-        }
+        // A relation filter or a compound key: nothing in it is re-checked.
+        refuseSealedFilters(
+          models,
+          model,
+          { [key]: value },
+          'a filter on an encrypted field through a relation cannot be re-checked: query that model',
+        );
       }
     }
     if (added.length > 0) obj.AND = [...items(obj.AND), ...added];
@@ -250,11 +238,9 @@ export async function planLookups(
   /** A branch of an OR that holds lookups only (and AND chains of them). */
   const pureLookups = (branch: unknown): boolean =>
     isObject(branch) &&
-    Object.entries(branch).every(([key, value]) =>
-      key === 'AND'
-        ? items(value).every(pureLookups)
-        : // planned lookups moved into AND; the index column of one stands for it
-          sealed.indexColumns.has(key),
+    // A planned lookup has moved into the branch's AND (its slot is filled later).
+    Object.entries(branch).every(
+      ([key, value]) => key === 'AND' && items(value).every(pureLookups),
     );
 
   const inner = plan(where);

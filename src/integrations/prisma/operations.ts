@@ -1,8 +1,9 @@
 import type { Fieldseal } from '../../index.js';
-import { ownData, scopeOf, type RecordScope } from '../../integration/index.js';
+import { scopeOf, type RecordScope } from '../../integration/index.js';
 import { pinnedValues, planLookups, refuseSealedFilters, type Check } from './filters.js';
 import type { BoundModel, BoundModels } from './prisma-models.js';
 import { openRows, planRead, refuseOrdering, stripRows, type ReadPlan } from './read-plan.js';
+import { isObject, snapshotArgs, type Obj } from './query-args.js';
 import { refuse } from './refusal.js';
 import { WriteBatch } from './write-plan.js';
 
@@ -12,23 +13,16 @@ import { WriteBatch } from './write-plan.js';
  * its result decrypted and re-checked. All internal.
  */
 
-type Obj = Record<string, unknown>;
-
 /** What Prisma's `$allOperations` hook passes. @internal */
 export interface OperationCall {
   /** Undefined for the client's own operations (`$queryRaw`, ...). */
   readonly model: string | undefined;
   readonly operation: string;
   readonly args: unknown;
+  /** Prisma's own parameters: a non-empty `dataPath` is the fluent API (`.orders()`). */
+  readonly __internalParams?: { readonly dataPath?: unknown };
   query(args: unknown): Promise<unknown>;
 }
-
-const isObject = (v: unknown): v is Obj =>
-  typeof v === 'object' &&
-  v !== null &&
-  !Array.isArray(v) &&
-  !(v instanceof Uint8Array) &&
-  !(v instanceof Date);
 
 /** How many times a find re-runs to replace rows its re-check dropped before it refuses. */
 const MAX_RERUNS = 32;
@@ -40,21 +34,6 @@ const FIND = new Set([
   'findFirstOrThrow',
   'findMany',
 ]);
-
-/** A copy of the caller's arguments: plain objects and arrays copied, own data only. */
-function snapshot(value: unknown, depth = 0): unknown {
-  if (depth > 64) throw new TypeError('fieldseal(prisma): query arguments nest too deeply');
-  if (Array.isArray(value)) return value.map((v) => snapshot(v, depth + 1));
-  if (typeof value !== 'object' || value === null) return value;
-  const proto: unknown = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return value; // Date, bytes, Decimal, DbNull
-  const data = ownData(value, (_why, key) => {
-    throw new TypeError(`fieldseal(prisma): query argument ${key} must be a plain data property`);
-  });
-  const out: Obj = {};
-  for (const [k, v] of Object.entries(data)) out[k] = snapshot(v, depth + 1);
-  return out;
-}
 
 /** The record a filter names by tenant and key equality, if it does. */
 function scopeNamed(model: BoundModel, where: unknown): RecordScope | undefined {
@@ -81,8 +60,28 @@ export async function runOperation(
 ): Promise<unknown> {
   const model = call.model === undefined ? undefined : models.get(call.model);
   if (model === undefined || !model.reachesSealed) return call.query(call.args);
-  const args = (snapshot(call.args ?? {}) ?? {}) as Obj;
   const { operation } = call;
+  const path = call.__internalParams?.dataPath;
+  if (Array.isArray(path) && path.length > 0) {
+    // Prisma unpacks the related rows before they reach the extension, under another model.
+    refuse(
+      model.name,
+      String(path.at(-1)),
+      'the fluent API (findUnique(...).relation()) returns rows fieldseal cannot read as their model: include the relation instead',
+    );
+  }
+  const snapshot = snapshotArgs(call.args ?? {});
+  if (!isObject(snapshot.args)) refuse(model.name, '*', 'expected the arguments as an object');
+  const args = snapshot.args;
+  for (const ref of snapshot.references) {
+    if (models.get(ref.modelName)?.sealed?.encrypted.has(ref.name) === true) {
+      refuse(
+        ref.modelName,
+        ref.name,
+        'a field reference compares with ciphertext: compare plain fields',
+      );
+    }
+  }
   const noLookup = (what: string): string =>
     `${operation} cannot re-check a blind-index lookup (${what}): find the records with findMany, then ${what} them by key`;
 

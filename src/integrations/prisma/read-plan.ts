@@ -7,6 +7,7 @@ import {
 } from '../../integration/index.js';
 import { refuseSealedFilters } from './filters.js';
 import type { BoundModel, BoundModels } from './prisma-models.js';
+import { isObject, items, type Obj } from './query-args.js';
 import { refuse } from './refusal.js';
 
 /*
@@ -15,16 +16,6 @@ import { refuse } from './refusal.js';
  * leaves them out and removed from the rows afterwards; then every encrypted value of the
  * result is decrypted, all of one model in one batch. All internal.
  */
-
-type Obj = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Obj =>
-  typeof v === 'object' &&
-  v !== null &&
-  !Array.isArray(v) &&
-  !(v instanceof Uint8Array) &&
-  !(v instanceof Date);
-const items = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
 
 /** How to read the rows of one model in a result. @internal */
 export interface ReadPlan {
@@ -50,6 +41,13 @@ export function refuseOrdering(models: BoundModels, model: BoundModel, args: Obj
       const f = model.fields.get(key);
       if (f?.kind === 'object' && isObject(value)) {
         refuseOrdering(models, models.get(f.type)!, { orderBy: value });
+      }
+      // groupBy's orderBy: { _min: { card: 'asc' } } orders by an aggregate of ciphertext.
+      if (['_min', '_max', '_avg', '_sum'].includes(key) && isObject(value)) {
+        for (const name of Object.keys(value)) {
+          if (encrypted(name))
+            refuse(model.name, name, 'ciphertext has no order: orderBy a plain field');
+        }
       }
       if (key === '_relevance' && isObject(value)) {
         for (const name of items(value.fields)) {

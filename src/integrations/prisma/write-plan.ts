@@ -1,25 +1,19 @@
-import {
-  BatchError,
-  isFieldsealError,
-  type EncryptionContext,
-  type FieldValue,
-  type Fieldseal,
-} from '../../index.js';
+import type { EncryptionContext, FieldValue, Fieldseal } from '../../index.js';
 import {
   absentError,
   contextOf,
   hasKind,
   kindError,
   scopeOf,
-  toText,
-  withField,
+  sealFieldValues,
   type BlindIndexSource,
   type BlindIndexWrite,
   type FieldSchema,
   type RecordScope,
 } from '../../integration/index.js';
-import { isNull, refuseSealedFilters } from './filters.js';
-import type { BoundModel, BoundModels, PrismaField, SealedColumnType } from './prisma-models.js';
+import { refuseSealedFilters } from './filters.js';
+import { isNull, isObject, items, type Obj } from './query-args.js';
+import type { BoundModel, BoundModels, PrismaField } from './prisma-models.js';
 import { refuse } from './refusal.js';
 
 /*
@@ -28,16 +22,6 @@ import { refuse } from './refusal.js';
  * index columns; then one batch seals them all, and writes the envelopes and indexes into the
  * data in place. All internal.
  */
-
-type Obj = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Obj =>
-  typeof v === 'object' &&
-  v !== null &&
-  !Array.isArray(v) &&
-  !(v instanceof Uint8Array) &&
-  !(v instanceof Date);
-const items = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
 
 /** Atomic update operations: none applies to ciphertext. */
 const ATOMIC = new Set(['increment', 'decrement', 'multiply', 'divide', 'push', 'unset']);
@@ -49,7 +33,6 @@ interface Slot {
   readonly target: Obj;
   readonly key: string;
   readonly field: FieldSchema;
-  readonly column: SealedColumnType;
   readonly value: FieldValue;
   readonly context: EncryptionContext;
   readonly row: number;
@@ -77,7 +60,7 @@ export class WriteBatch {
 
   /** Queue the data of a record created (top level or nested) on `model`. */
   create(model: BoundModel, data: unknown, inheritedTenant?: unknown): void {
-    if (!model.reachesSealed || !isObject(data)) return;
+    if (!model.reachesSealed || !isData(model, data)) return;
     const row = ++this.#row;
     const sealed = model.sealed;
     const tenant =
@@ -111,8 +94,7 @@ export class WriteBatch {
       else if (sealed !== undefined) {
         if (sealed.indexColumns.has(key)) refuseIndexColumn(model, key);
         const enc = sealed.encrypted.get(key);
-        if (enc !== undefined)
-          this.#seal(model, data, key, value, enc.column, enc.field, row, scopeFor);
+        if (enc !== undefined) this.#seal(model, data, key, value, enc.field, row, scopeFor);
       }
     }
     this.#indexesOf(model, data, scopeFor);
@@ -123,11 +105,12 @@ export class WriteBatch {
    * without it an encrypted field in the data is refused with `why`.
    */
   update(model: BoundModel, data: unknown, scope: RecordScope | undefined, why = NO_KEY): void {
-    if (!model.reachesSealed || !isObject(data)) return;
+    if (!model.reachesSealed || !isData(model, data)) return;
     const row = ++this.#row;
     const sealed = model.sealed;
     const scopeFor = (field: string): RecordScope => scope ?? refuse(model.name, field, why);
     for (const [key, raw] of Object.entries(data)) {
+      if (raw === undefined) continue; // Prisma leaves the field as it is
       const f = model.fields.get(key);
       if (f?.kind === 'object') {
         this.#nested(model, f, raw, scope?.tenant);
@@ -145,7 +128,7 @@ export class WriteBatch {
       }
       const enc = sealed.encrypted.get(key);
       if (enc === undefined) continue;
-      let value = raw;
+      let value: unknown = raw;
       if (isObject(raw) && enc.column !== 'Json' && !isNull(raw)) {
         const ops = Object.keys(raw);
         if (ops.length === 1 && ops[0] === 'set') value = raw.set;
@@ -154,7 +137,7 @@ export class WriteBatch {
         }
       }
       data[key] = value;
-      this.#seal(model, data, key, value, enc.column, enc.field, row, scopeFor);
+      this.#seal(model, data, key, value, enc.field, row, scopeFor);
     }
     this.#indexesOf(model, data, scopeFor);
   }
@@ -162,27 +145,8 @@ export class WriteBatch {
   /** Seal every queued value and index in one batch each, and write them into the data. */
   async seal(fs: Fieldseal): Promise<void> {
     const slots = this.#slots;
-    if (slots.length > 0) {
-      let sealed: Buffer[];
-      try {
-        sealed = await fs.encryptManyToBytes(
-          slots.map((s) => ({ value: s.value, context: s.context })),
-        );
-      } catch (err) {
-        if (isFieldsealError(err) && err.code === 'ERR_BATCH_FAILED') {
-          throw new BatchError(
-            err.failures.map(({ index, error }) => ({
-              index: slots[index]!.row,
-              error: withField(error, slots[index]!.field.qualified),
-            })),
-          );
-        }
-        throw err;
-      }
-      slots.forEach((s, i) => {
-        s.target[s.key] = s.column === 'Bytes' ? sealed[i]! : toText(sealed[i]!);
-      });
-    }
+    const sealed = await sealFieldValues(fs, slots);
+    slots.forEach((s, i) => (s.target[s.key] = sealed[i]));
     for (const [source, queued] of this.#indexes) {
       const writes = queued.filter((q) => q.write !== undefined);
       for (let at = 0; at < writes.length; at += WRITES_PER_CALL) {
@@ -209,7 +173,6 @@ export class WriteBatch {
     target: Obj,
     key: string,
     value: unknown,
-    column: SealedColumnType,
     field: FieldSchema,
     row: number,
     scopeFor: (field: string) => RecordScope,
@@ -226,7 +189,6 @@ export class WriteBatch {
       target,
       key,
       field,
-      column,
       value: value as FieldValue,
       context: contextOf(model.sealed!.schema, field, scope),
       row,
@@ -243,7 +205,7 @@ export class WriteBatch {
       this.#indexes.set(sealed.source!, queued);
     }
     for (const [name, { written }] of sealed.indexed) {
-      if (!Object.hasOwn(data, name)) continue;
+      if (data[name] === undefined) continue;
       // The plaintext, read before the slot's envelope replaces it (seal runs later).
       const value = data[name];
       const write =
@@ -257,7 +219,7 @@ export class WriteBatch {
   /** The nested writes of a relation field. */
   #nested(parent: BoundModel, relation: PrismaField, ops: unknown, tenant: unknown): void {
     const related = this.#models.get(relation.type)!;
-    if (!related.reachesSealed || !isObject(ops)) return;
+    if (!related.reachesSealed || !isData(parent, ops)) return;
     const models = this.#models;
     const filter = (where: unknown): void =>
       refuseSealedFilters(
@@ -284,6 +246,13 @@ export class WriteBatch {
             for (const d of items(x.data)) this.create(related, d, tenant);
             break;
           case 'connectOrCreate':
+            if (parent.sealed !== undefined || related.sealed !== undefined) {
+              refuse(
+                parent.name,
+                relation.name,
+                "connectOrCreate can rewrite a sealed record's tenant or key (its values' context) through the foreign key: create, or write the foreign-key fields themselves",
+              );
+            }
             filter(x.where);
             this.create(related, x.create, tenant);
             break;
@@ -302,6 +271,15 @@ export class WriteBatch {
           case 'connect':
           case 'disconnect':
           case 'set':
+            if (parent.sealed !== undefined || related.sealed !== undefined) {
+              refuse(
+                parent.name,
+                relation.name,
+                `${op} can rewrite a sealed record's tenant or key (its values' context) through the foreign key: write the foreign-key fields themselves (fieldseal checks them)`,
+              );
+            }
+            filter(item);
+            break;
           case 'delete':
           case 'deleteMany':
             filter(item);
@@ -312,6 +290,13 @@ export class WriteBatch {
       }
     }
   }
+}
+
+/** Whether a part of a write is data to walk (undefined: absent); anything else is refused. */
+function isData(model: BoundModel, value: unknown): value is Obj {
+  if (value === undefined) return false;
+  if (!isObject(value)) refuse(model.name, '*', 'the data of a write must be plain objects');
+  return true;
 }
 
 function refuseIndexColumn(model: BoundModel, key: string): never {
