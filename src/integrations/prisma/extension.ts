@@ -46,8 +46,7 @@ const MARK: unique symbol = Symbol('fieldseal.prisma');
 const RAW_QUERIES = new Set(['$queryRaw', '$queryRawUnsafe', '$queryRawTyped']);
 
 /**
- * The fieldseal extension of a Prisma client (Prisma 6.16+ with `engineType = "client"`, or
- * 7, with a driver adapter): every operation of the configured models encrypts the encrypted
+ * The fieldseal extension of a Prisma 7 client with a driver adapter: every operation of the configured models encrypts the encrypted
  * fields of what it writes (nested writes included, each with its record's context, one batch
  * per operation), decrypts what it returns (included and selected relations too), turns
  * `equals` / `in` / `OR` of them on blind-indexed fields into index queries with a re-check,

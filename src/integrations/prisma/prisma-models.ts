@@ -176,7 +176,7 @@ function sealModel(
 function runtimeDataModel(client: unknown): Map<string, ReadonlyMap<string, PrismaField>> {
   const fail = (): never => {
     throw new TypeError(
-      'fieldseal(prisma): the client has no runtime data model to check the configuration against: pass fieldseal(...) to a PrismaClient\'s $extends (Prisma 6.16+ or 7, engineType = "client")',
+      "fieldseal(prisma): the client has no runtime data model to check the configuration against: pass fieldseal(...) to a PrismaClient's $extends (Prisma 7 with a driver adapter)",
     );
   };
   const runtime = (client as { _runtimeDataModel?: { models?: unknown } } | null)
