@@ -46,12 +46,13 @@ const MARK: unique symbol = Symbol('fieldseal.prisma');
 const RAW_QUERIES = new Set(['$queryRaw', '$queryRawUnsafe', '$queryRawTyped']);
 
 /**
- * The fieldseal extension of a Prisma 7 client with a driver adapter: every operation of the configured models encrypts the encrypted
- * fields of what it writes (nested writes included, each with its record's context, one batch
- * per operation), decrypts what it returns (included and selected relations too), turns
- * `equals` / `in` / `OR` of them on blind-indexed fields into index queries with a re-check,
- * and refuses with `ERR_UNSUPPORTED_OPTION` whatever it cannot bind to a record or evaluate on
- * ciphertext. Raw queries are not rewritten; a row of one that holds an envelope is refused.
+ * The fieldseal extension of a Prisma 7 client with a driver adapter: every operation of the
+ * configured models encrypts the encrypted fields of what it writes (nested writes included,
+ * each with its record's context, one batch per operation), decrypts what it returns (included
+ * and selected relations too), turns `equals` / `in` / `OR` of them on blind-indexed fields
+ * into index queries with a re-check, and refuses with `ERR_UNSUPPORTED_OPTION` whatever it
+ * cannot bind to a record or evaluate on ciphertext. Raw queries are not rewritten; a row of
+ * one that holds an envelope is refused.
  *
  * `$extends` returns a new client: use it, and check it with {@link assertFieldsealClient}.
  * @throws TypeError at `$extends` naming the first configured model or field that does not
