@@ -108,32 +108,33 @@ await repository.createTable();
 const sealedPatients = sealTable(fs, patients, Patient, { blindIndexes: repository });
 
 await sql.query(`DELETE FROM patients`);
+// Encrypt first (a clinic's first record creates its blind-index secret, which fieldseal never
+// writes inside an ORM transaction on PGlite), then insert in one Drizzle transaction.
+const sealedRows = await sealedPatients.encrypt([
+  {
+    clinic: 'north',
+    id: 'p1',
+    name: 'Ada Lovelace',
+    email: 'ada@north.example',
+    ssn: '521-44-8790',
+  },
+  {
+    clinic: 'north',
+    id: 'p2',
+    name: 'Alan Turing',
+    email: 'alan@north.example',
+    ssn: '078-05-1120',
+  },
+  {
+    clinic: 'south',
+    id: 'p3',
+    name: 'Grace Hopper',
+    email: 'ada@north.example',
+    ssn: '219-09-9999',
+  },
+]);
 await db.transaction(async (tx) => {
-  await tx.insert(patients).values(
-    await sealedPatients.encrypt([
-      {
-        clinic: 'north',
-        id: 'p1',
-        name: 'Ada Lovelace',
-        email: 'ada@north.example',
-        ssn: '521-44-8790',
-      },
-      {
-        clinic: 'north',
-        id: 'p2',
-        name: 'Alan Turing',
-        email: 'alan@north.example',
-        ssn: '078-05-1120',
-      },
-      {
-        clinic: 'south',
-        id: 'p3',
-        name: 'Grace Hopper',
-        email: 'ada@north.example',
-        ssn: '219-09-9999',
-      },
-    ]),
-  );
+  await tx.insert(patients).values(sealedRows);
 });
 
 const short = (v) =>

@@ -6,9 +6,9 @@ import { exampleDatabase, runExample, tableDump } from './example-run.js';
 import { PG_URL } from './pg-env.js';
 
 /*
- * examples/drizzle/app.mjs, run as `npm run example:drizzle` runs it, on PGlite (its insert
- * runs in a Drizzle transaction: fieldseal's queries join it through shareTransactions) and
- * on the PostgreSQL server, where the test reads the table afterwards.
+ * examples/drizzle/app.mjs, run as `npm run example:drizzle` runs it, on PGlite (it encrypts,
+ * then inserts in a Drizzle transaction over shareTransactions) and on the PostgreSQL server,
+ * where the test reads the table afterwards.
  */
 const SSNS = ['521-44-8790', '078-05-1120', '219-09-9999', '123-45-6789'];
 const run = (env: Record<string, string>) => runExample('drizzle/app.mjs', env);
