@@ -4,6 +4,10 @@
  * @packageDocumentation
  */
 export { createDynamoRepository } from './create-dynamo-repository.js';
+export {
+  sealDocumentClient,
+  type SealDocumentClientOptions,
+} from './document-client/seal-document-client.js';
 export type {
   DynamoChanges,
   DynamoDeleteOptions,

@@ -1,0 +1,502 @@
+import { UnsupportedOptionError, type FieldValue, type Fieldseal } from '../../index.js';
+import {
+  absentError,
+  contextOf,
+  hasKind,
+  kindError,
+  openStoredValues,
+  ownData,
+  scopeOf,
+  sealFieldValues,
+  type FieldValueToSeal,
+  type RecordScope,
+  type StoredFieldValue,
+} from '../../integration/index.js';
+import { refsOf, updateClauses } from './expressions.js';
+import type { SealedTable, SealedTables } from './sealed-tables.js';
+
+/*
+ * One command of a sealed document client, in the document form (before the SDK marshals it):
+ * its items' encrypted attributes sealed with each item's context (one batch per command),
+ * every expression checked for references to encrypted attributes, and the items of its
+ * output decrypted (one batch per table). All internal.
+ */
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Refuse, naming `table.attribute`. */
+function refuse(table: string, attribute: string, why: string): never {
+  throw new UnsupportedOptionError(`attribute ${table}.${attribute}: ${why}`, {
+    details: { field: `${table}.${attribute}` },
+  });
+}
+
+/** A snapshot of a caller's object: own enumerable data only. */
+function own(table: string, value: unknown, what: string): Obj {
+  if (!isObj(value)) refuse(table, '*', `expected ${what} to be an object`);
+  return { ...ownData(value, (_why, key) => refuse(table, key, 'must be a plain data property')) };
+}
+
+/** What a command does once the SDK answered. */
+type Opener = (output: Obj) => Promise<void>;
+
+/** A command's input as sent, and how to read its output. @internal */
+export interface PlannedCommand {
+  readonly input: Obj;
+  readonly open: Opener;
+}
+
+const PARTIQL = new Set([
+  'ExecuteStatementCommand',
+  'BatchExecuteStatementCommand',
+  'ExecuteTransactionCommand',
+]);
+
+/** One value to seal, and where its envelope goes. */
+type Slot = FieldValueToSeal & { readonly target: Obj; readonly key: string };
+
+/** The sealing of one command: its values, and the items to read back. */
+class CommandPlan {
+  readonly #fs: Fieldseal;
+  readonly #tables: SealedTables;
+  readonly #slots: Slot[] = [];
+  readonly #reads: { table: SealedTable; item: Obj; scope: RecordScope | undefined }[] = [];
+  #row = 0;
+
+  constructor(fs: Fieldseal, tables: SealedTables) {
+    this.#fs = fs;
+    this.#tables = tables;
+  }
+
+  table(name: unknown): SealedTable | undefined {
+    return typeof name === 'string' ? this.#tables.get(name) : undefined;
+  }
+
+  /** Refuse an expression of `table` that refers to an encrypted attribute. */
+  expressions(table: SealedTable, request: Obj, keys: readonly string[], why: string): void {
+    const names = request.ExpressionAttributeNames as Record<string, string> | undefined;
+    for (const key of keys) {
+      for (const name of refsOf(request[key] as string | undefined, names).names) {
+        if (table.encrypted.has(name)) refuse(table.name, name, why);
+      }
+    }
+    for (const legacy of LEGACY) {
+      if (request[legacy] !== undefined) {
+        refuse(table.name, '*', `the legacy parameter ${legacy} is not checked: use expressions`);
+      }
+    }
+  }
+
+  /** The projection must bring an item's tenant and key with its encrypted attributes. */
+  projection(table: SealedTable, request: Obj): void {
+    if (request.ProjectionExpression === undefined) return;
+    const names = refsOf(
+      request.ProjectionExpression as string,
+      request.ExpressionAttributeNames as Record<string, string> | undefined,
+    ).names;
+    const sealedName = [...names].find((n) => table.encrypted.has(n));
+    if (sealedName === undefined) return;
+    for (const k of [table.schema.tenant, ...table.schema.key]) {
+      if (!names.has(k)) {
+        refuse(
+          table.name,
+          sealedName,
+          `project ${k} with it: the item's tenant and key are its values' context`,
+        );
+      }
+    }
+  }
+
+  /** A whole item (Put): every encrypted attribute sealed with the item's context. */
+  item(table: SealedTable, given: unknown): Obj {
+    const item = own(table.name, given, 'the item');
+    const row = this.#row++;
+    const { schema } = table;
+    if (typeof item[schema.tenant] !== 'string') {
+      refuse(
+        table.name,
+        schema.tenant,
+        'every item of a sealed table carries its tenant (a string)',
+      );
+    }
+    const scope = scopeOf(schema, item);
+    for (const f of schema.encrypted) this.#queue(table, item, f.name, f.name, scope, row);
+    return item;
+  }
+
+  /** Queue `target[key]` (the value of encrypted attribute `name`) to be sealed. */
+  #queue(
+    table: SealedTable,
+    target: Obj,
+    key: string,
+    name: string,
+    scope: RecordScope,
+    row: number,
+  ): void {
+    const field = table.schema.encrypted.find((f) => f.name === name)!;
+    const value = target[key];
+    if (value === undefined || value === null) {
+      const error = absentError(field, value, 'encrypt');
+      if (error !== undefined) throw error;
+      return;
+    }
+    if (!hasKind(field.kind, value)) throw kindError(field, 'encrypt');
+    const context = contextOf(table.schema, field, scope);
+    this.#slots.push({ row, field, value: value as FieldValue, context, target, key });
+  }
+
+  /**
+   * An update: only plain `SET a = :v` of encrypted attributes, sealed with the context of the
+   * item `Key` names (its tenant must be in the Key).
+   */
+  update(table: SealedTable, given: Obj): Obj {
+    const request = { ...given };
+    const names = request.ExpressionAttributeNames as Record<string, string> | undefined;
+    this.expressions(
+      table,
+      request,
+      ['ConditionExpression'],
+      'a condition cannot evaluate ciphertext',
+    );
+    if (request.AttributeUpdates !== undefined) {
+      refuse(
+        table.name,
+        '*',
+        'the legacy parameter AttributeUpdates is not checked: use UpdateExpression',
+      );
+    }
+    const key = own(table.name, request.Key, 'Key');
+    const { schema } = table;
+    let scope = Object.hasOwn(key, schema.tenant) ? scopeOf(schema, key) : undefined;
+    if (typeof request.UpdateExpression === 'string') {
+      const clauses = updateClauses(request.UpdateExpression, names);
+      const uses = new Map<string, number>();
+      for (const text of [...clauses.map((c) => c.text), request.ConditionExpression]) {
+        for (const v of refsOf(text as string | undefined, names).values) {
+          uses.set(v, (uses.get(v) ?? 0) + 1);
+        }
+      }
+      const values = own(
+        table.name,
+        request.ExpressionAttributeValues ?? {},
+        'ExpressionAttributeValues',
+      );
+      // The tenant set by the update itself (ElectroDB sets its composite attributes): the
+      // item's context, on the condition that the stored item has no other tenant.
+      const tenantSet = clauses.find((c) => refsOf(c.text, names).names.has(schema.tenant));
+      if (scope === undefined && tenantSet !== undefined) {
+        const value =
+          tenantSet.plain?.target === schema.tenant ? values[tenantSet.plain.value] : undefined;
+        if (typeof value !== 'string') {
+          refuse(table.name, schema.tenant, 'the tenant can only be set to a string (SET #t = :t)');
+        }
+        scope = scopeOf(schema, { ...key, [schema.tenant]: value });
+        guardTenant(request, values, schema.tenant, value);
+      } else if (tenantSet !== undefined && tenantSet.plain?.target !== schema.tenant) {
+        refuse(table.name, schema.tenant, 'the tenant can only be set whole (SET #t = :t)');
+      }
+      const row = this.#row++;
+      for (const c of clauses) {
+        const touched = [...refsOf(c.text, names).names].filter((n) => table.encrypted.has(n));
+        if (touched.length === 0) continue;
+        const plain = c.plain;
+        if (plain === undefined || touched.length > 1 || !table.encrypted.has(plain.target)) {
+          refuse(
+            table.name,
+            touched[0]!,
+            'an encrypted attribute can only be set whole (SET #a = :v): nothing can be computed on ciphertext',
+          );
+        }
+        if (uses.get(plain.value) !== 1) {
+          refuse(
+            table.name,
+            plain.target,
+            `${plain.value} is used elsewhere in the request: give the encrypted value its own placeholder`,
+          );
+        }
+        if (scope === undefined) {
+          refuse(
+            table.name,
+            plain.target,
+            `neither the Key nor the update holds the tenant (${schema.tenant}): the item's context is unknown; put the whole item`,
+          );
+        }
+        this.#queue(table, values, plain.value, plain.target, scope, row);
+      }
+      request.ExpressionAttributeValues = values;
+    }
+    return request;
+  }
+
+  /** Read an output item of `table` (decrypted in place once the command answered). */
+  read(table: SealedTable, item: unknown, scope?: RecordScope): void {
+    if (isObj(item)) this.#reads.push({ table, item, scope });
+  }
+
+  async seal(): Promise<void> {
+    const sealed = await sealFieldValues(this.#fs, this.#slots);
+    this.#slots.forEach((s, i) => {
+      const stored = sealed[i]!;
+      s.target[s.key] = typeof stored === 'string' ? stored : new Uint8Array(stored);
+    });
+  }
+
+  async open(): Promise<void> {
+    const byTable = new Map<SealedTable, { values: StoredFieldValue[]; owners: Obj[] }>();
+    for (const { table, item, scope } of this.#reads) {
+      const present = table.schema.encrypted.filter((f) => Object.hasOwn(item, f.name));
+      if (present.length === 0) continue;
+      let itemScope = scope;
+      if (itemScope === undefined) {
+        for (const k of [table.schema.tenant, ...table.schema.key]) {
+          if (!Object.hasOwn(item, k)) {
+            refuse(
+              table.name,
+              present[0]!.name,
+              `the item lacks ${k}, part of its values' context: project it`,
+            );
+          }
+        }
+        itemScope = scopeOf(table.schema, item);
+      }
+      let entry = byTable.get(table);
+      if (entry === undefined) {
+        entry = { values: [], owners: [] };
+        byTable.set(table, entry);
+      }
+      const row = entry.owners.length;
+      for (const field of present) {
+        entry.values.push({ row, field, stored: item[field.name], scope: itemScope });
+        entry.owners.push(item);
+      }
+    }
+    for (const [table, { values, owners }] of byTable) {
+      const plain = await openStoredValues(this.#fs, table.schema, values);
+      values.forEach((v, i) => (owners[i]![v.field.name] = plain[i]));
+    }
+  }
+}
+
+/**
+ * Add to an update's condition that the stored item, if any, has the tenant the update sets:
+ * its other encrypted attributes are bound to it.
+ */
+function guardTenant(request: Obj, values: Obj, tenant: string, value: string): void {
+  const names = { ...(request.ExpressionAttributeNames as Record<string, string> | undefined) };
+  let n = 0;
+  while (`#fieldsealTenant${n}` in names || `:fieldsealTenant${n}` in values) n++;
+  names[`#fieldsealTenant${n}`] = tenant;
+  values[`:fieldsealTenant${n}`] = value;
+  const guard = `(attribute_not_exists(#fieldsealTenant${n}) OR #fieldsealTenant${n} = :fieldsealTenant${n})`;
+  const existing = request.ConditionExpression;
+  request.ConditionExpression = typeof existing === 'string' ? `(${existing}) AND ${guard}` : guard;
+  request.ExpressionAttributeNames = names;
+}
+
+const LEGACY = ['Expected', 'QueryFilter', 'ScanFilter', 'KeyConditions', 'AttributesToGet'];
+const NO_CONDITION = 'a condition cannot evaluate ciphertext';
+const NO_FILTER = 'a key condition or filter cannot evaluate ciphertext';
+
+const items = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/**
+ * Plan one command (document form): seal what it writes, check what it asks, and say how to
+ * read what it returns. Undefined for a command that touches no sealed table.
+ * @throws UnsupportedOptionError naming `table.attribute` for what cannot be bound to an item
+ *   or evaluated on ciphertext; the client's errors for values it refuses.
+ * @internal
+ */
+export async function planCommand(
+  fs: Fieldseal,
+  tables: SealedTables,
+  commandName: string,
+  given: unknown,
+): Promise<PlannedCommand | undefined> {
+  if (!isObj(given)) return undefined;
+  const plan = new CommandPlan(fs, tables);
+  const input: Obj = { ...given };
+  let open: Opener = async () => {};
+  const single = plan.table(input.TableName);
+  if (PARTIQL.has(commandName)) {
+    if (tables.size > 0) {
+      refuse(
+        '*',
+        '*',
+        'PartiQL statements are not parsed by the sealed document client: use the item commands',
+      );
+    }
+    return undefined;
+  }
+  switch (commandName) {
+    case 'PutItemCommand':
+      if (single === undefined) return undefined;
+      plan.expressions(single, input, ['ConditionExpression'], NO_CONDITION);
+      input.Item = plan.item(single, input.Item);
+      open = async (out) => {
+        plan.read(single, out.Attributes);
+        await plan.open();
+      };
+      break;
+    case 'UpdateItemCommand': {
+      if (single === undefined) return undefined;
+      Object.assign(input, plan.update(single, input));
+      const key = input.Key as Obj;
+      open = async (out) => {
+        const attributes = out.Attributes;
+        // UPDATED_NEW / UPDATED_OLD return some attributes only: the item is the Key's.
+        const scope = Object.hasOwn(key, single.schema.tenant)
+          ? scopeOf(single.schema, key)
+          : undefined;
+        plan.read(single, attributes, scope);
+        await plan.open();
+      };
+      break;
+    }
+    case 'DeleteItemCommand':
+      if (single === undefined) return undefined;
+      plan.expressions(single, input, ['ConditionExpression'], NO_CONDITION);
+      open = async (out) => {
+        plan.read(single, out.Attributes);
+        await plan.open();
+      };
+      break;
+    case 'GetItemCommand':
+      if (single === undefined) return undefined;
+      plan.expressions(single, input, [], NO_FILTER);
+      plan.projection(single, input);
+      open = async (out) => {
+        plan.read(single, out.Item);
+        await plan.open();
+      };
+      break;
+    case 'QueryCommand':
+    case 'ScanCommand':
+      if (single === undefined) return undefined;
+      plan.expressions(single, input, ['KeyConditionExpression', 'FilterExpression'], NO_FILTER);
+      plan.projection(single, input);
+      open = async (out) => {
+        for (const item of items(out.Items)) plan.read(single, item);
+        await plan.open();
+      };
+      break;
+    case 'BatchGetItemCommand': {
+      const requests = own('*', input.RequestItems, 'RequestItems');
+      let sealed = false;
+      for (const [name, request] of Object.entries(requests)) {
+        const table = plan.table(name);
+        if (table === undefined || !isObj(request)) continue;
+        sealed = true;
+        plan.expressions(table, request, [], NO_FILTER);
+        plan.projection(table, request);
+      }
+      if (!sealed) return undefined;
+      open = async (out) => {
+        const responses = isObj(out.Responses) ? out.Responses : {};
+        for (const [name, list] of Object.entries(responses)) {
+          const table = plan.table(name);
+          if (table !== undefined) for (const item of items(list)) plan.read(table, item);
+        }
+        await plan.open();
+      };
+      break;
+    }
+    case 'BatchWriteItemCommand': {
+      const requests = own('*', input.RequestItems, 'RequestItems');
+      const originals = new Map<string, unknown>();
+      let sealed = false;
+      for (const [name, list] of Object.entries(requests)) {
+        const table = plan.table(name);
+        if (table === undefined) continue;
+        sealed = true;
+        requests[name] = items(list).map((request) => {
+          if (!isObj(request) || !isObj(request.PutRequest)) return request;
+          const item = plan.item(table, request.PutRequest.Item);
+          originals.set(identity(table, item), request.PutRequest.Item);
+          return { ...request, PutRequest: { ...request.PutRequest, Item: item } };
+        });
+      }
+      if (!sealed) return undefined;
+      input.RequestItems = requests;
+      open = async (out) => {
+        // Unprocessed puts go back as the caller wrote them: a retry seals them again.
+        const unprocessed = isObj(out.UnprocessedItems) ? out.UnprocessedItems : {};
+        for (const [name, list] of Object.entries(unprocessed)) {
+          const table = plan.table(name);
+          if (table === undefined) continue;
+          for (const request of items(list)) {
+            if (!isObj(request) || !isObj(request.PutRequest) || !isObj(request.PutRequest.Item))
+              continue;
+            const original = originals.get(identity(table, request.PutRequest.Item));
+            if (original === undefined) {
+              refuse(table.name, '*', 'an unprocessed item cannot be matched to the one written');
+            }
+            request.PutRequest.Item = original;
+          }
+        }
+        await plan.open();
+      };
+      break;
+    }
+    case 'TransactWriteItemsCommand': {
+      let sealed = false;
+      input.TransactItems = items(input.TransactItems).map((entry) => {
+        if (!isObj(entry)) return entry;
+        const [action, request] = Object.entries(entry)[0] ?? [];
+        if (action === undefined || !isObj(request)) return entry;
+        const table = plan.table(request.TableName);
+        if (table === undefined) return entry;
+        sealed = true;
+        switch (action) {
+          case 'Put':
+            plan.expressions(table, request, ['ConditionExpression'], NO_CONDITION);
+            return { Put: { ...request, Item: plan.item(table, request.Item) } };
+          case 'Update':
+            return { Update: plan.update(table, request) };
+          case 'Delete':
+          case 'ConditionCheck':
+            plan.expressions(table, request, ['ConditionExpression'], NO_CONDITION);
+            return entry;
+          default:
+            return refuse(
+              table.name,
+              '*',
+              `fieldseal does not know the transaction action ${action}`,
+            );
+        }
+      });
+      if (!sealed) return undefined;
+      break;
+    }
+    case 'TransactGetItemsCommand': {
+      const gets = items(input.TransactItems).map((entry) =>
+        isObj(entry) && isObj(entry.Get) ? plan.table(entry.Get.TableName) : undefined,
+      );
+      if (gets.every((t) => t === undefined)) return undefined;
+      items(input.TransactItems).forEach((entry, i) => {
+        const table = gets[i];
+        if (table !== undefined && isObj(entry) && isObj(entry.Get))
+          plan.projection(table, entry.Get);
+      });
+      open = async (out) => {
+        items(out.Responses).forEach((response, i) => {
+          const table = gets[i];
+          if (table !== undefined && isObj(response)) plan.read(table, response.Item);
+        });
+        await plan.open();
+      };
+      break;
+    }
+    default:
+      return undefined;
+  }
+  await plan.seal();
+  return { input, open };
+}
+
+/** An item's tenant and key, as one string (to match an unprocessed item to its original). */
+function identity(table: SealedTable, item: Obj): string {
+  const scope = scopeOf(table.schema, item);
+  return JSON.stringify([scope.tenant, scope.record]);
+}

@@ -1,0 +1,88 @@
+import { DynamoDBDocumentClient, type TranslateConfig } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { AnyModel, Fieldseal } from '../../index.js';
+import { planCommand } from './command-sealing.js';
+import { sealedTables, type SealedTables } from './sealed-tables.js';
+
+/**
+ * Options of {@link sealDocumentClient}.
+ * @example
+ * ```ts
+ * const options: SealDocumentClientOptions = { fs, tables: { customers: Customer } };
+ * ```
+ */
+export interface SealDocumentClientOptions {
+  readonly fs: Fieldseal;
+  /** The fieldseal model of each sealed table's items, by table name. */
+  readonly tables: Readonly<Record<string, AnyModel>>;
+  /** The document client's marshalling options, as `DynamoDBDocumentClient.from` takes them. */
+  readonly translateConfig?: TranslateConfig;
+}
+
+/** A document client whose middleware stack is its own (the caller's client is left as it was). */
+class SealedDocumentClient extends DynamoDBDocumentClient {
+  constructor(
+    client: DynamoDBClient,
+    tables: SealedTables,
+    fs: Fieldseal,
+    translate?: TranslateConfig,
+  ) {
+    super(client, translate);
+    // DynamoDBDocumentClient shares the base client's stack: never add to the caller's.
+    this.middlewareStack = client.middlewareStack.clone();
+    this.middlewareStack.add(
+      (next, context) => async (args) => {
+        const planned = await planCommand(fs, tables, String(context.commandName), args.input);
+        if (planned === undefined) return next(args);
+        const result = await next({ ...args, input: planned.input });
+        await planned.open(result.output as Record<string, unknown>);
+        return result;
+      },
+      { step: 'initialize', name: 'fieldsealDocumentSealing', override: true },
+    );
+    // A low-level command carries attribute values the sealing does not read: only the
+    // document commands (lib-dynamodb's) pass.
+    const send = this.send.bind(this) as (...a: unknown[]) => unknown;
+    this.send = ((command: object, ...rest: unknown[]) => {
+      if (typeof command !== 'object' || command === null || !('clientCommand' in command)) {
+        throw new TypeError(
+          'sealDocumentClient: send the document commands of @aws-sdk/lib-dynamodb (PutCommand, GetCommand, ...), not the low-level ones',
+        );
+      }
+      return send(command, ...rest);
+    }) as typeof this.send;
+  }
+}
+
+/**
+ * A new `DynamoDBDocumentClient` over `client` that seals the encrypted attributes of the
+ * configured tables' items: Put, BatchWrite and TransactWrite encrypt them (one batch and one
+ * key fetch per tenant per request) with the context of each item's table, key and tenant;
+ * Get, Query, Scan, BatchGet, TransactGet and `ReturnValues` decrypt them; Update may only
+ * `SET #a = :v` an encrypted attribute, with the context of its `Key` (which must hold the
+ * tenant). A condition, filter, key condition or projection that needs to read an encrypted
+ * attribute, an item without its tenant, a value that is not an envelope, PartiQL and the
+ * low-level commands are refused with a typed error before any request. The caller's client
+ * and its middleware stack are not changed. Libraries that take a document client (ElectroDB,
+ * dynamodb-toolbox) can be given this one.
+ * @throws UnsupportedOptionError for a model with blind-indexed fields (use
+ *   `createDynamoRepository` for those); KeyNotConfiguredError when `fs` does not enforce a
+ *   model's policies.
+ * @example
+ * ```ts
+ * import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+ * import { PutCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+ * import { sealDocumentClient } from 'fieldseal/dynamodb';
+ *
+ * const documents = sealDocumentClient(new DynamoDBClient({}), { fs, tables: { customers: Customer } });
+ * await documents.send(new PutCommand({ TableName: 'customers', Item: { tenantId: 'acme', id: 'c1', ssn: '078-05-1120' } }));
+ * const { Item } = await documents.send(new GetCommand({ TableName: 'customers', Key: { tenantId: 'acme', id: 'c1' } }));
+ * ```
+ */
+export function sealDocumentClient(
+  client: DynamoDBClient,
+  options: SealDocumentClientOptions,
+): DynamoDBDocumentClient {
+  const tables = sealedTables(options.fs, options.tables);
+  return new SealedDocumentClient(client, tables, options.fs, options.translateConfig);
+}

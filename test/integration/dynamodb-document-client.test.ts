@@ -1,0 +1,337 @@
+import { inspect } from 'node:util';
+import {
+  CreateTableCommand,
+  ScanCommand as RawScan,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  DeleteCommand,
+  ExecuteStatementCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  TransactGetCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createFieldseal, defineModel, field, isFieldsealError } from '../../src/index.js';
+import { sealDocumentClient } from '../../src/dynamodb/index.js';
+import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
+import { describeDynamo, startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
+
+/*
+ * sealDocumentClient against DynamoDB Local through the real AWS SDK: each write command
+ * seals with each item's context, each read decrypts, what cannot be bound to an item or
+ * evaluated on ciphertext is refused before any request, the caller's client is untouched,
+ * and a raw scan shows envelopes only.
+ */
+const CANARY = 'CANARY-docclient-3b9e';
+const TABLE = 'sealed-docs';
+
+const Note = defineModel({
+  table: TABLE,
+  tenant: 'tenantId',
+  key: ['tenantId', 'id'],
+  fields: {
+    tenantId: field.string(),
+    id: field.string(),
+    title: field.string(),
+    body: field.string().encrypted(),
+    secret: field.string().encrypted({ storage: 'text' }).optional(),
+    score: field.number().encrypted().optional(),
+  },
+});
+
+const note = (tenantId: string, id: string) => ({
+  tenantId,
+  id,
+  title: `title ${id}`,
+  body: `${CANARY}-body-${tenantId}-${id}`,
+  secret: `${CANARY}-secret-${id}`,
+  score: 7.5,
+});
+
+async function refusal(
+  p: Promise<unknown> | (() => unknown),
+): Promise<{ code: string; field?: string }> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (err) {
+    if (isFieldsealError(err)) return { code: err.code, field: err.details.field };
+    if (err instanceof TypeError) return { code: 'TypeError' };
+    throw err;
+  }
+  throw new Error('expected a refusal');
+}
+
+describeDynamo('sealDocumentClient (DynamoDB Local)', () => {
+  let local: DynamoLocal;
+  let client: DynamoDBClient;
+  let requests = 0;
+  const provider = new MemoryKeyProvider();
+  const fs = createFieldseal({
+    admin: true,
+    provider,
+    keys: { mode: 'store', store: new MemoryKeyStore(), masterKeyId: 'master' },
+    cache: { maxAgeMs: 60_000 },
+    models: [Note],
+  });
+  let docs: ReturnType<typeof sealDocumentClient>;
+
+  beforeAll(async () => {
+    local = await startDynamoLocal();
+    client = local.client();
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        requests++;
+        return next(args);
+      },
+      { step: 'finalizeRequest', name: 'countRequests' },
+    );
+    for (const t of ['acme', 'globex']) await fs.provisionTenant(t);
+    await client.send(
+      new CreateTableCommand({
+        TableName: TABLE,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'tenantId', AttributeType: 'S' },
+          { AttributeName: 'id', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'tenantId', KeyType: 'HASH' },
+          { AttributeName: 'id', KeyType: 'RANGE' },
+        ],
+      }),
+    );
+    docs = sealDocumentClient(client, { fs, tables: { [TABLE]: Note } });
+  });
+  afterAll(async () => {
+    client?.destroy();
+    fs.close();
+    await local?.stop();
+  });
+
+  const rawScan = async () =>
+    inspect((await client.send(new RawScan({ TableName: TABLE }))).Items, { depth: 6 });
+
+  it("put, get, query, scan: sealed with each item's context, read back as written", async () => {
+    const stackBefore = client.middlewareStack.identify().length;
+    await docs.send(new PutCommand({ TableName: TABLE, Item: note('acme', 'n1') }));
+    await docs.send(new PutCommand({ TableName: TABLE, Item: note('globex', 'n1') }));
+    expect(client.middlewareStack.identify().length).toBe(stackBefore);
+    const got = await docs.send(
+      new GetCommand({ TableName: TABLE, Key: { tenantId: 'acme', id: 'n1' } }),
+    );
+    expect(got.Item).toEqual(note('acme', 'n1'));
+    const queried = await docs.send(
+      new QueryCommand({
+        TableName: TABLE,
+        KeyConditionExpression: 'tenantId = :t',
+        ExpressionAttributeValues: { ':t': 'globex' },
+      }),
+    );
+    expect(queried.Items).toEqual([note('globex', 'n1')]);
+    const scanned = await docs.send(new ScanCommand({ TableName: TABLE }));
+    expect(scanned.Items).toHaveLength(2);
+    const dump = await rawScan();
+    expect(dump).not.toContain(CANARY);
+    expect(dump).toContain('title n1');
+    // The caller's own client reads envelopes: it was not changed.
+    const plain = await client.send(new RawScan({ TableName: TABLE }));
+    expect(plain.Items![0]!.secret!.S).toMatch(/^fs1:/);
+  });
+
+  it('a value moved to another item or tenant is refused, naming the attribute', async () => {
+    const raw = await client.send(new RawScan({ TableName: TABLE }));
+    const acme = raw.Items!.find((i) => i.tenantId!.S === 'acme')!;
+    await client.send(
+      new PutItemCommand({ TableName: TABLE, Item: { ...acme, id: { S: 'moved' } } }),
+    );
+    const err = await docs
+      .send(new GetCommand({ TableName: TABLE, Key: { tenantId: 'acme', id: 'moved' } }))
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toMatchObject({ code: 'ERR_BATCH_FAILED' });
+    expect(inspect(err, { depth: 8 })).not.toContain(CANARY);
+    // Plaintext written around the client is refused on read, never returned.
+    await client.send(
+      new PutItemCommand({
+        TableName: TABLE,
+        Item: {
+          tenantId: { S: 'acme' },
+          id: { S: 'plain' },
+          title: { S: 't' },
+          body: { B: Buffer.from(CANARY) },
+        },
+      }),
+    );
+    await expect(
+      docs.send(new GetCommand({ TableName: TABLE, Key: { tenantId: 'acme', id: 'plain' } })),
+    ).rejects.toMatchObject({ code: 'ERR_BATCH_FAILED' });
+    await client.send(
+      new DeleteCommand({ TableName: TABLE, Key: { tenantId: 'acme', id: 'moved' } }),
+    );
+    await client.send(
+      new DeleteCommand({ TableName: TABLE, Key: { tenantId: 'acme', id: 'plain' } }),
+    );
+  });
+
+  it('batch write and get, transactions: one key fetch per tenant per request', async () => {
+    const items = Array.from({ length: 20 }, (_, i) =>
+      note(i % 2 === 0 ? 'acme' : 'globex', `b${i}`),
+    );
+    const unwrapsBefore = provider.calls.unwrap;
+    await docs.send(
+      new BatchWriteCommand({
+        RequestItems: { [TABLE]: items.map((Item) => ({ PutRequest: { Item } })) },
+      }),
+    );
+    expect(provider.calls.unwrap - unwrapsBefore).toBeLessThanOrEqual(2);
+    const batch = await docs.send(
+      new BatchGetCommand({
+        RequestItems: {
+          [TABLE]: { Keys: items.slice(0, 6).map(({ tenantId, id }) => ({ tenantId, id })) },
+        },
+      }),
+    );
+    expect(new Set(batch.Responses![TABLE]!.map((i) => i.body as unknown))).toEqual(
+      new Set(items.slice(0, 6).map((i) => i.body)),
+    );
+    await docs.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          { Put: { TableName: TABLE, Item: note('acme', 't1') } },
+          {
+            Update: {
+              TableName: TABLE,
+              Key: { tenantId: 'acme', id: 'b0' },
+              UpdateExpression: 'SET #s = :s, title = :title',
+              ExpressionAttributeNames: { '#s': 'secret' },
+              ExpressionAttributeValues: { ':s': `${CANARY}-updated`, ':title': 'new title' },
+            },
+          },
+        ],
+      }),
+    );
+    const pair = await docs.send(
+      new TransactGetCommand({
+        TransactItems: [
+          { Get: { TableName: TABLE, Key: { tenantId: 'acme', id: 't1' } } },
+          { Get: { TableName: TABLE, Key: { tenantId: 'acme', id: 'b0' } } },
+        ],
+      }),
+    );
+    expect(pair.Responses!.map((r) => r.Item?.secret as unknown)).toEqual([
+      note('acme', 't1').secret,
+      `${CANARY}-updated`,
+    ]);
+    expect(await rawScan()).not.toContain(CANARY);
+  });
+
+  it("update sets an encrypted attribute with the Key's context; ReturnValues are decrypted", async () => {
+    const updated = await docs.send(
+      new UpdateCommand({
+        TableName: TABLE,
+        Key: { tenantId: 'acme', id: 'n1' },
+        UpdateExpression: 'SET body = :b',
+        ExpressionAttributeValues: { ':b': `${CANARY}-new-body` },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    expect(updated.Attributes).toEqual({ body: `${CANARY}-new-body` });
+    const old = await docs.send(
+      new DeleteCommand({
+        TableName: TABLE,
+        Key: { tenantId: 'globex', id: 'n1' },
+        ReturnValues: 'ALL_OLD',
+      }),
+    );
+    expect(old.Attributes).toEqual(note('globex', 'n1'));
+    expect(await rawScan()).not.toContain(CANARY);
+  });
+
+  it('refuses, before any request, what cannot be bound to an item or evaluated on ciphertext', async () => {
+    const before = requests;
+    const key = { tenantId: 'acme', id: 'n1' };
+    const cases: [Promise<unknown> | (() => unknown), string][] = [
+      [
+        docs.send(new PutCommand({ TableName: TABLE, Item: { id: 'x', title: 't', body: 'b' } })),
+        `${TABLE}.tenantId`,
+      ],
+      [
+        docs.send(
+          new PutCommand({
+            TableName: TABLE,
+            Item: note('acme', 'x'),
+            ConditionExpression: 'body <> :b',
+            ExpressionAttributeValues: { ':b': 'x' },
+          }),
+        ),
+        `${TABLE}.body`,
+      ],
+      [
+        docs.send(
+          new ScanCommand({
+            TableName: TABLE,
+            FilterExpression: 'contains(#b, :v)',
+            ExpressionAttributeNames: { '#b': 'body' },
+            ExpressionAttributeValues: { ':v': 'x' },
+          }),
+        ),
+        `${TABLE}.body`,
+      ],
+      [
+        docs.send(
+          new UpdateCommand({
+            TableName: TABLE,
+            Key: key,
+            UpdateExpression: 'SET score = score + :one',
+            ExpressionAttributeValues: { ':one': 1 },
+          }),
+        ),
+        `${TABLE}.score`,
+      ],
+      [
+        docs.send(
+          new UpdateCommand({ TableName: TABLE, Key: key, UpdateExpression: 'REMOVE secret' }),
+        ),
+        `${TABLE}.secret`,
+      ],
+      [
+        docs.send(
+          new UpdateCommand({
+            TableName: TABLE,
+            Key: key,
+            UpdateExpression: 'SET body = :v, title = :v',
+            ExpressionAttributeValues: { ':v': 'x' },
+          }),
+        ),
+        `${TABLE}.body`,
+      ],
+      [
+        docs.send(new GetCommand({ TableName: TABLE, Key: key, ProjectionExpression: 'body' })),
+        `${TABLE}.body`,
+      ],
+      [docs.send(new ExecuteStatementCommand({ Statement: `SELECT * FROM "${TABLE}"` })), '*.*'],
+      [
+        docs.send(new PutCommand({ TableName: TABLE, Item: { ...note('acme', 'x'), body: 42 } })),
+        `${TABLE}.body`,
+      ],
+    ];
+    for (const [i, [attempt, fieldName]] of cases.entries()) {
+      const got = await refusal(attempt);
+      expect(got.field ?? got.code, `case ${i}`).toBe(fieldName);
+    }
+    expect(
+      await refusal(() => docs.send(new PutItemCommand({ TableName: TABLE, Item: {} }) as never)),
+    ).toEqual({ code: 'TypeError' });
+    expect(requests).toBe(before);
+  });
+});
