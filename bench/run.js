@@ -565,6 +565,8 @@ async function main() {
   await runRecordBenchmarks();
   await runBackfillBenchmarks();
   await (await import('./dynamodb.js')).runDynamoBenchmarks();
+  // ElectroDB through the sealed document client against a plain one (issue #16).
+  await (await import('./electrodb.js')).runElectroDbBenchmarks();
   // What GraphQL adds per request: 100 users × 3 encrypted fields (issue #14).
   await (await import('./graphql.js')).runGraphQLBenchmarks();
   // What the ORM integrations add per record against raw AES-GCM on the same ORM (issue #15).
