@@ -3,8 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { available } from '../requirements-available.js';
 
-/* examples/dynamodb/run.mjs must keep working: it starts DynamoDB Local itself. */
+/* examples/dynamodb/run.mjs and libraries.mjs must keep working: they start DynamoDB Local. */
 const EXAMPLE = fileURLToPath(new URL('../../examples/dynamodb/run.mjs', import.meta.url));
+const LIBRARIES = fileURLToPath(new URL('../../examples/dynamodb/libraries.mjs', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 describe.skipIf(!available('java'))('examples/dynamodb', () => {
@@ -23,5 +24,24 @@ describe.skipIf(!available('java'))('examples/dynamodb', () => {
     expect(r.stdout).toMatch(
       /copied ciphertext from acme\/c1 to globex\/c1: refused with ERR_\w+ \(customers\.ssn\)/,
     );
+  }, 120_000);
+
+  it('libraries.mjs: ElectroDB and dynamodb-toolbox unchanged on the sealed document client', () => {
+    const r = spawnSync(process.execPath, [LIBRARIES], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 90_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/n1\s+migraine, prescribed rest/);
+    expect(r.stdout).toMatch(/n2\s+follow-up in one week/);
+    expect(r.stdout).toContain("dynamodb-toolbox reads globex's profile p1: ssn=078-05-1120");
+    const held = r.stdout.split('What the tables hold:')[1] ?? '';
+    expect(held).toMatch(/notes\s+\$note_1#id_n1\s+fs1:/);
+    expect(held).toMatch(/profiles P#p1\s+<\d+ bytes: f5 01/);
+    expect(held).toContain('plaintext anywhere in notes? no');
+    expect(held).toContain('plaintext anywhere in profiles? no');
+    expect(held.split('A filter on')[0]).not.toMatch(/migraine|follow-up|078-05/);
+    expect(r.stdout).toContain('refused: ERR_UNSUPPORTED_OPTION (notes.body)');
   }, 120_000);
 });
