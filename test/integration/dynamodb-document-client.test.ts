@@ -5,6 +5,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import {
+  DynamoDBDocument,
   BatchGetCommand,
   BatchWriteCommand,
   DeleteCommand,
@@ -17,7 +18,7 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createFieldseal, defineModel, field, isFieldsealError } from '../../src/index.js';
 import { sealDocumentClient } from '../../src/dynamodb/index.js';
@@ -257,6 +258,135 @@ describeDynamo('sealDocumentClient (DynamoDB Local)', () => {
     expect(await rawScan()).not.toContain(CANARY);
   });
 
+  it('a review: placeholders named like keywords, boxed strings, ARNs, mixed entries, inputs changed after send', async () => {
+    const plaintextStored = async (tag: string, run: () => Promise<unknown>) => {
+      await run().catch(() => undefined);
+      const { Items } = await client.send(new RawScan({ TableName: TABLE }));
+      // Only encrypted attributes are checked: a plain attribute may hold what was asked.
+      return (Items ?? []).some((i) =>
+        ['body', 'secret'].some((a) => JSON.stringify(i[a] ?? null).includes(`${CANARY}-${tag}`)),
+      );
+    };
+    const key = { tenantId: 'acme', id: 'review' };
+    await docs.send(new PutCommand({ TableName: TABLE, Item: note('acme', 'review') }));
+    const arn = `arn:aws:dynamodb:us-east-1:000000000000:table/${TABLE}`;
+    const update = (extra: Record<string, unknown>) =>
+      docs.send(
+        new UpdateCommand({
+          TableName: TABLE,
+          Key: key,
+          ExpressionAttributeValues: { ':v': `${CANARY}-u` },
+          ...extra,
+        }),
+      );
+    const attempts: [string, () => Promise<unknown>][] = [
+      [
+        'u',
+        () =>
+          update({
+            UpdateExpression: 'SET #SET = :v',
+            ExpressionAttributeNames: { '#SET': 'body' },
+          }),
+      ],
+      [
+        'u',
+        () =>
+          update({
+            UpdateExpression: 'SET #delete = :v',
+            ExpressionAttributeNames: { '#delete': 'body' },
+          }),
+      ],
+      ['u', () => update({ UpdateExpression: new String('SET body = :v') })],
+      [
+        'p1',
+        () =>
+          docs.send(
+            new PutCommand({
+              TableName: new String(TABLE) as never,
+              Item: { ...note('acme', 'p1'), body: `${CANARY}-p1` },
+            }),
+          ),
+      ],
+      [
+        't1',
+        () =>
+          docs.send(
+            new TransactWriteCommand({
+              TransactItems: [
+                {
+                  Junk: {},
+                  Put: { TableName: TABLE, Item: { ...note('acme', 't9'), body: `${CANARY}-t1` } },
+                } as never,
+              ],
+            }),
+          ),
+      ],
+      [
+        'g1',
+        () => {
+          const names = { '#n': 'title' };
+          return docs.send(
+            new UpdateCommand({
+              TableName: TABLE,
+              Key: key,
+              UpdateExpression: 'SET #n = :v',
+              ExpressionAttributeNames: Object.defineProperty(names, '#n', {
+                get: () => 'body',
+                enumerable: true,
+              }),
+              ExpressionAttributeValues: { ':v': `${CANARY}-g1` },
+            }),
+          );
+        },
+      ],
+      [
+        'b1',
+        async () => {
+          const request: Record<string, unknown> = {
+            DeleteRequest: { Key: { tenantId: 'acme', id: 'none' } },
+          };
+          const sent = docs.send(
+            new BatchWriteCommand({ RequestItems: { [TABLE]: [request as never] } }),
+          );
+          delete request.DeleteRequest;
+          request.PutRequest = { Item: { ...note('acme', 'b1'), body: `${CANARY}-b1` } };
+          return sent;
+        },
+      ],
+    ];
+    for (const [i, [tag, run]] of attempts.entries()) {
+      expect(await plaintextStored(tag, run), `attempt ${i}`).toBe(false);
+    }
+    // A table named by its ARN is the same table: sealed.
+    await docs.send(
+      new PutCommand({ TableName: arn, Item: { ...note('acme', 'arn'), body: `${CANARY}-arn` } }),
+    );
+    await docs.send(
+      new BatchWriteCommand({
+        RequestItems: {
+          [arn]: [{ PutRequest: { Item: { ...note('acme', 'arn2'), body: `${CANARY}-arn` } } }],
+        },
+      }),
+    );
+    expect(await plaintextStored('arn', async () => {})).toBe(false);
+    const viaArn = await docs.send(
+      new GetCommand({ TableName: arn, Key: { tenantId: 'acme', id: 'arn' } }),
+    );
+    expect(viaArn.Item?.body).toBe(`${CANARY}-arn`);
+    // A wrapper sharing the sealed stack cannot send low-level commands either.
+    await expect(
+      (async () =>
+        DynamoDBDocument.from(docs).send(
+          new UpdateItemCommand({
+            TableName: TABLE,
+            Key: { tenantId: { S: 'acme' }, id: { S: 'review' } },
+            UpdateExpression: 'SET title = :v',
+            ExpressionAttributeValues: { ':v': { S: 'low' } },
+          }) as never,
+        ))(),
+    ).rejects.toThrow(/DocumentMarshall/);
+  });
+
   it('refuses, before any request, what cannot be bound to an item or evaluated on ciphertext', async () => {
     const before = requests;
     const key = { tenantId: 'acme', id: 'n1' };
@@ -317,6 +447,10 @@ describeDynamo('sealDocumentClient (DynamoDB Local)', () => {
       ],
       [
         docs.send(new GetCommand({ TableName: TABLE, Key: key, ProjectionExpression: 'body' })),
+        `${TABLE}.body`,
+      ],
+      [
+        docs.send(new GetCommand({ TableName: TABLE, Key: { ...key, body: 'x' } })),
         `${TABLE}.body`,
       ],
       [docs.send(new ExecuteStatementCommand({ Statement: `SELECT * FROM "${TABLE}"` })), '*.*'],

@@ -13,6 +13,7 @@ import {
   type StoredFieldValue,
 } from '../../integration/index.js';
 import { refsOf, updateClauses } from './expressions.js';
+import { snapshotInput, tableNameOf } from './input-snapshot.js';
 import type { SealedTable, SealedTables } from './sealed-tables.js';
 
 /*
@@ -71,7 +72,23 @@ class CommandPlan {
   }
 
   table(name: unknown): SealedTable | undefined {
-    return typeof name === 'string' ? this.#tables.get(name) : undefined;
+    const resolved = tableNameOf(name);
+    return resolved === undefined ? undefined : this.#tables.get(resolved);
+  }
+
+  /** Refuse a key (Key, ExclusiveStartKey, a batch's Keys) that holds an encrypted attribute. */
+  keys(table: SealedTable, ...keys: unknown[]): void {
+    for (const key of keys) {
+      if (!isObj(key)) continue;
+      const sealedName = Object.keys(key).find((k) => table.encrypted.has(k));
+      if (sealedName !== undefined) {
+        refuse(
+          table.name,
+          sealedName,
+          'an encrypted attribute cannot be a key: its ciphertext differs for each item',
+        );
+      }
+    }
   }
 
   /** Refuse an expression of `table` that refers to an encrypted attribute. */
@@ -153,6 +170,7 @@ class CommandPlan {
    */
   update(table: SealedTable, given: Obj): Obj {
     const request = { ...given };
+    this.keys(table, request.Key);
     const names = request.ExpressionAttributeNames as Record<string, string> | undefined;
     this.expressions(
       table,
@@ -171,7 +189,12 @@ class CommandPlan {
     const { schema } = table;
     let scope = Object.hasOwn(key, schema.tenant) ? scopeOf(schema, key) : undefined;
     if (typeof request.UpdateExpression === 'string') {
-      const clauses = updateClauses(request.UpdateExpression, names);
+      let clauses: ReturnType<typeof updateClauses>;
+      try {
+        clauses = updateClauses(request.UpdateExpression, names);
+      } catch {
+        return refuse(table.name, '*', 'the update expression is not understood: it is not sent');
+      }
       const uses = new Map<string, number>();
       for (const text of [...clauses.map((c) => c.text), request.ConditionExpression]) {
         for (const v of refsOf(text as string | undefined, names).values) {
@@ -295,6 +318,7 @@ function guardTenant(request: Obj, values: Obj, tenant: string, value: string): 
   request.ExpressionAttributeNames = names;
 }
 
+const TRANSACT_WRITES = new Set(['Put', 'Update', 'Delete', 'ConditionCheck']);
 const LEGACY = ['Expected', 'QueryFilter', 'ScanFilter', 'KeyConditions', 'AttributesToGet'];
 const NO_CONDITION = 'a condition cannot evaluate ciphertext';
 const NO_FILTER = 'a key condition or filter cannot evaluate ciphertext';
@@ -316,7 +340,8 @@ export async function planCommand(
 ): Promise<PlannedCommand | undefined> {
   if (!isObj(given)) return undefined;
   const plan = new CommandPlan(fs, tables);
-  const input: Obj = { ...given };
+  // Every path sends this snapshot, never the caller's objects (see input-snapshot.ts).
+  const input = snapshotInput(given) as Obj;
   let open: Opener = async () => {};
   const single = plan.table(input.TableName);
   if (PARTIQL.has(commandName)) {
@@ -327,11 +352,11 @@ export async function planCommand(
         'PartiQL statements are not parsed by the sealed document client: use the item commands',
       );
     }
-    return undefined;
+    return unsealed(input);
   }
   switch (commandName) {
     case 'PutItemCommand':
-      if (single === undefined) return undefined;
+      if (single === undefined) return unsealed(input);
       plan.expressions(single, input, ['ConditionExpression'], NO_CONDITION);
       input.Item = plan.item(single, input.Item);
       open = async (out) => {
@@ -340,7 +365,7 @@ export async function planCommand(
       };
       break;
     case 'UpdateItemCommand': {
-      if (single === undefined) return undefined;
+      if (single === undefined) return unsealed(input);
       Object.assign(input, plan.update(single, input));
       const key = input.Key as Obj;
       open = async (out) => {
@@ -355,7 +380,8 @@ export async function planCommand(
       break;
     }
     case 'DeleteItemCommand':
-      if (single === undefined) return undefined;
+      if (single === undefined) return unsealed(input);
+      plan.keys(single, input.Key);
       plan.expressions(single, input, ['ConditionExpression'], NO_CONDITION);
       open = async (out) => {
         plan.read(single, out.Attributes);
@@ -363,7 +389,8 @@ export async function planCommand(
       };
       break;
     case 'GetItemCommand':
-      if (single === undefined) return undefined;
+      if (single === undefined) return unsealed(input);
+      plan.keys(single, input.Key);
       plan.expressions(single, input, [], NO_FILTER);
       plan.projection(single, input);
       open = async (out) => {
@@ -373,7 +400,8 @@ export async function planCommand(
       break;
     case 'QueryCommand':
     case 'ScanCommand':
-      if (single === undefined) return undefined;
+      if (single === undefined) return unsealed(input);
+      plan.keys(single, input.ExclusiveStartKey);
       plan.expressions(single, input, ['KeyConditionExpression', 'FilterExpression'], NO_FILTER);
       plan.projection(single, input);
       open = async (out) => {
@@ -388,10 +416,11 @@ export async function planCommand(
         const table = plan.table(name);
         if (table === undefined || !isObj(request)) continue;
         sealed = true;
+        plan.keys(table, ...items(request.Keys));
         plan.expressions(table, request, [], NO_FILTER);
         plan.projection(table, request);
       }
-      if (!sealed) return undefined;
+      if (!sealed) return unsealed(input);
       open = async (out) => {
         const responses = isObj(out.Responses) ? out.Responses : {};
         for (const [name, list] of Object.entries(responses)) {
@@ -411,13 +440,16 @@ export async function planCommand(
         if (table === undefined) continue;
         sealed = true;
         requests[name] = items(list).map((request) => {
+          if (isObj(request) && isObj(request.DeleteRequest)) {
+            plan.keys(table, request.DeleteRequest.Key);
+          }
           if (!isObj(request) || !isObj(request.PutRequest)) return request;
           const item = plan.item(table, request.PutRequest.Item);
           originals.set(identity(table, item), request.PutRequest.Item);
           return { ...request, PutRequest: { ...request.PutRequest, Item: item } };
         });
       }
-      if (!sealed) return undefined;
+      if (!sealed) return unsealed(input);
       input.RequestItems = requests;
       open = async (out) => {
         // Unprocessed puts go back as the caller wrote them: a retry seals them again.
@@ -442,9 +474,18 @@ export async function planCommand(
     case 'TransactWriteItemsCommand': {
       let sealed = false;
       input.TransactItems = items(input.TransactItems).map((entry) => {
-        if (!isObj(entry)) return entry;
-        const [action, request] = Object.entries(entry)[0] ?? [];
-        if (action === undefined || !isObj(request)) return entry;
+        // Exactly one action per entry: the SDK sends the ones it knows, whatever comes first.
+        const actions = isObj(entry) ? Object.keys(entry) : [];
+        if (actions.length !== 1 || !TRANSACT_WRITES.has(actions[0]!)) {
+          return refuse(
+            '*',
+            '*',
+            'each transaction entry holds exactly one of Put, Update, Delete, ConditionCheck',
+          );
+        }
+        const action = actions[0]!;
+        const request = (entry as Obj)[action];
+        if (!isObj(request)) return entry;
         const table = plan.table(request.TableName);
         if (table === undefined) return entry;
         sealed = true;
@@ -456,6 +497,7 @@ export async function planCommand(
             return { Update: plan.update(table, request) };
           case 'Delete':
           case 'ConditionCheck':
+            plan.keys(table, request.Key);
             plan.expressions(table, request, ['ConditionExpression'], NO_CONDITION);
             return entry;
           default:
@@ -466,14 +508,14 @@ export async function planCommand(
             );
         }
       });
-      if (!sealed) return undefined;
+      if (!sealed) return unsealed(input);
       break;
     }
     case 'TransactGetItemsCommand': {
       const gets = items(input.TransactItems).map((entry) =>
         isObj(entry) && isObj(entry.Get) ? plan.table(entry.Get.TableName) : undefined,
       );
-      if (gets.every((t) => t === undefined)) return undefined;
+      if (gets.every((t) => t === undefined)) return unsealed(input);
       items(input.TransactItems).forEach((entry, i) => {
         const table = gets[i];
         if (table !== undefined && isObj(entry) && isObj(entry.Get))
@@ -489,10 +531,15 @@ export async function planCommand(
       break;
     }
     default:
-      return undefined;
+      return unsealed(input);
   }
   await plan.seal();
   return { input, open };
+}
+
+/** A command that touches no sealed table: sent as its snapshot. */
+function unsealed(input: Obj): PlannedCommand {
+  return { input, open: async () => {} };
 }
 
 /** An item's tenant and key, as one string (to match an unprocessed item to its original). */

@@ -76,20 +76,35 @@ export interface UpdateClause {
 }
 
 /**
- * The clauses of an update expression, split at its action keywords and at top-level commas.
+ * The clauses of an update expression, split at its action keywords (bare words only: a
+ * `#SET` placeholder is a name) and at top-level commas. The clauses together must refer to
+ * exactly the names the whole expression refers to, and nothing may precede the first
+ * keyword: otherwise the expression is not understood and refused.
+ * @throws TypeError for an expression this split does not account for.
  * @internal
  */
 export function updateClauses(
   expression: string,
   names: Readonly<Record<string, string>> | undefined,
 ): UpdateClause[] {
+  const marks: { at: number; end: number; action: UpdateClause['action'] }[] = [];
+  for (const m of expression.matchAll(TOKEN)) {
+    const bare = m[3];
+    if (bare === undefined) continue;
+    const word = bare.toUpperCase();
+    if (word === 'SET' || word === 'REMOVE' || word === 'ADD' || word === 'DELETE') {
+      marks.push({ at: m.index, end: m.index + bare.length, action: word });
+    }
+  }
+  const notUnderstood = (): never => {
+    throw new TypeError('the update expression is not understood');
+  };
+  if (marks.length === 0 || expression.slice(0, marks[0]!.at).trim() !== '') notUnderstood();
   const out: UpdateClause[] = [];
-  const sections = expression.split(/\b(SET|REMOVE|ADD|DELETE)\b/i);
-  for (let i = 1; i < sections.length; i += 2) {
-    const action = sections[i]!.toUpperCase() as UpdateClause['action'];
+  marks.forEach(({ end, action }, k) => {
+    const body = expression.slice(end, marks[k + 1]?.at ?? expression.length);
     let depth = 0;
     let start = 0;
-    const body = sections[i + 1] ?? '';
     const clauses: string[] = [];
     for (let j = 0; j <= body.length; j++) {
       const c = body[j];
@@ -100,15 +115,19 @@ export function updateClauses(
         start = j + 1;
       }
     }
-    for (const text of clauses.filter((t) => t !== '')) {
+    for (const text of clauses) {
+      if (text === '') notUnderstood();
       const m = /^(#[A-Za-z0-9_]+|[A-Za-z_][A-Za-z0-9_]*)\s*=\s*(:[A-Za-z0-9_]+)$/.exec(text);
       if (action === 'SET' && m !== null) {
         const target = m[1]!.startsWith('#') ? names?.[m[1]!] : m[1]!;
-        if (typeof target !== 'string')
-          throw new TypeError(`expression name ${m[1]} is not defined`);
-        out.push({ action, text, plain: { target, value: m[2]! } });
+        if (typeof target !== 'string') notUnderstood();
+        out.push({ action, text, plain: { target: target!, value: m[2]! } });
       } else out.push({ action, text });
     }
-  }
+  });
+  const whole = refsOf(expression, names).names;
+  const parts = new Set<string>();
+  for (const c of out) for (const n of refsOf(c.text, names).names) parts.add(n);
+  if (whole.size !== parts.size || [...whole].some((n) => !parts.has(n))) notUnderstood();
   return out;
 }

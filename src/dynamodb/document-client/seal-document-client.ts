@@ -30,15 +30,27 @@ class SealedDocumentClient extends DynamoDBDocumentClient {
     super(client, translate);
     // DynamoDBDocumentClient shares the base client's stack: never add to the caller's.
     this.middlewareStack = client.middlewareStack.clone();
-    this.middlewareStack.add(
-      (next, context) => async (args) => {
-        const planned = await planCommand(fs, tables, String(context.commandName), args.input);
-        if (planned === undefined) return next(args);
-        const result = await next({ ...args, input: planned.input });
-        await planned.open(result.output as Record<string, unknown>);
-        return result;
+    // Just before the document command marshals its input (and after it unmarshalled the
+    // output): the sealing reads the document form. A low-level command has no marshalling
+    // middleware, so the stack cannot be built and the command is never sent, also when
+    // another client (DynamoDBDocument.from) shares this stack.
+    type Args = { input: object };
+    type Next = (args: Args) => Promise<{ output: object }>;
+    const sealing = (next: Next, context: { commandName?: string }) => async (args: Args) => {
+      const planned = await planCommand(fs, tables, String(context.commandName), args.input);
+      if (planned === undefined) return next(args);
+      const result = await next({ ...args, input: planned.input });
+      await planned.open(result.output as Record<string, unknown>);
+      return result;
+    };
+    this.middlewareStack.addRelativeTo(
+      sealing as unknown as Parameters<typeof this.middlewareStack.addRelativeTo>[0],
+      {
+        relation: 'before',
+        toMiddleware: 'DocumentMarshall',
+        name: 'fieldsealDocumentSealing',
+        override: true,
       },
-      { step: 'initialize', name: 'fieldsealDocumentSealing', override: true },
     );
     // A low-level command carries attribute values the sealing does not read: only the
     // document commands (lib-dynamodb's) pass.
