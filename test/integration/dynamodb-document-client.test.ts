@@ -1,9 +1,5 @@
 import { inspect } from 'node:util';
-import {
-  CreateTableCommand,
-  ScanCommand as RawScan,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
+import { ScanCommand as RawScan, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocument,
   BatchGetCommand,
@@ -23,6 +19,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createFieldseal, defineModel, field, isFieldsealError } from '../../src/index.js';
 import { sealDocumentClient } from '../../src/dynamodb/index.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
+import { createStringKeyTable } from './dynamodb-fixtures.js';
 import { describeDynamo, startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
 
 /*
@@ -95,20 +92,7 @@ describeDynamo('sealDocumentClient (DynamoDB Local)', () => {
       { step: 'finalizeRequest', name: 'countRequests' },
     );
     for (const t of ['acme', 'globex']) await fs.provisionTenant(t);
-    await client.send(
-      new CreateTableCommand({
-        TableName: TABLE,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'tenantId', AttributeType: 'S' },
-          { AttributeName: 'id', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'tenantId', KeyType: 'HASH' },
-          { AttributeName: 'id', KeyType: 'RANGE' },
-        ],
-      }),
-    );
+    await createStringKeyTable(client, TABLE, 'tenantId', 'id');
     docs = sealDocumentClient(client, { fs, tables: { [TABLE]: Note } });
   });
   afterAll(async () => {

@@ -1,9 +1,5 @@
 import { inspect } from 'node:util';
-import {
-  CreateTableCommand,
-  ScanCommand as RawScan,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
+import { ScanCommand as RawScan, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   Entity as ToolboxEntity,
@@ -20,6 +16,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createFieldseal, defineModel, field } from '../../src/index.js';
 import { sealDocumentClient } from '../../src/dynamodb/index.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
+import { createStringKeyTable } from './dynamodb-fixtures.js';
 import { describeDynamo, startDynamoLocal, type DynamoLocal } from './dynamodb-local.js';
 
 /*
@@ -64,20 +61,7 @@ describeDynamo('document-client libraries on sealDocumentClient (DynamoDB Local)
     client = local.client();
     for (const t of ['acme', 'globex']) await fs.provisionTenant(t);
     for (const TableName of [TABLE, TOOLBOX]) {
-      await client.send(
-        new CreateTableCommand({
-          TableName,
-          BillingMode: 'PAY_PER_REQUEST',
-          AttributeDefinitions: [
-            { AttributeName: 'pk', AttributeType: 'S' },
-            { AttributeName: 'sk', AttributeType: 'S' },
-          ],
-          KeySchema: [
-            { AttributeName: 'pk', KeyType: 'HASH' },
-            { AttributeName: 'sk', KeyType: 'RANGE' },
-          ],
-        }),
-      );
+      await createStringKeyTable(client, TableName, 'pk', 'sk');
     }
   });
   afterAll(async () => {

@@ -1,4 +1,8 @@
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { isFieldsealError, type FieldsealError } from '../../src/index.js';
 
 /*
@@ -93,4 +97,27 @@ export function itemText(item: Record<string, AttributeValue>): string {
     walk(value);
   }
   return parts.join('\n');
+}
+
+/** Create an on-demand table keyed by two string attributes (partition, sort). */
+export async function createStringKeyTable(
+  client: DynamoDBClient,
+  TableName: string,
+  partition: string,
+  sort: string,
+): Promise<void> {
+  await client.send(
+    new CreateTableCommand({
+      TableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: partition, AttributeType: 'S' },
+        { AttributeName: sort, AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: partition, KeyType: 'HASH' },
+        { AttributeName: sort, KeyType: 'RANGE' },
+      ],
+    }),
+  );
 }
