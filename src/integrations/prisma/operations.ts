@@ -186,8 +186,9 @@ async function find(
       return single ? (kept[0] ?? null) : kept;
     }
     const schema = model.sealed!.schema;
+    const keptSet = new Set(kept);
     for (const row of rows) {
-      if (kept.includes(row)) continue;
+      if (keptSet.has(row)) continue;
       const key: Obj = {};
       for (const k of [schema.tenant, ...schema.key]) key[k] = (row as Obj)[k];
       dropped.push(key);
