@@ -31,6 +31,7 @@ export const PEER_HOMES: Readonly<Record<string, readonly string[]>> = {
   kysely: ['integrations/kysely'],
   'drizzle-orm': ['integrations/drizzle'],
   '@prisma/client': ['integrations/prisma'],
+  typeorm: ['integrations/typeorm'],
 };
 
 /** The top-level home of a source file: `postgres`, `integrations/kysely`, `client`, … */

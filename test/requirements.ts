@@ -46,7 +46,7 @@ const SUITES: Record<RequirementId, string> = {
     'PKCS#11 suites (test/integration/pkcs11-*.test.ts and the PKCS#11 doctor check in doctor-providers.test.ts)',
   java: 'DynamoDB Local suites (test/integration/dynamodb-*.test.ts, incl. the seed ENC: migration and examples/dynamodb)',
   pgServer:
-    'PostgreSQL SERVER suites (the server variants of the key-store, backfill, retirement, repository, audit, pool-error, LISTEN/NOTIFY and fleet-shred tests; their PGlite variants still run)',
+    'PostgreSQL SERVER suites (the server variants of the key-store, backfill, retirement, repository, ORM, audit, pool-error, LISTEN/NOTIFY and fleet-shred tests, whose PGlite variants still run; and fieldseal/typeorm, which has no PGlite driver)',
 };
 
 const ENABLE: Record<RequirementId, string> = {

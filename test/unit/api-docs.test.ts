@@ -23,6 +23,7 @@ const entryPoints = [
   '../../src/integrations/kysely/index.ts',
   '../../src/integrations/drizzle/index.ts',
   '../../src/integrations/prisma/index.ts',
+  '../../src/integrations/typeorm/index.ts',
 ].map((p) => fileURLToPath(new URL(p, import.meta.url)));
 
 function undocumentedExports(): { entry: string; missing: string[]; total: number }[] {

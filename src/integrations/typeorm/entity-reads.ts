@@ -1,0 +1,59 @@
+import type { ObjectLiteral } from 'typeorm';
+import type { Fieldseal } from '../../index.js';
+import { openStoredValues, scopeOf, type StoredFieldValue } from '../../integration/index.js';
+import { refuse, type EntityBinding } from './entity-binding.js';
+
+/*
+ * Decrypting the entities one query loaded, in one batch per entity type. Internal.
+ */
+
+/** One entity TypeORM loaded (its sealed columns hold envelopes). */
+export interface ReadJob {
+  readonly entity: ObjectLiteral;
+  readonly binding: EntityBinding;
+}
+
+/**
+ * Decrypt the sealed columns of loaded entities, each with its record's context; all or
+ * nothing per entity type (a failure leaves no entity of that type half-decrypted).
+ * @throws BatchError naming each field that does not decrypt; the refusal of an entity loaded
+ *   with sealed columns but without its tenant or key.
+ */
+export async function openEntities(fs: Fieldseal, jobs: readonly ReadJob[]): Promise<void> {
+  const byBinding = new Map<EntityBinding, ReadJob[]>();
+  for (const job of jobs) {
+    let list = byBinding.get(job.binding);
+    if (list === undefined) byBinding.set(job.binding, (list = []));
+    list.push(job);
+  }
+  await Promise.all([...byBinding].map(([binding, list]) => openOne(fs, binding, list)));
+}
+
+async function openOne(
+  fs: Fieldseal,
+  binding: EntityBinding,
+  jobs: readonly ReadJob[],
+): Promise<void> {
+  const values: (StoredFieldValue & { prop: string })[] = [];
+  jobs.forEach(({ entity }, row) => {
+    const present = [...binding.sealed].filter(([prop]) => entity[prop] !== undefined);
+    if (present.length === 0) return;
+    const source: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+    for (const prop of binding.scopeProps) {
+      if (entity[prop] === undefined) {
+        refuse(
+          binding.table,
+          present[0]![0],
+          `select ${prop} with it: the record's tenant and key are its encryption context`,
+        );
+      }
+      source[prop] = entity[prop];
+    }
+    const scope = scopeOf(binding.schema, source);
+    for (const [prop, field] of present) {
+      values.push({ row, field, stored: entity[prop], scope, prop });
+    }
+  });
+  const plain = await openStoredValues(fs, binding.schema, values);
+  values.forEach((v, i) => (jobs[v.row]!.entity[v.prop] = plain[i]));
+}
