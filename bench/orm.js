@@ -1,5 +1,6 @@
-// fieldseal ORM benchmark (issue #15): insert + select of 10,000 records (6 columns, 3 of them
-// encrypted) through Kysely, Drizzle and Prisma on embedded PGlite, three ways on the same ORM and
+// fieldseal ORM benchmark (issues #15, #16): insert + select of 10,000 records (6 columns, 3 of
+// them encrypted) through Kysely, Drizzle and Prisma on embedded PGlite (and TypeORM on the
+// PostgreSQL server when FIELDSEAL_BENCH_PG_URL or FIELDSEAL_TEST_PG_URL is set), three ways on the same ORM and
 // database: plaintext columns (the baseline), hand-written raw node:crypto AES-256-GCM (a fresh
 // 12-byte IV, the record's tenant/table/field/id as AAD, iv‖ct‖tag in a BYTEA), and
 // fieldseal/kysely, fieldseal/drizzle or fieldseal/prisma (its client generated from
@@ -272,17 +273,85 @@ function prismaPasses({ pglite, fs }, all) {
   };
 }
 
+/**
+ * TypeORM has no PGlite driver: its passes run on the PostgreSQL server (FIELDSEAL_BENCH_PG_URL
+ * or FIELDSEAL_TEST_PG_URL), in a schema of their own, dropped afterwards. The server's CPU is
+ * not in this process's figures, so they measure what the ORM and fieldseal add on the client.
+ */
+async function typeormPasses({ fs }, all, url) {
+  const pg = (await import('pg')).default;
+  const { DataSource, EntitySchema } = await import('typeorm');
+  const { fieldsealSubscriber, sealedColumn } =
+    await import('../dist/integrations/typeorm/index.js');
+  const schema = `fieldseal_bench_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Pool({ connectionString: url, max: 1 });
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  const ddl = (name, type) =>
+    `CREATE TABLE ${schema}.${name} (tenant_id text NOT NULL, id text NOT NULL, name text NOT NULL, email ${type} NOT NULL, phone ${type} NOT NULL, ssn ${type} NOT NULL, PRIMARY KEY (tenant_id, id))`;
+  await admin.query(ddl('people_plain', 'text'));
+  await admin.query(ddl('people_raw', 'bytea'));
+  await admin.query(ddl('people_fs', 'bytea'));
+  const entity = (name, enc) =>
+    new EntitySchema({
+      name,
+      tableName: name,
+      columns: {
+        tenant_id: { type: 'text', primary: true },
+        id: { type: 'text', primary: true },
+        name: { type: 'text' },
+        email: enc(),
+        phone: enc(),
+        ssn: enc(),
+      },
+    });
+  const plainE = entity('people_plain', () => ({ type: 'text' }));
+  const rawE = entity('people_raw', () => ({ type: 'bytea' }));
+  const fsE = entity('people_fs', () => sealedColumn('bytes'));
+  const ds = await new DataSource({
+    type: 'postgres',
+    url,
+    schema,
+    extra: { max: 2, options: `-c search_path=${schema}` },
+    entities: [plainE, rawE, fsE],
+    subscribers: [fieldsealSubscriber({ fs, entities: [{ entity: fsE, model: Person }] })],
+  }).initialize();
+  const run = (target, toRow, fromRow) => async () => {
+    const repo = ds.getRepository(target);
+    await repo.clear();
+    for (const chunk of chunks(all)) await repo.insert(chunk.map(toRow));
+    const out = [];
+    for (const tenant_id of tenants())
+      out.push(...(await repo.find({ where: { tenant_id } })).map(fromRow));
+    return out;
+  };
+  const copy = (r) => ({ ...r });
+  return {
+    plain: run(plainE, copy, copy),
+    raw: run(rawE, rawRow(false), rawBack(false)),
+    rawSized: run(rawE, rawRow(true), rawBack(true)),
+    fieldseal: run(fsE, copy, copy),
+    close: async () => {
+      await ds.destroy();
+      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.end();
+    },
+  };
+}
+
 export async function runOrmBenchmarks() {
   const all = records();
   const env = await setup();
   const rows = [];
   const summary = [];
-  for (const [orm, make] of [
+  const url = process.env.FIELDSEAL_BENCH_PG_URL ?? process.env.FIELDSEAL_TEST_PG_URL;
+  const orms = [
     ['Kysely', kyselyPasses],
     ['Drizzle', drizzlePasses],
     ['Prisma', prismaPasses],
-  ]) {
-    const passes = make(env, all);
+  ];
+  if (url) orms.push(['TypeORM (server)', (e, a) => typeormPasses(e, a, url)]);
+  for (const [orm, make] of orms) {
+    const passes = await make(env, all);
     const cpu = Object.fromEntries(WAYS.map((w) => [w, []]));
     const wall = Object.fromEntries(WAYS.map((w) => [w, []]));
     // One warm-up pass each (JIT, PGlite's caches), then interleaved rounds.
@@ -327,8 +396,13 @@ export async function runOrmBenchmarks() {
   env.fs.close();
   await env.pglite.close();
   console.log(
-    `\n== ORMs (issue #15): insert + select of ${RECORDS.toLocaleString('en-US')} records, 3 of 6 columns encrypted, PGlite in process, ${ROUNDS} rounds`,
+    `\n== ORMs (issues #15, #16): insert + select of ${RECORDS.toLocaleString('en-US')} records, 3 of 6 columns encrypted, PGlite in process, ${ROUNDS} rounds`,
   );
+  if (!url) {
+    console.log(
+      'TypeORM: not measured (it has no PGlite driver): set FIELDSEAL_BENCH_PG_URL to a PostgreSQL server to include it',
+    );
+  }
   console.log(
     table(['ORM', 'way', 'CPU (median)', 'CPU per record', 'throughput'], rows, [
       'l',
