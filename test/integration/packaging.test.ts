@@ -42,6 +42,7 @@ const consumerDeps = [
   'kysely',
   'drizzle-orm',
   '@prisma/client',
+  'typeorm',
   'pg',
   '@types/pg',
   '@types/node',
@@ -90,6 +91,10 @@ import { fieldsealApolloPlugin, fieldsealDirectives, fieldsealSchema, useFieldse
 import { pgliteDialect, withFieldseal, type ModelTable } from 'fieldseal/kysely';
 import { sealed, sealTable, type SealedText } from 'fieldseal/drizzle';
 import { assertFieldsealClient, fieldseal, sealedCheckConstraints } from 'fieldseal/prisma';
+import {
+  assertFieldsealSubscribed, fieldsealSubscriber, findOneSealed, findSealed, SealedColumn,
+  sealedColumn, SealedEqual, SealedIn,
+} from 'fieldseal/typeorm';
 
 const context: EncryptionContext = { tenant: 'acme', table: 'customers', field: 'ssn', record: 'cus_1' };
 const value: FieldValue = 'x';
@@ -106,7 +111,8 @@ const exported = {
   openFromConfig, readConfig, modelCodec, schemaOf, runRepositoryContract,
   fieldsealApolloPlugin, fieldsealDirectives, fieldsealSchema, useFieldseal,
   pgliteDialect, withFieldseal, sealed, sealTable, assertFieldsealClient, fieldseal,
-  sealedCheckConstraints,
+  sealedCheckConstraints, assertFieldsealSubscribed, fieldsealSubscriber, findOneSealed,
+  findSealed, SealedColumn, sealedColumn, SealedEqual, SealedIn,
 };
 const sealedText: SealedText | undefined = undefined;
 void sealedText;
