@@ -1,5 +1,9 @@
 import { DataSource, EntitySchema, type EntitySchemaColumnOptions } from 'typeorm';
+import { createFieldseal, type AnyModel } from '../../src/index.js';
 import { sealedColumn } from '../../src/integrations/typeorm/index.js';
+import { fromPgPool, migrate, PostgresKeyStore } from '../../src/postgres/index.js';
+import { MemoryKeyProvider } from '../../src/testing/index.js';
+import { PG_URL, serverSchema } from './pg-env.js';
 
 /*
  * TypeORM over the PostgreSQL server for the fieldseal/typeorm suites: the repository contract's
@@ -63,4 +67,40 @@ export async function typeormDataSource(
     ...options,
   });
   return ds.initialize();
+}
+
+/**
+ * A test schema on the server with fieldseal migrated, a client for `models` (store mode, the
+ * given tenants provisioned), and data sources opened on the schema; `close()` destroys them and
+ * drops the schema.
+ */
+export async function typeormFixture(models: readonly AnyModel[], tenants = ['acme', 'globex']) {
+  const env = await serverSchema();
+  const sql = fromPgPool(env.pool(4));
+  await migrate(sql);
+  const fs = createFieldseal({
+    provider: new MemoryKeyProvider(),
+    keys: { mode: 'store', store: new PostgresKeyStore({ sql }), masterKeyId: 'master' },
+    cache: { maxAgeMs: 60_000 },
+    models: [...models],
+    admin: true,
+  });
+  for (const t of tenants) await fs.provisionTenant(t);
+  const sources: DataSource[] = [];
+  return {
+    sql,
+    fs,
+    schema: env.schema,
+    /** An initialised data source on the schema, destroyed by `close()`. */
+    async open(options: Parameters<typeof typeormDataSource>[2]): Promise<DataSource> {
+      const ds = await typeormDataSource(PG_URL!, env.schema, options);
+      sources.push(ds);
+      return ds;
+    },
+    async close(): Promise<void> {
+      await Promise.all(sources.map((s) => s.destroy()));
+      fs.close();
+      await env.close();
+    },
+  };
 }

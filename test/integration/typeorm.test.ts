@@ -30,8 +30,6 @@ import {
 import {
   createPostgresRepository,
   fromPgPool,
-  migrate,
-  PostgresKeyStore,
   type PostgresRepository,
   type SqlClient,
 } from '../../src/postgres/index.js';
@@ -39,7 +37,7 @@ import { MemoryKeyProvider } from '../../src/testing/index.js';
 import { collidingValues, refusal } from './orm-test-helpers.js';
 import { PG_URL, serverSchema } from './pg-env.js';
 import { testIndexer } from './repository-backends.js';
-import { typeormDataSource } from './typeorm-db.js';
+import { typeormDataSource, typeormFixture } from './typeorm-db.js';
 
 /*
  * fieldseal/typeorm beyond the repository contract (typeorm-contract.test.ts), on the PostgreSQL
@@ -158,7 +156,7 @@ async function refusedBy(promise: Promise<unknown>): ReturnType<typeof refusal> 
 }
 
 describe.skipIf(PG_URL === undefined)('fieldseal/typeorm on the PostgreSQL server', () => {
-  let env: Awaited<ReturnType<typeof serverSchema>>;
+  let db: Awaited<ReturnType<typeof typeormFixture>>;
   let sql: SqlClient;
   let fs: Fieldseal;
   let calls: { encrypt: number; decrypt: number };
@@ -166,33 +164,14 @@ describe.skipIf(PG_URL === undefined)('fieldseal/typeorm on the PostgreSQL serve
   let ds: DataSource;
   let repo: Repository<CustomerRow>;
   let orders: Repository<OrderRow>;
-  const sources: DataSource[] = [];
 
-  const open = async (
-    subscribers: NonNullable<ConstructorParameters<typeof DataSource>[0]['subscribers']>,
-  ) => {
-    const source = await typeormDataSource(PG_URL!, env.schema, {
-      entities: [Customers, Orders],
-      subscribers,
-    });
-    sources.push(source);
-    return source;
-  };
   const rawDump = async (table: string) =>
     inspect((await sql.query(`SELECT * FROM ${table}`)).rows, { depth: 6, maxStringLength: null });
 
   beforeAll(async () => {
-    env = await serverSchema();
-    sql = fromPgPool(env.pool(4));
-    await migrate(sql);
-    const base = createFieldseal({
-      provider: new MemoryKeyProvider(),
-      keys: { mode: 'store', store: new PostgresKeyStore({ sql }), masterKeyId: 'master' },
-      cache: { maxAgeMs: 60_000 },
-      models: [Customer, Order],
-      admin: true,
-    });
-    for (const t of ['acme', 'globex']) await base.provisionTenant(t);
+    db = await typeormFixture([Customer, Order]);
+    sql = db.sql;
+    const base = db.fs;
     ({ fs, calls } = counting(base));
     customers = createPostgresRepository({
       sql,
@@ -202,23 +181,24 @@ describe.skipIf(PG_URL === undefined)('fieldseal/typeorm on the PostgreSQL serve
     });
     await customers.createTable();
     await createPostgresRepository({ sql, fs, model: Order }).createTable();
-    ds = await open([
-      fieldsealSubscriber({
-        fs,
-        entities: [
-          { entity: Customers, model: Customer, blindIndexes: customers },
-          { entity: Orders, model: Order },
-        ],
-      }),
-    ]);
+    ds = await db.open({
+      entities: [Customers, Orders],
+      subscribers: [
+        fieldsealSubscriber({
+          fs,
+          entities: [
+            { entity: Customers, model: Customer, blindIndexes: customers },
+            { entity: Orders, model: Order },
+          ],
+        }),
+      ],
+    });
     assertFieldsealSubscribed(ds);
     repo = ds.getRepository(Customers);
     orders = ds.getRepository(Orders);
   });
   afterAll(async () => {
-    await Promise.all(sources.map((s) => s.destroy()));
-    fs.close();
-    await env.close();
+    await db.close();
   });
 
   it('save seals a whole save([...]) in one batch, gives the entities their plaintext back, and find decrypts in one batch', async () => {

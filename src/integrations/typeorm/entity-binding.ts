@@ -1,4 +1,7 @@
 import type { EntityMetadata } from 'typeorm';
+
+/** One column of an entity's metadata. */
+type ColumnMetadata = EntityMetadata['columns'][number];
 import { UnsupportedOptionError, type AnyModel } from '../../index.js';
 import {
   modelCodec,
@@ -6,7 +9,7 @@ import {
   type FieldSchema,
   type ModelSchema,
 } from '../../integration/index.js';
-import { sealedTransformerOf } from './sealed-column.js';
+import { sealedTransformerOf, type SealedColumnTransformer } from './sealed-column.js';
 
 /*
  * One TypeORM entity bound to its fieldseal model: which properties are its tenant, key,
@@ -22,12 +25,39 @@ export interface EntityBinding {
   readonly table: string;
   /** Sealed property → its encrypted field. */
   readonly sealed: ReadonlyMap<string, FieldSchema>;
+  /** Sealed property → its column's transformer (whose label its sealed values carry). */
+  readonly transformers: ReadonlyMap<string, SealedColumnTransformer>;
   /** Properties that make up the record's context (tenant, then the key fields). */
   readonly scopeProps: readonly string[];
+  /** Each context property's column, and the form its values must have. */
+  readonly scopeColumns: ReadonlyMap<string, { column: ColumnMetadata; form: ScopeForm }>;
+  /** Relations whose join columns are context, sealed or index columns. */
+  readonly guardedRelations: ReadonlySet<string>;
   readonly source: BlindIndexSource | undefined;
   /** Index column (database name) → its property, for every blind-indexed field. */
   readonly indexProps: ReadonlyMap<string, string>;
 }
+
+/**
+ * What a tenant or key column stores a value as: PostgreSQL keeps text as written, but
+ * rewrites a uuid (lowercase) or an integer (`'007'` is 7): the value sealed with must be the
+ * one read back.
+ */
+export type ScopeForm = 'text' | 'uuid' | 'integer';
+
+const SCOPE_TYPES: Readonly<Record<string, ScopeForm>> = {
+  text: 'text',
+  'character varying': 'text',
+  varchar: 'text',
+  uuid: 'uuid',
+  integer: 'integer',
+  int: 'integer',
+  int4: 'integer',
+  smallint: 'integer',
+  int2: 'integer',
+  bigint: 'integer',
+  int8: 'integer',
+};
 
 /** The typed refusal of what cannot be bound to a record: names `table.column`. */
 export function refuse(table: string, column: string, why: string): never {
@@ -59,17 +89,32 @@ export function bindEntity(
     throw new TypeError(`fieldsealSubscriber(${metadata.name}): column ${column}: ${why}`);
   };
   const byProp = new Map(metadata.columns.map((c) => [c.propertyPath, c]));
+  const scopeColumns = new Map<string, { column: ColumnMetadata; form: ScopeForm }>();
   for (const name of [schema.tenant, ...schema.key]) {
     const column = byProp.get(name);
     if (column === undefined) {
       fail(name, `the model's ${name === schema.tenant ? 'tenant' : 'key'} field has no column`);
     }
+    const type = String(metadata.connection.driver.normalizeType(column!)).toLowerCase();
+    const form = Object.hasOwn(SCOPE_TYPES, type) ? SCOPE_TYPES[type] : undefined;
+    if (form === undefined || column!.isArray || column!.embeddedMetadata !== undefined) {
+      fail(
+        name,
+        `a tenant or key column must be text, varchar, uuid or an integer (not ${type}): PostgreSQL must store the value it is bound to as written`,
+      );
+    }
+    scopeColumns.set(name, { column: column!, form: form! });
   }
   const sealed = new Map<string, FieldSchema>();
+  const transformers = new Map<string, SealedColumnTransformer>();
   for (const column of metadata.columns) {
     const transformer = sealedTransformerOf(column.transformer);
     if (transformer === undefined) continue;
     const name = column.propertyPath;
+    if ([...transformers.values()].includes(transformer)) {
+      fail(name, 'each sealed column needs its own sealedColumn(...) (this one is shared)');
+    }
+    transformers.set(name, transformer);
     if (column.embeddedMetadata !== undefined) fail(name, 'a sealed column cannot be embedded');
     const f = schema.fields.find((x) => x.name === name);
     if (f?.encryption === undefined) fail(name, 'a sealed column must be an encrypted field');
@@ -108,14 +153,57 @@ export function bindEntity(
       indexProps.set(c, column!.propertyPath);
     }
   }
+  // A relation writing one of those columns through its join column: its value is checked
+  // (writes) or refused (updates by criteria).
+  const guarded = new Set([
+    ...[...scopeColumns.values()].map((c) => c.column.databaseName),
+    ...metadata.columns
+      .filter(
+        (c) => sealed.has(c.propertyPath) || [...indexProps.values()].includes(c.propertyPath),
+      )
+      .map((c) => c.databaseName),
+  ]);
+  const guardedRelations = new Set(
+    metadata.relations
+      .filter((r) => r.joinColumns.some((c) => guarded.has(c.databaseName)))
+      .map((r) => r.propertyPath),
+  );
+  for (const r of metadata.relations) {
+    if (!guardedRelations.has(r.propertyPath)) continue;
+    const sealedJoin = r.joinColumns.find((c) => sealed.has(c.propertyPath));
+    if (sealedJoin !== undefined) {
+      fail(sealedJoin.propertyPath, 'a sealed column cannot be a join column');
+    }
+  }
   return {
     metadata,
     model,
     schema,
     table,
     sealed,
+    transformers,
     scopeProps: [schema.tenant, ...schema.key],
+    scopeColumns,
+    guardedRelations,
     source,
     indexProps,
   };
+}
+
+/**
+ * Refuse a relation anywhere in the data source that joins on a sealed column: its join column
+ * has no sealed transformer, so TypeORM would copy the plaintext into it.
+ * @throws TypeError naming the entity and its join column.
+ */
+export function refuseSealedReferences(metadatas: readonly EntityMetadata[]): void {
+  for (const metadata of metadatas) {
+    for (const column of metadata.columns) {
+      const referenced = column.referencedColumn;
+      if (referenced !== undefined && sealedTransformerOf(referenced.transformer) !== undefined) {
+        throw new TypeError(
+          `fieldsealSubscriber(${metadata.name}): column ${column.databaseName}: a relation cannot join on the sealed column ${referenced.entityMetadata.tableName}.${referenced.databaseName} (TypeORM would copy its plaintext)`,
+        );
+      }
+    }
+  }
 }

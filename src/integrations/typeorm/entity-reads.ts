@@ -1,11 +1,24 @@
 import type { ObjectLiteral } from 'typeorm';
 import type { Fieldseal } from '../../index.js';
-import { openStoredValues, scopeOf, type StoredFieldValue } from '../../integration/index.js';
+import {
+  holdsEnvelope,
+  openStoredValues,
+  scopeOf,
+  type StoredFieldValue,
+} from '../../integration/index.js';
+import { UnopenedValue } from './sealed-value.js';
 import { refuse, type EntityBinding } from './entity-binding.js';
 
 /*
  * Decrypting the entities one query loaded, in one batch per entity type. Internal.
  */
+
+/** The stored envelope (or NULL) a loaded property holds, or undefined when it holds none. */
+function storedOf(value: unknown): unknown {
+  if (value === null) return null; // checked against the field: NULL where allowed
+  if (value instanceof UnopenedValue) return value.stored;
+  return typeof value === 'string' && holdsEnvelope(value) ? value : undefined;
+}
 
 /** One entity TypeORM loaded (its sealed columns hold envelopes). */
 export interface ReadJob {
@@ -36,7 +49,9 @@ async function openOne(
 ): Promise<void> {
   const values: (StoredFieldValue & { prop: string })[] = [];
   jobs.forEach(({ entity }, row) => {
-    const present = [...binding.sealed].filter(([prop]) => entity[prop] !== undefined);
+    // What the transformer read (or an envelope that reached the entity another way); a value
+    // already decrypted is left as it is.
+    const present = [...binding.sealed].filter(([prop]) => storedOf(entity[prop]) !== undefined);
     if (present.length === 0) return;
     const source: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
     for (const prop of binding.scopeProps) {
@@ -51,7 +66,7 @@ async function openOne(
     }
     const scope = scopeOf(binding.schema, source);
     for (const [prop, field] of present) {
-      values.push({ row, field, stored: entity[prop], scope, prop });
+      values.push({ row, field, stored: storedOf(entity[prop]), scope, prop });
     }
   });
   const plain = await openStoredValues(fs, binding.schema, values);

@@ -11,14 +11,14 @@ interface Pending<J> {
 }
 
 /**
- * Jobs grouped per operation (`key`: the event's query runner) and per tick; `run` receives
- * each group once. A group's failure rejects all of its jobs (the operation fails as a whole);
- * other groups are not affected.
+ * Jobs grouped per query runner (`key`) and per tick; `run` receives each group once and may
+ * return each job's own failure (undefined for a job done). A thrown failure rejects the whole
+ * group; other groups are not affected.
  */
 export class FlushBatches<J> {
-  readonly #run: (jobs: J[]) => Promise<void>;
+  readonly #run: (jobs: J[]) => Promise<readonly unknown[] | void>;
   #groups = new Map<object, Pending<J>[]>();
-  constructor(run: (jobs: J[]) => Promise<void>) {
+  constructor(run: (jobs: J[]) => Promise<readonly unknown[] | void>) {
     this.#run = run;
   }
 
@@ -36,7 +36,12 @@ export class FlushBatches<J> {
     this.#groups = new Map();
     for (const group of groups) {
       this.#run(group.map((p) => p.job)).then(
-        () => group.forEach((p) => p.resolve()),
+        (errors) =>
+          group.forEach((p, i) => {
+            const error = errors?.[i];
+            if (error === undefined) p.resolve();
+            else p.reject(error);
+          }),
         (err: unknown) => group.forEach((p) => p.reject(err)),
       );
     }

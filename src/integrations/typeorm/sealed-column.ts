@@ -1,5 +1,5 @@
 import { Column, type EntitySchemaColumnOptions, type ValueTransformer } from 'typeorm';
-import { RefusedValue, SealedValue } from './sealed-value.js';
+import { RefusedValue, SealedParameter, SealedValue, UnopenedValue } from './sealed-value.js';
 
 /**
  * How a sealed column stores its envelopes: `'bytes'` (a `bytea` column, for a field with binary
@@ -34,7 +34,7 @@ export interface SealedColumnOptions {
 /**
  * The transformer of a sealed column: it passes to the database only what the fieldseal
  * subscriber sealed, and turns anything else into a refused value that no query carries to the
- * database. Values read are passed on as stored; the subscriber decrypts them.
+ * database. Values read are wrapped until the subscriber decrypts them.
  * @internal
  */
 export class SealedColumnTransformer implements ValueTransformer {
@@ -47,14 +47,16 @@ export class SealedColumnTransformer implements ValueTransformer {
   }
   to(value: unknown): unknown {
     if (value === null || value === undefined) return value;
-    if (value instanceof SealedValue) {
-      const { stored } = value;
-      if ((this.kind === 'text') === (typeof stored === 'string')) return stored;
+    // Only a value sealed for this column, whose write has not ended.
+    if (value instanceof SealedValue && value.live && value.column === this.label) {
+      if ((this.kind === 'text') === (typeof value.stored === 'string')) {
+        return new SealedParameter(value);
+      }
     }
     return new RefusedValue(this.label);
   }
   from(value: unknown): unknown {
-    return value;
+    return value === null || value === undefined ? value : new UnopenedValue(value);
   }
 }
 

@@ -2,25 +2,88 @@ import { inspect } from 'node:util';
 import { PlaintextInEncryptedFieldError } from '../../index.js';
 
 /*
- * What a sealed column's transformer lets through to the database, and what it puts in place of
- * anything else. Internal: a user never holds either for long.
+ * What a sealed column's transformer lets through to the database, what it puts in place of
+ * anything else, and what it hands TypeORM when it reads. Internal: a user never holds any of
+ * them for long.
  */
 
-/** The stored form of a value the subscriber sealed, set on the entity until the write ends. */
+/**
+ * The stored form of a value the subscriber sealed for one column, set on the entity until the
+ * write ends. It is live until the entity gets its plaintext back: a transformer passes only a
+ * live value of its own column.
+ */
 export class SealedValue {
   readonly #stored: string | Buffer;
-  constructor(stored: string | Buffer) {
+  /** `table.column` it was sealed for. */
+  readonly column: string;
+  /** The query runner of the write it was sealed for: only its queries may carry it. */
+  readonly runner: object;
+  #live = true;
+  constructor(stored: string | Buffer, column: string, runner: object) {
     this.#stored = stored;
+    this.column = column;
+    this.runner = runner;
   }
   /** The envelope, as its column stores it. */
   get stored(): string | Buffer {
     return this.#stored;
+  }
+  get live(): boolean {
+    return this.#live;
+  }
+  /** The write ended (or failed): it may no longer be written. */
+  retire(): void {
+    this.#live = false;
   }
   toJSON(): string {
     return '[fieldseal: sealed value]';
   }
   [inspect.custom](): string {
     return 'SealedValue [fieldseal]';
+  }
+}
+
+/**
+ * What a sealed column's transformer hands TypeORM for a {@link SealedValue}: the query
+ * parameter. node-postgres sends its envelope (`toPostgres`); the subscriber's `beforeQuery`
+ * checks that the query runs for the write the value was sealed for; logs show no envelope.
+ */
+export class SealedParameter {
+  readonly sealed: SealedValue;
+  constructor(sealed: SealedValue) {
+    this.sealed = sealed;
+  }
+  toPostgres(): string | Buffer {
+    return this.sealed.stored;
+  }
+  toJSON(): string {
+    return '[fieldseal: sealed value]';
+  }
+  [inspect.custom](): string {
+    return 'SealedParameter [fieldseal]';
+  }
+}
+
+/**
+ * What a sealed column's transformer hands TypeORM for a stored envelope: the subscriber's
+ * `afterLoad` replaces it with the plaintext. A load that bypasses `afterLoad` (a mapped join,
+ * `callListeners(false)`) leaves it in place of the value: neither plaintext nor an envelope a
+ * caller could mistake for one, and never accepted back by a write.
+ */
+export class UnopenedValue {
+  readonly #stored: unknown;
+  constructor(stored: unknown) {
+    this.#stored = stored;
+  }
+  /** The envelope as the driver returned it. */
+  get stored(): unknown {
+    return this.#stored;
+  }
+  toJSON(): string {
+    return '[fieldseal: not decrypted]';
+  }
+  [inspect.custom](): string {
+    return 'UnopenedValue [fieldseal: not decrypted]';
   }
 }
 

@@ -16,12 +16,18 @@ import {
 
 import type { AnyModel, Fieldseal } from '../../index.js';
 import type { BlindIndexSource } from '../../integration/index.js';
-import { bindEntity, hasSealedColumns, refuse, type EntityBinding } from './entity-binding.js';
+import {
+  bindEntity,
+  hasSealedColumns,
+  refuse,
+  refuseSealedReferences,
+  type EntityBinding,
+} from './entity-binding.js';
 import { openEntities, type ReadJob } from './entity-reads.js';
 import { restorePlaintext, sealEntities, type WriteJob } from './entity-writes.js';
 import { FlushBatches } from './flush-batches.js';
 import { sealedTransformerOf } from './sealed-column.js';
-import { RefusedValue } from './sealed-value.js';
+import { RefusedValue, SealedParameter } from './sealed-value.js';
 
 /**
  * One entity sealed by fieldseal: the entity (its class, `EntitySchema` or name), the
@@ -68,6 +74,15 @@ export abstract class FieldsealSubscriberBase implements EntitySubscriberInterfa
   listenTo(): ObjectConstructor {
     return Object;
   }
+}
+
+/**
+ * A promise TypeORM may never await (it stops at the first failing listener): its rejection is
+ * marked handled here, and still reaches TypeORM when it awaits.
+ */
+function handled(promise: Promise<void>): Promise<void> {
+  promise.catch(() => {});
+  return promise;
 }
 
 /** The binding of an entity in a data source, from whichever fieldseal subscriber has it. */
@@ -153,6 +168,7 @@ export function fieldsealSubscriber(options: FieldsealSubscriberOptions): Fields
           }
           map.set(metadata, bindEntity(metadata, model, blindIndexes, fs));
         }
+        refuseSealedReferences(dataSource.entityMetadatas);
         byDataSource.set(dataSource, map);
       }
       return map;
@@ -174,19 +190,55 @@ export function fieldsealSubscriber(options: FieldsealSubscriberOptions): Fields
     }
 
     beforeQuery(event: BeforeQueryEvent): void {
+      this.#refuseUpsert(event.connection, event.query);
       const { parameters } = event;
       const list: unknown[] = Array.isArray(parameters)
         ? parameters
         : Object.values(parameters ?? {});
       for (const p of list) {
         if (p instanceof RefusedValue) throw p.error();
+        // A sealed value left on an entity by a write that failed, carried by another one.
+        if (p instanceof SealedParameter && p.sealed.runner !== event.queryRunner) {
+          refuse(
+            p.sealed.column.split('.')[0]!,
+            p.sealed.column.split('.').slice(1).join('.'),
+            'a sealed value can only be written by the write it was sealed for',
+          );
+        }
+      }
+    }
+
+    /**
+     * An upsert (`INSERT ... ON CONFLICT ... DO UPDATE`) into a sealed table overwrites the row it
+     * conflicts with: unless the conflict is on the record's tenant and key, that row is another
+     * record, whose remaining sealed values would no longer match its context.
+     */
+    #refuseUpsert(dataSource: DataSource, query: string): void {
+      const into = /^\s*INSERT\s+INTO\s+((?:"[^"]+"|\w+)(?:\s*\.\s*(?:"[^"]+"|\w+))?)/i.exec(query);
+      if (into === null || !/\bDO\s+UPDATE\b/i.test(query)) return;
+      const table = into[1]!.split('.').at(-1)!.trim().replace(/^"|"$/g, '');
+      const binding = [...this.bindings(dataSource).values()].find((b) => b.table === table);
+      if (binding === undefined) return;
+      const target = /\bON\s+CONFLICT\s*\(([^)]*)\)/i.exec(query);
+      const columns = new Set(
+        (target?.[1] ?? '').split(',').map((c) => c.trim().replace(/^"|"$/g, '')),
+      );
+      const missing = [...binding.scopeColumns.values()].find(
+        ({ column }) => !columns.has(column.databaseName),
+      );
+      if (target === null || missing !== undefined) {
+        refuse(
+          binding.table,
+          missing?.column.databaseName ?? binding.schema.tenant,
+          "an upsert must conflict on the record's tenant and key columns: the row it updates could be another record",
+        );
       }
     }
 
     beforeInsert(event: InsertEvent<ObjectLiteral>): Promise<void> | undefined {
       const binding = this.#bindingOf(event.connection, event.metadata);
       if (binding === undefined) return undefined;
-      return this.#seal(event.queryRunner, { entity: event.entity, binding, previous: undefined });
+      return this.#seal(event.queryRunner, event.entity, binding, undefined);
     }
 
     beforeUpdate(event: UpdateEvent<ObjectLiteral>): Promise<void> | undefined {
@@ -202,7 +254,9 @@ export function fieldsealSubscriber(options: FieldsealSubscriberOptions): Fields
               ? "a record's tenant or key"
               : [...binding.indexProps.values()].includes(prop)
                 ? 'a blind-index column'
-                : undefined;
+                : binding.guardedRelations.has(prop)
+                  ? 'a relation joined on a sealed, index, tenant or key column'
+                  : undefined;
           if (what !== undefined) {
             refuse(
               binding.table,
@@ -213,14 +267,22 @@ export function fieldsealSubscriber(options: FieldsealSubscriberOptions): Fields
         }
         return undefined;
       }
-      return this.#seal(event.queryRunner, { entity: event.entity, binding, previous });
+      return this.#seal(event.queryRunner, event.entity, binding, previous);
     }
 
-    #seal(runner: QueryRunner, job: WriteJob): Promise<void> {
+    #seal(
+      runner: QueryRunner,
+      entity: ObjectLiteral,
+      binding: EntityBinding,
+      previous: ObjectLiteral | undefined,
+    ): Promise<void> {
       let set = inFlight.get(runner);
       if (set === undefined) inFlight.set(runner, (set = new Set()));
-      set.add(job.entity);
-      return writes.add(runner, job);
+      set.add(entity);
+      // A write TypeORM gave up on (another listener failed) has released its runner: the
+      // entity keeps its plaintext rather than get sealed values nothing will write.
+      const pending = () => inFlight.get(runner)?.has(entity) === true && !runner.isReleased;
+      return handled(writes.add(runner, { entity, binding, previous, runner, pending }));
     }
 
     afterInsert(event: InsertEvent<ObjectLiteral>): void {
@@ -257,7 +319,7 @@ export function fieldsealSubscriber(options: FieldsealSubscriberOptions): Fields
       if (event === undefined) return undefined;
       const binding = this.#bindingOf(event.connection, event.metadata);
       if (binding === undefined) return undefined;
-      return reads.add(event.queryRunner, { entity, binding });
+      return handled(reads.add(event.queryRunner, { entity, binding }));
     }
   }
   EventSubscriber()(FieldsealSubscriber);
