@@ -224,6 +224,13 @@ class CommandPlan {
       for (const c of clauses) {
         const touched = [...refsOf(c.text, names).names].filter((n) => table.encrypted.has(n));
         if (touched.length === 0) continue;
+        if (c.action === 'REMOVE' && removesWhole(c.text, names) === touched[0]) {
+          // Removing a whole optional attribute binds nothing: there is no value to seal.
+          const field = schema.encrypted.find((f) => f.name === touched[0])!;
+          const error = absentError(field, undefined, 'encrypt');
+          if (error !== undefined) throw error;
+          continue;
+        }
         const plain = c.plain;
         if (plain === undefined || touched.length > 1 || !table.encrypted.has(plain.target)) {
           refuse(
@@ -300,6 +307,17 @@ class CommandPlan {
       values.forEach((v, i) => (owners[i]![v.field.name] = plain[i]));
     }
   }
+}
+
+/** The top-level attribute a `REMOVE` clause names whole (`#a` or `a`), if that is all it is. */
+function removesWhole(
+  text: string,
+  names: Readonly<Record<string, string>> | undefined,
+): string | undefined {
+  const m = /^(#[A-Za-z0-9_]+|[A-Za-z_][A-Za-z0-9_]*)$/.exec(text.trim());
+  if (m === null) return undefined;
+  const path = m[1]!;
+  return path.startsWith('#') ? names?.[path] : path;
 }
 
 /**
