@@ -453,4 +453,70 @@ describeDynamo('sealDocumentClient (DynamoDB Local)', () => {
     ).toEqual({ code: 'TypeError' });
     expect(requests).toBe(before);
   });
+
+  it('reads plaintext only from an attribute in a declared migration, and counts it', async () => {
+    const MIGRATING = 'sealed-docs-migrating';
+    const Legacy = defineModel({
+      table: MIGRATING,
+      tenant: 'tenantId',
+      key: ['tenantId', 'id'],
+      fields: {
+        tenantId: field.string(),
+        id: field.string(),
+        legacy: field.string().encrypted({ storage: 'text', allowPlaintextRead: true }),
+        strict: field.string().encrypted({ storage: 'text' }).optional(),
+      },
+    });
+    const migrating = createFieldseal({
+      provider,
+      keys: { mode: 'store', store: new MemoryKeyStore(), masterKeyId: 'master' },
+      cache: { maxAgeMs: 60_000 },
+      models: [Legacy],
+      admin: true,
+    });
+    await migrating.provisionTenant('acme');
+    await createStringKeyTable(client, MIGRATING, 'tenantId', 'id');
+    const sealed = sealDocumentClient(client, { fs: migrating, tables: { [MIGRATING]: Legacy } });
+    await client.send(
+      new PutItemCommand({
+        TableName: MIGRATING,
+        Item: {
+          tenantId: { S: 'acme' },
+          id: { S: 'old' },
+          legacy: { S: 'written before fieldseal' },
+        },
+      }),
+    );
+    const { Item } = await sealed.send(
+      new GetCommand({ TableName: MIGRATING, Key: { tenantId: 'acme', id: 'old' } }),
+    );
+    expect(Item?.legacy).toBe('written before fieldseal');
+    expect(migrating.stats().plaintextReads[`${MIGRATING}.legacy`]).toBe(1);
+    await client.send(
+      new PutItemCommand({
+        TableName: MIGRATING,
+        Item: {
+          tenantId: { S: 'acme' },
+          id: { S: 'older' },
+          legacy: { S: 'x' },
+          strict: { S: 'not in migration' },
+        },
+      }),
+    );
+    const refused = await refusal(
+      sealed.send(new GetCommand({ TableName: MIGRATING, Key: { tenantId: 'acme', id: 'older' } })),
+    );
+    expect(refused.code).toBe('ERR_BATCH_FAILED');
+    // A write always seals, migration or not.
+    await sealed.send(
+      new PutCommand({
+        TableName: MIGRATING,
+        Item: { tenantId: 'acme', id: 'new', legacy: CANARY },
+      }),
+    );
+    expect(
+      inspect((await client.send(new RawScan({ TableName: MIGRATING }))).Items, { depth: 6 }),
+    ).not.toContain(CANARY);
+    migrating.close();
+  });
 });

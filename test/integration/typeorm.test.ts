@@ -542,5 +542,56 @@ describe.skipIf(PG_URL === undefined)(
       expect(raw[0]!.body.toString('latin1')).not.toContain(CANARY);
       fs.close();
     });
+
+    it('reads plaintext only from a field in a declared migration, and counts it', async () => {
+      const Legacy = defineModel({
+        table: 'typeorm_legacy',
+        tenant: 'tenantId',
+        key: ['id'],
+        fields: {
+          id: field.string(),
+          tenantId: field.string(),
+          old: field.string().encrypted({ storage: 'text', allowPlaintextRead: true }),
+          strict: field.string().encrypted({ storage: 'text' }).nullable(),
+        },
+      });
+      const Legacies = new EntitySchema<Record<string, unknown>>({
+        name: 'Legacy',
+        tableName: 'typeorm_legacy',
+        columns: {
+          id: { type: 'text', primary: true },
+          tenantId: { type: 'text' },
+          old: sealedColumn('text'),
+          strict: sealedColumn('text', { nullable: true }),
+        },
+      });
+      const fs = createFieldseal({
+        provider: new MemoryKeyProvider(),
+        keys: { mode: 'embedded', masterKeyId: 'master' },
+        cache: { maxAgeMs: 60_000 },
+        models: [Legacy],
+      });
+      const ds = await typeormDataSource(PG_URL!, env.schema, {
+        entities: [Legacies],
+        subscribers: [fieldsealSubscriber({ fs, entities: [{ entity: Legacies, model: Legacy }] })],
+      });
+      sources.push(ds);
+      await ds.query(
+        `CREATE TABLE typeorm_legacy (id text PRIMARY KEY, "tenantId" text, old text, strict text);
+         INSERT INTO typeorm_legacy VALUES ('l1', 'acme', 'written before fieldseal', NULL),
+                                           ('l2', 'acme', 'x', 'not in migration')`,
+      );
+      const legacies = ds.getRepository(Legacies);
+      expect((await legacies.findOneBy({ id: 'l1' }))!.old).toBe('written before fieldseal');
+      expect(fs.stats().plaintextReads['typeorm_legacy.old']).toBe(1);
+      expect((await refusal(legacies.findOneBy({ id: 'l2' }))).code).toBe('ERR_BATCH_FAILED');
+      // A write always seals, migration or not.
+      await legacies.save({ id: 'l3', tenantId: 'acme', old: CANARY, strict: null });
+      const rows = await ds.query<{ old: string }[]>(
+        "SELECT old FROM typeorm_legacy WHERE id = 'l3'",
+      );
+      expect(rows[0]!.old.startsWith('fs1:')).toBe(true);
+      fs.close();
+    });
   },
 );

@@ -20,6 +20,7 @@ import {
 } from '../../integration/index.js';
 import { refuse, type EntityBinding, type ScopeForm } from './entity-binding.js';
 import { SealedValue, UnopenedValue } from './sealed-value.js';
+import { sameValue } from './value-key.js';
 
 /*
  * Sealing the entities of one insert or update before TypeORM writes them, and giving them their
@@ -58,16 +59,17 @@ function readOwn(entity: ObjectLiteral, binding: EntityBinding, prop: string): u
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const INTEGER = /^-?(0|[1-9][0-9]*)$/;
+const INTEGER = /^(0|-?[1-9][0-9]*)$/;
 
 /** A tenant or key value as its column stores it, or undefined when PostgreSQL would rewrite it. */
-function canonical(value: unknown, form: ScopeForm): string | undefined {
+function canonical(value: unknown, form: ScopeForm, length: number): string | undefined {
   if (form === 'integer') {
     if (typeof value === 'bigint') return String(value);
     if (typeof value === 'number') return Number.isSafeInteger(value) ? String(value) : undefined;
     return typeof value === 'string' && INTEGER.test(value) ? value : undefined;
   }
-  if (typeof value !== 'string') return undefined;
+  // Longer than a varchar's length: PostgreSQL would drop trailing spaces, or refuse it.
+  if (typeof value !== 'string' || (length > 0 && value.length > length)) return undefined;
   return form === 'uuid' && !UUID.test(value) ? undefined : value;
 }
 
@@ -92,7 +94,8 @@ function scopeOfJob({ entity, binding, previous }: WriteJob): RecordScope {
           : 'the loaded row has no tenant or key: select them',
       );
     }
-    const text = canonical(value, form);
+    const length = Number(column.length) || 0;
+    const text = canonical(value, form, length);
     if (text === undefined) {
       refuse(
         binding.table,
@@ -105,7 +108,7 @@ function scopeOfJob({ entity, binding, previous }: WriteJob): RecordScope {
       );
     }
     for (const other of [before, written]) {
-      if (other !== undefined && canonical(other, form) !== text) {
+      if (other !== undefined && canonical(other, form, length) !== text) {
         refuse(
           binding.table,
           prop,
@@ -135,7 +138,9 @@ function planEntity(job: WriteJob, row: number): EntityPlan {
   const nulls: string[] = [];
   const indexes: { field: string; value: string | null }[] = [];
   const failures: { index: number; error: FieldsealError }[] = [];
-  let scope: RecordScope | undefined;
+  // An update may leave every sealed value as it was and still change the tenant or key: checked
+  // whatever it writes.
+  let scope: RecordScope | undefined = job.previous === undefined ? undefined : scopeOfJob(job);
   const pending = plaintexts.get(entity);
   for (const [prop, field] of binding.sealed) {
     let value = readOwn(entity, binding, prop);
@@ -155,6 +160,17 @@ function planEntity(job: WriteJob, row: number): EntityPlan {
       );
     }
     if (value === undefined) continue;
+    // Unchanged since the row was loaded: not sealed again, and TypeORM sees no change (a
+    // concurrent update of it is not overwritten). A placeholder of a failed try goes.
+    if (job.previous !== undefined && sameValue(value, job.previous[prop])) {
+      const left = pending?.get(prop);
+      if (left !== undefined && entity[prop] === left.sealed) {
+        left.sealed.retire();
+        pending!.delete(prop);
+        entity[prop] = value;
+      }
+      continue;
+    }
     if (value === null) {
       const error = absentError(field, null, 'encrypt');
       if (error !== undefined) failures.push({ index: row, error });
@@ -305,8 +321,9 @@ export function restorePlaintext(entity: unknown): void {
   const pending = plaintexts.get(entity);
   if (pending === undefined) return;
   plaintexts.delete(entity);
+  // Also where TypeORM merged something else in (a value a RETURNING brought back).
   for (const [prop, { plain, sealed }] of pending) {
     sealed.retire();
-    if ((entity as ObjectLiteral)[prop] === sealed) (entity as ObjectLiteral)[prop] = plain;
+    (entity as ObjectLiteral)[prop] = plain;
   }
 }

@@ -141,8 +141,8 @@ export async function findSealed<E extends ObjectLiteral>(
   }
   const checks: { prop: string; matches(value: unknown): boolean }[] = [];
   for (const prop of found) {
-    const field = binding.sealed.get(prop)!;
-    if (field.encryption?.blindIndex === undefined) {
+    const field = binding.sealed.get(prop);
+    if (field?.encryption?.blindIndex === undefined) {
       refuse(table, prop, 'SealedEqual / SealedIn work on blind-indexed fields only');
     }
     const lookup = await binding.source!.lookupIndexes(

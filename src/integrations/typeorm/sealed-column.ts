@@ -1,5 +1,6 @@
 import { Column, type EntitySchemaColumnOptions, type ValueTransformer } from 'typeorm';
 import { RefusedValue, SealedParameter, SealedValue, UnopenedValue } from './sealed-value.js';
+import { valueKey } from './value-key.js';
 
 /**
  * How a sealed column stores its envelopes: `'bytes'` (a `bytea` column, for a field with binary
@@ -53,8 +54,25 @@ export class SealedColumnTransformer implements ValueTransformer {
         return new SealedParameter(value);
       }
     }
-    return new RefusedValue(this.label);
+    return this.#refused(value);
   }
+  /**
+   * The refused stand-in of a value: the same object for equal values (a few most recent), so
+   * that TypeORM's change check, which compares what this returns for the entity's value and for
+   * the loaded row's, sees an unchanged sealed value as unchanged.
+   */
+  #refused(value: unknown): RefusedValue {
+    const key = valueKey(value);
+    if (key === undefined) return new RefusedValue(this.label);
+    let refused = this.#recent.get(key);
+    if (refused === undefined) {
+      refused = new RefusedValue(this.label);
+      this.#recent.set(key, refused);
+      if (this.#recent.size > 64) this.#recent.delete(this.#recent.keys().next().value!);
+    }
+    return refused;
+  }
+  readonly #recent = new Map<string, RefusedValue>();
   from(value: unknown): unknown {
     return value === null || value === undefined ? value : new UnopenedValue(value);
   }

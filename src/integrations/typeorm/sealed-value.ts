@@ -35,8 +35,9 @@ export class SealedValue {
   retire(): void {
     this.#live = false;
   }
-  toJSON(): string {
-    return '[fieldseal: sealed value]';
+  /** Nothing: a serialised copy must not carry a placeholder that could be stored as data. */
+  toJSON(): undefined {
+    return undefined;
   }
   [inspect.custom](): string {
     return 'SealedValue [fieldseal]';
@@ -79,8 +80,9 @@ export class UnopenedValue {
   get stored(): unknown {
     return this.#stored;
   }
-  toJSON(): string {
-    return '[fieldseal: not decrypted]';
+  /** Nothing: a serialised copy must not carry a placeholder that could be stored as data. */
+  toJSON(): undefined {
+    return undefined;
   }
   [inspect.custom](): string {
     return 'UnopenedValue [fieldseal: not decrypted]';

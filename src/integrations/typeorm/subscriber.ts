@@ -28,6 +28,7 @@ import { restorePlaintext, sealEntities, type WriteJob } from './entity-writes.j
 import { FlushBatches } from './flush-batches.js';
 import { sealedTransformerOf } from './sealed-column.js';
 import { RefusedValue, SealedParameter } from './sealed-value.js';
+import { refuseUnsafeStatement } from './statement-checks.js';
 
 /**
  * One entity sealed by fieldseal: the entity (its class, `EntitySchema` or name), the
@@ -150,11 +151,29 @@ export function fieldsealSubscriber(options: FieldsealSubscriberOptions): Fields
     }
     return Object.freeze({ entity, model, blindIndexes });
   });
-  const writes = new FlushBatches<WriteJob>((jobs) => sealEntities(fs, jobs));
-  const reads = new FlushBatches<ReadJob>((jobs) => openEntities(fs, jobs));
-  const byDataSource = new WeakMap<DataSource, Map<EntityMetadata, EntityBinding>>();
   /** Entities written in a query runner's operation and not yet given back their plaintext. */
   const inFlight = new WeakMap<QueryRunner, Set<ObjectLiteral>>();
+  /** A write that failed: its entities get their plaintext back (a retry re-seals). */
+  const restoreAll = (runner: QueryRunner): void => {
+    const set = inFlight.get(runner);
+    if (set === undefined) return;
+    inFlight.delete(runner);
+    for (const entity of set) restorePlaintext(entity);
+  };
+  const writes = new FlushBatches<WriteJob>(async (jobs) => {
+    const errors = await sealEntities(fs, jobs);
+    if (errors.some((e) => e !== undefined)) {
+      // TypeORM gives up on a write whose listener failed, with no event: once it has released
+      // the runner, the other entities of the batch get their plaintext back.
+      const runner = jobs[0]!.runner as QueryRunner;
+      setImmediate(() => {
+        if (runner.isReleased) restoreAll(runner);
+      });
+    }
+    return errors;
+  });
+  const reads = new FlushBatches<ReadJob>((jobs) => openEntities(fs, jobs));
+  const byDataSource = new WeakMap<DataSource, Map<EntityMetadata, EntityBinding>>();
 
   class FieldsealSubscriber extends FieldsealSubscriberBase {
     bindings(dataSource: DataSource): ReadonlyMap<EntityMetadata, EntityBinding> {
@@ -190,48 +209,28 @@ export function fieldsealSubscriber(options: FieldsealSubscriberOptions): Fields
     }
 
     beforeQuery(event: BeforeQueryEvent): void {
-      this.#refuseUpsert(event.connection, event.query);
-      const { parameters } = event;
-      const list: unknown[] = Array.isArray(parameters)
-        ? parameters
-        : Object.values(parameters ?? {});
-      for (const p of list) {
-        if (p instanceof RefusedValue) throw p.error();
-        // A sealed value left on an entity by a write that failed, carried by another one.
-        if (p instanceof SealedParameter && p.sealed.runner !== event.queryRunner) {
-          refuse(
-            p.sealed.column.split('.')[0]!,
-            p.sealed.column.split('.').slice(1).join('.'),
-            'a sealed value can only be written by the write it was sealed for',
-          );
+      try {
+        refuseUnsafeStatement(this.bindings(event.connection).values(), event.query);
+        const { parameters } = event;
+        const list: unknown[] = Array.isArray(parameters)
+          ? parameters
+          : Object.values(parameters ?? {});
+        for (const p of list) {
+          if (p instanceof RefusedValue) throw p.error();
+          // A sealed value left on an entity by a write that failed, carried by another one.
+          if (p instanceof SealedParameter && p.sealed.runner !== event.queryRunner) {
+            refuse(
+              p.sealed.column.split('.')[0]!,
+              p.sealed.column.split('.').slice(1).join('.'),
+              'a sealed value can only be written by the write it was sealed for',
+            );
+          }
         }
-      }
-    }
-
-    /**
-     * An upsert (`INSERT ... ON CONFLICT ... DO UPDATE`) into a sealed table overwrites the row it
-     * conflicts with: unless the conflict is on the record's tenant and key, that row is another
-     * record, whose remaining sealed values would no longer match its context.
-     */
-    #refuseUpsert(dataSource: DataSource, query: string): void {
-      const into = /^\s*INSERT\s+INTO\s+((?:"[^"]+"|\w+)(?:\s*\.\s*(?:"[^"]+"|\w+))?)/i.exec(query);
-      if (into === null || !/\bDO\s+UPDATE\b/i.test(query)) return;
-      const table = into[1]!.split('.').at(-1)!.trim().replace(/^"|"$/g, '');
-      const binding = [...this.bindings(dataSource).values()].find((b) => b.table === table);
-      if (binding === undefined) return;
-      const target = /\bON\s+CONFLICT\s*\(([^)]*)\)/i.exec(query);
-      const columns = new Set(
-        (target?.[1] ?? '').split(',').map((c) => c.trim().replace(/^"|"$/g, '')),
-      );
-      const missing = [...binding.scopeColumns.values()].find(
-        ({ column }) => !columns.has(column.databaseName),
-      );
-      if (target === null || missing !== undefined) {
-        refuse(
-          binding.table,
-          missing?.column.databaseName ?? binding.schema.tenant,
-          "an upsert must conflict on the record's tenant and key columns: the row it updates could be another record",
-        );
+      } catch (err) {
+        // TypeORM reports no failed query for a refusal here: the write's entities get their
+        // plaintext back now.
+        restoreAll(event.queryRunner);
+        throw err;
       }
     }
 
@@ -299,20 +298,12 @@ export function fieldsealSubscriber(options: FieldsealSubscriberOptions): Fields
       restorePlaintext(entity);
     }
 
-    /** A write that failed: its entities get their plaintext back (a retry re-seals). */
-    #restoreAll(runner: QueryRunner): void {
-      const set = inFlight.get(runner);
-      if (set === undefined) return;
-      inFlight.delete(runner);
-      for (const entity of set) restorePlaintext(entity);
-    }
-
     afterQuery(event: AfterQueryEvent): void {
-      if (!event.success) this.#restoreAll(event.queryRunner);
+      if (!event.success) restoreAll(event.queryRunner);
     }
 
     afterTransactionRollback(event: TransactionRollbackEvent): void {
-      this.#restoreAll(event.queryRunner);
+      restoreAll(event.queryRunner);
     }
 
     afterLoad(entity: ObjectLiteral, event?: LoadEvent<ObjectLiteral>): Promise<void> | undefined {
