@@ -456,4 +456,48 @@ describe.skipIf(PG_URL === undefined)('fieldseal/typeorm: the review’s holes s
     );
     expect(r).toMatchObject({ code: 'ERR_UNSUPPORTED_OPTION', field: 'rv_people.name' });
   });
+
+  // The third review.
+
+  it('an UPDATE setting a tenant or key column is refused on every path; RETURNING an alias of a sealed column too', async () => {
+    // rv_docs: the tenant is not part of the primary key, so the save is an UPDATE.
+    const docs = ds.getRepository(Docs);
+    await docs.insert({ tenantId: 'acme', id: 'd50', body: 'b' });
+    const loaded = (await docs.findOneBy({ id: 'd50' }))!;
+    loaded.tenantId = 'globex';
+    expect((await refusal(docs.save(loaded, { listeners: false }))).field).toBe('rv_docs.tenantId');
+    const qb = await refusal(
+      docs
+        .createQueryBuilder()
+        .update()
+        .set({ tenantId: 'globex' })
+        .where('id = :id', { id: 'd50' })
+        .callListeners(false)
+        .execute(),
+    );
+    expect(qb.field).toBe('rv_docs.tenantId');
+    expect((await docs.findOneBy({ id: 'd50' }))!).toMatchObject({ tenantId: 'acme', body: 'b' });
+    const e = (await people.findOneBy({ id: 'p2' }))!;
+    const r = await refusal(
+      people
+        .createQueryBuilder()
+        .update()
+        .set({ name: 'zz' })
+        .whereEntity(e)
+        .returning('email AS other')
+        .execute(),
+    );
+    expect(r).toMatchObject({ code: 'ERR_UNSUPPORTED_OPTION', field: 'rv_people.email' });
+    expect(e.email).toBe(person('acme', 'p2').email);
+  });
+
+  it('a write caught inside a committed transaction leaves no placeholder on its entities', async () => {
+    const good = person('acme', 'p95');
+    await ds.transaction(async (m) => {
+      await m
+        .save(People, [good, { ...person('acme', 'p96'), email: 42 as unknown as string }])
+        .catch(() => undefined);
+    });
+    expect(good.email).toBe(person('acme', 'p95').email);
+  });
 });

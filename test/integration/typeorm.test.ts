@@ -585,6 +585,15 @@ describe.skipIf(PG_URL === undefined)(
       expect((await legacies.findOneBy({ id: 'l1' }))!.old).toBe('written before fieldseal');
       expect(fs.stats().plaintextReads['typeorm_legacy.old']).toBe(1);
       expect((await refusal(legacies.findOneBy({ id: 'l2' }))).code).toBe('ERR_BATCH_FAILED');
+      // A save of a record read from plaintext seals it, changed or not.
+      const l1 = (await legacies.findOneBy({ id: 'l1' }))!;
+      l1.strict = 'now set';
+      await legacies.save(l1);
+      const resealed = await ds.query<{ old: string }[]>(
+        "SELECT old FROM typeorm_legacy WHERE id = 'l1'",
+      );
+      expect(resealed[0]!.old.startsWith('fs1:')).toBe(true);
+      expect((await legacies.findOneBy({ id: 'l1' }))!.old).toBe('written before fieldseal');
       // A write always seals, migration or not.
       await legacies.save({ id: 'l3', tenantId: 'acme', old: CANARY, strict: null });
       const rows = await ds.query<{ old: string }[]>(

@@ -20,6 +20,17 @@ function storedOf(value: unknown): unknown {
   return typeof value === 'string' && holdsEnvelope(value) ? value : undefined;
 }
 
+/** Properties of loaded entities whose stored value was plaintext (a field in migration). */
+const plaintextReads = new WeakMap<object, Set<string>>();
+
+/**
+ * Whether a loaded entity's property was read from plaintext (a field in migration): a save
+ * seals it even when its value is unchanged.
+ */
+export function readFromPlaintext(entity: object, prop: string): boolean {
+  return plaintextReads.get(entity)?.has(prop) === true;
+}
+
 /** One entity TypeORM loaded (its sealed columns hold envelopes). */
 export interface ReadJob {
   readonly entity: ObjectLiteral;
@@ -70,5 +81,13 @@ async function openOne(
     }
   });
   const plain = await openStoredValues(fs, binding.schema, values);
-  values.forEach((v, i) => (jobs[v.row]!.entity[v.prop] = plain[i]));
+  values.forEach((v, i) => {
+    const entity = jobs[v.row]!.entity;
+    if (v.stored !== null && !holdsEnvelope(v.stored)) {
+      let props = plaintextReads.get(entity);
+      if (props === undefined) plaintextReads.set(entity, (props = new Set()));
+      props.add(v.prop);
+    }
+    entity[v.prop] = plain[i];
+  });
 }

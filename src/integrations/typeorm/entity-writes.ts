@@ -20,6 +20,7 @@ import {
 } from '../../integration/index.js';
 import { refuse, type EntityBinding, type ScopeForm } from './entity-binding.js';
 import { SealedValue, UnopenedValue } from './sealed-value.js';
+import { readFromPlaintext } from './entity-reads.js';
 import { sameValue } from './value-key.js';
 
 /*
@@ -160,9 +161,14 @@ function planEntity(job: WriteJob, row: number): EntityPlan {
       );
     }
     if (value === undefined) continue;
-    // Unchanged since the row was loaded: not sealed again, and TypeORM sees no change (a
-    // concurrent update of it is not overwritten). A placeholder of a failed try goes.
-    if (job.previous !== undefined && sameValue(value, job.previous[prop])) {
+    // Unchanged since the row was loaded (and not read from plaintext): not sealed again, and
+    // TypeORM sees no change. A placeholder of a failed try goes.
+    const previous = job.previous;
+    if (
+      previous !== undefined &&
+      !readFromPlaintext(previous, prop) &&
+      sameValue(value, previous[prop])
+    ) {
       const left = pending?.get(prop);
       if (left !== undefined && entity[prop] === left.sealed) {
         left.sealed.retire();

@@ -27,19 +27,47 @@ export function refuseUnsafeStatement(bindings: Iterable<EntityBinding>, query: 
     const binding = byTable.get(unquote(m[2]!.split('.').at(-1)!));
     if (binding === undefined) continue;
     if (/\bDO\s+UPDATE\b/i.test(query)) refuseUpsert(binding, query);
+    if (/^UPDATE$/i.test(m[1]!)) refuseScopeUpdate(binding, query.slice(m.index));
     const returning = /\bRETURNING\b([\s\S]*)$/i.exec(query)?.[1];
     if (returning !== undefined) {
-      const names = returning.split(',').map((c) => unquote(c.split('.').at(-1)!));
+      // Any mention of a sealed column (an expression, an alias) or `*`.
       const column = binding.metadata.columns.find(
-        (c) => binding.sealed.has(c.propertyPath) && names.includes(c.databaseName),
+        (c) => binding.sealed.has(c.propertyPath) && mentions(returning, c.databaseName),
       );
-      if (names.includes('*') || column !== undefined) {
+      if (returning.includes('*') || column !== undefined) {
         refuse(
           binding.table,
           column?.databaseName ?? '*',
           'RETURNING a sealed column would put its stored envelope into the entity: reload the entity with find',
         );
       }
+    }
+  }
+}
+
+const escaped = (name: string): string => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Whether SQL text names a column (quoted, or bare as a whole word). */
+function mentions(text: string, column: string): boolean {
+  const bare = new RegExp(`(^|[^\\w"])${escaped(column)}($|[^\\w"])`, 'i');
+  return text.includes(`"${column}"`) || bare.test(text);
+}
+
+/**
+ * An `UPDATE` that sets a tenant or key column (listeners off, a query builder): the row's
+ * sealed values stay bound to the old ones. The subscriber refuses such a change on its own
+ * paths; this refuses it on every path.
+ */
+function refuseScopeUpdate(binding: EntityBinding, statement: string): void {
+  const set = /^UPDATE\s+\S+\s+SET\s+([\s\S]*?)(?:\bWHERE\b|\bRETURNING\b|$)/i.exec(statement);
+  if (set === null) return;
+  for (const { column } of binding.scopeColumns.values()) {
+    if (new RegExp(`(^|,)\\s*"?${escaped(column.databaseName)}"?\\s*=`, 'i').test(set[1]!)) {
+      refuse(
+        binding.table,
+        column.databaseName,
+        "changing a record's tenant or key would orphan its sealed values: insert a new record and delete the old one",
+      );
     }
   }
 }

@@ -10,6 +10,7 @@ import {
   type LoadEvent,
   type ObjectLiteral,
   type QueryRunner,
+  type TransactionCommitEvent,
   type TransactionRollbackEvent,
   type UpdateEvent,
 } from 'typeorm';
@@ -303,6 +304,11 @@ export function fieldsealSubscriber(options: FieldsealSubscriberOptions): Fields
     }
 
     afterTransactionRollback(event: TransactionRollbackEvent): void {
+      restoreAll(event.queryRunner);
+    }
+
+    /** A transaction that committed after a failed write it caught: no entity keeps a placeholder. */
+    afterTransactionCommit(event: TransactionCommitEvent): void {
       restoreAll(event.queryRunner);
     }
 

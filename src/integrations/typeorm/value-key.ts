@@ -12,7 +12,8 @@ function canonical(value: unknown, depth: number): string | undefined {
   if (depth > 32) return undefined;
   switch (typeof value) {
     case 'string':
-      return `s${value}`;
+      // Quoted: a string's own commas and brackets never read as structure.
+      return `s${JSON.stringify(value)}`;
     case 'number':
       return Object.is(value, -0) ? 'n-0' : `n${String(value)}`;
     case 'bigint':
