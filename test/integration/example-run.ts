@@ -45,3 +45,29 @@ export async function exampleDatabase(): Promise<{ url: string; close: () => Pro
   u.searchParams.set('options', `-c search_path=${server.schema}`);
   return { url: u.toString(), close: server.close };
 }
+
+/** The SSNs the patients examples (Drizzle, TypeORM) write, and the one they try in plaintext. */
+export const PATIENT_SSNS = ['521-44-8790', '078-05-1120', '219-09-9999', '123-45-6789'];
+
+/**
+ * The output the patients examples share: what the table holds (envelopes, no SSN or address),
+ * then, after `readsHeading`, Ada's row found by a re-checked lookup and the plain value refused
+ * with `refusal`.
+ */
+export function checkPatientsOutput(out: string, readsHeading: string, refusal: string): void {
+  const [held, rest] = out.split(readsHeading);
+  if (held === undefined || rest === undefined) throw new Error(`no "${readsHeading}" in ${out}`);
+  if (!/north\s+p1\s+email=<\d+ bytes: f5 01/.test(held) || !/ssn=fs1:/.test(held)) {
+    throw new Error(`the table's rows are not envelopes: ${held}`);
+  }
+  for (const text of [...PATIENT_SSNS, 'north.example']) {
+    if (held.includes(text)) throw new Error(`the table holds ${text}`);
+  }
+  const ada =
+    '[{"clinic":"north","id":"p1","name":"Ada Lovelace","email":"ada@north.example","ssn":"521-44-8790"}]';
+  if (!rest.includes(ada)) throw new Error(`Ada's row is not read back: ${rest}`);
+  if (!rest.includes(refusal)) throw new Error(`no ${refusal}: ${rest}`);
+  if (rest.includes('123-45-6789') || rest.includes('unexpected')) {
+    throw new Error(`the plain value was written or shown: ${rest}`);
+  }
+}
