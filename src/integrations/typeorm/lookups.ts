@@ -118,7 +118,7 @@ export async function findSealed<E extends ObjectLiteral>(
   if (typeof opts.where !== 'object' || opts.where === null) return repository.find(options);
   const where = ownData(opts.where, noPlainData(table));
   const found = lookupsIn(where);
-  for (const [prop, value] of Object.entries(where)) {
+  for (const prop of Object.keys(where)) {
     if (binding.sealed.has(prop) && !found.includes(prop)) {
       refuse(
         table,
@@ -129,7 +129,6 @@ export async function findSealed<E extends ObjectLiteral>(
     if ([...binding.indexProps.values()].includes(prop)) {
       refuse(table, prop, 'filter on the sealed property with SealedEqual / SealedIn instead');
     }
-    void value;
   }
   if (found.length === 0) return repository.find(options);
   refuseOrdering(binding, opts.order);

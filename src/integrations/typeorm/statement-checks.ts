@@ -12,7 +12,7 @@ const TARGET = /\b(INSERT\s+INTO|UPDATE)\s+((?:"[^"]+"|\w+)(?:\s*\.\s*(?:"[^"]+"
 const unquote = (name: string): string => name.trim().replace(/^"|"$/g, '');
 
 /**
- * Refuse, for a statement writing a sealed table:
+ * Refuse, for a statement writing a sealed table (`byTable`: bindings by table name):
  * - an upsert (`ON CONFLICT ... DO UPDATE`) whose conflict target is not the record's tenant and
  *   key columns: the row it updates could be another record, whose remaining sealed values would
  *   no longer match its context (`ON CONFLICT ON CONSTRAINT` cannot be checked: refused);
@@ -20,9 +20,10 @@ const unquote = (name: string): string => name.trim().replace(/^"|"$/g, '');
  *   without the column's transformer, so the caller's object would hold the stored envelope.
  * @throws UnsupportedOptionError naming `table.column`.
  */
-export function refuseUnsafeStatement(bindings: Iterable<EntityBinding>, query: string): void {
-  const byTable = new Map<string, EntityBinding>();
-  for (const b of bindings) byTable.set(b.table, b);
+export function refuseUnsafeStatement(
+  byTable: ReadonlyMap<string, EntityBinding>,
+  query: string,
+): void {
   for (const m of query.matchAll(TARGET)) {
     const binding = byTable.get(unquote(m[2]!.split('.').at(-1)!));
     if (binding === undefined) continue;

@@ -68,6 +68,9 @@ export interface FieldsealSubscriberOptions {
  */
 export type FieldsealSubscriberClass = new () => EntitySubscriberInterface;
 
+const NONE = Symbol('no binding');
+const UNLISTED = Symbol('sealed, listed by no subscriber');
+
 /** Each registered fieldseal subscriber's bindings, for findSealed and the assertion. */
 export abstract class FieldsealSubscriberBase implements EntitySubscriberInterface {
   /** The bindings of this subscriber's entities in a data source (checked on first use). */
@@ -175,6 +178,10 @@ export function fieldsealSubscriber(options: FieldsealSubscriberOptions): Fields
   });
   const reads = new FlushBatches<ReadJob>((jobs) => openEntities(fs, jobs));
   const byDataSource = new WeakMap<DataSource, Map<EntityMetadata, EntityBinding>>();
+  /** The same bindings by table name, for the statements beforeQuery checks. */
+  const byTable = new WeakMap<DataSource, ReadonlyMap<string, EntityBinding>>();
+  /** Each entity's binding as events found it (NONE: not sealed or another's; UNLISTED: refused). */
+  const resolved = new WeakMap<EntityMetadata, EntityBinding | typeof NONE | typeof UNLISTED>();
 
   class FieldsealSubscriber extends FieldsealSubscriberBase {
     bindings(dataSource: DataSource): ReadonlyMap<EntityMetadata, EntityBinding> {
@@ -190,15 +197,27 @@ export function fieldsealSubscriber(options: FieldsealSubscriberOptions): Fields
         }
         refuseSealedReferences(dataSource.entityMetadatas);
         byDataSource.set(dataSource, map);
+        byTable.set(dataSource, new Map([...map.values()].map((b) => [b.table, b])));
       }
       return map;
     }
 
-    /** This subscriber's binding of an event's entity, or undefined when another handles it. */
+    /**
+     * This subscriber's binding of an event's entity, or undefined when another handles it or it
+     * has no sealed column (worked out once per entity: every event of every entity asks).
+     */
     #bindingOf(dataSource: DataSource, metadata: EntityMetadata): EntityBinding | undefined {
-      const mine = this.bindings(dataSource).get(metadata);
-      if (mine !== undefined || !hasSealedColumns(metadata)) return mine;
-      if (bindingIn(dataSource, metadata) === undefined) {
+      let known = resolved.get(metadata);
+      if (known === undefined) {
+        const mine = this.bindings(dataSource).get(metadata);
+        known =
+          mine ??
+          (hasSealedColumns(metadata) && bindingIn(dataSource, metadata) === undefined
+            ? UNLISTED
+            : NONE);
+        resolved.set(metadata, known);
+      }
+      if (known === UNLISTED) {
         const column = metadata.columns.find((c) => sealedTransformerOf(c.transformer));
         refuse(
           metadata.tableName,
@@ -206,12 +225,13 @@ export function fieldsealSubscriber(options: FieldsealSubscriberOptions): Fields
           `entity ${metadata.name} has sealed columns but no fieldsealSubscriber lists it`,
         );
       }
-      return undefined;
+      return known === NONE ? undefined : known;
     }
 
     beforeQuery(event: BeforeQueryEvent): void {
       try {
-        refuseUnsafeStatement(this.bindings(event.connection).values(), event.query);
+        this.bindings(event.connection);
+        refuseUnsafeStatement(byTable.get(event.connection)!, event.query);
         const { parameters } = event;
         const list: unknown[] = Array.isArray(parameters)
           ? parameters
