@@ -1,6 +1,6 @@
 import { QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { normalizeValue } from '../integration/index.js';
-import { indexOf } from '../integration/index.js';
+import { indexOf, type IndexedField, type ModelSchema } from '../integration/index.js';
 import type { AnyModel, InferRecord } from '../index.js';
 import type { DynamoItem } from './item-codec.js';
 import type { IndexLayout } from './secondary-indexes.js';
@@ -16,6 +16,65 @@ import type { BlindIndexState, WriteContext } from './table-context.js';
 
 /** Most values one lookup may ask for (one GSI Query each). */
 const MAX_VALUES = 100;
+
+/**
+ * Check a lookup's values: an array of at most 100 strings.
+ * @throws TypeError naming the argument.
+ * @internal
+ */
+export function checkLookupValues(values: unknown, what = 'values'): asserts values is string[] {
+  if (
+    !Array.isArray(values) ||
+    values.length > MAX_VALUES ||
+    !values.every((v) => typeof v === 'string')
+  ) {
+    throw new TypeError(`${what}: expected an array of at most ${MAX_VALUES} strings`);
+  }
+}
+
+/**
+ * The distinct indexes of `values` in `tenant` under the field's read version; none when the
+ * tenant has no secret for it (nothing of the tenant was ever indexed under that version).
+ * @throws the key error of the tenant's index secret.
+ * @internal
+ */
+export async function wantedIndexes(
+  state: BlindIndexState,
+  plan: ModelSchema,
+  tenant: string,
+  indexed: IndexedField,
+  values: readonly string[],
+): Promise<string[]> {
+  if (values.length === 0) return [];
+  const version = indexed.read;
+  const opened = await state.secrets.load([tenant], [version], { create: false, reseal: false });
+  try {
+    if (opened.get(tenant, version) === undefined) return [];
+    return [
+      ...new Set(
+        values.map((v) => indexOf(plan, state.config, opened, tenant, indexed, version, v)),
+      ),
+    ];
+  } finally {
+    opened.wipe();
+  }
+}
+
+/**
+ * The decrypted records whose field equals one of `values` after the field's normalisation.
+ * @internal
+ */
+export function recheck<R>(
+  records: readonly R[],
+  indexed: IndexedField,
+  values: readonly string[],
+): R[] {
+  const targets = new Set(values.map((v) => normalizeValue(v, indexed.resolved)));
+  return records.filter((r) => {
+    const value = (r as Record<string, unknown>)[indexed.field.name];
+    return typeof value === 'string' && targets.has(normalizeValue(value, indexed.resolved));
+  });
+}
 
 /** Counters of lookups, for `repo.stats()`. @internal */
 export interface LookupStats {
@@ -88,29 +147,10 @@ export async function findByIndex<M extends AnyModel>(
   values: readonly string[],
 ): Promise<InferRecord<M>[]> {
   checkTenant(tenant);
-  if (
-    !Array.isArray(values) ||
-    values.length > MAX_VALUES ||
-    !values.every((v) => typeof v === 'string')
-  ) {
-    throw new TypeError(`values: expected an array of at most ${MAX_VALUES} strings`);
-  }
-  const { index, version } = gsiOf(state, indexes, field);
-  if (values.length === 0) return [];
+  checkLookupValues(values);
+  const { index } = gsiOf(state, indexes, field);
   const indexed = state.config.fields.get(field)!;
-  const opened = await state.secrets.load([tenant], [version], { create: false, reseal: false });
-  let wanted: string[];
-  try {
-    // No secret: nothing of this tenant was ever indexed under this version.
-    if (opened.get(tenant, version) === undefined) return [];
-    wanted = [
-      ...new Set(
-        values.map((v) => indexOf(t.plan, state.config, opened, tenant, indexed, version, v)),
-      ),
-    ];
-  } finally {
-    opened.wipe();
-  }
+  const wanted = await wantedIndexes(state, t.plan, tenant, indexed, values);
   const seen = new Set<string>();
   const candidates: DynamoItem[] = [];
   for (const value of wanted) {
@@ -126,11 +166,7 @@ export async function findByIndex<M extends AnyModel>(
   }
   stats.blindIndexCandidates += candidates.length;
   const records = await t.records.decode(candidates);
-  const targets = new Set(values.map((v) => normalizeValue(v, indexed.resolved)));
-  const matches = records.filter((r) => {
-    const value = (r as Record<string, unknown>)[field];
-    return typeof value === 'string' && targets.has(normalizeValue(value, indexed.resolved));
-  });
+  const matches = recheck(records, indexed, values);
   stats.blindIndexFalsePositives += candidates.length - matches.length;
   return matches;
 }

@@ -195,6 +195,16 @@ export class DynamoSealedSecretStorage implements SealedSecretStorage {
   }
 }
 
+/** The client and table name of the secrets table, checked. */
+function checkSecretsTable(client: unknown, tableName: unknown): asserts client is Sender {
+  if (typeof (client as Partial<Sender> | undefined)?.send !== 'function') {
+    throw new TypeError('client: expected a DynamoDBClient or DynamoDBDocumentClient');
+  }
+  if (typeof tableName !== 'string' || !/^[A-Za-z0-9_.-]{3,255}$/.test(tableName)) {
+    throw new TypeError('tableName: expected a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)');
+  }
+}
+
 /**
  * Per-tenant blind-index secrets kept in a DynamoDB table, sealed under each tenant's data key
  * with the same encryption context as PostgreSQL's (so a shredded tenant's secrets, and hence
@@ -219,11 +229,27 @@ export class DynamoSealedSecretStorage implements SealedSecretStorage {
  */
 export function dynamoTenantIndexSecrets(options: DynamoTenantIndexSecretsOptions): TenantSecrets {
   const { client, fs, tableName = DEFAULT_TABLE } = options;
-  if (typeof (client as Partial<Sender> | undefined)?.send !== 'function') {
-    throw new TypeError('client: expected a DynamoDBClient or DynamoDBDocumentClient');
-  }
-  if (typeof tableName !== 'string' || !/^[A-Za-z0-9_.-]{3,255}$/.test(tableName)) {
-    throw new TypeError('tableName: expected a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)');
-  }
+  checkSecretsTable(client, tableName);
   return new TenantSecrets(new DynamoSealedSecretStorage(client, tableName), fs);
+}
+
+/**
+ * Create the table of per-tenant blind-index secrets (partition key `tenant` S, sort key
+ * `version` N, on-demand) unless it exists, and wait until it is ACTIVE: what a
+ * blind-indexed table of `sealDocumentClient` needs (a repository's `createTable` does it
+ * itself). Safe to run from every process at start-up.
+ * @throws TypeError for a bad table name; the SDK's errors.
+ * @example
+ * ```ts
+ * import { createBlindIndexSecretsTable } from 'fieldseal/dynamodb';
+ *
+ * await createBlindIndexSecretsTable(new DynamoDBClient({})); // fieldseal_blind_index_secrets
+ * ```
+ */
+export async function createBlindIndexSecretsTable(
+  client: DynamoDBClient | DynamoSendingClient,
+  tableName: string = DEFAULT_TABLE,
+): Promise<void> {
+  checkSecretsTable(client, tableName);
+  await new DynamoSealedSecretStorage(client, tableName).createTable();
 }

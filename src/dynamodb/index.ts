@@ -8,6 +8,12 @@ export {
   sealDocumentClient,
   type SealDocumentClientOptions,
 } from './document-client/seal-document-client.js';
+export type { SealedTableOptions } from './document-client/sealed-tables.js';
+export {
+  findByBlindIndex,
+  type FindByBlindIndexOptions,
+} from './document-client/blind-index-lookup.js';
+export { createBlindIndexSecretsTable } from './blind-index-secrets-table.js';
 export type {
   DynamoChanges,
   DynamoDeleteOptions,

@@ -12,7 +12,8 @@ import {
   type RecordScope,
   type StoredFieldValue,
 } from '../../integration/index.js';
-import { refsOf, updateClauses } from './expressions.js';
+import { refsOf, updateClauses, type UpdateClause } from './expressions.js';
+import { IndexAttributes } from './index-attributes.js';
 import { snapshotInput, tableNameOf } from './input-snapshot.js';
 import type { SealedTable, SealedTables } from './sealed-tables.js';
 
@@ -64,6 +65,7 @@ class CommandPlan {
   readonly #tables: SealedTables;
   readonly #slots: Slot[] = [];
   readonly #reads: { table: SealedTable; item: Obj; scope: RecordScope | undefined }[] = [];
+  readonly #indexes = new IndexAttributes();
   #row = 0;
 
   constructor(fs: Fieldseal, tables: SealedTables) {
@@ -97,6 +99,7 @@ class CommandPlan {
     for (const key of keys) {
       for (const name of refsOf(request[key] as string | undefined, names).names) {
         if (table.encrypted.has(name)) refuse(table.name, name, why);
+        indexAttribute(table, name);
       }
     }
     for (const legacy of LEGACY) {
@@ -140,6 +143,7 @@ class CommandPlan {
     }
     const scope = scopeOf(schema, item);
     for (const f of schema.encrypted) this.#queue(table, item, f.name, f.name, scope, row);
+    this.#indexes.item(table, item);
     return item;
   }
 
@@ -221,14 +225,19 @@ class CommandPlan {
         refuse(table.name, schema.tenant, 'the tenant can only be set whole (SET #t = :t)');
       }
       const row = this.#row++;
+      // The blind-indexed attributes the update sets (their values) or removes (null).
+      const indexed: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
       for (const c of clauses) {
-        const touched = [...refsOf(c.text, names).names].filter((n) => table.encrypted.has(n));
+        const refs = [...refsOf(c.text, names).names];
+        for (const n of refs) indexAttribute(table, n);
+        const touched = refs.filter((n) => table.encrypted.has(n));
         if (touched.length === 0) continue;
         if (c.action === 'REMOVE' && removesWhole(c.text, names) === touched[0]) {
           // Removing a whole optional attribute binds nothing: there is no value to seal.
           const field = schema.encrypted.find((f) => f.name === touched[0])!;
           const error = absentError(field, undefined, 'encrypt');
           if (error !== undefined) throw error;
+          indexed[touched[0]!] = null;
           continue;
         }
         const plain = c.plain;
@@ -254,8 +263,19 @@ class CommandPlan {
           );
         }
         this.#queue(table, values, plain.value, plain.target, scope, row);
+        indexed[plain.target] = values[plain.value] ?? null;
       }
-      request.ExpressionAttributeValues = values;
+      // DynamoDB refuses an empty map: an update with no values keeps none.
+      if (request.ExpressionAttributeValues !== undefined || Object.keys(values).length > 0) {
+        request.ExpressionAttributeValues = values;
+      }
+      const indexedNames = Object.keys(indexed).filter((n) => table.isIndexedField(n));
+      this.#indexes.update({
+        table,
+        tenant: scope?.tenant,
+        values: Object.fromEntries(indexedNames.map((n) => [n, indexed[n]])),
+        apply: (set, remove) => withIndexClauses(request, clauses, set, remove),
+      });
     }
     return request;
   }
@@ -266,6 +286,8 @@ class CommandPlan {
   }
 
   async seal(): Promise<void> {
+    // The indexes read the plaintext the sealing replaces.
+    await this.#indexes.compute();
     const sealed = await sealFieldValues(this.#fs, this.#slots);
     this.#slots.forEach((s, i) => {
       const stored = sealed[i]!;
@@ -320,6 +342,60 @@ function removesWhole(
   return path.startsWith('#') ? names?.[path] : path;
 }
 
+/** Refuse a reference to one of fieldseal's blind-index attributes. */
+function indexAttribute(table: SealedTable, name: string): void {
+  if (table.isIndexAttribute(name)) {
+    refuse(
+      table.name,
+      name,
+      'blind-index attributes are written and matched by fieldseal only: look values up with findByBlindIndex',
+    );
+  }
+}
+
+/**
+ * Rewrite an update expression from its clauses with the index attributes it sets and
+ * removes added (DynamoDB allows each action keyword once).
+ */
+function withIndexClauses(
+  request: Obj,
+  clauses: readonly UpdateClause[],
+  set: Readonly<Record<string, string>>,
+  remove: readonly string[],
+): void {
+  const names = { ...(request.ExpressionAttributeNames as Record<string, string> | undefined) };
+  const values = (request.ExpressionAttributeValues ?? {}) as Obj;
+  const groups: Record<UpdateClause['action'], string[]> = {
+    SET: [],
+    REMOVE: [],
+    ADD: [],
+    DELETE: [],
+  };
+  for (const c of clauses) groups[c.action].push(c.text);
+  let n = 0;
+  const fresh = (): string => {
+    while (`#fieldsealIndex${n}` in names || `:fieldsealIndex${n}` in values) n++;
+    return `fieldsealIndex${n++}`;
+  };
+  for (const [attribute, value] of Object.entries(set)) {
+    const p = fresh();
+    names[`#${p}`] = attribute;
+    values[`:${p}`] = value;
+    groups.SET.push(`#${p} = :${p}`);
+  }
+  for (const attribute of remove) {
+    const p = fresh();
+    names[`#${p}`] = attribute;
+    groups.REMOVE.push(`#${p}`);
+  }
+  request.UpdateExpression = Object.entries(groups)
+    .filter(([, list]) => list.length > 0)
+    .map(([action, list]) => `${action} ${list.join(', ')}`)
+    .join(' ');
+  request.ExpressionAttributeNames = names;
+  if (Object.keys(values).length > 0) request.ExpressionAttributeValues = values;
+}
+
 /**
  * Add to an update's condition that the stored item, if any, has the tenant the update sets:
  * its other encrypted attributes are bound to it.
@@ -361,6 +437,8 @@ export async function planCommand(
   // Every path sends this snapshot, never the caller's objects (see input-snapshot.ts).
   const input = snapshotInput(given) as Obj;
   let open: Opener = async () => {};
+  // The request sent: the snapshot, or (for an update) the request built from it.
+  let sent = input;
   const single = plan.table(input.TableName);
   if (PARTIQL.has(commandName)) {
     if (tables.size > 0) {
@@ -384,7 +462,7 @@ export async function planCommand(
       break;
     case 'UpdateItemCommand': {
       if (single === undefined) return unsealed(input);
-      Object.assign(input, plan.update(single, input));
+      sent = plan.update(single, input);
       const key = input.Key as Obj;
       open = async (out) => {
         const attributes = out.Attributes;
@@ -552,7 +630,22 @@ export async function planCommand(
       return unsealed(input);
   }
   await plan.seal();
-  return { input, open };
+  return { input: sent, open };
+}
+
+/**
+ * Decrypt `items` of `table` in place (one batch).
+ * @throws UnsupportedOptionError for an item without its tenant or key; the decryption errors.
+ * @internal
+ */
+export async function openItems(
+  fs: Fieldseal,
+  table: SealedTable,
+  items: readonly Obj[],
+): Promise<void> {
+  const plan = new CommandPlan(fs, new Map());
+  for (const item of items) plan.read(table, item);
+  await plan.open();
 }
 
 /** A command that touches no sealed table: sent as its snapshot. */

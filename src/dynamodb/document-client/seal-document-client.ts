@@ -2,7 +2,8 @@ import { DynamoDBDocumentClient, type TranslateConfig } from '@aws-sdk/lib-dynam
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { AnyModel, Fieldseal } from '../../index.js';
 import { planCommand } from './command-sealing.js';
-import { sealedTables, type SealedTables } from './sealed-tables.js';
+import { registerSealedClient } from './sealed-clients.js';
+import { sealedTables, type SealedTableOptions, type SealedTables } from './sealed-tables.js';
 
 /**
  * Options of {@link sealDocumentClient}.
@@ -13,8 +14,11 @@ import { sealedTables, type SealedTables } from './sealed-tables.js';
  */
 export interface SealDocumentClientOptions {
   readonly fs: Fieldseal;
-  /** The fieldseal model of each sealed table's items, by table name. */
-  readonly tables: Readonly<Record<string, AnyModel>>;
+  /**
+   * The fieldseal model of each sealed table's items, by table name; a model with
+   * `.blindIndex()` fields is given as `{ model, blindIndex: { indexer } }`.
+   */
+  readonly tables: Readonly<Record<string, AnyModel | SealedTableOptions>>;
   /** The document client's marshalling options, as `DynamoDBDocumentClient.from` takes them. */
   readonly translateConfig?: TranslateConfig;
 }
@@ -77,9 +81,11 @@ class SealedDocumentClient extends DynamoDBDocumentClient {
  * low-level commands are refused with a typed error before any request. The caller's client
  * and its middleware stack are not changed. Libraries that take a document client (ElectroDB,
  * dynamodb-toolbox) can be given this one.
- * @throws UnsupportedOptionError for a model with blind-indexed fields (use
- *   `createDynamoRepository` for those); KeyNotConfiguredError when `fs` does not enforce a
- *   model's policies.
+ * Blind-indexed attributes get their index attributes (`<field>_bidx_v<n>`) with every Put
+ * and every Update that sets them; {@link findByBlindIndex} looks values up through them.
+ * @throws TypeError for a table that is neither a model nor `{ model, blindIndex }`, or a
+ *   blind-indexed model without `blindIndex`; KeyNotConfiguredError when `fs` does not
+ *   enforce a model's policies.
  * @example
  * ```ts
  * import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -95,6 +101,12 @@ export function sealDocumentClient(
   client: DynamoDBClient,
   options: SealDocumentClientOptions,
 ): DynamoDBDocumentClient {
-  const tables = sealedTables(options.fs, options.tables);
-  return new SealedDocumentClient(client, tables, options.fs, options.translateConfig);
+  const tables = sealedTables(options.fs, client, options.tables);
+  const sealed = new SealedDocumentClient(client, tables, options.fs, options.translateConfig);
+  registerSealedClient(sealed, {
+    fs: options.fs,
+    tables,
+    plain: DynamoDBDocumentClient.from(client, options.translateConfig),
+  });
+  return sealed;
 }

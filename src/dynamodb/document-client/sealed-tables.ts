@@ -1,10 +1,32 @@
-import { UnsupportedOptionError, type AnyModel, type Fieldseal } from '../../index.js';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { AnyModel, Fieldseal } from '../../index.js';
 import { assertRegistered, ownData, schemaOf, type ModelSchema } from '../../integration/index.js';
+import { planBlindIndex } from '../blind-index-attributes.js';
+import type { DynamoBlindIndexOptions } from '../repository-types.js';
+import type { BlindIndexState } from '../table-context.js';
 
 /*
- * The tables a sealed document client seals: table name → the fieldseal model of its items.
- * All internal.
+ * The tables a sealed document client seals: table name → the fieldseal model of its items,
+ * and, for a model with blind-indexed fields, how their index attributes are computed. All
+ * internal apart from the option type.
  */
+
+/**
+ * One table of a sealed document client given with options: its model and, when the model has
+ * `.blindIndex()` fields, the indexer that computes their index attributes.
+ * @example
+ * ```ts
+ * const customers: SealedTableOptions = {
+ *   model: Customer,
+ *   blindIndex: { indexer: await createBlindIndexer({ source, reference: 'blind-index' }) },
+ * };
+ * ```
+ */
+export interface SealedTableOptions<M extends AnyModel = AnyModel> {
+  readonly model: M;
+  /** Required when the model has blind-indexed fields (see docs/dynamodb.md). */
+  readonly blindIndex?: DynamoBlindIndexOptions<M>;
+}
 
 /** One sealed table. @internal */
 export interface SealedTable {
@@ -12,19 +34,41 @@ export interface SealedTable {
   readonly schema: ModelSchema;
   /** Encrypted attribute names. */
   readonly encrypted: ReadonlySet<string>;
+  /** The model's blind indexes, if it has any. */
+  readonly blindIndex: BlindIndexState | undefined;
+  /** Attribute names that belong to fieldseal's blind indexes (`<field>_bidx_v<n>`). */
+  isIndexAttribute(name: string): boolean;
+  /** Whether `name` is a blind-indexed field. */
+  isIndexedField(name: string): boolean;
 }
 
 /** Sealed tables by name (a null-prototype lookup). @internal */
 export type SealedTables = ReadonlyMap<string, SealedTable>;
 
+/** A table's entry: a model, or `{ model, blindIndex }`. */
+function entryOf(name: string, value: unknown): SealedTableOptions {
+  const bad = (): never => {
+    throw new TypeError(
+      `sealDocumentClient: tables.${name}: expected a model or { model, blindIndex }`,
+    );
+  };
+  if (typeof value !== 'object' || value === null) return bad();
+  if (!Object.hasOwn(value, 'model')) return { model: value as AnyModel };
+  const { model, blindIndex, ...rest } = ownData(value, (_why, key) => {
+    throw new TypeError(`sealDocumentClient: tables.${name}.${key} must be a plain data property`);
+  }) as Partial<SealedTableOptions>;
+  if (model === undefined || Object.keys(rest).length > 0) bad();
+  return blindIndex === undefined ? { model: model! } : { model: model!, blindIndex };
+}
+
 /**
- * Bind each table name to its model.
- * @throws TypeError for a table that is not a model; UnsupportedOptionError for a model with
- *   blind-indexed fields (the document client does not compute indexes yet);
+ * Bind each table name to its model (and blind indexes).
+ * @throws TypeError for a table that is neither a model nor `{ model, blindIndex }`, a
+ *   blind-indexed model without `blindIndex` (or the reverse), bad index options;
  *   KeyNotConfiguredError when `fs` does not enforce a model's policies.
  * @internal
  */
-export function sealedTables(fs: Fieldseal, tables: unknown): SealedTables {
+export function sealedTables(fs: Fieldseal, client: DynamoDBClient, tables: unknown): SealedTables {
   if (typeof tables !== 'object' || tables === null) {
     throw new TypeError('sealDocumentClient: tables: expected { [tableName]: Model }');
   }
@@ -32,20 +76,22 @@ export function sealedTables(fs: Fieldseal, tables: unknown): SealedTables {
     throw new TypeError(`sealDocumentClient: tables.${key} must be a plain data property`);
   });
   const out = new Map<string, SealedTable>();
-  for (const [name, model] of Object.entries(entries)) {
-    const schema = schemaOf(model as AnyModel);
+  for (const [name, value] of Object.entries(entries)) {
+    const { model, blindIndex } = entryOf(name, value);
+    const schema = schemaOf(model);
     assertRegistered(fs, schema);
-    const indexed = schema.blindIndexed[0];
-    if (indexed !== undefined) {
-      throw new UnsupportedOptionError(
-        `attribute ${name}.${indexed.name}: the sealed document client does not compute blind indexes: use createDynamoRepository for blind-indexed models`,
-        { details: { field: `${name}.${indexed.name}` } },
-      );
-    }
+    const state = planBlindIndex(schema, blindIndex, client, fs);
+    const indexed = new Set(schema.blindIndexed.map((f) => f.name));
     out.set(name, {
       name,
       schema,
       encrypted: new Set(schema.encrypted.map((f) => f.name)),
+      blindIndex: state,
+      isIndexedField: (attribute) => indexed.has(attribute),
+      isIndexAttribute: (attribute) => {
+        const m = /^(.+)_bidx_v\d+$/.exec(attribute);
+        return m !== null && indexed.has(m[1]!);
+      },
     });
   }
   return out;

@@ -1,0 +1,97 @@
+import { indexValues, type WrittenIndexColumn } from '../../integration/index.js';
+import type { SealedTable } from './sealed-tables.js';
+
+/*
+ * The blind-index attributes a sealed document client writes with each item: for a Put, every
+ * index attribute the table writes, computed from the item's plaintext (and any the caller put
+ * there replaced); for an Update, those of the blind-indexed attributes it sets, added to its
+ * update expression (removed with the value). One index computation per table per command:
+ * one secrets load per tenant. All internal.
+ */
+
+type Obj = Record<string, unknown>;
+
+/** An update's index work: the tenant, and each indexed attribute's new value (null: none). */
+interface UpdateIndexes {
+  readonly table: SealedTable;
+  /** The item's tenant (undefined only when every value is null: nothing to compute). */
+  readonly tenant: string | undefined;
+  readonly values: Record<string, unknown>;
+  /** Add `SET name = value` / `REMOVE name` clauses to the update. */
+  readonly apply: (set: Readonly<Record<string, string>>, remove: readonly string[]) => void;
+}
+
+/** The index attributes of one command's items and updates. @internal */
+export class IndexAttributes {
+  readonly #items: { table: SealedTable; item: Obj }[] = [];
+  readonly #updates: UpdateIndexes[] = [];
+
+  /** A whole item of `table` (its plaintext still in place until {@link compute}). */
+  item(table: SealedTable, item: Obj): void {
+    if (table.blindIndex !== undefined) this.#items.push({ table, item });
+  }
+
+  /** An update of `table` that sets (or removes, `null`) the indexed attributes in `values`. */
+  update(update: UpdateIndexes): void {
+    const state = update.table.blindIndex;
+    const fields = Object.keys(update.values);
+    if (state === undefined || fields.length === 0) return;
+    if (fields.every((f) => update.values[f] === null)) {
+      // Removing values removes their indexes: no secret is needed.
+      const columns = state.written.filter((c) => fields.includes(c.field.field.name));
+      update.apply(
+        {},
+        columns.map((c) => c.name),
+      );
+      return;
+    }
+    if (update.tenant === undefined) throw new TypeError('an indexed update without its tenant');
+    this.#updates.push(update);
+  }
+
+  /**
+   * Compute every index and write it into its item or update (before the values are sealed).
+   * @throws the key error of a tenant whose index secret cannot be made or opened: nothing is
+   *   written without its indexes.
+   */
+  async compute(): Promise<void> {
+    const byTable = new Map<
+      SealedTable,
+      { records: Obj[]; done: ((row: (string | null)[]) => void)[] }
+    >();
+    const add = (table: SealedTable, record: Obj, done: (row: (string | null)[]) => void) => {
+      let entry = byTable.get(table);
+      if (entry === undefined) byTable.set(table, (entry = { records: [], done: [] }));
+      entry.records.push(record);
+      entry.done.push(done);
+    };
+    for (const { table, item } of this.#items) {
+      const written = table.blindIndex!.written;
+      add(table, item, (row) => {
+        written.forEach((c, i) => {
+          if (row[i] === null) delete item[c.name];
+          else item[c.name] = row[i];
+        });
+      });
+    }
+    for (const u of this.#updates) {
+      const { schema } = u.table;
+      const columns = u.table.blindIndex!.written;
+      add(u.table, { ...u.values, [schema.tenant]: u.tenant! }, (row) => {
+        const set: Record<string, string> = {};
+        const remove: string[] = [];
+        columns.forEach((c: WrittenIndexColumn, i) => {
+          if (!Object.hasOwn(u.values, c.field.field.name)) return;
+          if (row[i] === null) remove.push(c.name);
+          else set[c.name] = row[i]!;
+        });
+        u.apply(set, remove);
+      });
+    }
+    for (const [table, { records, done }] of byTable) {
+      const { config, secrets, written } = table.blindIndex!;
+      const rows = await indexValues(table.schema, config, secrets, written, records);
+      rows.forEach((row, i) => done[i]!(row));
+    }
+  }
+}
