@@ -12,6 +12,7 @@ export default tseslint.config(
       'test/integration/prisma/generated/**',
       'examples/prisma/generated/**',
       'bench/prisma/generated/**',
+      'test/prisma6/**',
     ],
   },
   js.configs.recommended,

@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +7,7 @@ import type { TestProject } from 'vitest/node';
 import {
   detectRequirements,
   missing,
+  PRISMA6_DIR,
   REQUIRE_ALL_ENV,
   requireAllError,
   summary,
@@ -64,6 +65,19 @@ export default async function setup(project: TestProject): Promise<() => void> {
     { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: 'inherit' },
   );
   const requirements = await detecting;
+  // The same test schema under Prisma 6, when test/prisma6 is installed.
+  if (existsSync(join(PRISMA6_DIR, 'node_modules', 'prisma', 'package.json'))) {
+    execFileSync(
+      process.execPath,
+      [
+        fileURLToPath(new URL('../scripts/prisma-generate.mjs', import.meta.url)),
+        '--prisma',
+        PRISMA6_DIR,
+        'test/integration/prisma/schema.prisma',
+      ],
+      { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: 'inherit' },
+    );
+  }
   const absent = missing(requirements);
   if (absent.length > 0 && process.env[REQUIRE_ALL_ENV] === '1') throw requireAllError(absent);
   project.provide('fieldsealRequirements', requirements);

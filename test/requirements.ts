@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /*
  * What the test suite needs beyond Node.js, detected once by test/global-setup.ts and handed to
@@ -14,7 +15,7 @@ import { delimiter, join } from 'node:path';
  */
 
 /** The optional requirements, by id. */
-export type RequirementId = 'softhsm2' | 'java' | 'pgServer';
+export type RequirementId = 'softhsm2' | 'java' | 'pgServer' | 'prisma6';
 
 /** One requirement as detected on this machine. */
 export interface RequirementStatus {
@@ -47,6 +48,8 @@ const SUITES: Record<RequirementId, string> = {
   java: 'DynamoDB Local suites (test/integration/dynamodb-*.test.ts, incl. the seed ENC: migration and examples/dynamodb)',
   pgServer:
     'PostgreSQL SERVER suites (the server variants of the key-store, backfill, retirement, repository, ORM, audit, pool-error, LISTEN/NOTIFY and fleet-shred tests, whose PGlite variants still run; and fieldseal/typeorm, which has no PGlite driver)',
+  prisma6:
+    'fieldseal/prisma on Prisma 6.16 (test/integration/prisma6-*.test.ts: the Prisma suites again on the oldest Prisma supported, on the PostgreSQL server)',
 };
 
 const ENABLE: Record<RequirementId, string> = {
@@ -55,6 +58,8 @@ const ENABLE: Record<RequirementId, string> = {
   java: 'install a Java runtime with `java` on PATH, e.g. apt-get install default-jre-headless',
   pgServer:
     'set FIELDSEAL_TEST_PG_URL=postgres://USER@HOST:5432/DB (a database the tests may create schemas in)',
+  prisma6:
+    "npm ci --prefix test/prisma6 (Prisma 6 beside the project's Prisma 7), with the PostgreSQL server",
 };
 
 /** The absolute path of `command` on PATH, or undefined. */
@@ -108,9 +113,24 @@ function pgServer(env: NodeJS.ProcessEnv): RequirementStatus {
   );
 }
 
+/** The Prisma 6 install of test/prisma6 (its own package.json and lockfile). */
+export const PRISMA6_DIR = fileURLToPath(new URL('./prisma6/', import.meta.url));
+
+function prisma6(env: NodeJS.ProcessEnv): RequirementStatus {
+  if (!existsSync(join(PRISMA6_DIR, 'node_modules', 'prisma', 'package.json'))) {
+    return status('prisma6', 'test/prisma6 has no node_modules');
+  }
+  return status('prisma6', pgServer(env).reason);
+}
+
 /** Detect every requirement (only `java -version` spawns a process). */
 export async function detectRequirements(env = process.env): Promise<Requirements> {
-  return { softhsm2: softHsm2(env), java: await java(env), pgServer: pgServer(env) };
+  return {
+    softhsm2: softHsm2(env),
+    java: await java(env),
+    pgServer: pgServer(env),
+    prisma6: prisma6(env),
+  };
 }
 
 /** The requirements that are missing. */
@@ -128,7 +148,7 @@ export function summary(requirements: Requirements): string {
   const absent = missing(requirements);
   if (absent.length === 0) {
     lines.push(
-      '   all present (SoftHSM2, Java, PostgreSQL server): no suite skipped for a requirement',
+      '   all present (SoftHSM2, Java, PostgreSQL server, Prisma 6): no suite skipped for a requirement',
     );
   }
   for (const r of absent) {

@@ -18,22 +18,27 @@ export type OrmBackend =
     };
 
 /**
- * Run `suite` on embedded PGlite (always) and on the PostgreSQL server (in a private schema;
- * skipped, loudly, without `FIELDSEAL_TEST_PG_URL`). Pools made by `pool()` are ended when the
+ * Run `suite` on embedded PGlite (unless `pglite: false`: an ORM version no PGlite adapter
+ * serves) and on the PostgreSQL server (in a private schema; skipped, loudly, without
+ * `FIELDSEAL_TEST_PG_URL`). Pools made by `pool()` are ended when the
  * schema is dropped: an ORM must not end them itself.
  */
-export function onOrmBackends(suite: (name: string, backend: () => OrmBackend) => void): void {
-  describe('PGlite', () => {
-    let backend: OrmBackend;
-    beforeAll(async () => {
-      const db = await migratedPGlite();
-      backend = { sql: fromPGlite(db), kind: 'pglite', db };
+export function onOrmBackends(
+  suite: (name: string, backend: () => OrmBackend) => void,
+  { pglite = true }: { readonly pglite?: boolean } = {},
+): void {
+  if (pglite)
+    describe('PGlite', () => {
+      let backend: OrmBackend;
+      beforeAll(async () => {
+        const db = await migratedPGlite();
+        backend = { sql: fromPGlite(db), kind: 'pglite', db };
+      });
+      afterAll(async () => {
+        if (backend.kind === 'pglite') await backend.db.close();
+      });
+      suite('PGlite', () => backend);
     });
-    afterAll(async () => {
-      if (backend.kind === 'pglite') await backend.db.close();
-    });
-    suite('PGlite', () => backend);
-  });
 
   describe.skipIf(PG_URL === undefined)('PostgreSQL server', () => {
     let env: Awaited<ReturnType<typeof serverSchema>>;
