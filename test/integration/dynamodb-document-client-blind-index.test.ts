@@ -405,6 +405,52 @@ describeDynamo('sealDocumentClient blind indexes (DynamoDB Local)', () => {
     ).toEqual(['b0', 't1']);
   });
 
+  it('no index attribute outside what the table writes survives a put or an update', async () => {
+    // A put: attributes of versions the table does not write, and look-alike names, go too.
+    await docs.send(
+      new PutCommand({
+        TableName: TABLE,
+        Item: {
+          ...customer('acme', 'v1', 'v1@example.com'),
+          email_bidx_v2: 'bi1:2:forged',
+          email_bidx_v01: 'bi1:1:forged',
+          nickname_bidx_v3: 'bi1:3:forged',
+        },
+      }),
+    );
+    const put = (await raw('acme', 'v1'))!;
+    expect(
+      Object.keys(put)
+        .filter((k) => k.includes('_bidx_'))
+        .sort(),
+    ).toEqual(['email_bidx_v1', 'nickname_bidx_v1']);
+    // After a rotation to version 2, an update of the value removes the version-1 index of
+    // the old value instead of leaving it stale.
+    const rotated = sealDocumentClient(client, {
+      fs,
+      tables: {
+        [TABLE]: {
+          model: Customer,
+          blindIndex: {
+            indexer,
+            secretsTable: SECRETS,
+            versions: { email: { write: [2], read: 2 }, nickname: { write: [2], read: 2 } },
+          },
+        },
+      },
+    });
+    await rotated.send(
+      new UpdateCommand({
+        TableName: TABLE,
+        Key: { tenantId: 'acme', id: 'v1' },
+        UpdateExpression: 'SET email = :e REMOVE nickname',
+        ExpressionAttributeValues: { ':e': 'v2@example.com' },
+      }),
+    );
+    const updated = (await raw('acme', 'v1'))!;
+    expect(Object.keys(updated).filter((k) => k.includes('_bidx_'))).toEqual(['email_bidx_v2']);
+  });
+
   it("fieldseal's index attributes cannot be set, removed or matched by hand", async () => {
     const key = { tenantId: 'acme', id: 'c1' };
     const attempts: Promise<unknown>[] = [

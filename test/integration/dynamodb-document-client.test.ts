@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import { ScanCommand as RawScan, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocument,
+  NumberValue,
   BatchGetCommand,
   BatchWriteCommand,
   DeleteCommand,
@@ -369,6 +370,132 @@ describeDynamo('sealDocumentClient (DynamoDB Local)', () => {
           }) as never,
         ))(),
     ).rejects.toThrow(/DocumentMarshall/);
+  });
+
+  it('a second review: objects of classes are refused, never sent by reference', async () => {
+    const before = requests;
+    const key = { tenantId: 'acme', id: 'review2' };
+    const stored = `${CANARY}-r2`;
+    // Read differently by the SDK than by the checks: a getter answering by who asks.
+    const twoFaced = (forChecks: string, forSdk: string) => () =>
+      new Error().stack?.includes('ShapeSerializer') === true ? forSdk : forChecks;
+    class Names {
+      constructor() {
+        Object.defineProperty(this, '#a', { get: twoFaced('title', 'body'), enumerable: true });
+      }
+    }
+    class Input {
+      Item = { ...note('acme', 'review2'), body: stored };
+      constructor() {
+        Object.defineProperty(this, 'TableName', {
+          get: twoFaced('not-sealed', TABLE),
+          enumerable: true,
+        });
+      }
+    }
+    class Entry {
+      Delete = undefined;
+      get Put() {
+        return { TableName: TABLE, Item: { ...note('acme', 'review2'), body: stored } };
+      }
+    }
+    const attempts: (() => Promise<unknown>)[] = [
+      () =>
+        docs.send(
+          new UpdateCommand({
+            TableName: TABLE,
+            Key: key,
+            UpdateExpression: 'SET #a = :v',
+            ExpressionAttributeNames: new Names() as never,
+            ExpressionAttributeValues: { ':v': stored },
+          }),
+        ),
+      () => docs.send(new PutCommand(new Input() as never)),
+      () => docs.send(new TransactWriteCommand({ TransactItems: [new Entry() as never] })),
+      () =>
+        docs.send(
+          new PutCommand({ TableName: TABLE, Item: { ...note('acme', 'review2'), at: new Map() } }),
+        ),
+      () =>
+        docs.send(
+          new UpdateCommand({
+            TableName: TABLE,
+            Key: key,
+            UpdateExpression: ['SET body = :v'] as never,
+            ExpressionAttributeValues: { ':v': stored },
+          }),
+        ),
+      () =>
+        docs.send(
+          new PutCommand({ TableName: [TABLE] as never, Item: { ...note('acme', 'review2') } }),
+        ),
+      () =>
+        docs.send(
+          new QueryCommand({
+            TableName: TABLE,
+            KeyConditionExpression: ['tenantId = :t'] as never,
+            ExpressionAttributeValues: { ':t': 'acme' },
+          }),
+        ),
+      // DynamoDB refuses a repeated action; the rebuild must not merge it into a valid one.
+      () =>
+        docs.send(
+          new UpdateCommand({
+            TableName: TABLE,
+            Key: key,
+            UpdateExpression: 'SET title = :t SET body = :v',
+            ExpressionAttributeValues: { ':t': 't', ':v': stored },
+          }),
+        ),
+    ];
+    for (const [i, attempt] of attempts.entries()) {
+      expect(await refusal(attempt()), `attempt ${i}`).toMatchObject({
+        code: 'ERR_UNSUPPORTED_OPTION',
+      });
+    }
+    expect(requests).toBe(before);
+    expect(await rawScan()).not.toContain(stored);
+    // The value classes the client marshals are copied and sent.
+    await docs.send(
+      new PutCommand({
+        TableName: TABLE,
+        Item: {
+          ...note('acme', 'review2'),
+          tags: new Set(['a', 'b']),
+          blob: Buffer.from('blob'),
+          big: NumberValue.from('12345678901234567890'),
+        },
+      }),
+    );
+    const { Item } = await docs.send(new GetCommand({ TableName: TABLE, Key: key }));
+    expect(Item).toMatchObject({ body: note('acme', 'review2').body, tags: new Set(['a', 'b']) });
+    expect(Buffer.from(Item!.blob as Uint8Array).toString()).toBe('blob');
+    expect(String(Item!.big)).toBe('12345678901234567890');
+  });
+
+  it("the base client's logger sees envelopes only, in requests and in responses", async () => {
+    const lines: string[] = [];
+    const log = (...args: unknown[]) => lines.push(inspect(args, { depth: 12 }));
+    const logged = local.client({ logger: { debug: log, info: log, warn: log, error: log } });
+    const loggedDocs = sealDocumentClient(logged, { fs, tables: { [TABLE]: Note } });
+    await loggedDocs.send(new PutCommand({ TableName: TABLE, Item: note('acme', 'logged') }));
+    await loggedDocs.send(
+      new UpdateCommand({
+        TableName: TABLE,
+        Key: { tenantId: 'acme', id: 'logged' },
+        UpdateExpression: 'SET body = :b',
+        ExpressionAttributeValues: { ':b': `${CANARY}-logged-update` },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    const { Item } = await loggedDocs.send(
+      new GetCommand({ TableName: TABLE, Key: { tenantId: 'acme', id: 'logged' } }),
+    );
+    expect(Item?.body).toBe(`${CANARY}-logged-update`);
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    expect(lines.join('\n')).not.toContain(CANARY);
+    expect(lines.join('\n')).toContain('fs1:'); // the secret attribute, as stored
+    logged.destroy();
   });
 
   it('refuses, before any request, what cannot be bound to an item or evaluated on ciphertext', async () => {

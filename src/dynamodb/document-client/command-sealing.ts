@@ -74,6 +74,9 @@ class CommandPlan {
   }
 
   table(name: unknown): SealedTable | undefined {
+    if (name !== undefined && typeof name !== 'string' && this.#tables.size > 0) {
+      refuse('*', 'TableName', 'a table name is a string');
+    }
     const resolved = tableNameOf(name);
     return resolved === undefined ? undefined : this.#tables.get(resolved);
   }
@@ -97,7 +100,10 @@ class CommandPlan {
   expressions(table: SealedTable, request: Obj, keys: readonly string[], why: string): void {
     const names = request.ExpressionAttributeNames as Record<string, string> | undefined;
     for (const key of keys) {
-      for (const name of refsOf(request[key] as string | undefined, names).names) {
+      if (request[key] !== undefined && typeof request[key] !== 'string') {
+        refuse(table.name, '*', `${key} is not a string: it is not checked`);
+      }
+      for (const name of refsOf(request[key], names).names) {
         if (table.encrypted.has(name)) refuse(table.name, name, why);
         indexAttribute(table, name);
       }
@@ -112,8 +118,11 @@ class CommandPlan {
   /** The projection must bring an item's tenant and key with its encrypted attributes. */
   projection(table: SealedTable, request: Obj): void {
     if (request.ProjectionExpression === undefined) return;
+    if (typeof request.ProjectionExpression !== 'string') {
+      refuse(table.name, '*', 'ProjectionExpression is not a string: it is not checked');
+    }
     const names = refsOf(
-      request.ProjectionExpression as string,
+      request.ProjectionExpression,
       request.ExpressionAttributeNames as Record<string, string> | undefined,
     ).names;
     const sealedName = [...names].find((n) => table.encrypted.has(n));
@@ -191,6 +200,9 @@ class CommandPlan {
     }
     const key = own(table.name, request.Key, 'Key');
     const { schema } = table;
+    if (request.UpdateExpression !== undefined && typeof request.UpdateExpression !== 'string') {
+      refuse(table.name, '*', 'UpdateExpression is not a string: it is not checked');
+    }
     let scope = Object.hasOwn(key, schema.tenant) ? scopeOf(schema, key) : undefined;
     if (typeof request.UpdateExpression === 'string') {
       let clauses: ReturnType<typeof updateClauses>;
@@ -432,7 +444,10 @@ export async function planCommand(
   commandName: string,
   given: unknown,
 ): Promise<PlannedCommand | undefined> {
-  if (!isObj(given)) return undefined;
+  if (!isObj(given)) {
+    if (tables.size === 0) return undefined;
+    return refuse('*', '*', 'a document command input is an object');
+  }
   const plan = new CommandPlan(fs, tables);
   // Every path sends this snapshot, never the caller's objects (see input-snapshot.ts).
   const input = snapshotInput(given) as Obj;

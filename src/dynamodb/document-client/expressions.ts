@@ -100,6 +100,8 @@ export function updateClauses(
     throw new TypeError('the update expression is not understood');
   };
   if (marks.length === 0 || expression.slice(0, marks[0]!.at).trim() !== '') notUnderstood();
+  // DynamoDB allows each action once: an expression repeating one is refused, never merged.
+  if (new Set(marks.map((m) => m.action)).size !== marks.length) notUnderstood();
   const out: UpdateClause[] = [];
   marks.forEach(({ end, action }, k) => {
     const body = expression.slice(end, marks[k + 1]?.at ?? expression.length);

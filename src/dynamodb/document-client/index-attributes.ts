@@ -1,4 +1,4 @@
-import { indexValues, type WrittenIndexColumn } from '../../integration/index.js';
+import { indexColumn, indexValues, type WrittenIndexColumn } from '../../integration/index.js';
 import type { SealedTable } from './sealed-tables.js';
 
 /*
@@ -38,10 +38,9 @@ export class IndexAttributes {
     if (state === undefined || fields.length === 0) return;
     if (fields.every((f) => update.values[f] === null)) {
       // Removing values removes their indexes: no secret is needed.
-      const columns = state.written.filter((c) => fields.includes(c.field.field.name));
       update.apply(
         {},
-        columns.map((c) => c.name),
+        fields.flatMap((f) => staleVersions(update.table, f, [])),
       );
       return;
     }
@@ -67,6 +66,9 @@ export class IndexAttributes {
     };
     for (const { table, item } of this.#items) {
       const written = table.blindIndex!.written;
+      // Every index attribute in the item goes, also of versions this table does not write
+      // (a read-modify-write of an item another writer indexed): none is kept unchecked.
+      for (const name of Object.keys(item)) if (table.isIndexAttribute(name)) delete item[name];
       add(table, item, (row) => {
         written.forEach((c, i) => {
           if (row[i] === null) delete item[c.name];
@@ -85,6 +87,7 @@ export class IndexAttributes {
           if (row[i] === null) remove.push(c.name);
           else set[c.name] = row[i]!;
         });
+        for (const f of Object.keys(u.values)) remove.push(...staleVersions(u.table, f, columns));
         u.apply(set, remove);
       });
     }
@@ -94,4 +97,29 @@ export class IndexAttributes {
       rows.forEach((row, i) => done[i]!(row));
     }
   }
+}
+
+/** How many versions below the newest written one an update removes the indexes of. */
+const STALE_VERSIONS = 16;
+
+/**
+ * The index attributes of `field` an update must remove because it does not write them: the
+ * versions below the newest one written (up to {@link STALE_VERSIONS} of them) that are not
+ * among `written`, and all written ones too when `written` is empty (the value is removed).
+ * An index of the old value left in place would find the item by a value it no longer holds
+ * once reads switch to that version.
+ */
+function staleVersions(
+  table: SealedTable,
+  field: string,
+  written: readonly WrittenIndexColumn[],
+): string[] {
+  const indexed = table.blindIndex!.config.fields.get(field)!;
+  const newest = Math.max(...indexed.write);
+  const keep = new Set(written.filter((c) => c.field.field.name === field).map((c) => c.version));
+  const out: string[] = [];
+  for (let v = Math.max(1, newest - STALE_VERSIONS); v <= newest; v++) {
+    if (!keep.has(v)) out.push(indexColumn(field, v));
+  }
+  return out;
 }

@@ -1,3 +1,4 @@
+import { NumberValue } from '@aws-sdk/lib-dynamodb';
 import { UnsupportedOptionError } from '../../index.js';
 
 /*
@@ -15,10 +16,14 @@ const refuse = (why: string): never => {
 const MAX_DEPTH = 64;
 
 /**
- * A deep copy of a command's input: plain objects and arrays copied (own enumerable data
- * properties only), values of other classes (bytes, sets, `NumberValue`) kept. Boxed
- * primitives (`new String(...)`), accessors, array holes and `__proto__` keys are refused:
- * the SDK would read them differently from the checks.
+ * A deep copy of a command's input, made from one read of each object: plain objects and
+ * arrays copied (own enumerable data properties only), and the value classes the document
+ * client marshals copied through their intrinsic slots, never their (overridable) methods:
+ * `Uint8Array` and `Buffer` (as a `Uint8Array`), `ArrayBuffer`, `Date` (an encrypted
+ * attribute's value), `Set` and `NumberValue`.
+ * Nothing the caller made is sent by reference. Any other object (a class instance, a subclass
+ * of those), boxed primitives (`new String(...)`), accessors, array holes and
+ * `__proto__` keys are refused: the SDK would read them differently from the checks.
  * @throws UnsupportedOptionError naming what was refused (never a value).
  * @internal
  */
@@ -38,7 +43,7 @@ export function snapshotInput(value: unknown, depth = 0): unknown {
     return out;
   }
   const proto: unknown = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return value;
+  if (proto !== Object.prototype && proto !== null) return valueOfClass(value, proto, depth);
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value)) {
     if (key === '__proto__') refuse('a __proto__ key is not data');
@@ -58,4 +63,33 @@ export function tableNameOf(name: unknown): string | undefined {
   if (typeof name !== 'string') return undefined;
   const arn = /^arn:[^:]+:dynamodb:[^:]*:[^:]*:table\/([^/]+)$/.exec(name);
   return arn === null ? name : arn[1];
+}
+
+/** A copy of a value of one of the classes the document client marshals, or a refusal. */
+function valueOfClass(value: object, proto: unknown, depth: number): unknown {
+  if (proto === Uint8Array.prototype || proto === Buffer.prototype) {
+    // The constructor copies through the typed array's internal slots.
+    return new Uint8Array(value as Uint8Array);
+  }
+  if (proto === Date.prototype) {
+    // An encrypted attribute's value may be a date (sealed before it is marshalled).
+    return new Date(Date.prototype.getTime.call(value));
+  }
+  if (proto === ArrayBuffer.prototype) {
+    return new Uint8Array(ArrayBuffer.prototype.slice.call(value, 0));
+  }
+  if (proto === Set.prototype) {
+    const items = Array.from(Set.prototype.values.call(value as Set<unknown>));
+    return new Set(items.map((item) => snapshotInput(item, depth + 1)));
+  }
+  if (proto === NumberValue.prototype) {
+    const d = Object.getOwnPropertyDescriptor(value, 'value');
+    if (d === undefined || !('value' in d) || typeof d.value !== 'string') {
+      return refuse('a NumberValue without its string value');
+    }
+    return NumberValue.from(d.value);
+  }
+  return refuse(
+    'an object of a class (not a plain object, array, Uint8Array, ArrayBuffer, Date, Set or NumberValue) is not a document value: pass plain objects',
+  );
 }

@@ -34,12 +34,17 @@ class SealedDocumentClient extends DynamoDBDocumentClient {
     super(client, translate);
     // DynamoDBDocumentClient shares the base client's stack: never add to the caller's.
     this.middlewareStack = client.middlewareStack.clone();
-    // Just before the document command marshals its input (and after it unmarshalled the
-    // output): the sealing reads the document form. A low-level command has no marshalling
-    // middleware, so the stack cannot be built and the command is never sent, also when
-    // another client (DynamoDBDocument.from) shares this stack.
+    // The sealing is the outermost middleware (initialize step, high priority): every other
+    // one, the SDK's logger included, sees the sealed input and the output before it is
+    // decrypted, so a client's logger never logs plaintext. It reads the document form: the
+    // marshalling runs later, in the serialize step.
     type Args = { input: object };
     type Next = (args: Args) => Promise<{ output: object }>;
+    // Typed loosely: the stack's overloads are keyed by step, and these are generic.
+    const stack = this.middlewareStack as unknown as {
+      add(middleware: unknown, options: object): void;
+      addRelativeTo(middleware: unknown, options: object): void;
+    };
     const sealing = (next: Next, context: { commandName?: string }) => async (args: Args) => {
       const planned = await planCommand(fs, tables, String(context.commandName), args.input);
       if (planned === undefined) return next(args);
@@ -47,15 +52,21 @@ class SealedDocumentClient extends DynamoDBDocumentClient {
       await planned.open(result.output as Record<string, unknown>);
       return result;
     };
-    this.middlewareStack.addRelativeTo(
-      sealing as unknown as Parameters<typeof this.middlewareStack.addRelativeTo>[0],
-      {
-        relation: 'before',
-        toMiddleware: 'DocumentMarshall',
-        name: 'fieldsealDocumentSealing',
-        override: true,
-      },
-    );
+    stack.add(sealing, {
+      step: 'initialize',
+      priority: 'high',
+      name: 'fieldsealDocumentSealing',
+      override: true,
+    });
+    // A low-level command has no document marshalling, so a middleware placed relative to it
+    // cannot be: the stack is not built and the command never sent, also when another client
+    // (DynamoDBDocument.from) shares this stack.
+    stack.addRelativeTo((next: Next) => next, {
+      relation: 'before',
+      toMiddleware: 'DocumentMarshall',
+      name: 'fieldsealDocumentCommandsOnly',
+      override: true,
+    });
     // A low-level command carries attribute values the sealing does not read: only the
     // document commands (lib-dynamodb's) pass.
     const send = this.send.bind(this) as (...a: unknown[]) => unknown;
