@@ -1,5 +1,5 @@
 import { InvalidContextError } from '../errors.js';
-import { ownData, type OwnDataRefusal } from '../lib/own-data.js';
+import type { OwnDataRefusal } from '../lib/own-data.js';
 
 /**
  * The encryption context of one value. It is never stored: its canonical encoding is bound
@@ -59,6 +59,24 @@ const CONTEXT_REFUSALS: Readonly<Record<OwnDataRefusal, string>> = {
  * @internal
  */
 export function snapshotContext(ctx: unknown): EncryptionContext {
+  return readContext(ctx).context;
+}
+
+/** A context read once, and what the ASCII encoding needs of it. */
+interface ContextRead {
+  readonly context: EncryptionContext;
+  /** The keys of its defined entries in byte order, when every one is a string (lists: none). */
+  readonly sorted: string[] | undefined;
+  /** The encoding's size if every key and value is ASCII. */
+  readonly size: number;
+}
+
+/**
+ * {@link snapshotContext}, with the keys of the canonical encoding sorted in the same pass:
+ * one descriptor read per property (a getter never runs, a Proxy is asked once), the hot path
+ * of every encrypt and decrypt.
+ */
+function readContext(ctx: unknown): ContextRead {
   if (typeof ctx !== 'object' || ctx === null || Array.isArray(ctx)) {
     invalid('encryption context must be an object');
   }
@@ -66,15 +84,38 @@ export function snapshotContext(ctx: unknown): EncryptionContext {
   if (proto !== Object.prototype && proto !== null) {
     invalid('encryption context must be a plain object (no class instance or prototype chain)');
   }
-  const out = ownData(ctx, (why) => invalid(CONTEXT_REFUSALS[why]), {
-    symbols: 'refuse',
-    hidden: 'refuse',
-  });
-  for (const key in out) {
-    const value = out[key];
-    if (Array.isArray(value)) out[key] = copyList(value);
+  const out = Object.create(null) as Record<string, string | readonly string[] | undefined>;
+  let sorted: string[] | undefined = [];
+  let size = 2;
+  for (const key of Reflect.ownKeys(ctx)) {
+    const d = Reflect.getOwnPropertyDescriptor(ctx, key);
+    if (d === undefined) continue;
+    if (d.enumerable !== true) invalid(CONTEXT_REFUSALS.hidden);
+    if (typeof key === 'symbol') invalid(CONTEXT_REFUSALS.symbol);
+    if (!('value' in d)) invalid(CONTEXT_REFUSALS.accessor);
+    const value: unknown = d.value;
+    if (Array.isArray(value)) {
+      out[key] = copyList(value);
+      sorted = undefined;
+      continue;
+    }
+    out[key] = value as string | undefined;
+    if (value === undefined || sorted === undefined) continue;
+    if (typeof value !== 'string') {
+      sorted = undefined;
+      continue;
+    }
+    size += 4 + key.length + value.length;
+    // Insertion sort: a context has a handful of keys, and Array#sort costs ~10x more here.
+    let i = sorted.length;
+    sorted.push(key);
+    while (i > 0 && sorted[i - 1]! > key) {
+      sorted[i] = sorted[i - 1]!;
+      i--;
+    }
+    sorted[i] = key;
   }
-  return out as EncryptionContext;
+  return { context: out as EncryptionContext, sorted, size };
 }
 
 /** A copy of a context list, read once by index (a hostile array cannot change under us). */
@@ -108,11 +149,12 @@ export interface CheckedContext {
  * @internal
  */
 export function checkContext(ctx: unknown): CheckedContext {
-  const context = snapshotContext(ctx);
+  const { context, sorted, size } = readContext(ctx);
   requireName(context, 'tenant');
   requireName(context, 'table');
   requireName(context, 'field');
-  return { context, bytes: encodeCanonicalMap(context) };
+  const ascii = sorted === undefined ? undefined : writeAscii(context, sorted, size);
+  return { context, bytes: ascii ?? generalEncoding(context) };
 }
 
 /**
@@ -177,12 +219,28 @@ function asciiEncoding(
     }
     keys[i] = key;
   }
+  return writeAscii(ctx, keys, size);
+}
+
+/**
+ * Write the encoding of `ctx`, whose defined entries are all strings, keys sorted in `keys`;
+ * `undefined` (the general path decides) for non-ASCII text or sizes out of range.
+ */
+function writeAscii(
+  ctx: Readonly<Record<string, string | readonly string[] | undefined>>,
+  keys: readonly string[],
+  size: number,
+): Buffer | undefined {
+  if (keys.length > MAX_ENTRIES) return undefined;
   const out = Buffer.allocUnsafe(size);
   out[0] = keys.length >>> 8;
   out[1] = keys.length & 0xff;
   let at = 2;
   for (const key of keys) {
     const value = ctx[key] as string;
+    if (key.length === 0 || key.length > MAX_KEY_BYTES || value.length > MAX_VALUE_BYTES) {
+      return undefined;
+    }
     out[at++] = key.length;
     at = putAscii(out, at, key);
     if (at < 0) return undefined;

@@ -16,17 +16,39 @@ export function writeCacheId(providerId: string, masterKeyId: string, tenant: st
  * @internal
  */
 export function readCacheId(ref: KeyRef, tenant: string): string {
-  return ref.kind === 'embedded'
-    ? cacheId(
-        'e',
-        ref.providerId,
-        ref.masterKeyId,
-        tenant,
-        Buffer.from(ref.wrapped.buffer, ref.wrapped.byteOffset, ref.wrapped.byteLength).toString(
-          'base64',
-        ),
-      )
-    : cacheId('s', ref.keyId, tenant, String(ref.version));
+  if (ref.kind === 'store') return storeReadId(ref.keyId, tenant, ref.version);
+  const wrapped = Buffer.from(ref.wrapped.buffer, ref.wrapped.byteOffset, ref.wrapped.byteLength);
+  return cacheId('e', ref.providerId, ref.masterKeyId, tenant, wrapped.toString('base64'));
+}
+
+/**
+ * Store-mode read ids, interned: tenant → key id → version → id. Every decrypt and encrypt
+ * needs one, and building it (and hashing the new string for the cache's lookup) cost more
+ * than the rest of the cache lookup; an interned id is found by strings the caller already
+ * holds. Ids are pure functions of their parts, so the table is shared by every client; it is
+ * dropped whole when it reaches {@link MAX_INTERNED} ids.
+ */
+const storeIds = new Map<string, Map<string, Map<number, string>>>();
+let interned = 0;
+const MAX_INTERNED = 50_000;
+
+function storeReadId(keyId: string, tenant: string, version: number): string {
+  let byKey = storeIds.get(tenant);
+  let byVersion = byKey?.get(keyId);
+  const hit = byVersion?.get(version);
+  if (hit !== undefined) return hit;
+  const id = cacheId('s', keyId, tenant, String(version));
+  if (interned >= MAX_INTERNED) {
+    storeIds.clear();
+    interned = 0;
+    byKey = undefined;
+    byVersion = undefined;
+  }
+  if (byKey === undefined) storeIds.set(tenant, (byKey = new Map()));
+  if (byVersion === undefined) byKey.set(keyId, (byVersion = new Map()));
+  byVersion.set(version, id);
+  interned++;
+  return id;
 }
 
 /** Where the tenant sits in each kind of id (see {@link writeCacheId}, {@link readCacheId}). */
