@@ -10,6 +10,7 @@ import {
 import {
   BatchWriteCommand,
   DynamoDBDocumentClient,
+  SearchVectorsCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -598,5 +599,116 @@ describeDynamo('sealDocumentClient blind indexes (DynamoDB Local)', () => {
     expect(ids(await lookup(['moved@example.com']))).toEqual(['e2']);
     const dump = inspect((await client.send(new RawScan({ TableName }))).Items, { depth: 6 });
     expect(dump).not.toContain(CANARY);
+  });
+
+  it('a second review: outputs are copies, unknown commands refused, batches matched per table', async () => {
+    const both = sealDocumentClient(client, {
+      fs,
+      tables: {
+        [TABLE]: { model: Customer, blindIndex: { indexer, secretsTable: SECRETS } },
+        'electro-customers': {
+          model: ElectroCustomer,
+          blindIndex: { indexer, secretsTable: SECRETS },
+        },
+      },
+    });
+    // Middleware inside the sealing that keeps what it saw, and reports the first table's put
+    // of a batch as unprocessed.
+    const kept: unknown[] = [];
+    both.middlewareStack.add(
+      (next) => async (args) => {
+        const result = await next(args);
+        kept.push(args.input, result.output);
+        const requests = (args.input as { RequestItems?: Record<string, unknown[]> }).RequestItems;
+        if (requests?.[TABLE] !== undefined) {
+          (result.output as Record<string, unknown>).UnprocessedItems = {
+            [TABLE]: requests[TABLE],
+          };
+        }
+        return result;
+      },
+      { step: 'initialize', priority: 'low', name: 'keepOutputs' },
+    );
+    const inA = customer('acme', 'same', `${CANARY}-a@example.com`);
+    const inB = {
+      pk: 'acme',
+      sk: 'same',
+      tenantId: 'acme',
+      id: 'same',
+      email: `${CANARY}-b@example.com`,
+    };
+    // The same tenant and key values in two tables: each unprocessed put is matched to its own.
+    const { UnprocessedItems } = await both.send(
+      new BatchWriteCommand({
+        RequestItems: {
+          [TABLE]: [{ PutRequest: { Item: inA } }],
+          'electro-customers': [{ PutRequest: { Item: inB } }],
+        },
+      }),
+    );
+    expect(UnprocessedItems).toEqual({ [TABLE]: [{ PutRequest: { Item: inA } }] });
+    await both.send(new PutCommand({ TableName: TABLE, Item: inA }));
+    const { Item } = await both.send(
+      new GetCommand({ TableName: TABLE, Key: { tenantId: 'acme', id: 'same' } }),
+    );
+    expect(Item?.email).toBe(inA.email);
+    const found = await findByBlindIndex(both, {
+      TableName: TABLE,
+      IndexName: 'by-email',
+      tenant: 'acme',
+      field: 'email',
+      values: [inA.email],
+    });
+    expect(found.map((i) => i.id)).toEqual(['same']);
+    // What the middleware kept never held plaintext: the caller got decrypted copies.
+    expect(inspect(kept, { depth: 12 })).not.toContain(CANARY);
+    // A document command the sealing does not know is not sent.
+    expect(
+      await refusal(
+        both.send(
+          new SearchVectorsCommand({
+            TableName: TABLE,
+            IndexName: 'vectors',
+            TopK: 3,
+            SearchVector: [1, 2],
+            SearchConditionExpression: '#e = :e',
+            ExpressionAttributeNames: { '#e': 'email' },
+            ExpressionAttributeValues: { ':e': inA.email },
+          } as never),
+        ),
+      ),
+    ).toMatchObject({ code: 'ERR_UNSUPPORTED_OPTION' });
+  });
+
+  it('an update after a rollback of a rotation removes the newer index it no longer writes', async () => {
+    const withVersions = (write: number[], read: number) =>
+      sealDocumentClient(client, {
+        fs,
+        tables: {
+          [TABLE]: {
+            model: Customer,
+            blindIndex: {
+              indexer,
+              secretsTable: SECRETS,
+              versions: { email: { write, read }, nickname: { write, read } },
+            },
+          },
+        },
+      });
+    await withVersions([1, 2], 1).send(
+      new PutCommand({ TableName: TABLE, Item: customer('acme', 'rb', 'before@example.com') }),
+    );
+    expect((await raw('acme', 'rb'))!.email_bidx_v2?.S).toMatch(/^bi1:2:/);
+    await withVersions([1], 1).send(
+      new UpdateCommand({
+        TableName: TABLE,
+        Key: { tenantId: 'acme', id: 'rb' },
+        UpdateExpression: 'SET email = :e',
+        ExpressionAttributeValues: { ':e': 'after@example.com' },
+      }),
+    );
+    const item = (await raw('acme', 'rb'))!;
+    expect(item.email_bidx_v2).toBeUndefined();
+    expect(item.email_bidx_v1?.S).toMatch(/^bi1:1:/);
   });
 });

@@ -124,6 +124,5 @@ export async function findByBlindIndex(
       { details: { field: `${table.name}.${indexed.field.name}` } },
     );
   }
-  await openItems(state.fs, table, candidates);
-  return recheck(candidates, indexed, values);
+  return recheck(await openItems(state.fs, table, candidates), indexed, values);
 }

@@ -42,7 +42,14 @@ function own(table: string, value: unknown, what: string): Obj {
 }
 
 /** What a command does once the SDK answered. */
-type Opener = (output: Obj) => Promise<void>;
+/**
+ * What a command does once the SDK answered: the output the caller gets, decrypted into copies
+ * (the SDK's objects, which inner middleware may have kept, never hold plaintext).
+ */
+type Opener = (output: Obj) => Promise<Obj>;
+
+/** The output of a command with nothing to decrypt. */
+const asIs: Opener = (output) => Promise.resolve(output);
 
 /** A command's input as sent, and how to read its output. @internal */
 export interface PlannedCommand {
@@ -64,7 +71,12 @@ class CommandPlan {
   readonly #fs: Fieldseal;
   readonly #tables: SealedTables;
   readonly #slots: Slot[] = [];
-  readonly #reads: { table: SealedTable; item: Obj; scope: RecordScope | undefined }[] = [];
+  readonly #reads: {
+    table: SealedTable;
+    item: Obj;
+    copy: Obj;
+    scope: RecordScope | undefined;
+  }[] = [];
   readonly #indexes = new IndexAttributes();
   #row = 0;
 
@@ -292,9 +304,15 @@ class CommandPlan {
     return request;
   }
 
-  /** Read an output item of `table` (decrypted in place once the command answered). */
-  read(table: SealedTable, item: unknown, scope?: RecordScope): void {
-    if (isObj(item)) this.#reads.push({ table, item, scope });
+  /**
+   * An output item of `table`: the copy of it the caller gets, decrypted by {@link open}
+   * (anything but an object is returned as it is).
+   */
+  read<T>(table: SealedTable, item: T, scope?: RecordScope): T {
+    if (!isObj(item)) return item;
+    const copy = { ...item };
+    this.#reads.push({ table, item, copy, scope });
+    return copy;
   }
 
   async seal(): Promise<void> {
@@ -309,7 +327,7 @@ class CommandPlan {
 
   async open(): Promise<void> {
     const byTable = new Map<SealedTable, { values: StoredFieldValue[]; owners: Obj[] }>();
-    for (const { table, item, scope } of this.#reads) {
+    for (const { table, item, copy, scope } of this.#reads) {
       const present = table.schema.encrypted.filter((f) => Object.hasOwn(item, f.name));
       if (present.length === 0) continue;
       let itemScope = scope;
@@ -333,7 +351,7 @@ class CommandPlan {
       const row = entry.owners.length;
       for (const field of present) {
         entry.values.push({ row, field, stored: item[field.name], scope: itemScope });
-        entry.owners.push(item);
+        entry.owners.push(copy);
       }
     }
     for (const [table, { values, owners }] of byTable) {
@@ -451,7 +469,7 @@ export async function planCommand(
   const plan = new CommandPlan(fs, tables);
   // Every path sends this snapshot, never the caller's objects (see input-snapshot.ts).
   const input = snapshotInput(given) as Obj;
-  let open: Opener = async () => {};
+  let open: Opener = asIs;
   // The request sent: the snapshot, or (for an update) the request built from it.
   let sent = input;
   const single = plan.table(input.TableName);
@@ -471,8 +489,9 @@ export async function planCommand(
       plan.expressions(single, input, ['ConditionExpression'], NO_CONDITION);
       input.Item = plan.item(single, input.Item);
       open = async (out) => {
-        plan.read(single, out.Attributes);
+        const Attributes = plan.read(single, out.Attributes);
         await plan.open();
+        return { ...out, Attributes };
       };
       break;
     case 'UpdateItemCommand': {
@@ -485,8 +504,9 @@ export async function planCommand(
         const scope = Object.hasOwn(key, single.schema.tenant)
           ? scopeOf(single.schema, key)
           : undefined;
-        plan.read(single, attributes, scope);
+        const Attributes = plan.read(single, attributes, scope);
         await plan.open();
+        return { ...out, Attributes };
       };
       break;
     }
@@ -495,8 +515,9 @@ export async function planCommand(
       plan.keys(single, input.Key);
       plan.expressions(single, input, ['ConditionExpression'], NO_CONDITION);
       open = async (out) => {
-        plan.read(single, out.Attributes);
+        const Attributes = plan.read(single, out.Attributes);
         await plan.open();
+        return { ...out, Attributes };
       };
       break;
     case 'GetItemCommand':
@@ -505,8 +526,9 @@ export async function planCommand(
       plan.expressions(single, input, [], NO_FILTER);
       plan.projection(single, input);
       open = async (out) => {
-        plan.read(single, out.Item);
+        const Item = plan.read(single, out.Item);
         await plan.open();
+        return { ...out, Item };
       };
       break;
     case 'QueryCommand':
@@ -516,8 +538,10 @@ export async function planCommand(
       plan.expressions(single, input, ['KeyConditionExpression', 'FilterExpression'], NO_FILTER);
       plan.projection(single, input);
       open = async (out) => {
-        for (const item of items(out.Items)) plan.read(single, item);
+        if (!Array.isArray(out.Items)) return out;
+        const Items = out.Items.map((item: unknown) => plan.read(single, item));
         await plan.open();
+        return { ...out, Items };
       };
       break;
     case 'BatchGetItemCommand': {
@@ -533,12 +557,16 @@ export async function planCommand(
       }
       if (!sealed) return unsealed(input);
       open = async (out) => {
-        const responses = isObj(out.Responses) ? out.Responses : {};
-        for (const [name, list] of Object.entries(responses)) {
+        if (!isObj(out.Responses)) return out;
+        const Responses: Obj = { ...out.Responses };
+        for (const [name, list] of Object.entries(Responses)) {
           const table = plan.table(name);
-          if (table !== undefined) for (const item of items(list)) plan.read(table, item);
+          if (table !== undefined && Array.isArray(list)) {
+            Responses[name] = list.map((item: unknown) => plan.read(table, item));
+          }
         }
         await plan.open();
+        return { ...out, Responses };
       };
       break;
     }
@@ -562,23 +590,24 @@ export async function planCommand(
       }
       if (!sealed) return unsealed(input);
       input.RequestItems = requests;
-      open = async (out) => {
+      open = (out) => {
         // Unprocessed puts go back as the caller wrote them: a retry seals them again.
-        const unprocessed = isObj(out.UnprocessedItems) ? out.UnprocessedItems : {};
-        for (const [name, list] of Object.entries(unprocessed)) {
+        if (!isObj(out.UnprocessedItems)) return Promise.resolve(out);
+        const UnprocessedItems: Obj = { ...out.UnprocessedItems };
+        for (const [name, list] of Object.entries(UnprocessedItems)) {
           const table = plan.table(name);
-          if (table === undefined) continue;
-          for (const request of items(list)) {
+          if (table === undefined || !Array.isArray(list)) continue;
+          UnprocessedItems[name] = list.map((request: unknown) => {
             if (!isObj(request) || !isObj(request.PutRequest) || !isObj(request.PutRequest.Item))
-              continue;
+              return request;
             const original = originals.get(identity(table, request.PutRequest.Item));
             if (original === undefined) {
               refuse(table.name, '*', 'an unprocessed item cannot be matched to the one written');
             }
-            request.PutRequest.Item = original;
-          }
+            return { ...request, PutRequest: { ...request.PutRequest, Item: original } };
+          });
         }
-        await plan.open();
+        return Promise.resolve({ ...out, UnprocessedItems });
       };
       break;
     }
@@ -633,15 +662,23 @@ export async function planCommand(
           plan.projection(table, entry.Get);
       });
       open = async (out) => {
-        items(out.Responses).forEach((response, i) => {
+        if (!Array.isArray(out.Responses)) return out;
+        const Responses = out.Responses.map((response: unknown, i) => {
           const table = gets[i];
-          if (table !== undefined && isObj(response)) plan.read(table, response.Item);
+          if (table === undefined || !isObj(response)) return response;
+          return { ...response, Item: plan.read(table, response.Item) };
         });
         await plan.open();
+        return { ...out, Responses };
       };
       break;
     }
     default:
+      // A document command this sealing does not know (a newer SDK's) could carry values to
+      // or from a sealed table unchecked: refused while any table is sealed.
+      if (tables.size > 0) {
+        refuse('*', '*', `the sealed document client does not know ${commandName}: it is not sent`);
+      }
       return unsealed(input);
   }
   await plan.seal();
@@ -649,7 +686,7 @@ export async function planCommand(
 }
 
 /**
- * Decrypt `items` of `table` in place (one batch).
+ * `items` of `table` decrypted, as copies (one batch).
  * @throws UnsupportedOptionError for an item without its tenant or key; the decryption errors.
  * @internal
  */
@@ -657,19 +694,23 @@ export async function openItems(
   fs: Fieldseal,
   table: SealedTable,
   items: readonly Obj[],
-): Promise<void> {
+): Promise<Obj[]> {
   const plan = new CommandPlan(fs, new Map());
-  for (const item of items) plan.read(table, item);
+  const copies = items.map((item) => plan.read(table, item));
   await plan.open();
+  return copies;
 }
 
 /** A command that touches no sealed table: sent as its snapshot. */
 function unsealed(input: Obj): PlannedCommand {
-  return { input, open: async () => {} };
+  return { input, open: asIs };
 }
 
-/** An item's tenant and key, as one string (to match an unprocessed item to its original). */
+/**
+ * An item's table, tenant and key, as one string (to match an unprocessed item to its
+ * original: two tables of one batch may hold items of the same key).
+ */
 function identity(table: SealedTable, item: Obj): string {
   const scope = scopeOf(table.schema, item);
-  return JSON.stringify([scope.tenant, scope.record]);
+  return JSON.stringify([table.name, scope.tenant, scope.record]);
 }

@@ -1,4 +1,9 @@
-import { indexColumn, indexValues, type WrittenIndexColumn } from '../../integration/index.js';
+import {
+  indexColumn,
+  indexValues,
+  MAX_KEY_VERSION,
+  type WrittenIndexColumn,
+} from '../../integration/index.js';
 import type { SealedTable } from './sealed-tables.js';
 
 /*
@@ -99,15 +104,16 @@ export class IndexAttributes {
   }
 }
 
-/** How many versions below the newest written one an update removes the indexes of. */
+/** How far from the versions it writes an update removes a field's other index versions. */
 const STALE_VERSIONS = 16;
 
 /**
  * The index attributes of `field` an update must remove because it does not write them: the
- * versions below the newest one written (up to {@link STALE_VERSIONS} of them) that are not
- * among `written`, and all written ones too when `written` is empty (the value is removed).
- * An index of the old value left in place would find the item by a value it no longer holds
- * once reads switch to that version.
+ * versions within {@link STALE_VERSIONS} below the oldest and above the newest one written
+ * (an older version after a rotation, a newer one after a rollback) that are not among
+ * `written`, and the written ones too when `written` is empty (the value is removed). An index
+ * of the old value left in place would find the item by a value it no longer holds, or miss
+ * it by the one it holds, once reads switch to that version.
  */
 function staleVersions(
   table: SealedTable,
@@ -115,10 +121,12 @@ function staleVersions(
   written: readonly WrittenIndexColumn[],
 ): string[] {
   const indexed = table.blindIndex!.config.fields.get(field)!;
+  const oldest = Math.min(...indexed.write);
   const newest = Math.max(...indexed.write);
   const keep = new Set(written.filter((c) => c.field.field.name === field).map((c) => c.version));
   const out: string[] = [];
-  for (let v = Math.max(1, newest - STALE_VERSIONS); v <= newest; v++) {
+  const last = Math.min(newest + STALE_VERSIONS, MAX_KEY_VERSION);
+  for (let v = Math.max(1, oldest - STALE_VERSIONS); v <= last; v++) {
     if (!keep.has(v)) out.push(indexColumn(field, v));
   }
   return out;

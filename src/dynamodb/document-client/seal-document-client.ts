@@ -49,8 +49,7 @@ class SealedDocumentClient extends DynamoDBDocumentClient {
       const planned = await planCommand(fs, tables, String(context.commandName), args.input);
       if (planned === undefined) return next(args);
       const result = await next({ ...args, input: planned.input });
-      await planned.open(result.output as Record<string, unknown>);
-      return result;
+      return { ...result, output: await planned.open(result.output as Record<string, unknown>) };
     };
     stack.add(sealing, {
       step: 'initialize',
