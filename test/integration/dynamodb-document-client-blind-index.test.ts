@@ -674,7 +674,7 @@ describeDynamo('sealDocumentClient blind indexes (DynamoDB Local)', () => {
             SearchConditionExpression: '#e = :e',
             ExpressionAttributeNames: { '#e': 'email' },
             ExpressionAttributeValues: { ':e': inA.email },
-          } as never),
+          }),
         ),
       ),
     ).toMatchObject({ code: 'ERR_UNSUPPORTED_OPTION' });
