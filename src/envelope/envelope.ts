@@ -104,7 +104,7 @@ export function openValue(env: ParsedEnvelope, key: DataKey, contextBytes: Buffe
     key.root,
     bytes,
     nonceOffset,
-    [Buffer.concat([bytes.subarray(0, headerLength), contextBytes])],
+    [bytes.subarray(0, headerLength), contextBytes],
     bytes.subarray(headerLength, tagAt),
     bytes.subarray(tagAt),
   );
