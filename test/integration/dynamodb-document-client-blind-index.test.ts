@@ -597,6 +597,13 @@ describeDynamo('sealDocumentClient blind indexes (DynamoDB Local)', () => {
     ]);
     expect(ids(await lookup(['other@example.com']))).toEqual([]);
     expect(ids(await lookup(['moved@example.com']))).toEqual(['e2']);
+    // The tenant is in ElectroDB's composite key, set by the update itself: the attributes
+    // it returns are read with that tenant's context.
+    const updated = await customers
+      .update({ tenantId: 'acme', id: 'e2' })
+      .set({ email: `${CANARY}-updated@example.com` })
+      .go({ response: 'updated_new' });
+    expect(updated.data).toMatchObject({ email: `${CANARY}-updated@example.com` });
     const dump = inspect((await client.send(new RawScan({ TableName }))).Items, { depth: 6 });
     expect(dump).not.toContain(CANARY);
   });
@@ -678,6 +685,41 @@ describeDynamo('sealDocumentClient blind indexes (DynamoDB Local)', () => {
         ),
       ),
     ).toMatchObject({ code: 'ERR_UNSUPPORTED_OPTION' });
+  });
+
+  it('an update whose expression with its index clauses is too long for DynamoDB is refused', async () => {
+    const names: Record<string, string> = { '#e': 'email' };
+    const values: Record<string, unknown> = { ':e': 'long@example.com' };
+    const sets = ['#e = :e'];
+    for (let i = 0; sets.join(', ').length < 4000; i++) {
+      names[`#a_long_placeholder_name_${i}`] = `plain_${i}`;
+      values[`:a_long_placeholder_value_${i}`] = i;
+      sets.push(`#a_long_placeholder_name_${i} = :a_long_placeholder_value_${i}`);
+    }
+    // One more clause, its value placeholder long enough to bring the caller's expression to
+    // 4,090 characters: valid for DynamoDB, but not with the index clauses added.
+    const head = `SET ${sets.join(', ')}, #pad = :`;
+    const pad = `:${'p'.repeat(4090 - head.length)}`;
+    names['#pad'] = 'padding';
+    values[pad] = 'x';
+    const expression = `SET ${sets.join(', ')}, #pad = ${pad}`;
+    expect(expression.length).toBe(4090);
+    expect(
+      await refusal(
+        docs.send(
+          new UpdateCommand({
+            TableName: TABLE,
+            Key: { tenantId: 'acme', id: 'c1' },
+            UpdateExpression: expression,
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+          }),
+        ),
+      ),
+    ).toMatchObject({
+      code: 'ERR_UNSUPPORTED_OPTION',
+      message: expect.stringContaining('4096') as string,
+    });
   });
 
   it('an update after a rollback of a rotation removes the newer index it no longer writes', async () => {

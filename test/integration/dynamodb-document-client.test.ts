@@ -473,6 +473,25 @@ describeDynamo('sealDocumentClient (DynamoDB Local)', () => {
     expect(String(Item!.big)).toBe('12345678901234567890');
   });
 
+  it('outputs keep the shape the SDK gave them: no key added where there was none', async () => {
+    const put = await docs.send(new PutCommand({ TableName: TABLE, Item: note('acme', 'shape') }));
+    expect(Object.hasOwn(put, 'Attributes')).toBe(false);
+    const missing = await docs.send(
+      new GetCommand({ TableName: TABLE, Key: { tenantId: 'acme', id: 'no-such-item' } }),
+    );
+    expect(Object.hasOwn(missing, 'Item')).toBe(false);
+    const { Responses } = await docs.send(
+      new TransactGetCommand({
+        TransactItems: [
+          { Get: { TableName: TABLE, Key: { tenantId: 'acme', id: 'no-such-item' } } },
+          { Get: { TableName: TABLE, Key: { tenantId: 'acme', id: 'shape' } } },
+        ],
+      }),
+    );
+    expect(Object.hasOwn(Responses![0]!, 'Item')).toBe(false);
+    expect(Responses![1]!.Item).toEqual(note('acme', 'shape'));
+  });
+
   it("the base client's logger sees envelopes only, in requests and in responses", async () => {
     const lines: string[] = [];
     const log = (...args: unknown[]) => lines.push(inspect(args, { depth: 12 }));

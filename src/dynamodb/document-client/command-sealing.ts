@@ -78,6 +78,8 @@ class CommandPlan {
     scope: RecordScope | undefined;
   }[] = [];
   readonly #indexes = new IndexAttributes();
+  /** The item an update writes, when its tenant is known (from its Key or the update). */
+  updatedScope: RecordScope | undefined;
   #row = 0;
 
   constructor(fs: Fieldseal, tables: SealedTables) {
@@ -293,6 +295,7 @@ class CommandPlan {
       if (request.ExpressionAttributeValues !== undefined || Object.keys(values).length > 0) {
         request.ExpressionAttributeValues = values;
       }
+      this.updatedScope = scope;
       const indexedNames = Object.keys(indexed).filter((n) => table.isIndexedField(n));
       this.#indexes.update({
         table,
@@ -372,6 +375,9 @@ function removesWhole(
   return path.startsWith('#') ? names?.[path] : path;
 }
 
+/** DynamoDB's limit on the length of one expression (4 KB). */
+const MAX_EXPRESSION_LENGTH = 4096;
+
 /** Refuse a reference to one of fieldseal's blind-index attributes. */
 function indexAttribute(table: SealedTable, name: string): void {
   if (table.isIndexAttribute(name)) {
@@ -404,8 +410,8 @@ function withIndexClauses(
   for (const c of clauses) groups[c.action].push(c.text);
   let n = 0;
   const fresh = (): string => {
-    while (`#fieldsealIndex${n}` in names || `:fieldsealIndex${n}` in values) n++;
-    return `fieldsealIndex${n++}`;
+    while (`#fsi${n}` in names || `:fsi${n}` in values) n++;
+    return `fsi${n++}`;
   };
   for (const [attribute, value] of Object.entries(set)) {
     const p = fresh();
@@ -424,6 +430,13 @@ function withIndexClauses(
     .join(' ');
   request.ExpressionAttributeNames = names;
   if (Object.keys(values).length > 0) request.ExpressionAttributeValues = values;
+  if ((request.UpdateExpression as string).length > MAX_EXPRESSION_LENGTH) {
+    refuse(
+      '*',
+      '*',
+      `the update expression with its blind-index clauses is longer than DynamoDB's ${MAX_EXPRESSION_LENGTH} characters: set fewer blind-indexed attributes in one update`,
+    );
+  }
 }
 
 /**
@@ -489,6 +502,7 @@ export async function planCommand(
       plan.expressions(single, input, ['ConditionExpression'], NO_CONDITION);
       input.Item = plan.item(single, input.Item);
       open = async (out) => {
+        if (!Object.hasOwn(out, 'Attributes')) return out;
         const Attributes = plan.read(single, out.Attributes);
         await plan.open();
         return { ...out, Attributes };
@@ -498,13 +512,14 @@ export async function planCommand(
       if (single === undefined) return unsealed(input);
       sent = plan.update(single, input);
       const key = input.Key as Obj;
+      // UPDATED_NEW / UPDATED_OLD return some attributes only: the item is the one the Key
+      // names, with the tenant from the Key or from the update.
+      const scope =
+        plan.updatedScope ??
+        (Object.hasOwn(key, single.schema.tenant) ? scopeOf(single.schema, key) : undefined);
       open = async (out) => {
-        const attributes = out.Attributes;
-        // UPDATED_NEW / UPDATED_OLD return some attributes only: the item is the Key's.
-        const scope = Object.hasOwn(key, single.schema.tenant)
-          ? scopeOf(single.schema, key)
-          : undefined;
-        const Attributes = plan.read(single, attributes, scope);
+        if (!Object.hasOwn(out, 'Attributes')) return out;
+        const Attributes = plan.read(single, out.Attributes, scope);
         await plan.open();
         return { ...out, Attributes };
       };
@@ -515,6 +530,7 @@ export async function planCommand(
       plan.keys(single, input.Key);
       plan.expressions(single, input, ['ConditionExpression'], NO_CONDITION);
       open = async (out) => {
+        if (!Object.hasOwn(out, 'Attributes')) return out;
         const Attributes = plan.read(single, out.Attributes);
         await plan.open();
         return { ...out, Attributes };
@@ -526,6 +542,7 @@ export async function planCommand(
       plan.expressions(single, input, [], NO_FILTER);
       plan.projection(single, input);
       open = async (out) => {
+        if (!Object.hasOwn(out, 'Item')) return out;
         const Item = plan.read(single, out.Item);
         await plan.open();
         return { ...out, Item };
@@ -665,7 +682,9 @@ export async function planCommand(
         if (!Array.isArray(out.Responses)) return out;
         const Responses = out.Responses.map((response: unknown, i) => {
           const table = gets[i];
-          if (table === undefined || !isObj(response)) return response;
+          if (table === undefined || !isObj(response) || !Object.hasOwn(response, 'Item')) {
+            return response;
+          }
           return { ...response, Item: plan.read(table, response.Item) };
         });
         await plan.open();

@@ -104,16 +104,13 @@ export class IndexAttributes {
   }
 }
 
-/** How far from the versions it writes an update removes a field's other index versions. */
-const STALE_VERSIONS = 16;
-
 /**
  * The index attributes of `field` an update must remove because it does not write them: the
- * versions within {@link STALE_VERSIONS} below the oldest and above the newest one written
- * (an older version after a rotation, a newer one after a rollback) that are not among
- * `written`, and the written ones too when `written` is empty (the value is removed). An index
- * of the old value left in place would find the item by a value it no longer holds, or miss
- * it by the one it holds, once reads switch to that version.
+ * versions between the oldest and the newest written that are not written, and the ones just
+ * outside them (the previous version after a rotation, the next one after a rollback), and
+ * the written ones too when `written` is empty (the value is removed). Versions further away
+ * are left: the documented rotation repairs them (`backfill({ indexes: true })` before reads
+ * switch), and every removal lengthens the update expression, which DynamoDB caps at 4 KB.
  */
 function staleVersions(
   table: SealedTable,
@@ -125,8 +122,8 @@ function staleVersions(
   const newest = Math.max(...indexed.write);
   const keep = new Set(written.filter((c) => c.field.field.name === field).map((c) => c.version));
   const out: string[] = [];
-  const last = Math.min(newest + STALE_VERSIONS, MAX_KEY_VERSION);
-  for (let v = Math.max(1, oldest - STALE_VERSIONS); v <= last; v++) {
+  const last = Math.min(newest + 1, MAX_KEY_VERSION);
+  for (let v = Math.max(1, oldest - 1); v <= last; v++) {
     if (!keep.has(v)) out.push(indexColumn(field, v));
   }
   return out;
