@@ -33,17 +33,21 @@ export function sealValue(
   let plainLength = 0;
   for (const p of parts) plainLength += p.byteLength;
   const headerLength = prefix.byteLength + NONCE_LENGTH + COMMITMENT_LENGTH;
-  // The AAD (header || context) is built in one buffer: one setAAD call instead of two.
-  const aad = Buffer.allocUnsafe(headerLength + contextBytes.byteLength);
-  prefix.copy(aad, 0);
-  if (plaintext.padded) aad[3] = aad[3]! | FLAG_PADDED;
-  const nonceAt = prefix.byteLength;
-  fillRandom(aad, nonceAt, NONCE_LENGTH);
-  key.commitment.copy(aad, nonceAt + NONCE_LENGTH);
-  contextBytes.copy(aad, headerLength);
-  const { chunks, tag } = xaesSeal(key.root, aad, nonceAt, [aad], parts);
+  // The header is written in place in the output, and is the AAD's first part; the context
+  // is its second (OpenSSL's GCM absorbs successive AAD updates as one string).
   const out = Buffer.allocUnsafe(headerLength + plainLength + TAG_LENGTH);
-  aad.copy(out, 0, 0, headerLength);
+  prefix.copy(out, 0);
+  if (plaintext.padded) out[3] = out[3]! | FLAG_PADDED;
+  const nonceAt = prefix.byteLength;
+  fillRandom(out, nonceAt, NONCE_LENGTH);
+  key.commitment.copy(out, nonceAt + NONCE_LENGTH);
+  const { chunks, tag } = xaesSeal(
+    key.root,
+    out,
+    nonceAt,
+    [out.subarray(0, headerLength), contextBytes],
+    parts,
+  );
   let at = headerLength;
   for (const c of chunks) at += c.copy(out, at);
   tag.copy(out, at);
