@@ -44,8 +44,8 @@ function storeReadId(keyId: string, tenant: string, version: number): string {
     byKey = undefined;
     byVersion = undefined;
   }
-  if (byKey === undefined) storeIds.set(tenant, (byKey = new Map()));
-  if (byVersion === undefined) byKey.set(keyId, (byVersion = new Map()));
+  if (byKey === undefined) storeIds.set(tenant, (byKey = new Map<string, Map<number, string>>()));
+  if (byVersion === undefined) byKey.set(keyId, (byVersion = new Map<number, string>()));
   byVersion.set(version, id);
   interned++;
   return id;
