@@ -1,7 +1,7 @@
 import { BatchError, type BatchFailure, type FieldsealError, isFieldsealError } from '../errors.js';
 import type { EncryptionContext } from '../envelope/context.js';
 import { toText } from '../envelope/encoding.js';
-import { openValue, sealValue } from '../envelope/envelope.js';
+import { deriveValueKeys, openValue, sealValue } from '../envelope/envelope.js';
 import { wipeEncoded, type FieldValue } from '../envelope/plaintext.js';
 import type { CacheLease, DataKeyCache } from '../keys/data-key-cache.js';
 import { mapLimit } from '../lib/map-limit.js';
@@ -285,13 +285,26 @@ export class BatchOperations {
       async ({ ref, tenant, members }) => {
         const openGroup = (lease: Settled<CacheLease<ReadKeyExtra>>): void => {
           let opened = 0;
+          // Every member's per-value key in one AES call (a member whose commitment does not
+          // match fails before its key is used; all are wiped below).
+          const derived = lease.ok
+            ? deriveValueKeys(
+                lease.value.key,
+                members.map(([, p]) => p.env),
+              )
+            : undefined;
           try {
-            for (const [index, p] of members) {
+            for (const [i, [index, p]] of members.entries()) {
               try {
                 if (!lease.ok) throw lease.error;
                 results[index] = {
                   ok: true,
-                  value: openValue(p.env, lease.value.key, p.contextBytes) as T,
+                  value: openValue(
+                    p.env,
+                    lease.value.key,
+                    p.contextBytes,
+                    derived!.subarray(i * 32, i * 32 + 32),
+                  ) as T,
                 };
                 opened++;
               } catch (err) {
@@ -302,6 +315,7 @@ export class BatchOperations {
               }
             }
           } finally {
+            derived?.fill(0);
             this.#metrics.decrypted += opened;
             const cell = lease.ok ? lease.value.extra?.reads : undefined;
             if (cell !== undefined) cell.n += opened;

@@ -92,12 +92,18 @@ export function parseEnvelope(bytes: Buffer): ParsedEnvelope {
 }
 
 /**
- * Verify the key commitment, then decrypt and decode.
+ * Verify the key commitment, then decrypt and decode. `derived`: the value's key, when
+ * {@link deriveValueKeys} derived a batch's together (it is wiped).
  * @throws WrongKeyError when `key` is not the data key that sealed the value;
  *   AuthenticationFailedError when the tag fails (tampering or another context).
  * @internal
  */
-export function openValue(env: ParsedEnvelope, key: DataKey, contextBytes: Buffer): unknown {
+export function openValue(
+  env: ParsedEnvelope,
+  key: DataKey,
+  contextBytes: Buffer,
+  derived?: Buffer,
+): unknown {
   const { bytes, nonceOffset, headerLength } = env;
   const commitAt = nonceOffset + NONCE_LENGTH;
   if (!constantTimeEqual(bytes.subarray(commitAt, commitAt + COMMITMENT_LENGTH), key.commitment)) {
@@ -111,6 +117,16 @@ export function openValue(env: ParsedEnvelope, key: DataKey, contextBytes: Buffe
     [bytes.subarray(0, headerLength), contextBytes],
     bytes.subarray(headerLength, tagAt),
     bytes.subarray(tagAt),
+    derived,
   );
   return decodePlaintext(plain, env.padded);
+}
+
+/**
+ * The XAES per-value keys of envelopes sealed under `key`, in one AES call: 32 bytes each, in
+ * order, for {@link openValue}'s `derived`. The caller wipes the buffer when done.
+ * @internal
+ */
+export function deriveValueKeys(key: DataKey, envs: readonly ParsedEnvelope[]): Buffer {
+  return key.root.deriveKeys(envs.map((e) => [e.bytes, e.nonceOffset] as const));
 }

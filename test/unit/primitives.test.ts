@@ -559,6 +559,40 @@ describe('XAES-256-GCM (C2SP vectors)', () => {
       }
     });
 
+    it("derives a batch's keys in one call, each equal to its own derivation", () => {
+      const root = new XaesRootKey(v.key);
+      try {
+        const other = Buffer.from(v.nonce.map((b) => b ^ 0x5a));
+        const nonces = [
+          [v.nonce, 0],
+          [embedded(v.nonce, 5), 5],
+          [other, 0],
+        ] as const;
+        const keys = root.deriveKeys(nonces);
+        expect(keys.byteLength).toBe(96);
+        expect(toHex(keys.subarray(0, 32))).toBe(v.kx);
+        expect(toHex(keys.subarray(32, 64))).toBe(v.kx);
+        expect(keys.subarray(64)).toEqual(root.deriveKey(other, 0));
+        expect(root.deriveKeys([]).byteLength).toBe(0);
+        // A short nonce anywhere in the batch is refused, as for one key.
+        expect(() =>
+          root.deriveKeys([
+            [v.nonce, 0],
+            [v.nonce.subarray(0, 23), 0],
+          ]),
+        ).toThrow(RangeError);
+        // A derived key of the wrong length is refused before any decryption.
+        expect(() =>
+          xaesOpen(root, v.nonce, 0, [v.aad], hex(v.ciphertext), hex(v.tag), keys.subarray(0, 31)),
+        ).toThrow(InvalidKeyMaterialError);
+        expect(
+          xaesOpen(root, v.nonce, 0, [v.aad], hex(v.ciphertext), hex(v.tag), keys.subarray(0, 32)),
+        ).toEqual(v.plaintext);
+      } finally {
+        root.destroy();
+      }
+    });
+
     it('seals to the expected ciphertext and tag, at any nonce offset', () => {
       const root = new XaesRootKey(v.key);
       try {
@@ -718,6 +752,7 @@ describe('XAES-256-GCM (C2SP vectors)', () => {
     expect(() => root.destroy()).not.toThrow();
     for (const fn of [
       () => root.deriveKey(v.nonce, 0),
+      () => root.deriveKeys([[v.nonce, 0]]),
       () => xaesSeal(root, v.nonce, 0, [v.aad], [v.plaintext]),
       () => xaesOpen(root, v.nonce, 0, [v.aad], hex(v.ciphertext), hex(v.tag)),
     ]) {
