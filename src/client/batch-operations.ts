@@ -1,7 +1,13 @@
 import { BatchError, type BatchFailure, type FieldsealError, isFieldsealError } from '../errors.js';
 import type { EncryptionContext } from '../envelope/context.js';
 import { toText } from '../envelope/encoding.js';
-import { deriveValueKeys, openValue, sealValue } from '../envelope/envelope.js';
+import {
+  batchNonce,
+  batchNonces,
+  deriveValueKeys,
+  openValue,
+  sealValue,
+} from '../envelope/envelope.js';
 import { wipeEncoded, type FieldValue } from '../envelope/plaintext.js';
 import type { CacheLease, DataKeyCache } from '../keys/data-key-cache.js';
 import { mapLimit } from '../lib/map-limit.js';
@@ -133,8 +139,10 @@ export class BatchOperations {
         // The whole chunk is sealed in one synchronous step with a key that is current at
         // that moment (never one whose tenant was shredded while it loaded).
         const sealChunk = (lease: Settled<CacheLease<WriteKeyExtra>>): void => {
+          // The chunk's nonces drawn together and their keys derived in one AES call.
+          const batch = lease.ok ? batchNonces(lease.value.key, indexes.length) : undefined;
           try {
-            for (const index of indexes) {
+            for (const [i, index] of indexes.entries()) {
               const p = prepared[index]!;
               const sealed = this.#attempt(index, failures, items[index]!.context, () => {
                 if (!lease.ok) throw lease.error;
@@ -143,11 +151,13 @@ export class BatchOperations {
                   lease.value.extra.prefix,
                   p.contextBytes,
                   p.plaintext,
+                  batchNonce(batch!, i),
                 );
               });
               if (sealed !== undefined) out[index] = sealed;
             }
           } finally {
+            batch?.derived.fill(0);
             if (lease.ok) lease.value.key.release();
           }
         };

@@ -112,6 +112,14 @@ export class XaesRootKey {
   }
 }
 
+/** A batch's derived key for one value, checked: exactly 32 bytes. */
+function checkedDerived(derived: Buffer | undefined): Buffer | undefined {
+  if (derived !== undefined && derived.byteLength !== KEY_LENGTH) {
+    throw new InvalidKeyMaterialError('derived key must be 32 bytes');
+  }
+  return derived;
+}
+
 /**
  * Encrypt `parts` (concatenated) under XAES-256-GCM with the concatenation of `aad` as AAD. Returns the ciphertext chunks and the tag.
  * @internal
@@ -122,8 +130,10 @@ export function xaesSeal(
   nonceOffset: number,
   aad: readonly Uint8Array[],
   parts: readonly Uint8Array[],
+  derived?: Buffer,
 ): { chunks: Buffer[]; tag: Buffer } {
-  const kx = root.deriveKey(nonce, nonceOffset);
+  // `derived`: this nonce's key from XaesRootKey.deriveKeys (a batch's), wiped here too.
+  const kx = checkedDerived(derived) ?? root.deriveKey(nonce, nonceOffset);
   const iv = nonce.subarray(nonceOffset + 12, nonceOffset + 24);
   const cipher = createCipheriv('aes-256-gcm', kx, iv, { authTagLength: GCM_TAG_LENGTH });
   kx.fill(0);
@@ -153,10 +163,7 @@ export function xaesOpen(
 ): Buffer {
   if (tag.byteLength !== GCM_TAG_LENGTH) throw new AuthenticationFailedError();
   // `derived`: this value's key from XaesRootKey.deriveKeys (a batch's), wiped here too.
-  if (derived !== undefined && derived.byteLength !== KEY_LENGTH) {
-    throw new InvalidKeyMaterialError('derived key must be 32 bytes');
-  }
-  const kx = derived ?? root.deriveKey(nonce, nonceOffset);
+  const kx = checkedDerived(derived) ?? root.deriveKey(nonce, nonceOffset);
   const iv = nonce.subarray(nonceOffset + 12, nonceOffset + 24);
   const decipher = createDecipheriv('aes-256-gcm', kx, iv, { authTagLength: GCM_TAG_LENGTH });
   kx.fill(0);

@@ -1,6 +1,6 @@
 import { MalformedCiphertextError, UnsupportedFormatError, WrongKeyError } from '../errors.js';
 import { constantTimeEqual } from '../crypto/constant-time.js';
-import { fillRandom } from '../crypto/random.js';
+import { fillRandom, randomBytesPooled } from '../crypto/random.js';
 import { xaesOpen, xaesSeal } from '../crypto/xaes-256-gcm.js';
 import type { DataKey } from '../keys/data-key.js';
 import {
@@ -20,7 +20,8 @@ import { decodePlaintext, type EncodedPlaintext } from './plaintext.js';
 /**
  * Seal one encoded value (docs/format.md §2): `prefix | nonce | commitment | ciphertext | tag`, where
  * `prefix` is {@link encodeHeaderPrefix} of the key reference and the AAD is everything before
- * the ciphertext followed by the canonical context.
+ * the ciphertext followed by the canonical context. `batch`: this value's slot of
+ * {@link batchNonces} (a fresh nonce and its key, derived with the batch's).
  * @internal
  */
 export function sealValue(
@@ -28,6 +29,7 @@ export function sealValue(
   prefix: Buffer,
   contextBytes: Buffer,
   plaintext: EncodedPlaintext,
+  batch?: BatchNonce,
 ): Buffer {
   const { parts } = plaintext;
   let plainLength = 0;
@@ -39,7 +41,8 @@ export function sealValue(
   prefix.copy(out, 0);
   if (plaintext.padded) out[3] = out[3]! | FLAG_PADDED;
   const nonceAt = prefix.byteLength;
-  fillRandom(out, nonceAt, NONCE_LENGTH);
+  if (batch === undefined) fillRandom(out, nonceAt, NONCE_LENGTH);
+  else out.set(batch.nonce, nonceAt);
   key.commitment.copy(out, nonceAt + NONCE_LENGTH);
   const { chunks, tag } = xaesSeal(
     key.root,
@@ -47,6 +50,7 @@ export function sealValue(
     nonceAt,
     [out.subarray(0, headerLength), contextBytes],
     parts,
+    batch?.derived,
   );
   let at = headerLength;
   for (const c of chunks) at += c.copy(out, at);
@@ -129,4 +133,30 @@ export function openValue(
  */
 export function deriveValueKeys(key: DataKey, envs: readonly ParsedEnvelope[]): Buffer {
   return key.root.deriveKeys(envs.map((e) => [e.bytes, e.nonceOffset] as const));
+}
+
+/** One value's fresh nonce and its per-value key, from {@link batchNonces}. @internal */
+export interface BatchNonce {
+  readonly nonce: Buffer;
+  readonly derived: Buffer;
+}
+
+/**
+ * Fresh nonces for `n` values sealed under `key`, and their per-value keys derived in one AES
+ * call: slot `i` of each for the `i`-th value, each used once. The caller wipes `derived` when
+ * done.
+ * @internal
+ */
+export function batchNonces(key: DataKey, n: number): { nonces: Buffer; derived: Buffer } {
+  const nonces = randomBytesPooled(n * NONCE_LENGTH);
+  const offsets = Array.from({ length: n }, (_, i) => [nonces, i * NONCE_LENGTH] as const);
+  return { nonces, derived: key.root.deriveKeys(offsets) };
+}
+
+/** Slot `i` of {@link batchNonces}' result. @internal */
+export function batchNonce(batch: { nonces: Buffer; derived: Buffer }, i: number): BatchNonce {
+  return {
+    nonce: batch.nonces.subarray(i * NONCE_LENGTH, (i + 1) * NONCE_LENGTH),
+    derived: batch.derived.subarray(i * 32, i * 32 + 32),
+  };
 }
