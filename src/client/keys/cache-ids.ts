@@ -18,7 +18,52 @@ export function writeCacheId(providerId: string, masterKeyId: string, tenant: st
 export function readCacheId(ref: KeyRef, tenant: string): string {
   if (ref.kind === 'store') return storeReadId(ref.keyId, tenant, ref.version);
   const wrapped = Buffer.from(ref.wrapped.buffer, ref.wrapped.byteOffset, ref.wrapped.byteLength);
-  return cacheId('e', ref.providerId, ref.masterKeyId, tenant, wrapped.toString('base64'));
+  const recent = embeddedIds.get(tenant);
+  if (recent !== undefined) {
+    for (const e of recent) {
+      if (
+        e.providerId === ref.providerId &&
+        e.masterKeyId === ref.masterKeyId &&
+        e.wrapped.equals(wrapped)
+      ) {
+        return e.id;
+      }
+    }
+  }
+  const id = cacheId('e', ref.providerId, ref.masterKeyId, tenant, wrapped.toString('base64'));
+  if (interned >= MAX_INTERNED) clearInterned();
+  const entry = {
+    providerId: ref.providerId,
+    masterKeyId: ref.masterKeyId,
+    wrapped: Buffer.from(wrapped),
+    id,
+  };
+  const list = embeddedIds.get(tenant);
+  if (list === undefined) embeddedIds.set(tenant, [entry]);
+  else {
+    list.unshift(entry);
+    if (list.length > RECENT_EMBEDDED) list.pop();
+  }
+  interned++;
+  return id;
+}
+
+/**
+ * Embedded-mode read ids, by tenant: the few most recent (wrapped key → id) of each. Building
+ * one base64-encodes the wrapped key, and the cache hashes that long id on every lookup; a
+ * tenant's values are mostly under its few current data keys, compared here byte for byte
+ * (the wrapped key is public: it is in every envelope).
+ */
+const embeddedIds = new Map<
+  string,
+  { providerId: string; masterKeyId: string; wrapped: Buffer; id: string }[]
+>();
+const RECENT_EMBEDDED = 4;
+
+function clearInterned(): void {
+  storeIds.clear();
+  embeddedIds.clear();
+  interned = 0;
 }
 
 /**
@@ -39,8 +84,7 @@ function storeReadId(keyId: string, tenant: string, version: number): string {
   if (hit !== undefined) return hit;
   const id = cacheId('s', keyId, tenant, String(version));
   if (interned >= MAX_INTERNED) {
-    storeIds.clear();
-    interned = 0;
+    clearInterned();
     byKey = undefined;
     byVersion = undefined;
   }
