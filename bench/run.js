@@ -579,6 +579,8 @@ async function main() {
   const parts = new Set((process.env.BENCH_PARTS ?? 'all').split(','));
   const part = (name) => parts.has('all') || parts.has(name);
   // Whole records, provider calls per 10,000 records, database throughput (issue #3).
+  // Against @47ng/cloak, prisma-field-encryption's cipher (issue #17).
+  if (part('cloak')) await (await import('./cloak.js')).runCloakBenchmarks();
   if (part('records')) await runRecordBenchmarks();
   if (part('backfill')) await runBackfillBenchmarks();
   if (part('dynamodb')) await (await import('./dynamodb.js')).runDynamoBenchmarks();
