@@ -185,6 +185,21 @@ describeDynamo('sealDocumentClient blind indexes (DynamoDB Local)', () => {
   const find = (tenant: string, values: string[], f = 'email', IndexName = 'by-email') =>
     findByBlindIndex(docs, { TableName: TABLE, IndexName, tenant, field: f, values });
   const ids = (items: readonly Record<string, unknown>[]) => items.map((i) => i.id).sort();
+  /** A sealed client of the customers table that writes and reads these index versions. */
+  const withVersions = (write: number[], read: number) =>
+    sealDocumentClient(client, {
+      fs,
+      tables: {
+        [TABLE]: {
+          model: Customer,
+          blindIndex: {
+            indexer,
+            secretsTable: SECRETS,
+            versions: { email: { write, read }, nickname: { write, read } },
+          },
+        },
+      },
+    });
 
   it('a blind-indexed model needs blindIndex, and only such a model takes one', async () => {
     expect(
@@ -427,19 +442,7 @@ describeDynamo('sealDocumentClient blind indexes (DynamoDB Local)', () => {
     ).toEqual(['email_bidx_v1', 'nickname_bidx_v1']);
     // After a rotation to version 2, an update of the value removes the version-1 index of
     // the old value instead of leaving it stale.
-    const rotated = sealDocumentClient(client, {
-      fs,
-      tables: {
-        [TABLE]: {
-          model: Customer,
-          blindIndex: {
-            indexer,
-            secretsTable: SECRETS,
-            versions: { email: { write: [2], read: 2 }, nickname: { write: [2], read: 2 } },
-          },
-        },
-      },
-    });
+    const rotated = withVersions([2], 2);
     await rotated.send(
       new UpdateCommand({
         TableName: TABLE,
@@ -723,20 +726,6 @@ describeDynamo('sealDocumentClient blind indexes (DynamoDB Local)', () => {
   });
 
   it('an update after a rollback of a rotation removes the newer index it no longer writes', async () => {
-    const withVersions = (write: number[], read: number) =>
-      sealDocumentClient(client, {
-        fs,
-        tables: {
-          [TABLE]: {
-            model: Customer,
-            blindIndex: {
-              indexer,
-              secretsTable: SECRETS,
-              versions: { email: { write, read }, nickname: { write, read } },
-            },
-          },
-        },
-      });
     await withVersions([1, 2], 1).send(
       new PutCommand({ TableName: TABLE, Item: customer('acme', 'rb', 'before@example.com') }),
     );
