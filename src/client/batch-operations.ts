@@ -139,19 +139,27 @@ export class BatchOperations {
         // The whole chunk is sealed in one synchronous step with a key that is current at
         // that moment (never one whose tenant was shredded while it loaded).
         const sealChunk = (lease: Settled<CacheLease<WriteKeyExtra>>): void => {
-          // The chunk's nonces drawn together and their keys derived in one AES call.
-          const batch = lease.ok ? batchNonces(lease.value.key, indexes.length) : undefined;
+          // The chunk's nonces drawn together and their keys derived in one AES call; if that
+          // fails, every value of the chunk fails with its error (and the lease is released).
+          let batch: ReturnType<typeof batchNonces> | undefined;
+          let batchError: unknown;
+          try {
+            if (lease.ok) batch = batchNonces(lease.value.key, indexes.length);
+          } catch (err) {
+            batchError = err;
+          }
           try {
             for (const [i, index] of indexes.entries()) {
               const p = prepared[index]!;
               const sealed = this.#attempt(index, failures, items[index]!.context, () => {
                 if (!lease.ok) throw lease.error;
+                if (batch === undefined) throw batchError;
                 return sealValue(
                   lease.value.key,
                   lease.value.extra.prefix,
                   p.contextBytes,
                   p.plaintext,
-                  batchNonce(batch!, i),
+                  batchNonce(batch, i),
                 );
               });
               if (sealed !== undefined) out[index] = sealed;
@@ -296,24 +304,31 @@ export class BatchOperations {
         const openGroup = (lease: Settled<CacheLease<ReadKeyExtra>>): void => {
           let opened = 0;
           // Every member's per-value key in one AES call (a member whose commitment does not
-          // match fails before its key is used; all are wiped below).
-          const derived = lease.ok
-            ? deriveValueKeys(
+          // match fails before its key is used; all are wiped below). If that fails, every
+          // member fails with its error.
+          let derived: Buffer | undefined;
+          let deriveError: unknown;
+          try {
+            if (lease.ok)
+              derived = deriveValueKeys(
                 lease.value.key,
                 members.map(([, p]) => p.env),
-              )
-            : undefined;
+              );
+          } catch (err) {
+            deriveError = err;
+          }
           try {
             for (const [i, [index, p]] of members.entries()) {
               try {
                 if (!lease.ok) throw lease.error;
+                if (derived === undefined) throw deriveError;
                 results[index] = {
                   ok: true,
                   value: openValue(
                     p.env,
                     lease.value.key,
                     p.contextBytes,
-                    derived!.subarray(i * 32, i * 32 + 32),
+                    derived.subarray(i * 32, i * 32 + 32),
                   ) as T,
                 };
                 opened++;

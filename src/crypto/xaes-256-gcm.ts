@@ -62,11 +62,16 @@ export class XaesRootKey {
    * per value. The caller must wipe the returned keys after use.
    */
   deriveKeys(nonces: readonly (readonly [Uint8Array, number])[]): Buffer {
+    const ecb = this.#ecb;
+    if (ecb === undefined) throw new InvalidKeyMaterialError('root key has been destroyed');
     const m = Buffer.alloc(nonces.length * KEY_LENGTH);
-    nonces.forEach(([nonce, offset], i) => this.#fillBlocks(m, i * KEY_LENGTH, nonce, offset));
-    const kx = this.#ecb!.update(m);
-    m.fill(0);
-    return kx;
+    try {
+      nonces.forEach(([nonce, offset], i) => this.#fillBlocks(m, i * KEY_LENGTH, nonce, offset));
+      return ecb.update(m);
+    } finally {
+      // M xor K1 would give K1 away to anyone who knows M: never left behind, also on a throw.
+      m.fill(0);
+    }
   }
 
   /** Write M1 xor K1 || M2 xor K1 for `nonce` at `at` in `m`. */

@@ -87,6 +87,7 @@ function readContext(ctx: unknown): ContextRead {
   const out = Object.create(null) as Record<string, string | readonly string[] | undefined>;
   let sorted: string[] | undefined = [];
   let size = 2;
+  let lists = false;
   for (const key of Reflect.ownKeys(ctx)) {
     const d = Reflect.getOwnPropertyDescriptor(ctx, key);
     if (d === undefined) continue;
@@ -95,7 +96,9 @@ function readContext(ctx: unknown): ContextRead {
     if (!('value' in d)) invalid(CONTEXT_REFUSALS.accessor);
     const value: unknown = d.value;
     if (Array.isArray(value)) {
-      out[key] = copyList(value);
+      // Copied once every property has been read and checked (as the refusals' order wants).
+      out[key] = value as unknown[] as string[];
+      lists = true;
       sorted = undefined;
       continue;
     }
@@ -114,6 +117,12 @@ function readContext(ctx: unknown): ContextRead {
       i--;
     }
     sorted[i] = key;
+  }
+  if (lists) {
+    for (const key in out) {
+      const value = out[key];
+      if (Array.isArray(value)) out[key] = copyList(value);
+    }
   }
   return { context: out as EncryptionContext, sorted, size };
 }

@@ -4,6 +4,7 @@
 // be read back through another field's policy. Every such context is now ERR_INVALID_CONTEXT.
 import { describe, expect, it } from 'vitest';
 import { createFieldseal, type EncryptionContext, type Fieldseal } from '../../src/index.js';
+import { encodeContext } from '../../src/envelope/context.js';
 import { rejectionCode } from './rejection-code.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
 
@@ -105,6 +106,25 @@ describe('encryption contexts are read once, as own enumerable data properties',
     expect(await rejectionCode(fs.decrypt(stored, ctx))).toBe('ERR_AUTHENTICATION_FAILED');
     record.pop();
     expect(await fs.decrypt(stored, ctx)).toBe('v');
+  });
+
+  it("every property is read and checked before a list's items are", () => {
+    // A getter after a bad list is refused as a getter: the lists are copied last, so a
+    // caller's array items are never read from an object that is refused anyway.
+    const ctx: Record<string, unknown> = { tenant: 'acme', table: 't', field: 'f', a: [1] };
+    Object.defineProperty(ctx, 'b', { get: () => 'x', enumerable: true });
+    expect(() => encodeContext(ctx as EncryptionContext)).toThrow(/not getters/);
+    let read = 0;
+    const list = new Proxy(['x'], {
+      get: (target, key, receiver) => {
+        if (key === '0') read++;
+        return Reflect.get(target, key, receiver) as unknown;
+      },
+    });
+    const hidden: Record<string, unknown> = { tenant: 'acme', table: 't', field: 'f', a: list };
+    Object.defineProperty(hidden, 'h', { value: 'x', enumerable: false });
+    expect(() => encodeContext(hidden as EncryptionContext)).toThrow(/enumerable/);
+    expect(read).toBe(0);
   });
 
   it('null-prototype contexts are plain data and work', async () => {

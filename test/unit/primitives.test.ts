@@ -753,6 +753,7 @@ describe('XAES-256-GCM (C2SP vectors)', () => {
     for (const fn of [
       () => root.deriveKey(v.nonce, 0),
       () => root.deriveKeys([[v.nonce, 0]]),
+      () => root.deriveKeys([]),
       () => xaesSeal(root, v.nonce, 0, [v.aad], [v.plaintext]),
       () => xaesOpen(root, v.nonce, 0, [v.aad], hex(v.ciphertext), hex(v.tag)),
     ]) {

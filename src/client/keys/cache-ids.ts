@@ -31,7 +31,7 @@ export function readCacheId(ref: KeyRef, tenant: string): string {
     }
   }
   const id = cacheId('e', ref.providerId, ref.masterKeyId, tenant, wrapped.toString('base64'));
-  if (interned >= MAX_INTERNED) clearInterned();
+  if (interned >= MAX_INTERNED || embeddedCount >= MAX_EMBEDDED) clearInterned();
   const entry = {
     providerId: ref.providerId,
     masterKeyId: ref.masterKeyId,
@@ -45,6 +45,7 @@ export function readCacheId(ref: KeyRef, tenant: string): string {
     if (list.length > RECENT_EMBEDDED) list.pop();
   }
   interned++;
+  embeddedCount++;
   return id;
 }
 
@@ -59,11 +60,18 @@ const embeddedIds = new Map<
   { providerId: string; masterKeyId: string; wrapped: Buffer; id: string }[]
 >();
 const RECENT_EMBEDDED = 4;
+/**
+ * Embedded entries kept before the tables are dropped: each holds a copy of a wrapped key (up
+ * to 2 KiB) and its base64 id, so this bounds them to tens of MB, not hundreds.
+ */
+const MAX_EMBEDDED = 10_000;
+let embeddedCount = 0;
 
 function clearInterned(): void {
   storeIds.clear();
   embeddedIds.clear();
   interned = 0;
+  embeddedCount = 0;
 }
 
 /**
