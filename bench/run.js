@@ -581,6 +581,8 @@ async function main() {
   // Whole records, provider calls per 10,000 records, database throughput (issue #3).
   // Against @47ng/cloak, prisma-field-encryption's cipher (issue #17).
   if (part('cloak')) await (await import('./cloak.js')).runCloakBenchmarks();
+  // Batches of 100 and 64 KiB text against their raw baselines (issue #17).
+  if (part('forms')) await (await import('./forms.js')).runFormBenchmarks();
   // Heap per cached tenant key at 1k / 10k / 100k tenants (issue #17).
   if (part('memory')) await (await import('./memory.js')).runMemoryBenchmarks();
   if (part('records')) await runRecordBenchmarks();
