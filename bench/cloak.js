@@ -6,7 +6,7 @@
 import cloak from '@47ng/cloak';
 import { createFieldseal } from '../dist/index.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../dist/testing/index.js';
-import { calibrate, check, fmtInt, fmtRatio, measureGroup, series, table } from './harness.js';
+import { calibrateAndMeasure, check, fmtInt, fmtRatio, series, table } from './harness.js';
 
 // A CommonJS package: its functions through the default export.
 const { decryptStringSync, encryptStringSync, generateKey, parseKeySync } = cloak;
@@ -63,8 +63,7 @@ export async function runCloakBenchmarks() {
         ],
       ],
     ]) {
-      for (let pass = 0; pass < 2; pass++) for (const s of group) await calibrate(s, RUN_MS, 30);
-      await measureGroup(group, RUNS);
+      await calibrateAndMeasure(group, RUNS, RUN_MS);
       const [ours, theirs] = group;
       const ratio = ours.median / theirs.median;
       const pass = ratio <= 1;

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { createFieldseal } from '../dist/index.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../dist/testing/index.js';
-import { calibrate, check, fmtInt, fmtRatio, measureGroup, series, table } from './harness.js';
+import { calibrateAndMeasure, check, fmtInt, fmtRatio, series, table } from './harness.js';
 import { rawDecrypt, rawEncrypt } from './raw.js';
 
 const RUNS = Math.max(5, Number(process.env.BENCH_RUNS ?? 5));
@@ -23,11 +23,7 @@ const context = (i) => ({
   record: `cus_${String(i).padStart(6, '0')}`,
 });
 
-async function measure(group) {
-  for (let pass = 0; pass < 2; pass++) for (const s of group) await calibrate(s, RUN_MS, 30);
-  await measureGroup(group, RUNS);
-  return group.map((s) => s.median);
-}
+const measure = (group) => calibrateAndMeasure(group, RUNS, RUN_MS);
 
 export async function runFormBenchmarks() {
   const fs = createFieldseal({

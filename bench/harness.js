@@ -182,6 +182,16 @@ export async function measureGroup(group, runs) {
   return stats;
 }
 
+/**
+ * Calibrate a group twice (the first pass only warms: V8 compiles in the background), then
+ * measure it with {@link measureGroup}; returns each series' median ns/op.
+ */
+export async function calibrateAndMeasure(group, runs, runMs, warmMs = 30) {
+  for (let pass = 0; pass < 2; pass++) for (const s of group) await calibrate(s, runMs, warmMs);
+  await measureGroup(group, runs);
+  return group.map((s) => s.median);
+}
+
 export function median(sorted) {
   const m = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;

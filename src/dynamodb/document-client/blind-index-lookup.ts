@@ -82,9 +82,9 @@ export async function findByBlindIndex(
   if (typeof IndexName !== 'string' || IndexName.length === 0) {
     throw new TypeError('findByBlindIndex: IndexName: expected the GSI of the index attribute');
   }
-  checkLookupValues(givenValues, 'findByBlindIndex: values');
-  // One read of the caller's array: the indexes and the re-check see the same values.
-  const values = [...givenValues];
+  if (!Array.isArray(givenValues)) checkLookupValues(givenValues, 'findByBlindIndex: values');
+  // One read of the caller's array, checked: the indexes and the re-check see the same values.
+  const values = [...(givenValues as readonly unknown[])];
   checkLookupValues(values, 'findByBlindIndex: values');
   const version = indexed.read;
   const wanted = await wantedIndexes(table.blindIndex!, table.schema, tenant, indexed, values);
