@@ -14,7 +14,7 @@ import { contextFor, type BackfillTarget, type TargetField } from './backfill-ta
 /*
  * One chunk of a backfill, in one transaction (internal): claim the chunk row with
  * FOR UPDATE SKIP LOCKED, re-encrypt its rows, write each row back by compare-and-set on the
- * values read, and mark the chunk done. Row writes and the checkpoint commit together or not
+ * row version read (`xmin`), and mark the chunk done. Row writes and the checkpoint commit together or not
  * at all, so a worker killed at any point neither loses nor repeats a write.
  */
 
@@ -68,9 +68,8 @@ export async function processNextChunk(
     };
     bound(c.lo, '>');
     bound(c.hi, '<=');
-    const columns = [...target.pk, ...target.fields.map((f) => f.column)].join(', ');
     const { rows } = await tx.query<Record<string, unknown>>(
-      `SELECT ${columns} FROM ${target.table}
+      `SELECT ${selectedColumns(target)} FROM ${target.table}
         ${conds.length > 0 ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY ${target.pk.join(', ')}`,
       params,
     );
@@ -239,9 +238,9 @@ interface RowUpdate {
 }
 
 /**
- * One UPDATE for every row of the batch, each guarded by compare-and-set on every backfilled
- * column as it was read (an application write in between makes that row miss). Returns the
- * indexes of the updates that were applied.
+ * One UPDATE for every row of the batch, each guarded by compare-and-set on the row version
+ * read (an application write in between makes that row miss). Returns the indexes of the
+ * updates that were applied.
  */
 async function writeRows(
   tx: SqlClient,
@@ -270,24 +269,20 @@ async function writeRows(
       updates.map((u) => keyParam(u.row[name])),
     );
   });
+  add(
+    'fieldseal_v',
+    'xid',
+    updates.map((u) => u.row[ROW_VERSION]),
+  );
   target.fields.forEach((f, k) => {
-    const type = columnType(f.planned);
-    add(
-      `o${k}`,
-      type,
-      updates.map((u) => u.row[f.name] ?? null),
-    );
     add(
       `n${k}`,
-      type,
+      columnType(f.planned),
       updates.map((u) => (u.next.has(f) ? u.next.get(f) : (u.row[f.name] ?? null))),
     );
   });
   const sets = target.fields.map((f, k) => `${f.column} = v.n${k}`);
-  const where = [
-    ...target.pk.map((col, k) => `t.${col} = v.k${k}`),
-    ...target.fields.map((f, k) => `t.${f.column} IS NOT DISTINCT FROM v.o${k}`),
-  ];
+  const where = [...target.pk.map((col, k) => `t.${col} = v.k${k}`), 't.xmin = v.fieldseal_v'];
   const { rows } = await tx.query<{ fieldseal_i: number }>(
     `UPDATE ${target.table} AS t SET ${sets.join(', ')}
        FROM unnest(${casts.join(', ')}) AS v(${aliases.join(', ')})
@@ -303,11 +298,27 @@ async function rereadRow(
   target: BackfillTarget,
   row: Readonly<Record<string, unknown>>,
 ): Promise<Record<string, unknown> | undefined> {
-  const columns = [...target.pk, ...target.fields.map((f) => f.column)].join(', ');
   const where = target.pk.map((col, i) => `${col} = $${i + 1}`).join(' AND ');
   const { rows } = await tx.query<Record<string, unknown>>(
-    `SELECT ${columns} FROM ${target.table} WHERE ${where}`,
+    `SELECT ${selectedColumns(target)} FROM ${target.table} WHERE ${where}`,
     target.pkNames.map((n) => row[n]),
   );
   return rows[0];
+}
+
+/**
+ * The row version a write compares against: the tuple's `xmin`, which every UPDATE of the row
+ * changes (a new tuple version). Comparing it instead of every backfilled column as read
+ * sends a few bytes per row instead of a second copy of its envelopes, and is stricter: any
+ * change to the row, even to another column or to the same bytes, makes the write miss.
+ */
+const ROW_VERSION = 'fieldseal:row_version';
+
+/** The key, the backfilled columns and the row version, in the order of a chunk's SELECT. */
+function selectedColumns(target: BackfillTarget): string {
+  return [
+    ...target.pk,
+    ...target.fields.map((f) => f.column),
+    `xmin::text AS "${ROW_VERSION}"`,
+  ].join(', ');
 }

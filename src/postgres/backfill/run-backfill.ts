@@ -100,8 +100,9 @@ export interface BackfillReport {
  *   and no row is lost, skipped or written twice.
  * - **Several workers** (processes, machines) run the same job at once: chunks are claimed with
  *   `FOR UPDATE SKIP LOCKED`.
- * - **Never overwrites the application**: each row is written by compare-and-set on the values
- *   read; a row changed meanwhile is read again and redone.
+ * - **Never overwrites the application**: each row is written by compare-and-set on the row
+ *   version read (`xmin`); a row changed meanwhile is read again and redone. The target must
+ *   be a table, not a view.
  * - **Survives lost sessions**: a chunk whose database session the server ends (restart,
  *   failover, `pg_terminate_backend`) rolls back and is run again on a new connection, with
  *   backoff (`connectionRetries`); past that, `ERR_BACKFILL_FAILED` and the job stays resumable.
