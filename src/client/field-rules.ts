@@ -3,7 +3,11 @@ import {
   ModeForbiddenError,
   PlaintextInEncryptedFieldError,
 } from '../errors.js';
-import { checkContext, type EncryptionContext } from '../envelope/context.js';
+import {
+  checkedContext,
+  type CheckedContext,
+  type EncryptionContext,
+} from '../envelope/context.js';
 import { classifyStored } from '../envelope/encoding.js';
 import { parseEnvelope, type ParsedEnvelope } from '../envelope/envelope.js';
 import {
@@ -135,8 +139,9 @@ export class FieldRules {
   ): PreparedWrite {
     // One snapshot of the context, validated first: the AAD, the tenant and the policy all
     // come from it, and nothing below may stringify an unchecked value.
-    const { context: ctx, bytes: contextBytes } = checkContext(context);
-    const policy = this.#policy(ctx);
+    const checked = checkedContext(context);
+    const { context: ctx, bytes: contextBytes } = checked;
+    const policy = this.#policy(checked);
     if (!allows(this.mode, 'write') || !allows(policy.mode, 'write')) {
       throw new ModeForbiddenError('encryption is forbidden in this mode', {
         details: fieldOf(ctx),
@@ -156,7 +161,8 @@ export class FieldRules {
     context: EncryptionContext,
     keyMaterial = false,
   ): PreparedRead {
-    const { context: ctx, bytes: contextBytes } = checkContext(context);
+    const checked = checkedContext(context);
+    const { context: ctx, bytes: contextBytes } = checked;
     if (keyMaterial) {
       if (ctx.table !== INDEX_SECRET_TABLE || ctx.field !== INDEX_SECRET_FIELD) {
         throw new InvalidContextError('only blind-index secrets are opened as key material');
@@ -174,7 +180,7 @@ export class FieldRules {
         contextBytes,
       };
     }
-    const policy = this.#policy(ctx);
+    const policy = this.#policy(checked);
     if (!allows(this.mode, 'read') || !allows(policy.mode, 'read')) {
       throw new ModeForbiddenError('decryption is forbidden in this mode', {
         details: fieldOf(ctx),
@@ -202,10 +208,11 @@ export class FieldRules {
     return this.#fields.get(`${table}.${field}`) ?? EMPTY_POLICY;
   }
 
-  /** Policy of a context that `encodeContext` has already validated. */
-  #policy(context: EncryptionContext): FieldPolicy {
+  /** Policy of a checked context. */
+  #policy(checked: CheckedContext): FieldPolicy {
     if (!this.#hasPolicies) return EMPTY_POLICY;
-    return this.#fields.get(`${context.table}.${context.field}`) ?? EMPTY_POLICY;
+    const { context, qualified } = checked;
+    return this.#fields.get(qualified ?? `${context.table}.${context.field}`) ?? EMPTY_POLICY;
   }
 }
 

@@ -1,4 +1,4 @@
-import { checkContext, type EncryptionContext } from '../envelope/context.js';
+import { checkedContext, type EncryptionContext } from '../envelope/context.js';
 import { toText } from '../envelope/encoding.js';
 import type { FieldValue } from '../envelope/plaintext.js';
 import type { FieldRules, PreparedRead } from './field-rules.js';
@@ -38,7 +38,7 @@ export class Reencryption {
     type Out = S extends string ? string : Buffer;
     // Checked before anything else (and read once): an odd context is ERR_INVALID_CONTEXT,
     // and never reaches the key store.
-    const context = checkContext(given).context;
+    const context = checkedContext(given).context;
     const started = performance.now();
     let item: PreparedRead;
     try {

@@ -150,6 +150,8 @@ function copyList(list: readonly unknown[]): readonly string[] {
 export interface CheckedContext {
   readonly context: EncryptionContext;
   readonly bytes: Buffer;
+  /** `table.field`, when the context came from a {@link ContextTemplate}. */
+  readonly qualified?: string;
 }
 
 /**
@@ -164,6 +166,161 @@ export function checkContext(ctx: unknown): CheckedContext {
   requireName(context, 'field');
   const ascii = sorted === undefined ? undefined : writeAscii(context, sorted, size);
   return { context, bytes: ascii ?? generalEncoding(context) };
+}
+
+/**
+ * A context the library built itself from a {@link ContextTemplate}: frozen, its entries own
+ * data properties like any context, and its check (snapshot and encoding) made when it was
+ * built. Only this module constructs one, and the private field cannot be forged (a
+ * look-alike object or a Proxy fails the brand check), so the check made then still holds.
+ */
+class PreparedContext {
+  readonly #checked: CheckedContext;
+
+  constructor(
+    base: Readonly<Record<string, string | readonly string[]>>,
+    keys: readonly string[],
+    tenant: string,
+    record: string | readonly string[],
+    bytes: Buffer | undefined,
+    qualified: string,
+  ) {
+    const self = this as unknown as Record<string, string | readonly string[]>;
+    for (const key of keys) self[key] = base[key]!;
+    self.tenant = tenant;
+    self.record = record;
+    Object.freeze(this);
+    const context = this as unknown as EncryptionContext;
+    this.#checked = { context, bytes: bytes ?? checkContext({ ...self }).bytes, qualified };
+  }
+
+  static checked(ctx: object): CheckedContext | undefined {
+    return #checked in ctx ? ctx.#checked : undefined;
+  }
+}
+
+/**
+ * {@link checkContext}, or the check made when a {@link ContextTemplate} built `ctx`: what
+ * every encrypt and decrypt calls first.
+ * @throws InvalidContextError (`ERR_INVALID_CONTEXT`)
+ * @internal
+ */
+export function checkedContext(ctx: unknown): CheckedContext {
+  if (typeof ctx === 'object' && ctx !== null) {
+    const known = PreparedContext.checked(ctx);
+    if (known !== undefined) return known;
+  }
+  return checkContext(ctx);
+}
+
+/**
+ * Contexts of one field of a model: its fixed entries (`table`, `field` and the field's
+ * static context) checked and encoded once, then `tenant` and `record` filled in per value
+ * into the encoding {@link checkContext} would give (a property test holds them equal).
+ * @internal
+ */
+export interface ContextTemplate {
+  /**
+   * The frozen context `{ ...fixed, tenant, record }`, already checked and encoded.
+   * @throws InvalidContextError (`ERR_INVALID_CONTEXT`) as {@link checkContext} would.
+   */
+  fill(tenant: string, record: string | readonly string[]): EncryptionContext;
+}
+
+/** One entry of a template in canonical order: its encoded bytes, or a slot's key header. */
+type TemplatePart =
+  | { readonly slot: undefined; readonly bytes: Buffer }
+  | { readonly slot: 'tenant' | 'record'; readonly bytes: Buffer };
+
+/**
+ * A {@link ContextTemplate} for contexts `{ ...fixed, tenant, record }`.
+ * @throws InvalidContextError when the fixed entries (with any tenant and record) could never
+ *   form a valid context.
+ * @internal
+ */
+export function contextTemplate(
+  fixed: Readonly<Record<string, string | readonly string[]>>,
+): ContextTemplate {
+  const base = Object.create(null) as Record<string, string | readonly string[]>;
+  for (const [key, value] of Object.entries(fixed)) {
+    if (key === 'tenant' || key === 'record') continue;
+    base[key] = Array.isArray(value) ? Object.freeze([...(value as string[])]) : value;
+  }
+  Object.freeze(base);
+  // Validates the fixed entries as a whole context would, and gives each entry's bytes.
+  checkContext({ ...base, tenant: 't', record: 'r' });
+  const parts: (TemplatePart & { readonly key: Buffer })[] = Object.keys(base).map((key) => {
+    const one = encodeCanonicalMap({ [key]: base[key] });
+    return { slot: undefined, bytes: one.subarray(2), key: keyName(key).bytes };
+  });
+  for (const slot of ['tenant', 'record'] as const) {
+    const header = Buffer.from([slot.length, ...Buffer.from(slot, 'ascii'), VALUE_STRING]);
+    parts.push({ slot, bytes: header, key: Buffer.from(slot, 'ascii') });
+  }
+  parts.sort((a, b) => Buffer.compare(a.key, b.key));
+  const count = parts.length;
+  const fixedSize = 2 + parts.reduce((n, p) => n + p.bytes.byteLength + (p.slot ? 2 : 0), 0);
+  const order: readonly TemplatePart[] = parts.map(({ slot, bytes }) => ({ slot, bytes }));
+  const baseKeys = Object.keys(base);
+  const qualified = `${base.table as string}.${base.field as string}`;
+
+  // Lists, non-ASCII text and out-of-range sizes: the general encoding. A context it refuses
+  // is returned as a plain object, so the client refuses it where it would any other (as one
+  // item's failure, not the whole batch's).
+  const general = (tenant: string, record: string | readonly string[]): EncryptionContext => {
+    try {
+      const list = Array.isArray(record) ? Object.freeze(copyList(record)) : record;
+      return new PreparedContext(
+        base,
+        baseKeys,
+        tenant,
+        list,
+        undefined,
+        qualified,
+      ) as unknown as EncryptionContext;
+    } catch (err) {
+      if (!(err instanceof InvalidContextError)) throw err;
+      return { ...base, tenant, record } as EncryptionContext;
+    }
+  };
+
+  return {
+    fill(tenant, record) {
+      if (
+        typeof tenant !== 'string' ||
+        typeof record !== 'string' ||
+        tenant.length === 0 ||
+        tenant.length > MAX_VALUE_BYTES ||
+        record.length > MAX_VALUE_BYTES
+      ) {
+        return general(tenant, record);
+      }
+      const out = Buffer.allocUnsafe(fixedSize + tenant.length + record.length);
+      out[0] = count >>> 8;
+      out[1] = count & 0xff;
+      let at = 2;
+      for (const part of order) {
+        // Byte by byte: these parts are a few bytes, and a native copy costs more per call.
+        const bytes = part.bytes;
+        for (let i = 0; i < bytes.length; i++) out[at + i] = bytes[i]!;
+        at += bytes.length;
+        if (part.slot === undefined) continue;
+        const value = part.slot === 'tenant' ? tenant : record;
+        out[at++] = value.length >>> 8;
+        out[at++] = value.length & 0xff;
+        at = putAscii(out, at, value);
+        if (at < 0) return general(tenant, record); // not ASCII: the general encoding
+      }
+      return new PreparedContext(
+        base,
+        baseKeys,
+        tenant,
+        record,
+        out,
+        qualified,
+      ) as unknown as EncryptionContext;
+    },
+  };
 }
 
 /**

@@ -6,7 +6,11 @@ import {
   UnsupportedValueError,
   type FieldsealError,
 } from '../errors.js';
-import type { EncryptionContext } from '../envelope/context.js';
+import {
+  contextTemplate,
+  type ContextTemplate,
+  type EncryptionContext,
+} from '../envelope/context.js';
 import { ownData } from '../lib/own-data.js';
 import { bucketSize } from '../envelope/plaintext.js';
 import type { FieldKind } from './field.js';
@@ -159,14 +163,25 @@ export function contextOf(
   f: FieldSchema,
   scope: RecordScope,
 ): EncryptionContext {
-  return {
-    ...f.encryption!.context,
-    tenant: scope.tenant,
-    table: plan.table,
-    field: f.name,
-    record: scope.record,
-  };
+  let fields = templates.get(plan);
+  if (fields === undefined) {
+    fields = new Map();
+    templates.set(plan, fields);
+  }
+  let template = fields.get(f);
+  if (template === undefined) {
+    template = contextTemplate({ ...f.encryption!.context, table: plan.table, field: f.name });
+    fields.set(f, template);
+  }
+  return template.fill(scope.tenant, scope.record);
 }
+
+/**
+ * Each plan's fields' context templates: the fixed entries of a field's contexts are checked
+ * and encoded once, and the client recognises the contexts built from them (frozen, checked)
+ * instead of reading and encoding every one again.
+ */
+const templates = new WeakMap<ModelSchema, Map<FieldSchema, ContextTemplate>>();
 
 /**
  * The error for a `null` / `undefined` value in an encrypted field that does not allow it
