@@ -272,12 +272,15 @@ export class BatchOperations {
     refs?: ({ ref: KeyRef; tenant: string } | undefined)[],
   ): Promise<SettledItem<T>[]> {
     const results = new Array<SettledItem<T>>(items.length);
+    // Each distinct key's members, as parallel lists: item index, parsed envelope, context.
     const groups = new Map<
       string,
       {
         ref: PreparedEnvelope['env']['keyRef'];
         tenant: string;
-        members: [number, PreparedEnvelope][];
+        indexes: number[];
+        envs: PreparedEnvelope['env'][];
+        contexts: Buffer[];
       }
     >();
     items.forEach((it, index) => {
@@ -290,9 +293,19 @@ export class BatchOperations {
         const id = this.#resolver.readId(p.env.keyRef, p.tenant);
         if (refs !== undefined) refs[index] = { ref: p.env.keyRef, tenant: p.tenant };
         const group = groups.get(id);
-        if (group === undefined)
-          groups.set(id, { ref: p.env.keyRef, tenant: p.tenant, members: [[index, p]] });
-        else group.members.push([index, p]);
+        if (group === undefined) {
+          groups.set(id, {
+            ref: p.env.keyRef,
+            tenant: p.tenant,
+            indexes: [index],
+            envs: [p.env],
+            contexts: [p.contextBytes],
+          });
+        } else {
+          group.indexes.push(index);
+          group.envs.push(p.env);
+          group.contexts.push(p.contextBytes);
+        }
       } catch (err) {
         results[index] = { ok: false, error: this.#batchFailure(err, 'decryptMany', it.context) };
       }
@@ -300,7 +313,7 @@ export class BatchOperations {
     await mapLimit(
       [...groups.values()],
       this.#loadConcurrency,
-      async ({ ref, tenant, members }) => {
+      async ({ ref, tenant, indexes, envs, contexts }) => {
         const openGroup = (lease: Settled<CacheLease<ReadKeyExtra>>): void => {
           let opened = 0;
           // Every member's per-value key in one AES call (a member whose commitment does not
@@ -309,25 +322,22 @@ export class BatchOperations {
           let derived: Buffer | undefined;
           let deriveError: unknown;
           try {
-            if (lease.ok)
-              derived = deriveValueKeys(
-                lease.value.key,
-                members.map(([, p]) => p.env),
-              );
+            if (lease.ok) derived = deriveValueKeys(lease.value.key, envs);
           } catch (err) {
             deriveError = err;
           }
           try {
-            for (const [i, [index, p]] of members.entries()) {
+            for (let i = 0; i < indexes.length; i++) {
+              const index = indexes[i]!;
               try {
                 if (!lease.ok) throw lease.error;
                 if (derived === undefined) throw deriveError;
                 results[index] = {
                   ok: true,
                   value: openValue(
-                    p.env,
+                    envs[i]!,
                     lease.value.key,
-                    p.contextBytes,
+                    contexts[i]!,
                     derived.subarray(i * 32, i * 32 + 32),
                   ) as T,
                 };
@@ -349,7 +359,7 @@ export class BatchOperations {
           }
         };
         try {
-          await this.#resolver.withReadKey(ref, tenant, members.length, (key) =>
+          await this.#resolver.withReadKey(ref, tenant, indexes.length, (key) =>
             openGroup({ ok: true, value: key }),
           );
         } catch (error) {

@@ -16,6 +16,15 @@ export const XAES_NONCE_LENGTH = 24;
 export const GCM_TAG_LENGTH = 16;
 const KEY_LENGTH = 32;
 
+/** Where a value's 24-byte nonce is: `bytes` at `nonceOffset`. @internal */
+export interface NonceSource {
+  readonly bytes: Uint8Array;
+  readonly nonceOffset: number;
+}
+
+/** {@link XaesRootKey.deriveKeys}' blocks: grown as batches need, always left zeroed. */
+let scratch = Buffer.alloc(32 * 128);
+
 /**
  * A root key ready for XAES-256-GCM: the AES-256 key schedule lives inside an OpenSSL
  * context, and `K1` (the CMAC subkey) is precomputed. `destroy()` frees the context,
@@ -57,19 +66,27 @@ export class XaesRootKey {
   }
 
   /**
-   * The keys of many values in one AES call: {@link deriveKey} of each `[nonce, offset]`,
-   * 32 bytes each, in order. A batch under one root key pays one OpenSSL call instead of one
-   * per value. The caller must wipe the returned keys after use.
+   * The keys of many values in one AES call: {@link deriveKey} of each source's nonce (24
+   * bytes of `bytes` at `nonceOffset`), 32 bytes each, in order. A batch under one root key
+   * pays one OpenSSL call instead of one per value. The caller must wipe the returned keys
+   * after use.
    */
-  deriveKeys(nonces: readonly (readonly [Uint8Array, number])[]): Buffer {
+  deriveKeys(sources: readonly NonceSource[]): Buffer {
     const ecb = this.#ecb;
     if (ecb === undefined) throw new InvalidKeyMaterialError('root key has been destroyed');
-    const m = Buffer.alloc(nonces.length * KEY_LENGTH);
+    const size = sources.length * KEY_LENGTH;
+    // The blocks are built in one scratch buffer shared by every root key (derivation is
+    // synchronous), and wiped before it is left: M xor K1 would give K1 away to anyone who
+    // knows M, so it is never left behind, also on a throw.
+    if (scratch.byteLength < size) scratch = Buffer.alloc(Math.max(size, 2 * scratch.byteLength));
+    const m = scratch.subarray(0, size);
     try {
-      nonces.forEach(([nonce, offset], i) => this.#fillBlocks(m, i * KEY_LENGTH, nonce, offset));
+      for (let i = 0; i < sources.length; i++) {
+        const s = sources[i]!;
+        this.#fillBlocks(m, i * KEY_LENGTH, s.bytes, s.nonceOffset);
+      }
       return ecb.update(m);
     } finally {
-      // M xor K1 would give K1 away to anyone who knows M: never left behind, also on a throw.
       m.fill(0);
     }
   }

@@ -132,7 +132,7 @@ export function openValue(
  * @internal
  */
 export function deriveValueKeys(key: DataKey, envs: readonly ParsedEnvelope[]): Buffer {
-  return key.root.deriveKeys(envs.map((e) => [e.bytes, e.nonceOffset] as const));
+  return key.root.deriveKeys(envs);
 }
 
 /** One value's fresh nonce and its per-value key, from {@link batchNonces}. @internal */
@@ -149,8 +149,11 @@ export interface BatchNonce {
  */
 export function batchNonces(key: DataKey, n: number): { nonces: Buffer; derived: Buffer } {
   const nonces = randomBytesPooled(n * NONCE_LENGTH);
-  const offsets = Array.from({ length: n }, (_, i) => [nonces, i * NONCE_LENGTH] as const);
-  return { nonces, derived: key.root.deriveKeys(offsets) };
+  const sources = Array.from({ length: n }, (_, i) => ({
+    bytes: nonces,
+    nonceOffset: i * NONCE_LENGTH,
+  }));
+  return { nonces, derived: key.root.deriveKeys(sources) };
 }
 
 /** Slot `i` of {@link batchNonces}' result. @internal */

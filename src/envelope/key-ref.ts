@@ -104,12 +104,16 @@ export function decodeKeyRef(bytes: Buffer, kind: number): [KeyRef, number] {
     const n = bytes[at++]!;
     if (n === 0) throw new MalformedCiphertextError('envelope key id is empty');
     need(n + 4);
+    const end = at + n + 4;
+    if (sameBytes(lastStore.bytes, bytes, 4, end)) return [lastStore.ref, end];
     const keyId = strictUtf8(bytes, at, at + n);
     at += n;
     const version = bytes.readUInt32BE(at);
     at += 4;
     if (version === 0) throw new MalformedCiphertextError('envelope key version is zero');
-    return [{ kind: 'store', keyId, version }, at];
+    const ref = Object.freeze({ kind: 'store', keyId, version } as const);
+    lastStore = { bytes: Buffer.from(bytes.subarray(4, end)), ref };
+    return [ref, at];
   }
   if (kind === KEYREF_EMBEDDED) {
     need(1);
@@ -136,6 +140,22 @@ export function decodeKeyRef(bytes: Buffer, kind: number): [KeyRef, number] {
     return [{ kind: 'embedded', providerId, masterKeyId, wrapped }, at];
   }
   throw new MalformedCiphertextError('envelope key reference kind is unknown');
+}
+
+/**
+ * The last store reference decoded, and its encoded bytes (key id length, key id, version):
+ * the values of a table share a handful of key versions, so most envelopes repeat the previous
+ * one's reference and get the same frozen object back instead of decoding a new one.
+ */
+let lastStore: { readonly bytes: Buffer; readonly ref: KeyRef } = {
+  bytes: Buffer.alloc(0),
+  ref: Object.freeze({ kind: 'store', keyId: '', version: 0 } as const),
+};
+
+function sameBytes(known: Buffer, bytes: Buffer, start: number, end: number): boolean {
+  if (known.byteLength !== end - start) return false;
+  for (let i = 0; i < known.byteLength; i++) if (known[i] !== bytes[start + i]) return false;
+  return true;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

@@ -564,21 +564,35 @@ describe('XAES-256-GCM (C2SP vectors)', () => {
       try {
         const other = Buffer.from(v.nonce.map((b) => b ^ 0x5a));
         const nonces = [
-          [v.nonce, 0],
-          [embedded(v.nonce, 5), 5],
-          [other, 0],
-        ] as const;
+          { bytes: v.nonce, nonceOffset: 0 },
+          { bytes: embedded(v.nonce, 5), nonceOffset: 5 },
+          { bytes: other, nonceOffset: 0 },
+        ];
         const keys = root.deriveKeys(nonces);
         expect(keys.byteLength).toBe(96);
         expect(toHex(keys.subarray(0, 32))).toBe(v.kx);
         expect(toHex(keys.subarray(32, 64))).toBe(v.kx);
         expect(keys.subarray(64)).toEqual(root.deriveKey(other, 0));
         expect(root.deriveKeys([]).byteLength).toBe(0);
+        // Batches larger than the shared scratch buffer (128 keys), before and after it grew.
+        for (const n of [129, 300, 7]) {
+          const many = Array.from({ length: n }, (_, i) => ({
+            bytes: Buffer.from(v.nonce.map((b) => b ^ i)),
+            nonceOffset: 0,
+          }));
+          const derived = root.deriveKeys(many);
+          expect(derived.byteLength).toBe(32 * n);
+          for (const i of [0, n >> 1, n - 1]) {
+            expect(derived.subarray(32 * i, 32 * i + 32)).toEqual(
+              root.deriveKey(many[i]!.bytes, 0),
+            );
+          }
+        }
         // A short nonce anywhere in the batch is refused, as for one key.
         expect(() =>
           root.deriveKeys([
-            [v.nonce, 0],
-            [v.nonce.subarray(0, 23), 0],
+            { bytes: v.nonce, nonceOffset: 0 },
+            { bytes: v.nonce.subarray(0, 23), nonceOffset: 0 },
           ]),
         ).toThrow(RangeError);
         // A derived key of the wrong length is refused before any decryption.
@@ -752,7 +766,7 @@ describe('XAES-256-GCM (C2SP vectors)', () => {
     expect(() => root.destroy()).not.toThrow();
     for (const fn of [
       () => root.deriveKey(v.nonce, 0),
-      () => root.deriveKeys([[v.nonce, 0]]),
+      () => root.deriveKeys([{ bytes: v.nonce, nonceOffset: 0 }]),
       () => root.deriveKeys([]),
       () => xaesSeal(root, v.nonce, 0, [v.aad], [v.plaintext]),
       () => xaesOpen(root, v.nonce, 0, [v.aad], hex(v.ciphertext), hex(v.tag)),
