@@ -4,7 +4,7 @@
 // be read back through another field's policy. Every such context is now ERR_INVALID_CONTEXT.
 import { describe, expect, it } from 'vitest';
 import { createFieldseal, type EncryptionContext, type Fieldseal } from '../../src/index.js';
-import { encodeContext } from '../../src/envelope/context.js';
+import { encodeContext, snapshotContext } from '../../src/envelope/context.js';
 import { rejectionCode } from './rejection-code.js';
 import { MemoryKeyProvider } from '../../src/testing/index.js';
 
@@ -138,5 +138,37 @@ describe('encryption contexts are read once, as own enumerable data properties',
     expect(await fs.decrypt(stored, { tenant: 'acme', table: 'customers', field: 'ssn' })).toBe(
       'v',
     );
+  });
+
+  it('a snapshot inherits nothing, even from a polluted Object.prototype, and is accepted back', async () => {
+    const polluted = Object.prototype as Record<string, unknown>;
+    polluted.record = 'cus_forged';
+    try {
+      const snap = snapshotContext({ tenant: 'acme', table: 'customers', field: 'ssn' });
+      const proto = Object.getPrototypeOf(snap) as object;
+      expect(Object.getPrototypeOf(proto)).toBeNull();
+      expect(Object.isFrozen(proto)).toBe(true);
+      expect(Reflect.ownKeys(proto)).toEqual([]);
+      for (const name of ['record', 'constructor', 'toString', '__proto__']) {
+        expect(name in snap, name).toBe(false);
+      }
+      // The AAD has no record entry: the value opens without one and not with the forged one.
+      const fs = client();
+      const stored = await fs.encrypt('v', snap);
+      delete polluted.record;
+      expect(await fs.decrypt(stored, snapshotContext(snap))).toBe('v');
+      expect(
+        await fs
+          .decrypt(stored, {
+            tenant: 'acme',
+            table: 'customers',
+            field: 'ssn',
+            record: 'cus_forged',
+          })
+          .catch((e: unknown) => (e as { code: string }).code),
+      ).toBe('ERR_AUTHENTICATION_FAILED');
+    } finally {
+      delete polluted.record;
+    }
   });
 });

@@ -76,7 +76,7 @@ function reference(ctx: Record<string, string | string[]>): Buffer {
     const b = Buffer.from(s, 'utf8');
     return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
   };
-  const parts = [Buffer.from([keys.length >> 8, keys.length & 0xff])];
+  const parts: Buffer[] = [Buffer.from([keys.length >> 8, keys.length & 0xff])];
   for (const key of keys) {
     const k = Buffer.from(key, 'utf8');
     const v = ctx[key]!;
