@@ -23,7 +23,9 @@ export interface NonceSource {
 }
 
 /** {@link XaesRootKey.deriveKeys}' blocks: grown as batches need, always left zeroed. */
-let scratch = Buffer.alloc(32 * 128);
+const INITIAL_SCRATCH = 32 * 128;
+const MAX_KEPT_SCRATCH = 32 * 4096;
+let scratch = Buffer.alloc(INITIAL_SCRATCH);
 
 /**
  * A root key ready for XAES-256-GCM: the AES-256 key schedule lives inside an OpenSSL
@@ -88,6 +90,8 @@ export class XaesRootKey {
       return ecb.update(m);
     } finally {
       m.fill(0);
+      // A one-off huge batch does not keep its (zeroed) scratch for the process's lifetime.
+      if (scratch.byteLength > MAX_KEPT_SCRATCH) scratch = Buffer.alloc(INITIAL_SCRATCH);
     }
   }
 

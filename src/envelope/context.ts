@@ -176,14 +176,23 @@ export function checkContext(ctx: unknown): CheckedContext {
   return { context, bytes: ascii ?? generalEncoding(context) };
 }
 
+/** The check a {@link ContextTemplate} made of a context it built; set by the class below. */
+let preparedCheck: (ctx: object) => CheckedContext | undefined;
+
 /**
  * A context the library built itself from a {@link ContextTemplate}: frozen, its entries own
- * data properties like any context, and its check (snapshot and encoding) made when it was
- * built. Only this module constructs one, and the private field cannot be forged (a
- * look-alike object or a Proxy fails the brand check), so the check made then still holds.
+ * data properties like any context, inheriting nothing, and its check (snapshot and encoding)
+ * made when it was built, held in a private field. Nothing reachable from an instance leads
+ * back to this class (its prototype has no `constructor` and no prototype, and the check is
+ * read through a function kept in this module), so only this module can make one; a Proxy or
+ * look-alike object fails the brand check and is read as any caller's object.
  */
 class PreparedContext {
   readonly #checked: CheckedContext;
+
+  static {
+    preparedCheck = (ctx) => (#checked in ctx ? ctx.#checked : undefined);
+  }
 
   constructor(
     base: Readonly<Record<string, string | readonly string[]>>,
@@ -193,19 +202,24 @@ class PreparedContext {
     bytes: Buffer | undefined,
     qualified: string,
   ) {
+    // Plain assignments create own data properties, even for a key named `__proto__`: no
+    // setter is inherited (see below).
     const self = this as unknown as Record<string, string | readonly string[]>;
     for (const key of keys) self[key] = base[key]!;
     self.tenant = tenant;
     self.record = record;
     Object.freeze(this);
     const context = this as unknown as EncryptionContext;
-    this.#checked = { context, bytes: bytes ?? checkContext({ ...self }).bytes, qualified };
-  }
-
-  static checked(ctx: object): CheckedContext | undefined {
-    return #checked in ctx ? ctx.#checked : undefined;
+    this.#checked = Object.freeze({
+      context,
+      bytes: bytes ?? checkContext({ ...self }).bytes,
+      qualified,
+    });
   }
 }
+delete (PreparedContext.prototype as { constructor?: unknown }).constructor;
+Object.setPrototypeOf(PreparedContext.prototype, null);
+Object.freeze(PreparedContext.prototype);
 
 /**
  * {@link checkContext}, or the check made when a {@link ContextTemplate} built `ctx`: what
@@ -215,7 +229,7 @@ class PreparedContext {
  */
 export function checkedContext(ctx: unknown): CheckedContext {
   if (typeof ctx === 'object' && ctx !== null) {
-    const known = PreparedContext.checked(ctx);
+    const known = preparedCheck(ctx);
     if (known !== undefined) return known;
   }
   return checkContext(ctx);

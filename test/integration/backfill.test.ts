@@ -201,6 +201,35 @@ function behaviour(
       ).rejects.toThrow(/exists for accounts/);
     });
 
+    it('refuses a view or a missing table before planning: rows are compared by their xmin', async () => {
+      await sql.exec(
+        'CREATE VIEW accounts_v AS SELECT * FROM accounts; CREATE MATERIALIZED VIEW accounts_m AS SELECT * FROM accounts',
+      );
+      try {
+        for (const [tableName, what] of [
+          ['accounts_v', 'is a view, not a table'],
+          ['accounts_m', 'is a materialized view, not a table'],
+          ['accounts_missing', 'does not exist'],
+        ] as const) {
+          const err = await runBackfill({
+            sql,
+            fs,
+            model: Account,
+            tableName,
+            name: tableName,
+          }).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          expect(err).toMatchObject({ code: 'ERR_BACKFILL_FAILED' });
+          expect((err as Error).message).toContain(`${tableName} ${what}`);
+          expect(await backfillStatus(sql, tableName)).toBeUndefined();
+        }
+      } finally {
+        await sql.exec('DROP VIEW accounts_v; DROP MATERIALIZED VIEW accounts_m');
+      }
+    });
+
     it('fails closed on a damaged value: typed error naming the field, chunk left pending, nothing written', async () => {
       await fs.rotateTenantKey('t-a');
       await sql.query('DELETE FROM write_log');

@@ -54,7 +54,16 @@ function sample(next: () => number): {
     field: text(next, 6) || 'f',
   };
   const extras = Math.floor(next() * 4);
-  for (let i = 0; i < extras; i++) fixed[`${text(next, 4)}x${i}`] = text(next, 8);
+  for (let i = 0; i < extras; i++) {
+    // Sometimes `__proto__`: an own entry like any other (defined, not assigned).
+    const key = next() < 0.1 ? '__proto__' : `${text(next, 4)}x${i}`;
+    Object.defineProperty(fixed, key, {
+      value: text(next, 8),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
   const tenant = next() < 0.05 ? '' : text(next, 12);
   const record =
     next() < 0.2
@@ -119,6 +128,23 @@ describe('context templates', () => {
       expect(checked.context).toBe(built);
       expect({ ...built }).toEqual({ ...fixed, tenant, record });
       expect(Object.isFrozen(built)).toBe(true);
+    }
+  });
+
+  it('build contexts from which nothing leads back to the code that makes them', () => {
+    const built = contextTemplate({ table: 'customers', field: 'ssn' }).fill('acme', 'cus_1');
+    const proto = Object.getPrototypeOf(built) as object;
+    expect(Object.getPrototypeOf(proto)).toBeNull();
+    expect(Object.isFrozen(proto)).toBe(true);
+    expect((proto as { constructor?: unknown }).constructor).toBeUndefined();
+    // Every property reachable from the context, its prototype and their descriptors: data,
+    // never a function (a constructor or method would let a caller build or read checks).
+    for (const holder of [built, proto]) {
+      for (const key of Reflect.ownKeys(holder)) {
+        const d = Reflect.getOwnPropertyDescriptor(holder, key)!;
+        expect(typeof d.value, String(key)).not.toBe('function');
+        expect(d.get ?? d.set, String(key)).toBeUndefined();
+      }
     }
   });
 

@@ -575,7 +575,7 @@ describe('XAES-256-GCM (C2SP vectors)', () => {
         expect(keys.subarray(64)).toEqual(root.deriveKey(other, 0));
         expect(root.deriveKeys([]).byteLength).toBe(0);
         // Batches larger than the shared scratch buffer (128 keys), before and after it grew.
-        for (const n of [129, 300, 7]) {
+        for (const n of [129, 300, 5000, 7]) {
           const many = Array.from({ length: n }, (_, i) => ({
             bytes: Buffer.from(v.nonce.map((b) => b ^ i)),
             nonceOffset: 0,

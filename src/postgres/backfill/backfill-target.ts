@@ -5,6 +5,8 @@ import { schemaOf } from '../../integration/index.js';
 import type { ModelSchema, FieldSchema } from '../../integration/index.js';
 import type { AnyModel } from '../../index.js';
 import { assertRegistered, contextOf, scopeOf } from '../../integration/index.js';
+import { BackfillError } from '../../index.js';
+import type { SqlClient } from '../sql-client.js';
 import { checkIdentifier, q } from '../repository/repository-columns.js';
 
 /*
@@ -100,6 +102,38 @@ export function backfillTarget(
     fields,
   };
 }
+
+/**
+ * Refuse a target that is not a table (plain or partitioned): rows are written back by
+ * compare-and-set on their `xmin`, which a view does not have and a foreign table reports as
+ * 0 for every row version (so a compare would always match, and overwrite the application).
+ * @throws BackfillError naming the table and what it is.
+ * @internal
+ */
+export async function assertTable(sql: SqlClient, target: BackfillTarget): Promise<void> {
+  const { rows } = await sql.query<{ kind: string | null }>(
+    'SELECT (SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)) AS kind',
+    [target.table],
+  );
+  const kind = rows[0]?.kind ?? null;
+  if (kind === 'r' || kind === 'p') return;
+  const what =
+    kind === null
+      ? 'does not exist'
+      : `is a ${RELATION_KINDS[kind] ?? `relation of kind "${kind}"`}, not a table`;
+  throw new BackfillError(
+    `${target.tableName} ${what}: a backfill rewrites a table's rows by compare-and-set on their row version (xmin), which only tables have`,
+  );
+}
+
+const RELATION_KINDS: Readonly<Record<string, string>> = {
+  v: 'view',
+  m: 'materialized view',
+  f: 'foreign table',
+  S: 'sequence',
+  i: 'index',
+  c: 'composite type',
+};
 
 /** The encryption context of `field` in the row whose primary key values are `pk`. @internal */
 export function contextFor(

@@ -8,7 +8,7 @@ import { processNextChunk } from './backfill-chunk.js';
 import { retryOnConnectionLoss } from './connection-loss.js';
 import { ensureJob, finishIfComplete, jobProgress } from './backfill-job.js';
 import type { BackfillCounts } from './backfill-status.js';
-import { backfillTarget, type LegacyConverter } from './backfill-target.js';
+import { assertTable, backfillTarget, type LegacyConverter } from './backfill-target.js';
 
 /**
  * Options of {@link runBackfill}.
@@ -102,7 +102,9 @@ export interface BackfillReport {
  *   `FOR UPDATE SKIP LOCKED`.
  * - **Never overwrites the application**: each row is written by compare-and-set on the row
  *   version read (`xmin`); a row changed meanwhile is read again and redone. The target must
- *   be a table, not a view.
+ *   be a table (plain or partitioned): a view or foreign table is refused before planning,
+ *   with `ERR_BACKFILL_FAILED`. With column privileges, the backfill's role needs `SELECT`
+ *   on `xmin` too.
  * - **Survives lost sessions**: a chunk whose database session the server ends (restart,
  *   failover, `pg_terminate_backend`) rolls back and is run again on a new connection, with
  *   backoff (`connectionRetries`); past that, `ERR_BACKFILL_FAILED` and the job stays resumable.
@@ -144,6 +146,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillRep
       ...(options.connectionRetries === undefined ? {} : { attempts: options.connectionRetries }),
       ...(signal === undefined ? {} : { signal }),
     });
+  await retrying(() => assertTable(sql, target));
   const { job, planned } = await retrying(() =>
     ensureJob(sql, target, name, chunkSize, options.restart === true),
   );
