@@ -24,6 +24,38 @@ export interface EncryptionContext {
   readonly [extra: string]: string | readonly string[] | undefined;
 }
 
+/**
+ * Memory for context encodings, which are bound into the AAD and, for the contexts a template
+ * builds, kept for the context's lifetime. Not Node's shared pool: `Buffer.allocUnsafe`
+ * carves small buffers from one slab that any code can reach (`Buffer.allocUnsafe(1).buffer`)
+ * and overwrite, which would change what a kept context binds without changing its entries.
+ * These slabs are reachable only through the encodings themselves, which never leave the
+ * library.
+ */
+const SLAB_SIZE = 16 * 1024;
+let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+let slabAt = 0;
+
+/** `size` bytes of private memory (uninitialised: every caller writes all of them). */
+function privateBytes(size: number): Buffer {
+  if (size > SLAB_SIZE / 4) return Buffer.allocUnsafeSlow(size);
+  if (slabAt + size > SLAB_SIZE) {
+    slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+    slabAt = 0;
+  }
+  const out = slab.subarray(slabAt, slabAt + size);
+  // 8-byte aligned starts, as Node's pool keeps them.
+  slabAt += (size + 7) & ~7;
+  return out;
+}
+
+/** A private copy of `bytes` (see {@link privateBytes}). */
+function privateCopy(bytes: Uint8Array | readonly number[]): Buffer {
+  const out = privateBytes(bytes.length);
+  out.set(bytes);
+  return out;
+}
+
 const MAX_ENTRIES = 64;
 const MAX_KEY_BYTES = 255;
 const MAX_VALUE_BYTES = 65535;
@@ -265,7 +297,8 @@ export function contextTemplate(
 ): ContextTemplate {
   const base = Object.create(null) as Record<string, string | readonly string[]>;
   for (const [key, value] of Object.entries(fixed)) {
-    if (key === 'tenant' || key === 'record') continue;
+    // Absent entries are no entries (as in checkContext); tenant and record are per value.
+    if (key === 'tenant' || key === 'record' || value === undefined) continue;
     base[key] = Array.isArray(value) ? Object.freeze([...(value as string[])]) : value;
   }
   Object.freeze(base);
@@ -273,10 +306,10 @@ export function contextTemplate(
   checkContext({ ...base, tenant: 't', record: 'r' });
   const parts: (TemplatePart & { readonly key: Buffer })[] = Object.keys(base).map((key) => {
     const one = encodeCanonicalMap({ [key]: base[key] });
-    return { slot: undefined, bytes: one.subarray(2), key: keyName(key).bytes };
+    return { slot: undefined, bytes: privateCopy(one.subarray(2)), key: keyName(key).bytes };
   });
   for (const slot of ['tenant', 'record'] as const) {
-    const header = Buffer.from([slot.length, ...Buffer.from(slot, 'ascii'), VALUE_STRING]);
+    const header = privateCopy([slot.length, ...Buffer.from(slot, 'ascii'), VALUE_STRING]);
     parts.push({ slot, bytes: header, key: Buffer.from(slot, 'ascii') });
   }
   parts.sort((a, b) => Buffer.compare(a.key, b.key));
@@ -317,7 +350,7 @@ export function contextTemplate(
       ) {
         return general(tenant, record);
       }
-      const out = Buffer.allocUnsafe(fixedSize + tenant.length + record.length);
+      const out = privateBytes(fixedSize + tenant.length + record.length);
       out[0] = count >>> 8;
       out[1] = count & 0xff;
       let at = 2;
@@ -420,7 +453,7 @@ function writeAscii(
   size: number,
 ): Buffer | undefined {
   if (keys.length > MAX_ENTRIES) return undefined;
-  const out = Buffer.allocUnsafe(size);
+  const out = privateBytes(size);
   out[0] = keys.length >>> 8;
   out[1] = keys.length & 0xff;
   let at = 2;
@@ -487,7 +520,7 @@ function generalEncoding(
       ? (a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
       : (a, b) => Buffer.compare(a.name.bytes, b.name.bytes),
   );
-  const out = Buffer.allocUnsafe(size);
+  const out = privateBytes(size);
   out[0] = entries.length >>> 8;
   out[1] = entries.length & 0xff;
   let at = 2;
@@ -525,7 +558,7 @@ function keyName(key: string): KeyName {
   const cached = keyNames.get(key);
   if (cached !== undefined) return cached;
   if (!key.isWellFormed()) invalid('encryption context keys must be well-formed Unicode');
-  const bytes = Buffer.from(key, 'utf8');
+  const bytes = privateCopy(Buffer.from(key, 'utf8'));
   if (bytes.byteLength === 0 || bytes.byteLength > MAX_KEY_BYTES) {
     invalid('encryption context keys must be 1..255 bytes');
   }

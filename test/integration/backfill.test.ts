@@ -201,15 +201,23 @@ function behaviour(
       ).rejects.toThrow(/exists for accounts/);
     });
 
-    it('refuses a view or a missing table before planning: rows are compared by their xmin', async () => {
+    it('refuses a view, a missing table or a foreign child table before planning: rows are compared by their xmin', async () => {
+      // A foreign table reports xmin 0 for every row version; a data wrapper without a handler
+      // is enough to create one (its rows are never read: the check runs first).
+      const fdw = `fs_test_fdw_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
       await sql.exec(
-        'CREATE VIEW accounts_v AS SELECT * FROM accounts; CREATE MATERIALIZED VIEW accounts_m AS SELECT * FROM accounts',
+        `CREATE VIEW accounts_v AS SELECT * FROM accounts;
+         CREATE MATERIALIZED VIEW accounts_m AS SELECT * FROM accounts;
+         CREATE TABLE accounts_i (LIKE accounts INCLUDING ALL);
+         CREATE FOREIGN DATA WRAPPER ${fdw}; CREATE SERVER ${fdw}_srv FOREIGN DATA WRAPPER ${fdw};
+         CREATE FOREIGN TABLE accounts_i_f () INHERITS (accounts_i) SERVER ${fdw}_srv`,
       );
       try {
         for (const [tableName, what] of [
           ['accounts_v', 'is a view, not a table'],
           ['accounts_m', 'is a materialized view, not a table'],
           ['accounts_missing', 'does not exist'],
+          ['accounts_i', 'has a partition or child table accounts_i_f that is a foreign table'],
         ] as const) {
           const err = await runBackfill({
             sql,
@@ -226,9 +234,55 @@ function behaviour(
           expect(await backfillStatus(sql, tableName)).toBeUndefined();
         }
       } finally {
-        await sql.exec('DROP VIEW accounts_v; DROP MATERIALIZED VIEW accounts_m');
+        await sql.exec(
+          `DROP VIEW accounts_v; DROP MATERIALIZED VIEW accounts_m; DROP TABLE accounts_i CASCADE;
+           DROP SERVER ${fdw}_srv CASCADE; DROP FOREIGN DATA WRAPPER ${fdw}`,
+        );
       }
     });
+
+    it.runIf(name === 'PGlite')(
+      'checks the table again in every chunk: a foreign child attached mid-job stops it',
+      async () => {
+        const fdw = `fs_test_fdw_mid_${Date.now()}`;
+        await sql.exec(
+          `CREATE TABLE accounts_j (LIKE accounts INCLUDING ALL);
+           INSERT INTO accounts_j SELECT * FROM accounts;
+           CREATE FOREIGN DATA WRAPPER ${fdw}; CREATE SERVER ${fdw}_srv FOREIGN DATA WRAPPER ${fdw}`,
+        );
+        try {
+          let attached: Promise<void> | undefined;
+          const err = await runBackfill({
+            sql,
+            fs,
+            model: Account,
+            tableName: 'accounts_j',
+            name: 'mid-job',
+            chunkSize: 100,
+            restart: true,
+            // PGlite runs statements in order: this lands between the first and second chunk.
+            onProgress: (p) => {
+              if (p.chunksDone === 1 && attached === undefined) {
+                attached = sql.exec(
+                  `CREATE FOREIGN TABLE accounts_j_f () INHERITS (accounts_j) SERVER ${fdw}_srv`,
+                );
+              }
+            },
+          }).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          await attached;
+          expect(err).toMatchObject({ code: 'ERR_BACKFILL_FAILED' });
+          expect((err as Error).message).toContain('accounts_j_f that is a foreign table');
+          expect((await backfillStatus(sql, 'mid-job'))?.chunksDone).toBe(1);
+        } finally {
+          await sql.exec(
+            `DROP TABLE accounts_j CASCADE; DROP SERVER ${fdw}_srv CASCADE; DROP FOREIGN DATA WRAPPER ${fdw}`,
+          );
+        }
+      },
+    );
 
     it('fails closed on a damaged value: typed error naming the field, chunk left pending, nothing written', async () => {
       await fs.rotateTenantKey('t-a');

@@ -148,6 +148,22 @@ describe('context templates', () => {
     }
   });
 
+  it("keep what they bind in memory of their own, out of Node's shared buffer pool", () => {
+    // Any code reaches the pool through Buffer.allocUnsafe(1).buffer and could rewrite a kept
+    // context's AAD there without changing its entries.
+    const template = contextTemplate({ table: 'customers', field: 'notes', purpose: 'pii' });
+    const encodings = [
+      checkedContext(template.fill('acme', 'cus_1')).bytes, // the template's fast path
+      checkedContext(template.fill('\u00e9', 'cus_1')).bytes, // its general path
+      checkedContext(template.fill('acme', ['a', 'b'])).bytes, // a list
+      checkContext({ tenant: 'acme', table: 't', field: 'f' }).bytes, // a caller's context
+      checkContext({ tenant: '\u00e9', table: 't', field: 'f', l: ['x'] }).bytes,
+    ];
+    for (const bytes of encodings) {
+      expect(bytes.buffer).not.toBe(Buffer.allocUnsafe(1).buffer);
+    }
+  });
+
   it('build contexts that cannot be changed, and are trusted only as themselves', () => {
     const template = contextTemplate({ table: 'customers', field: 'ssn', purpose: 'pii' });
     const built = template.fill('acme', 'cus_1') as Record<string, unknown>;
@@ -175,6 +191,21 @@ describe('context templates', () => {
     }
     // A copy of its entries is an ordinary context with the same encoding.
     expect(checkedContext({ ...built }).bytes.equals(bytes)).toBe(true);
+  });
+
+  it('skip absent fixed entries, as checkContext does', () => {
+    const fixed = { table: 'c', field: 'f', purpose: undefined } as unknown as Record<
+      string,
+      string
+    >;
+    for (const tenant of ['acme', '\u00e9']) {
+      const built = contextTemplate(fixed).fill(tenant, 'r');
+      expect(
+        checkedContext(built).bytes.equals(
+          checkContext({ table: 'c', field: 'f', tenant, record: 'r' }).bytes,
+        ),
+      ).toBe(true);
+    }
   });
 
   it('refuse a template whose fixed entries can never form a context', () => {

@@ -9,7 +9,12 @@ import {
 import type { SqlClient } from '../sql-client.js';
 import { hasKind } from '../../integration/index.js';
 import { columnType, keyParam } from '../repository/repository-columns.js';
-import { contextFor, type BackfillTarget, type TargetField } from './backfill-target.js';
+import {
+  assertTable,
+  contextFor,
+  type BackfillTarget,
+  type TargetField,
+} from './backfill-target.js';
 
 /*
  * One chunk of a backfill, in one transaction (internal): claim the chunk row with
@@ -53,6 +58,8 @@ export async function processNextChunk(
     );
     const c = claimed[0];
     if (c === undefined) return undefined;
+    // The table (and every partition) is still one whose rows have a real xmin.
+    await assertTable(tx, target);
     const chunk = Number(c.chunk);
     const params: unknown[] = [];
     const conds: string[] = [];

@@ -104,26 +104,33 @@ export function backfillTarget(
 }
 
 /**
- * Refuse a target that is not a table (plain or partitioned): rows are written back by
- * compare-and-set on their `xmin`, which a view does not have and a foreign table reports as
- * 0 for every row version (so a compare would always match, and overwrite the application).
- * @throws BackfillError naming the table and what it is.
+ * Refuse a target that is not a table (plain or partitioned), or that has a partition or
+ * inheritance child that is not one: rows are written back by compare-and-set on their
+ * `xmin`, which a view does not have and a foreign table reports as 0 for every row version
+ * (so a compare would always match, and overwrite the application). Checked before planning
+ * and again inside every chunk's transaction.
+ * @throws BackfillError naming the relation and what it is.
  * @internal
  */
 export async function assertTable(sql: SqlClient, target: BackfillTarget): Promise<void> {
-  const { rows } = await sql.query<{ kind: string | null }>(
-    'SELECT (SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)) AS kind',
+  const { rows } = await sql.query<{ name: string | null; kind: string | null }>(
+    `WITH RECURSIVE tree(oid) AS (
+       SELECT to_regclass($1)::oid
+       UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid)
+     SELECT c.relname::text AS name, c.relkind::text AS kind
+       FROM tree LEFT JOIN pg_class c ON c.oid = tree.oid`,
     [target.table],
   );
-  const kind = rows[0]?.kind ?? null;
-  if (kind === 'r' || kind === 'p') return;
-  const what =
-    kind === null
-      ? 'does not exist'
-      : `is a ${RELATION_KINDS[kind] ?? `relation of kind "${kind}"`}, not a table`;
-  throw new BackfillError(
-    `${target.tableName} ${what}: a backfill rewrites a table's rows by compare-and-set on their row version (xmin), which only tables have`,
-  );
+  for (const { name, kind } of rows) {
+    if (kind === 'r' || kind === 'p') continue;
+    const what =
+      kind === null
+        ? 'does not exist'
+        : `${name === target.tableName ? 'is' : `has a partition or child table ${name} that is`} a ${RELATION_KINDS[kind] ?? `relation of kind "${kind}"`}, not a table`;
+    throw new BackfillError(
+      `${target.tableName} ${what}: a backfill rewrites a table's rows by compare-and-set on their row version (xmin), which only tables have`,
+    );
+  }
 }
 
 const RELATION_KINDS: Readonly<Record<string, string>> = {
