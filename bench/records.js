@@ -614,6 +614,9 @@ function cpuMs() {
   return (u.user + u.system) / 1000;
 }
 
+/** A difference with its sign: +12 or -3. */
+const signed = (x) => `${x < 0 ? '-' : '+'}${fmtInt(Math.abs(x))}`;
+
 /** A client with DB_TENANTS provisioned tenants, raw keys for them, and the three tables. */
 async function databaseSetup(sql) {
   const { fs } = storeClient({ maxAgeMs: 3_600_000 });
@@ -888,8 +891,8 @@ async function latencyBench(label, sql, { withRaw }) {
         : 'raw AES-GCM',
     `${fmtInt(p[k].p50)} us`,
     `${fmtInt(p[k].p99)} us`,
-    k === 'plain' ? '-' : `+${fmtInt(p[k].p50 - p.plain.p50)} us`,
-    k === 'plain' ? '-' : `+${fmtInt(p[k].p99 - p.plain.p99)} us`,
+    k === 'plain' ? '-' : `${signed(p[k].p50 - p.plain.p50)} us`,
+    k === 'plain' ? '-' : `${signed(p[k].p99 - p.plain.p99)} us`,
   ]);
   console.log(
     `\nONE ROW PER STATEMENT - ${label}` +
@@ -1008,7 +1011,7 @@ export async function runRecordBenchmarks() {
     const l = db.latency;
     lines.push([
       `  one row per statement, added p50 / p99, ${name}`,
-      `+${fmtInt(l.repo.p50 - l.plain.p50)} / +${fmtInt(l.repo.p99 - l.plain.p99)} us`,
+      `${signed(l.repo.p50 - l.plain.p50)} / ${signed(l.repo.p99 - l.plain.p99)} us`,
       `(database ${fmtInt(l.plain.p50)} / ${fmtInt(l.plain.p99)} us)`,
       '-',
     ]);
