@@ -25,7 +25,8 @@ const OTHER_VERSION = /^fs[0-9]+:/;
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
 /**
- * Decode `body` if it is the canonical unpadded base64url of some bytes; else refuse. Node's
+ * Decode the body of `stored` (after `fs1:`) if it is the canonical unpadded base64url of
+ * some bytes; else refuse. Node's
  * decoder is lenient: it skips characters outside the alphabet, reads the standard alphabet's
  * `+` and `/` too, ignores padding and unused bits, and reads a character above U+00FF by its
  * low byte (U+0151 as `Q`). So the checks, each a native pass or a constant: every character
@@ -34,14 +35,13 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
  * unused bits in the last character. Equivalent to encoding the bytes again and comparing
  * (tested against that on random text), without the second pass.
  */
-function decodeCanonical(body: string): Buffer {
+function decodeCanonical(stored: string): Buffer {
+  // ASCII is checked on the whole value (its prefix is ASCII): the UTF-8 length of a string
+  // sliced from another costs ~9 µs per 64 KiB more than that of the string itself.
+  const ascii = Buffer.byteLength(stored, 'utf8') === stored.length;
+  const body = stored.slice(TEXT_PREFIX.length);
   const n = body.length;
-  if (
-    n % 4 === 1 ||
-    Buffer.byteLength(body, 'utf8') !== n ||
-    body.includes('+') ||
-    body.includes('/')
-  ) {
+  if (!ascii || n % 4 === 1 || body.includes('+') || body.includes('/')) {
     throw new MalformedCiphertextError('text envelope is not canonical base64url');
   }
   const bytes = Buffer.from(body, 'base64url');
@@ -76,7 +76,7 @@ export function classifyStored(stored: string | Uint8Array): Classified {
         throw new UnsupportedFormatError('text envelope version is not supported');
       return { kind: 'plaintext' };
     }
-    const bytes = decodeCanonical(stored.slice(TEXT_PREFIX.length));
+    const bytes = decodeCanonical(stored);
     if (bytes[0] !== MAGIC)
       throw new MalformedCiphertextError('text envelope does not hold an envelope');
     return { kind: 'envelope', bytes };
