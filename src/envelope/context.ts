@@ -82,8 +82,9 @@ const CONTEXT_REFUSALS: Readonly<Record<OwnDataRefusal, string>> = {
 
 /**
  * One read of a caller's context: a copy that inherits nothing (see {@link SNAPSHOT}) of its
- * own, enumerable, string-keyed data properties (list values copied too), so that what is validated, what is bound into the
- * AAD and what chooses the field policy are the same entries. Anything that could make two
+ * own, enumerable, string-keyed data properties (list values copied too), so that what is
+ * validated, what is bound into the AAD and what chooses the field policy are the same
+ * entries. Anything that could make two
  * readings differ is refused rather than ignored: a non-plain object (class instance, map,
  * array, `Object.create(defaults)`), accessor properties (getters), symbol keys and
  * non-enumerable properties.
@@ -275,8 +276,9 @@ export function checkedContext(ctx: unknown): CheckedContext {
  */
 export interface ContextTemplate {
   /**
-   * The frozen context `{ ...fixed, tenant, record }`, already checked and encoded.
-   * @throws InvalidContextError (`ERR_INVALID_CONTEXT`) as {@link checkContext} would.
+   * The frozen context `{ ...fixed, tenant, record }`, already checked and encoded. Never
+   * throws for a tenant or record: one {@link checkContext} would refuse comes back as a plain
+   * object, which the client refuses (`ERR_INVALID_CONTEXT`) as one item's failure.
    */
   fill(tenant: string, record: string | readonly string[]): EncryptionContext;
 }

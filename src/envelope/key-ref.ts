@@ -112,7 +112,10 @@ export function decodeKeyRef(bytes: Buffer, kind: number): [KeyRef, number] {
     at += 4;
     if (version === 0) throw new MalformedCiphertextError('envelope key version is zero');
     const ref = Object.freeze({ kind: 'store', keyId, version } as const);
-    lastStore = { bytes: Buffer.from(bytes.subarray(4, end)), ref };
+    // A copy outside Node's shared pool (which any code can reach and overwrite).
+    const known = Buffer.allocUnsafeSlow(end - 4);
+    bytes.copy(known, 0, 4, end);
+    lastStore = { bytes: known, ref };
     return [ref, at];
   }
   if (kind === KEYREF_EMBEDDED) {

@@ -19,8 +19,8 @@ import {
 /*
  * One chunk of a backfill, in one transaction (internal): claim the chunk row with
  * FOR UPDATE SKIP LOCKED, re-encrypt its rows, write each row back by compare-and-set on the
- * row version read (`xmin`), and mark the chunk done. Row writes and the checkpoint commit together or not
- * at all, so a worker killed at any point neither loses nor repeats a write.
+ * row version read (`xmin`), and mark the chunk done. Row writes and the checkpoint commit
+ * together or not at all, so a worker killed at any point neither loses nor repeats a write.
  */
 
 /** What one chunk did. @internal */
