@@ -88,10 +88,15 @@ export type {
   StoredKeyVersion,
 } from './keys/key-store.js';
 export { SecretKey, type KeyEncoding, type SecretSource } from './secrets/secret-source.js';
-export { EnvSecretSource, type EnvSecretSourceOptions } from './secrets/env/env-secret-source.js';
+export {
+  EnvSecretSource,
+  type EnvKeyLocation,
+  type EnvSecretSourceOptions,
+} from './secrets/env/env-secret-source.js';
 export {
   FileSecretSource,
   generateKeyFile,
+  type FileKeyLocation,
   type FileSecretSourceOptions,
 } from './secrets/file/file-secret-source.js';
 export { sensitive, type Sensitive } from './redact/sensitive.js';

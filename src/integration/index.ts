@@ -81,7 +81,7 @@ export { MAX_KEY_ID_BYTES, MAX_WRAPPED_KEY_BYTES } from '../envelope/format.js';
 export { KeyEventHealth } from '../keys/key-event-health.js';
 export { reconnectBackoff } from '../keys/reconnect-backoff.js';
 export { RedactedObject } from '../keys/redacted.js';
-export { decodeKeyText } from '../secrets/secret-source.js';
+export { checkKeyEncoding, decodeKeyText } from '../secrets/secret-source.js';
 export { encodeCanonicalMap } from '../envelope/context.js';
 
 // Audit chains.

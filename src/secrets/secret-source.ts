@@ -59,20 +59,61 @@ export interface SecretSource {
 }
 
 /**
- * How raw secret text is decoded when it carries no `base64:` / `hex:` prefix.
+ * How secret text without a `base64:` / `hex:` prefix is decoded. `'utf8'` takes the text
+ * itself as the key (the GraphQL seed's raw 32-character keys): it must be exactly 32 bytes
+ * of UTF-8, and a prefix is then part of the key, never read as one. Give it per key where
+ * the source allows, so one raw key does not make every other key's text a guess.
  * @example
  * ```ts
  * new EnvSecretSource({ keys: { master: 'MASTER_KEY_HEX' }, encoding: 'hex' });
+ * new EnvSecretSource({ keys: { email: { variable: 'FIELD_ENCRYPTION_KEY_EMAIL', encoding: 'utf8' } } });
  * ```
  */
-export type KeyEncoding = 'base64' | 'hex';
+export type KeyEncoding = 'base64' | 'hex' | 'utf8';
+
+const KEY_ENCODINGS: readonly string[] = ['base64', 'hex', 'utf8'];
+
+/**
+ * Check an `encoding` option read from a caller's object: `undefined` or one of
+ * {@link KeyEncoding} (plus the names in `extra`), so a typo such as `'utf-8'` is refused when
+ * the source is built instead of making every key fail later.
+ * @throws TypeError naming `name`.
+ * @example
+ * ```ts
+ * const encoding = checkKeyEncoding(options.encoding, 'keys.email.encoding'); // 'utf8' | ...
+ * ```
+ */
+export function checkKeyEncoding(value: unknown, name: string): KeyEncoding | undefined;
+export function checkKeyEncoding<E extends string>(
+  value: unknown,
+  name: string,
+  extra: readonly E[],
+): KeyEncoding | E | undefined;
+export function checkKeyEncoding(
+  value: unknown,
+  name: string,
+  extra: readonly string[] = [],
+): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string' && (KEY_ENCODINGS.includes(value) || extra.includes(value))) {
+    return value;
+  }
+  const allowed = [...KEY_ENCODINGS, ...extra].map((e) => `'${e}'`).join(', ');
+  throw new TypeError(`${name}: expected one of ${allowed}, got ${describeValue(value)}`);
+}
+
+function describeValue(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value.slice(0, 20)) : typeof value;
+}
 
 const HEX = /^[0-9a-fA-F]*$/;
 const B64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
 /**
- * Decode secret text into exactly 32 bytes: `base64:<...>` or `hex:<...>`, or raw text with
- * an explicit `encoding`. Surrounding whitespace (a trailing newline in a file) is ignored.
+ * Decode secret text into exactly 32 bytes: `base64:<...>` or `hex:<...>`, or text without a
+ * prefix under an explicit `encoding`. Surrounding whitespace (a trailing newline in a file)
+ * is ignored, except under `'utf8'`, where the text is the key: only one trailing line break
+ * is dropped, and the rest (prefix-like text, spaces) is key material.
  * `origin` (e.g. `environment variable X`) is named in errors next to the reference.
  * @throws InvalidKeyMaterialError naming `reference` (never the value).
  *
@@ -89,6 +130,7 @@ export function decodeKeyText(
   origin?: string,
 ): Buffer {
   const where = origin === undefined ? `key "${reference}"` : `key "${reference}" (${origin})`;
+  if (encoding === 'utf8') return decodeUtf8Key(reference, where, text);
   const trimmed = text.trim();
   let enc: KeyEncoding | undefined = encoding;
   let body = trimmed;
@@ -101,7 +143,7 @@ export function decodeKeyText(
   }
   if (enc === undefined) {
     throw new InvalidKeyMaterialError(
-      `${where} has no "base64:" or "hex:" prefix and no encoding option was given`,
+      `${where} has no "base64:" or "hex:" prefix and no encoding was given (for a raw 32-character key, set its encoding to 'utf8')`,
       { details: { reference } },
     );
   }
@@ -112,6 +154,26 @@ export function decodeKeyText(
     bytes.fill(0);
     throw new InvalidKeyMaterialError(
       `${where} must decode to exactly 32 bytes of ${enc} (got ${got})`,
+      { details: { reference } },
+    );
+  }
+  return bytes;
+}
+
+function decodeUtf8Key(reference: string, where: string, text: string): Buffer {
+  const body = text.endsWith('\r\n')
+    ? text.slice(0, -2)
+    : text.endsWith('\n')
+      ? text.slice(0, -1)
+      : text;
+  const bytes = Buffer.from(body, 'utf8');
+  // A lone surrogate would become EF BF BD: refuse text that is not what it will be read as.
+  const wellFormed = bytes.toString('utf8') === body;
+  if (!wellFormed || bytes.byteLength !== 32) {
+    const got = wellFormed ? `${bytes.byteLength} bytes` : 'text that is not well-formed Unicode';
+    bytes.fill(0);
+    throw new InvalidKeyMaterialError(
+      `${where} must be exactly 32 bytes of UTF-8 text (got ${got})`,
       { details: { reference } },
     );
   }

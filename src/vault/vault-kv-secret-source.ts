@@ -4,7 +4,7 @@ import { VaultClient } from './vault-client.js';
 import { kvError } from './vault-errors.js';
 import type { VaultConnectionOptions } from './vault-options.js';
 import { SecretKey, type KeyEncoding, type SecretSource } from '../index.js';
-import { decodeKeyText } from '../integration/index.js';
+import { checkKeyEncoding, decodeKeyText } from '../integration/index.js';
 
 /**
  * Where one key lives in KV v2: the secret's path below the mount and the field of
@@ -17,6 +17,8 @@ import { decodeKeyText } from '../integration/index.js';
 export interface VaultKvKeyLocation {
   readonly path: string;
   readonly field?: string;
+  /** Encoding of this key's text (default: the source's `encoding`), e.g. `'utf8'`. */
+  readonly encoding?: KeyEncoding;
 }
 
 /**
@@ -37,7 +39,7 @@ export interface VaultKvSecretSourceOptions extends VaultConnectionOptions {
   readonly mount?: string;
   /** Field of `data.data` holding the key text (default `key`). */
   readonly field?: string;
-  /** Encoding of values without a `base64:` / `hex:` prefix. */
+  /** Encoding of values without a `base64:` / `hex:` prefix (every key without its own). */
   readonly encoding?: KeyEncoding;
   /**
    * Lease assumed when Vault returns none (`lease_duration: 0`, the KV v2 default), in
@@ -81,8 +83,10 @@ export class VaultKvSecretSource extends RedactedObject implements SecretSource 
   readonly kind = 'vault-kv';
   readonly #client: VaultClient;
   readonly #mount: string;
-  readonly #locations = new Map<string, { path: string; field: string }>();
-  readonly #encoding: KeyEncoding | undefined;
+  readonly #locations = new Map<
+    string,
+    { path: string; field: string; encoding: KeyEncoding | undefined }
+  >();
   readonly #leaseMs: number;
   readonly #cache = new Map<string, Cached>();
   readonly #loading = new Map<string, Promise<SecretKey>>();
@@ -91,17 +95,27 @@ export class VaultKvSecretSource extends RedactedObject implements SecretSource 
     super();
     this.#client = new VaultClient(options);
     this.#mount = options.mount ?? 'secret';
-    this.#encoding = options.encoding;
+    const fallback = checkKeyEncoding(options.encoding, 'encoding');
     this.#leaseMs = options.defaultLeaseMs ?? 300_000;
     if (!Number.isFinite(this.#leaseMs) || this.#leaseMs <= 0) {
       throw new RangeError(`defaultLeaseMs: expected a positive number, got ${this.#leaseMs}`);
     }
     for (const [reference, location] of Object.entries(options.keys)) {
-      const { path, field } = typeof location === 'string' ? { path: location } : location;
+      const { path, field, encoding } =
+        typeof location === 'string'
+          ? { path: location }
+          : (location as unknown as Record<string, unknown>);
       if (typeof path !== 'string' || path === '') {
         throw new TypeError(`keys.${reference}: expected a non-empty secret path`);
       }
-      this.#locations.set(reference, { path, field: field ?? options.field ?? 'key' });
+      if (field !== undefined && (typeof field !== 'string' || field === '')) {
+        throw new TypeError(`keys.${reference}.field: expected a non-empty string`);
+      }
+      this.#locations.set(reference, {
+        path,
+        field: field ?? options.field ?? 'key',
+        encoding: checkKeyEncoding(encoding, `keys.${reference}.encoding`) ?? fallback,
+      });
     }
   }
 
@@ -142,7 +156,7 @@ export class VaultKvSecretSource extends RedactedObject implements SecretSource 
         details: { reference },
       });
     }
-    const { path, field } = location;
+    const { path, field, encoding } = location;
     const where = `Vault KV ${this.#mount}/data/${path}`;
     const urlPath = `${encodePath(this.#mount)}/data/${encodePath(path)}`;
     let res: Record<string, unknown>;
@@ -164,7 +178,7 @@ export class VaultKvSecretSource extends RedactedObject implements SecretSource 
         details: { reference },
       });
     }
-    const bytes = decodeKeyText(reference, text, this.#encoding, `${where} field ${field}`);
+    const bytes = decodeKeyText(reference, text, encoding, `${where} field ${field}`);
     const lease = typeof res.lease_duration === 'number' ? res.lease_duration * 1000 : 0;
     if (lease < 0) throw new ProviderUnavailableError('Vault returned a negative lease');
     const key = new SecretKey(reference, bytes);

@@ -151,4 +151,36 @@ describe('VaultKvSecretSource reads', () => {
     key.release();
     back.release();
   });
+
+  it("reads the GraphQL seed's raw 32-character KV value with a per-key utf8 encoding", async () => {
+    const email = '01234567890123456789012345678901';
+    const path = `fieldseal/keys/email-${++n}`;
+    vault.putSecret(path, { value: email });
+    const token = vault.createToken({});
+    const source = new VaultKvSecretSource({
+      address: vault.address,
+      auth: { method: 'token', token },
+      keys: {
+        email: { path, field: 'value', encoding: 'utf8' },
+        master: { path, field: 'value' },
+      },
+      backoffMs: 1,
+      now: vault.now,
+    });
+    expect(
+      (await source.getKey('email')).use((b) => Buffer.from(b).equals(Buffer.from(email))),
+    ).toBe(true);
+    // The same text for a key without the encoding is refused, not guessed.
+    await expect(source.getKey('master')).rejects.toMatchObject({
+      code: 'ERR_INVALID_KEY_MATERIAL',
+    });
+    expect(
+      () =>
+        new VaultKvSecretSource({
+          address: vault.address,
+          auth: { method: 'token', token },
+          keys: { email: { path, encoding: 'UTF8' as 'utf8' } },
+        }),
+    ).toThrow(/keys\.email\.encoding/);
+  });
 });

@@ -216,6 +216,142 @@ describe('EnvSecretSource', () => {
   });
 });
 
+describe("per-key 'utf8' encoding (the GraphQL seed's raw 32-character keys)", () => {
+  const EMAIL = '01234567890123456789012345678901';
+  const PHONE = 'abcdefghijklmnopqrstuvwxyz012345';
+
+  it('takes the text itself as the key, per key, next to prefixed keys', async () => {
+    const source = new EnvSecretSource({
+      keys: {
+        master: 'FS_MASTER',
+        email: { variable: 'FIELD_ENCRYPTION_KEY_EMAIL', encoding: 'utf8' },
+        phone: { variable: 'FIELD_ENCRYPTION_KEY_PHONE', encoding: 'utf8' },
+      },
+      env: {
+        FS_MASTER: `base64:${KEY_B64}`,
+        FIELD_ENCRYPTION_KEY_EMAIL: EMAIL,
+        FIELD_ENCRYPTION_KEY_PHONE: PHONE,
+      },
+    });
+    expect(bytesOf(await source.getKey('master')).equals(KEY)).toBe(true);
+    expect(bytesOf(await source.getKey('email')).equals(Buffer.from(EMAIL, 'utf8'))).toBe(true);
+    expect(bytesOf(await source.getKey('phone')).equals(Buffer.from(PHONE, 'utf8'))).toBe(true);
+  });
+
+  it('without an encoding, the same raw text is refused and the message names the utf8 option', () => {
+    const err = thrown(() => new EnvSecretSource({ keys: { email: 'E' }, env: { E: EMAIL } }));
+    expect(err.code).toBe('ERR_INVALID_KEY_MATERIAL');
+    expect(err.message).toContain("'utf8'");
+    expectNoLeak(err, EMAIL);
+  });
+
+  it('reads a prefix as key material under utf8, never as an encoding', async () => {
+    const text = 'hex:' + '0'.repeat(28); // 32 characters that would decode to 14 bytes as hex
+    const source = new EnvSecretSource({
+      keys: { a: { variable: 'A', encoding: 'utf8' } },
+      env: { A: text },
+    });
+    expect(bytesOf(await source.getKey('a')).equals(Buffer.from(text, 'utf8'))).toBe(true);
+    // And a real base64: key under a source-wide utf8 is refused (51 bytes), not decoded.
+    const err = thrown(
+      () =>
+        new EnvSecretSource({
+          keys: { a: 'A' },
+          env: { A: `base64:${KEY_B64}` },
+          encoding: 'utf8',
+        }),
+    );
+    expect(err.code).toBe('ERR_INVALID_KEY_MATERIAL');
+    expect(err.message).toContain('got 51 bytes');
+  });
+
+  it('counts bytes, not characters, and keeps spaces; drops one trailing line break only', async () => {
+    const multi = 'é'.repeat(16); // 16 characters, 32 bytes
+    const spaced = ` ${'k'.repeat(30)} `;
+    const source = new EnvSecretSource({
+      keys: { m: 'M', s: 'S', n: 'N', r: 'R' },
+      env: { M: multi, S: spaced, N: `${EMAIL}\n`, R: `${EMAIL}\r\n` },
+      encoding: 'utf8',
+    });
+    expect(bytesOf(await source.getKey('m')).equals(Buffer.from(multi, 'utf8'))).toBe(true);
+    expect(bytesOf(await source.getKey('s')).equals(Buffer.from(spaced, 'utf8'))).toBe(true);
+    expect(bytesOf(await source.getKey('n')).equals(Buffer.from(EMAIL))).toBe(true);
+    expect(bytesOf(await source.getKey('r')).equals(Buffer.from(EMAIL))).toBe(true);
+    for (const bad of [
+      EMAIL.slice(1),
+      `${EMAIL}x`,
+      `${EMAIL}\n\n`,
+      'é'.repeat(15) + 'x',
+      `${EMAIL.slice(3)}\ud800`,
+    ]) {
+      const err = thrown(
+        () => new EnvSecretSource({ keys: { k: 'K' }, env: { K: bad }, encoding: 'utf8' }),
+      );
+      expect(err.code).toBe('ERR_INVALID_KEY_MATERIAL');
+      expect(err.message).toContain('key "k"');
+      expectNoLeak(err, bad.trim());
+    }
+  });
+
+  it('refuses an unknown encoding name when the source is built', () => {
+    expect(
+      () =>
+        new EnvSecretSource({
+          keys: { a: { variable: 'A', encoding: 'utf-8' as 'utf8' } },
+          env: { A: EMAIL },
+        }),
+    ).toThrow(/keys\.a\.encoding: expected one of 'base64', 'hex', 'utf8'/);
+    expect(
+      () =>
+        new EnvSecretSource({ keys: { a: 'A' }, env: { A: EMAIL }, encoding: 'latin1' as 'utf8' }),
+    ).toThrow(TypeError);
+    expect(() => new EnvSecretSource({ keys: { a: { variable: '' } }, env: {} })).toThrow(
+      TypeError,
+    );
+    expect(
+      () => new FileSecretSource({ keys: { a: { path: '/x', encoding: 'binary' as 'raw' } } }),
+    ).toThrow(/'base64', 'hex', 'utf8', 'raw'/);
+  });
+
+  describe('in files', () => {
+    let dir: string;
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'fs-utf8-'));
+    });
+    afterAll(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+    function file(name: string, content: string | Buffer): string {
+      const path = join(dir, name);
+      writeFileSync(path, content);
+      return path;
+    }
+
+    it('reads a Docker-secret file of raw text per key, with or without a newline', async () => {
+      const source = new FileSecretSource({
+        keys: {
+          email: { path: file('email', EMAIL), encoding: 'utf8' },
+          phone: { path: file('phone', `${PHONE}\n`), encoding: 'utf8' },
+          master: file('master', `base64:${KEY_B64}\n`),
+        },
+      });
+      expect(bytesOf(await source.getKey('email')).equals(Buffer.from(EMAIL))).toBe(true);
+      expect(bytesOf(await source.getKey('phone')).equals(Buffer.from(PHONE))).toBe(true);
+      expect(bytesOf(await source.getKey('master')).equals(KEY)).toBe(true);
+    });
+
+    it('refuses a file that is not valid UTF-8 rather than reading replacement characters', () => {
+      const bytes = Buffer.from(EMAIL);
+      bytes[5] = 0xff;
+      const err = thrown(
+        () => new FileSecretSource({ keys: { k: { path: file('bad', bytes), encoding: 'utf8' } } }),
+      );
+      expect(err.code).toBe('ERR_INVALID_KEY_MATERIAL');
+      expect(err.message).toContain('not valid UTF-8');
+    });
+  });
+});
+
 describe('SecretKey', () => {
   it('prints [REDACTED] in inspect, JSON, template strings and String()', async () => {
     const source = new EnvSecretSource({ keys: { master: 'A' }, env: { A: `hex:${KEY_HEX}` } });

@@ -1,5 +1,25 @@
 import { KeyNotConfiguredError } from '../../errors.js';
-import { PreloadedSecretSource, decodeKeyText, type KeyEncoding } from '../secret-source.js';
+import {
+  PreloadedSecretSource,
+  checkKeyEncoding,
+  decodeKeyText,
+  type KeyEncoding,
+} from '../secret-source.js';
+
+/**
+ * One key of {@link EnvSecretSource} with its own encoding, e.g. the GraphQL seed's raw
+ * 32-character `FIELD_ENCRYPTION_KEY_EMAIL`.
+ * @example
+ * ```ts
+ * const email: EnvKeyLocation = { variable: 'FIELD_ENCRYPTION_KEY_EMAIL', encoding: 'utf8' };
+ * ```
+ */
+export interface EnvKeyLocation {
+  /** Environment variable holding the key text. */
+  readonly variable: string;
+  /** Encoding of this key's text (default: the source's `encoding`). */
+  readonly encoding?: KeyEncoding;
+}
 
 /**
  * Options of {@link EnvSecretSource}.
@@ -9,9 +29,12 @@ import { PreloadedSecretSource, decodeKeyText, type KeyEncoding } from '../secre
  * ```
  */
 export interface EnvSecretSourceOptions {
-  /** Reference name → environment variable name, e.g. `{ master: 'FIELDSEAL_MASTER_KEY' }`. */
-  readonly keys: Readonly<Record<string, string>>;
-  /** Encoding of values without a `base64:` / `hex:` prefix. */
+  /**
+   * Reference name → environment variable name, e.g. `{ master: 'FIELDSEAL_MASTER_KEY' }`,
+   * or an {@link EnvKeyLocation} giving that key its own encoding.
+   */
+  readonly keys: Readonly<Record<string, string | EnvKeyLocation>>;
+  /** Encoding of values without a `base64:` / `hex:` prefix (every key without its own). */
   readonly encoding?: KeyEncoding;
   /** Environment to read (default `process.env`). */
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -26,7 +49,13 @@ export interface EnvSecretSourceOptions {
  * @example
  * ```ts
  * // FIELDSEAL_MASTER_KEY=base64:q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4k=
- * const source = new EnvSecretSource({ keys: { master: 'FIELDSEAL_MASTER_KEY' } });
+ * // FIELD_ENCRYPTION_KEY_EMAIL=01234567890123456789012345678901
+ * const source = new EnvSecretSource({
+ *   keys: {
+ *     master: 'FIELDSEAL_MASTER_KEY',
+ *     email: { variable: 'FIELD_ENCRYPTION_KEY_EMAIL', encoding: 'utf8' },
+ *   },
+ * });
  * ```
  */
 export class EnvSecretSource extends PreloadedSecretSource {
@@ -35,7 +64,9 @@ export class EnvSecretSource extends PreloadedSecretSource {
   constructor(options: EnvSecretSourceOptions) {
     super();
     const env = options.env ?? process.env;
-    for (const [reference, variable] of Object.entries(options.keys)) {
+    const fallback = checkKeyEncoding(options.encoding, 'encoding');
+    for (const [reference, location] of Object.entries(options.keys)) {
+      const { variable, encoding } = readLocation(reference, location, fallback);
       const text = env[variable];
       if (text === undefined || text === '') {
         throw new KeyNotConfiguredError(
@@ -45,8 +76,30 @@ export class EnvSecretSource extends PreloadedSecretSource {
       }
       this.load(
         reference,
-        decodeKeyText(reference, text, options.encoding, `environment variable ${variable}`),
+        decodeKeyText(reference, text, encoding, `environment variable ${variable}`),
       );
     }
   }
+}
+
+function readLocation(
+  reference: string,
+  location: unknown,
+  fallback: KeyEncoding | undefined,
+): { variable: string; encoding: KeyEncoding | undefined } {
+  if (typeof location === 'string' && location !== '') {
+    return { variable: location, encoding: fallback };
+  }
+  if (typeof location === 'object' && location !== null) {
+    const { variable, encoding } = location as Record<string, unknown>;
+    if (typeof variable === 'string' && variable !== '') {
+      return {
+        variable,
+        encoding: checkKeyEncoding(encoding, `keys.${reference}.encoding`) ?? fallback,
+      };
+    }
+  }
+  throw new TypeError(
+    `keys.${reference}: expected an environment variable name or { variable, encoding? }`,
+  );
 }
