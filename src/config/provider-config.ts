@@ -22,6 +22,12 @@ export type ProviderConfig =
       readonly masterKeyId: string;
       readonly region?: string;
       readonly endpoint?: string;
+      /** Names of the KMS encryption context entries, e.g. `{ "tenant": "tenant_id" }`. */
+      readonly encryptionContextKeys?: {
+        readonly tenant?: string;
+        readonly key?: string;
+        readonly version?: string;
+      };
     }
   | {
       readonly kind: 'vault-transit';
@@ -60,6 +66,7 @@ export function validateProviderConfig(raw: unknown, baseDir: string): ProviderC
         masterKeyId,
         ...opt(p, 'region'),
         ...opt(p, 'endpoint'),
+        ...contextKeys(p.encryptionContextKeys),
       };
     case 'vault-transit': {
       const approle =
@@ -139,6 +146,9 @@ export async function providerFromConfig(
         provider: new AwsKmsKeyProvider({
           ...(config.region === undefined ? {} : { region: config.region }),
           ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
+          ...(config.encryptionContextKeys === undefined
+            ? {}
+            : { encryptionContextKeys: config.encryptionContextKeys }),
         }),
         close: none,
       };
@@ -177,7 +187,26 @@ export async function providerFromConfig(
   }
 }
 
-function opt<K extends string>(p: Record<string, unknown>, key: K): { [P in K]?: string } {
+function contextKeys(raw: unknown): {
+  encryptionContextKeys?: { tenant?: string; key?: string; version?: string };
+} {
+  if (raw === undefined) return {};
+  const name = 'config.provider.encryptionContextKeys';
+  const o = object(raw, name);
+  for (const k of Object.keys(o)) {
+    if (k !== 'tenant' && k !== 'key' && k !== 'version') {
+      throw new TypeError(`${name}.${k}: unknown entry (expected tenant, key or version)`);
+    }
+  }
+  const sub = { ...opt(o, 'tenant', name), ...opt(o, 'key', name), ...opt(o, 'version', name) };
+  return { encryptionContextKeys: sub };
+}
+
+function opt<K extends string>(
+  p: Record<string, unknown>,
+  key: K,
+  prefix = 'config.provider',
+): { [P in K]?: string } {
   if (p[key] === undefined) return {};
-  return { [key]: text(p[key], `config.provider.${key}`) } as { [P in K]?: string };
+  return { [key]: text(p[key], `${prefix}.${key}`) } as { [P in K]?: string };
 }

@@ -25,14 +25,37 @@ import {
  * Start: `const kms = await LoopbackKms.start()`; stop: `await kms.close()`.
  */
 
+/** One request as the loopback's CloudTrail records it. */
+export interface TrailEvent {
+  readonly operation: string;
+  readonly accessKeyId?: string;
+  readonly keyId?: string;
+  readonly encryptionContext?: Readonly<Record<string, string>>;
+  errorCode?: string;
+}
+
+/** Simulated IAM policy: allowed operations, and a StringEquals condition on the context. */
+interface LoopbackPolicy {
+  readonly operations: readonly string[];
+  readonly context: Readonly<Record<string, string>> | undefined;
+}
+
+/** Operations whose IAM conditions can name `kms:EncryptionContext:<key>`. */
+const CONTEXT_OPERATIONS = new Set(['GenerateDataKey', 'Encrypt', 'Decrypt', 'ReEncrypt']);
+
 export class LoopbackKms {
   readonly region = 'us-east-1';
   /** Fault injection (throttling, 5xx, latency, hang, dropped connection, malformed JSON). */
   readonly faults = new KmsFaults();
   /** Every request received, in order, by operation name (faulted ones included). */
   readonly operations: string[] = [];
-  /** Simulated IAM: access key id → the operations it may call (absent: all). */
-  readonly #policies = new Map<string, readonly string[]>();
+  /**
+   * A CloudTrail of every request whose body was read: operation, caller, key and encryption
+   * context as sent, and the error code when it failed.
+   */
+  readonly trail: TrailEvent[] = [];
+  /** Simulated IAM: access key id → what it may call (absent: everything). */
+  readonly #policies = new Map<string, LoopbackPolicy>();
   readonly #keys = new LoopbackKeys(this.region);
   readonly #server: Server;
   #port = 0;
@@ -82,9 +105,10 @@ export class LoopbackKms {
   restrictedCredentials(
     name: string,
     operations: readonly string[],
+    condition: { readonly encryptionContext?: Readonly<Record<string, string>> } = {},
   ): { accessKeyId: string; secretAccessKey: string } {
     const accessKeyId = `AKID${name.toUpperCase().replace(/[^A-Z0-9]/g, '')}`;
-    this.#policies.set(accessKeyId, operations);
+    this.#policies.set(accessKeyId, { operations, context: condition.encryptionContext });
     return { accessKeyId, secretAccessKey: 'loopback-secret' };
   }
 
@@ -102,6 +126,8 @@ export class LoopbackKms {
     const op =
       typeof target === 'string' && target.startsWith('TrentService.') ? target.slice(13) : '?';
     this.operations.push(op);
+    let policy: LoopbackPolicy | undefined;
+    let event: TrailEvent | undefined;
     const fault: KmsFault | undefined = await this.faults.before(op);
     if (fault === 'hang') return; // never answer; the client must time out
     if (fault === 'drop') return void req.socket.destroy();
@@ -115,8 +141,8 @@ export class LoopbackKms {
         throw new KmsError('UnknownOperationException', 'bad request');
       }
       const caller = /Credential=([A-Z0-9]+)\//.exec(String(req.headers.authorization))?.[1];
-      const allowed = caller === undefined ? undefined : this.#policies.get(caller);
-      if (allowed !== undefined && !allowed.includes(op)) {
+      policy = caller === undefined ? undefined : this.#policies.get(caller);
+      if (policy !== undefined && !policy.operations.includes(op)) {
         throw new KmsError(
           'AccessDeniedException',
           `User ${caller} is not authorized to perform: kms:${op}`,
@@ -128,10 +154,31 @@ export class LoopbackKms {
       } catch {
         throw new KmsError('SerializationException', 'body is not JSON');
       }
+      event = {
+        operation: op,
+        ...(caller === undefined ? {} : { accessKeyId: caller }),
+        ...(typeof body.KeyId === 'string' ? { keyId: body.KeyId } : {}),
+        ...(typeof body.EncryptionContext === 'object' && body.EncryptionContext !== null
+          ? { encryptionContext: { ...(body.EncryptionContext as Record<string, string>) } }
+          : {}),
+      };
+      this.trail.push(event);
+      if (policy?.context !== undefined && CONTEXT_OPERATIONS.has(op)) {
+        const sent = context(body);
+        for (const [name, value] of Object.entries(policy.context)) {
+          if (sent[name] !== value) {
+            throw new KmsError(
+              'AccessDeniedException',
+              `User ${caller} is not authorized to perform: kms:${op} (condition kms:EncryptionContext:${name})`,
+            );
+          }
+        }
+      }
       this.#send(res, 200, JSON.stringify(this.#dispatch(op, body)));
     } catch (err) {
       const e =
         err instanceof KmsError ? err : new KmsError('KMSInternalException', String(err), 500);
+      if (event !== undefined) event.errorCode = e.type;
       this.#send(res, e.status, JSON.stringify({ __type: e.type, message: e.message }));
     }
   }

@@ -18,6 +18,7 @@ import {
   type KmsClientSettings,
   type KmsClientSupplier,
 } from './kms-client.js';
+import { EncryptionContextNames, type EncryptionContextKeys } from './encryption-context-keys.js';
 import { classifyKmsFailure, mapKmsFailure } from './kms-error-mapping.js';
 import { RetryPolicy, type AwsKmsRetryOptions } from './retry-policy.js';
 
@@ -45,6 +46,13 @@ export interface AwsKmsKeyProviderOptions extends KmsClientSettings {
   readonly retry?: AwsKmsRetryOptions;
   /** Waiting period of `scheduleMasterKeyDeletion`, 7 to 30 days (default 30). */
   readonly deletionWindowDays?: number;
+  /**
+   * Names of the encryption context entries, for key policies and CloudTrail queries written
+   * for other names, e.g. `{ tenant: 'tenant_id' }` (default: `tenant`, `key`, `version`).
+   * Part of what a wrapped key is bound to: data keys wrapped under one naming only unwrap
+   * under the same naming.
+   */
+  readonly encryptionContextKeys?: EncryptionContextKeys;
 }
 
 /**
@@ -52,7 +60,8 @@ export interface AwsKmsKeyProviderOptions extends KmsClientSettings {
  * `GenerateDataKey` (AES_256), `wrapDataKey` uses `Encrypt`, `unwrapDataKey` uses `Decrypt`
  * with the key id pinned. The provider context (`tenant`, and for key-store keys `key` and
  * `version`) is sent as the KMS encryption context, so key policies and CloudTrail see it and
- * a wrapped key only decrypts under the same context.
+ * a wrapped key only decrypts under the same context. `encryptionContextKeys` renames its
+ * entries (e.g. `tenant_id`) for policies written for other names.
  *
  * Master key ids may be a key id, key ARN, alias name (`alias/fieldseal/acme`) or alias ARN;
  * ARNs are sent to a client for their own region. `scheduleMasterKeyDeletion` (what
@@ -76,9 +85,11 @@ export class AwsKmsKeyProvider extends KeyProvider {
   readonly #clients: KmsClientPool;
   readonly #retry: RetryPolicy;
   readonly #deletionWindowDays: number;
+  readonly #contextNames: EncryptionContextNames;
 
   constructor(options: AwsKmsKeyProviderOptions = {}) {
     super();
+    this.#contextNames = new EncryptionContextNames(options.encryptionContextKeys);
     this.id = options.id ?? 'aws-kms';
     this.#clients = new KmsClientPool(options.client, options);
     this.#retry = new RetryPolicy(options.retry);
@@ -98,7 +109,7 @@ export class AwsKmsKeyProvider extends KeyProvider {
         new GenerateDataKeyCommand({
           KeyId: masterKeyId,
           KeySpec: 'AES_256',
-          EncryptionContext: { ...context },
+          EncryptionContext: this.#contextNames.toKms(context),
         }),
         { abortSignal },
       ),
@@ -120,7 +131,7 @@ export class AwsKmsKeyProvider extends KeyProvider {
         new EncryptCommand({
           KeyId: masterKeyId,
           Plaintext: key,
-          EncryptionContext: { ...context },
+          EncryptionContext: this.#contextNames.toKms(context),
         }),
         { abortSignal },
       ),
@@ -142,7 +153,7 @@ export class AwsKmsKeyProvider extends KeyProvider {
         new DecryptCommand({
           KeyId: masterKeyId,
           CiphertextBlob: wrapped,
-          EncryptionContext: { ...context },
+          EncryptionContext: this.#contextNames.toKms(context),
         }),
         { abortSignal },
       ),

@@ -1,0 +1,99 @@
+import { InvalidContextError } from '../../errors.js';
+import type { KeyContext } from '../../envelope/context.js';
+
+/**
+ * The names fieldseal's provider context is sent under in the KMS encryption context, for key
+ * policies and CloudTrail queries written for other names (the per-tenant key guide's
+ * `tenant_id`). Only the names change: the values and what they bind are the same.
+ * @example
+ * ```ts
+ * const names: EncryptionContextKeys = { tenant: 'tenant_id' };
+ * // GenerateDataKey / Decrypt then send EncryptionContext: { tenant_id: 'acme', ... }
+ * ```
+ */
+export interface EncryptionContextKeys {
+  /** Name of the tenant entry (default `tenant`). */
+  readonly tenant?: string;
+  /** Name of the key-store key id entry (default `key`). */
+  readonly key?: string;
+  /** Name of the key-store version entry (default `version`). */
+  readonly version?: string;
+}
+
+const NAMES = ['tenant', 'key', 'version'] as const;
+/** A context key AWS accepts and a policy condition can name (`kms:EncryptionContext:<name>`). */
+const NAME = /^[A-Za-z0-9_.:/-]{1,128}$/;
+
+/**
+ * Renames the provider context's entries into KMS encryption context names; the identity
+ * when nothing is renamed. Built once from the options and frozen.
+ * @internal
+ */
+export class EncryptionContextNames {
+  readonly #rename: ReadonlyMap<string, string>;
+
+  constructor(raw: unknown) {
+    const rename = new Map<string, string>();
+    if (raw !== undefined) {
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+        throw new TypeError('encryptionContextKeys: expected { tenant?, key?, version? }');
+      }
+      const given = raw as Record<string, unknown>;
+      for (const own of Object.keys(given)) {
+        if (!(NAMES as readonly string[]).includes(own)) {
+          throw new TypeError(
+            `encryptionContextKeys.${own}: unknown entry (expected tenant, key or version)`,
+          );
+        }
+      }
+      for (const name of NAMES) {
+        const value = Object.prototype.hasOwnProperty.call(given, name) ? given[name] : undefined;
+        if (value === undefined) continue;
+        if (typeof value !== 'string' || !NAME.test(value) || value === '__proto__') {
+          throw new TypeError(
+            `encryptionContextKeys.${name}: expected 1-128 characters of [A-Za-z0-9_.:/-]`,
+          );
+        }
+        if (value.toLowerCase().startsWith('aws')) {
+          throw new TypeError(
+            `encryptionContextKeys.${name}: names starting with "aws" are reserved by AWS`,
+          );
+        }
+        if (value !== name) rename.set(name, value);
+      }
+      const targets = NAMES.map((n) => rename.get(n) ?? n);
+      if (new Set(targets).size !== targets.length) {
+        throw new TypeError('encryptionContextKeys: two entries would be sent under one name');
+      }
+    }
+    this.#rename = rename;
+  }
+
+  /** Whether any entry is renamed. */
+  get renamed(): boolean {
+    return this.#rename.size > 0;
+  }
+
+  /**
+   * The encryption context for `context`: a fresh object with each renamed entry under its
+   * configured name. An entry that would land on a name the context already has is refused
+   * (the context must mean one thing to the KMS).
+   * @throws InvalidContextError on such a collision.
+   */
+  toKms(context: KeyContext): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [name, value] of Object.entries(context)) {
+      const target = this.#rename.get(name) ?? name;
+      if (Object.prototype.hasOwnProperty.call(out, target)) {
+        throw new InvalidContextError(`encryption context entry "${target}" would be sent twice`);
+      }
+      Object.defineProperty(out, target, {
+        value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return out;
+  }
+}
