@@ -109,6 +109,13 @@ export type {
 } from './audit/audit-event.js';
 export { callbackAuditSink } from './audit/callback-audit-sink.js';
 export type { FieldsealStats, CacheStats, KeyEventsStats } from './metrics/fieldseal-stats.js';
+export {
+  evaluateHealth,
+  type HealthFinding,
+  type HealthOptions,
+  type HealthReport,
+} from './metrics/health.js';
+export { readStatsSnapshot } from './metrics/stats-snapshot.js';
 export type { LatencySnapshot } from './metrics/latency-histogram.js';
 export type {
   MetricsSink,

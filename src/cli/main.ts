@@ -15,8 +15,10 @@ import {
   type OpenedFieldseal,
 } from '../config/index.js';
 import {
+  evaluateHealth,
   generateKeyFile,
   inspectEnvelope,
+  readStatsSnapshot,
   type EncryptionContext,
   type KeyAdminOperation,
 } from '../index.js';
@@ -123,6 +125,39 @@ program
     console.log(renderTable(health.headers, health.rows));
     console.log('\nReading the figures:');
     for (const note of notes) console.log(`- ${note}`);
+  });
+
+program
+  .command('health')
+  .description(
+    "judge a service's fs.stats() against the key-management health table (exit 1 on a warning)",
+  )
+  .argument('<stats.json>', 'a file holding JSON.stringify(fs.stats()), or - for standard input')
+  .option('--min-samples <n>', 'fewest calls / cache lookups before a rate is judged', '20')
+  .action((file: string, opts: { minSamples: string }) => {
+    const text = readFileSync(file === '-' ? 0 : file, 'utf8');
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      throw new TypeError(`${file}: not JSON (write it with JSON.stringify(fs.stats()))`);
+    }
+    const report = evaluateHealth(readStatsSnapshot(raw), {
+      minSamples: Number(opts.minSamples),
+    });
+    output(
+      ['metric', 'value', 'status', 'healthy', 'warning at', 'mitigation'],
+      report.findings.map((f) => [
+        f.label,
+        f.display,
+        f.status,
+        f.healthy,
+        f.warning,
+        f.status === 'healthy' || f.status === 'no-data' ? '' : f.mitigation,
+      ]),
+      report,
+    );
+    if (report.status === 'warning') process.exitCode = 1;
   });
 
 program
@@ -478,10 +513,15 @@ program
     const checks = await runDoctor(ctx.config);
     output(
       ['check', 'result', 'detail', 'fix'],
-      checks.map((c) => [c.check, c.ok ? 'ok' : 'FAIL', c.detail, c.fix ?? '']),
+      checks.map((c) => [
+        c.check,
+        c.ok ? 'ok' : c.level === 'warning' ? 'WARN' : 'FAIL',
+        c.detail,
+        c.fix ?? '',
+      ]),
       checks,
     );
-    if (checks.some((c) => !c.ok)) process.exitCode = 1;
+    if (checks.some((c) => !c.ok && c.level !== 'warning')) process.exitCode = 1;
   });
 
 registerAuditCommand(program);

@@ -16,6 +16,7 @@ import type { FieldRules } from './field-rules.js';
 import type { DecryptItem, EncryptItem, EncryptOptions, Reencrypted, Settled } from './items.js';
 import type { KeyLifecycle } from './key-lifecycle.js';
 import type { KeyResolver } from './keys/key-resolver.js';
+import { versionsPerTenant } from './keys/cache-ids.js';
 import type { FieldsealMetrics, MetricsRecorder } from './metrics.js';
 import type { FieldPolicy, FieldsealOptions, Mode } from './options.js';
 import type { Reencryption } from './reencryption.js';
@@ -467,7 +468,11 @@ export class Fieldseal {
    * ```
    */
   stats(): FieldsealStats {
-    return this.#metrics.stats(this.#cache.stats());
+    return this.#metrics.stats(
+      this.#cache.stats(),
+      versionsPerTenant(this.#cache.ids()),
+      this.#providers,
+    );
   }
 
   /** Counters: values, failures by code, plaintext reads by field, cache and provider calls. */

@@ -145,8 +145,21 @@ export class MetricsRecorder {
     }
   }
 
-  /** The snapshot behind `fs.stats()`, with the cache's own counters. */
-  stats(cache: DataKeyCacheStats): FieldsealStats {
+  /**
+   * The snapshot behind `fs.stats()`, with the cache's own counters, the versions per tenant
+   * among its keys and the providers' throttling counters.
+   */
+  stats(
+    cache: DataKeyCacheStats,
+    keyVersions: FieldsealStats['keyVersions'],
+    providers: readonly KeyProvider[],
+  ): FieldsealStats {
+    const byProvider: Record<string, number> = {};
+    let events = 0;
+    for (const p of providers) {
+      byProvider[p.id] = (byProvider[p.id] ?? 0) + p.throttles;
+      events += p.throttles;
+    }
     const providerCalls: Record<string, ProviderCallCounts> = {};
     for (const [id, counts] of this.#providerCalls) providerCalls[id] = { ...counts };
     const lookups = cache.hits + cache.misses;
@@ -172,6 +185,8 @@ export class MetricsRecorder {
       plaintextReads: { ...this.plaintextReads },
       failures: { ...this.failures },
       keyEvents: this.#keyEvents,
+      throttling: { events, byProvider },
+      keyVersions,
     };
   }
 

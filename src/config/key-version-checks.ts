@@ -12,6 +12,8 @@ import { providerFromConfig } from './provider-config.js';
 export const VERSIONS_PER_TENANT = 4;
 /** Tenants checked at most; the check says when there were more. */
 export const MAX_TENANTS = 1000;
+/** Readable versions per tenant the key-management guide calls healthy (1–3). */
+export const HEALTHY_VERSIONS = 3;
 
 /**
  * The doctor's proof that the setup can read what exists: for each tenant in the configured
@@ -48,6 +50,8 @@ export async function keyVersionChecks(
   let tenants = 0;
   let unwrapped = 0;
   let sampled = false;
+  let maxReadable = 0;
+  let overHealthy = 0;
   try {
     const all = await store.listTenants();
     for (const t of all.slice(0, MAX_TENANTS)) {
@@ -55,6 +59,9 @@ export async function keyVersionChecks(
       const versions = (await store.listVersions(t.tenant)).filter(
         (v) => v.keyId === config.keyId && v.state !== 'shredded',
       );
+      const readable = versions.filter((v) => v.state === 'active' || v.state === 'decrypt-only');
+      maxReadable = Math.max(maxReadable, readable.length);
+      if (readable.length > HEALTHY_VERSIONS) overHealthy++;
       const sample = sampleVersions(versions);
       if (sample.length < versions.length) sampled = true;
       for (const v of sample) {
@@ -85,6 +92,7 @@ export async function keyVersionChecks(
             (sampled ? ` (a sample: up to ${VERSIONS_PER_TENANT} per tenant)` : ' (every version)'),
       ...(failed === 0 ? {} : { fix: 'see the failing versions below' }),
     });
+    if (tenants > 0) checks.push(versionsPerTenantCheck(maxReadable, overHealthy, tenants));
   } catch (err) {
     checks.unshift({
       check: 'stored data keys',
@@ -97,6 +105,24 @@ export async function keyVersionChecks(
     await opened.close();
   }
   return checks;
+}
+
+/**
+ * The health table's "key versions per tenant": readable (active or decrypt-only) versions
+ * per tenant, healthy from 1 to 3; more is a warning with the guide's mitigation.
+ */
+function versionsPerTenantCheck(max: number, over: number, tenants: number): DoctorCheck {
+  const check = 'key versions per tenant';
+  if (over === 0) {
+    return { check, ok: true, detail: `at most ${max} readable per tenant (healthy: 1–3)` };
+  }
+  return {
+    check,
+    ok: false,
+    level: 'warning',
+    detail: `${over} of ${tenants} tenant(s) keep more than ${HEALTHY_VERSIONS} readable versions (at most ${max})`,
+    fix: 're-encrypt old values (`fieldseal backfill run`), then retire the old versions (`fieldseal backfill retire`)',
+  };
 }
 
 /** The active version, the oldest, then the newest others, up to VERSIONS_PER_TENANT. */

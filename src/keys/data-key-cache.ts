@@ -281,6 +281,11 @@ export class DataKeyCache {
     return n;
   }
 
+  /** The ids of the keys held now (no key material), for figures such as versions per tenant. */
+  ids(): IterableIterator<string> {
+    return this.#entries.keys();
+  }
+
   stats(): DataKeyCacheStats {
     return {
       hits: this.#hits,

@@ -90,10 +90,28 @@ export abstract class KeyProvider {
   abstract readonly id: string;
   abstract readonly capabilities: KeyProviderCapabilities;
   readonly #calls: ProviderCallCounts = { generate: 0, wrap: 0, unwrap: 0 };
+  #throttles = 0;
 
   /** Calls made through this provider so far (a copy). */
   get calls(): Readonly<ProviderCallCounts> {
     return { ...this.#calls };
+  }
+
+  /**
+   * Throttling answers this provider received so far (AWS `ThrottlingException`, HTTP 429),
+   * counting each attempt, retried or not: the health figure "KMS request throttling".
+   * @example
+   * ```ts
+   * if (provider.throttles > 0) warn('the KMS is throttling: raise the request quota');
+   * ```
+   */
+  get throttles(): number {
+    return this.#throttles;
+  }
+
+  /** Implementations call this once per throttling answer they receive. */
+  protected noteThrottled(): void {
+    this.#throttles++;
   }
 
   /**

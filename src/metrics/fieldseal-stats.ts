@@ -93,8 +93,28 @@ export interface FieldsealStats {
   /** Legacy plaintext returned by fields in migration, by `table.field`. */
   readonly plaintextReads: Readonly<Record<string, number>>;
   /** Failed values (each failed item of a batch counts) by error code. */
-  readonly failures: Readonly<
-    Partial<Record<FieldsealErrorCode, number>>
-  >; /** The key-event bus: connected or not, and how often it was lost. */
+  readonly failures: Readonly<Partial<Record<FieldsealErrorCode, number>>>;
+  /** The key-event bus: connected or not, and how often it was lost. */
   readonly keyEvents: KeyEventsStats;
+  /**
+   * Throttling answers the client's providers received (AWS `ThrottlingException`, HTTP 429),
+   * each attempt counted, retried or not, by provider id. These are the providers' own
+   * counters: a provider shared by several clients is counted in each.
+   */
+  readonly throttling: {
+    readonly events: number;
+    readonly byProvider: Readonly<Record<string, number>>;
+  };
+  /**
+   * Key-store data-key versions per tenant among the keys in the cache now, that is the
+   * versions each tenant read or wrote within the cache's `maxAgeMs`: tenants counted by how
+   * many versions they use (`{ '1': 950, '2': 48, '4': 2 }`), never named. More than a few
+   * versions in use means old values are still read: backfill them and retire the versions.
+   * Embedded envelopes have no versions and are not counted.
+   */
+  readonly keyVersions: {
+    readonly tenants: number;
+    readonly maxPerTenant: number;
+    readonly tenantsByVersionCount: Readonly<Record<string, number>>;
+  };
 }

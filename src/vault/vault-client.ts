@@ -48,9 +48,12 @@ export class VaultClient extends RedactedObject {
   #renewAt: number | undefined;
   #expiresAt: number | undefined;
   #refreshing: Promise<string> | undefined;
+  readonly #onThrottled: (() => void) | undefined;
 
-  constructor(options: VaultConnectionOptions) {
+  /** `onThrottled` is called once per HTTP 429 answer (the health figures count them). */
+  constructor(options: VaultConnectionOptions, onThrottled?: () => void) {
     super();
+    this.#onThrottled = onThrottled;
     let url: URL;
     try {
       url = new URL(options.address);
@@ -223,6 +226,7 @@ export class VaultClient extends RedactedObject {
         continue;
       }
       if (status >= 500 || status === 429) {
+        if (status === 429) this.#onThrottled?.();
         last = new VaultHttpError(status, path, errorsOf(text));
         lastStatus = `HTTP ${status}`;
         continue;

@@ -117,7 +117,7 @@ export class VaultTransitKeyProvider extends KeyProvider {
 
   constructor(options: VaultTransitKeyProviderOptions) {
     super();
-    this.#client = new VaultClient(options);
+    this.#client = new VaultClient(options, () => this.noteThrottled());
     this.#mount = encodePath(options.mount ?? 'transit');
     this.id = options.id ?? 'vault-transit';
     this.#requireDerived = options.requireDerived ?? true;

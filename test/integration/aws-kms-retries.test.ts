@@ -33,6 +33,25 @@ describe('AWS KMS retries (MongoDB-style retryable reads and writes)', () => {
     expect(f.kms.faults.injected[fault]).toBeGreaterThan(0);
   });
 
+  it('counts every throttled attempt, the last one included, and nothing else', async () => {
+    const p = provider();
+    const fs = createFieldseal({
+      provider: p,
+      keys: { mode: 'embedded', masterKeyId: mk },
+      cache: { maxAgeMs: 60_000 },
+    });
+    f.kms.faults.inject('server-error', { times: 1 });
+    f.kms.faults.inject('throttle', { times: 1 });
+    await fs.encrypt('v', { tenant: 'acme', table: 't', field: 'f', record: '1' });
+    expect(p.throttles).toBe(1); // the 5xx is not throttling
+    f.kms.faults.inject('throttle', { times: 3 });
+    await expect(
+      fs.encrypt('v', { tenant: 'beta', table: 't', field: 'f', record: '1' }),
+    ).rejects.toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE' });
+    expect(p.throttles).toBe(4);
+    expect(fs.stats().throttling).toEqual({ events: 4, byProvider: { 'aws-kms': 4 } });
+  });
+
   it('four transient failures in a row: ERR_PROVIDER_UNAVAILABLE after exactly 3 attempts', async () => {
     const p = provider();
     f.kms.faults.inject('throttle', { times: 4 });

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createFieldseal } from '../../src/index.js';
+import { MemoryKeyProvider } from '../../src/testing/index.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 let dir: string;
@@ -250,6 +252,59 @@ describe('fieldseal CLI on embedded PGlite', () => {
       copyFileSync(`${keyFile}.bak`, keyFile);
     }
     expect(run(['doctor']).code).toBe(0);
+  });
+
+  it('doctor warns (WARN, exit 0) when a tenant keeps more than 3 readable key versions', () => {
+    expect(run(['doctor']).out).toMatch(/key versions per tenant\s+ok\s+at most 1 readable/);
+    expect(run(['tenant', 'create', 'versions-t']).code).toBe(0);
+    for (let i = 0; i < 3; i++) expect(run(['tenant', 'rotate', 'versions-t']).code).toBe(0);
+    const doctor = run(['doctor']);
+    expect(doctor.code, doctor.out).toBe(0);
+    expect(doctor.out).toMatch(
+      /key versions per tenant\s+WARN\s+1 of \d+ tenant\(s\) keep more than 3 readable versions \(at most 4\)/,
+    );
+    expect(doctor.out).toContain('fieldseal backfill retire');
+    const json = JSON.parse(run(['--json', 'doctor']).out) as { check: string; level?: string }[];
+    expect(json.find((c) => c.check === 'key versions per tenant')?.level).toBe('warning');
+  });
+
+  it("health judges a service's fs.stats() JSON against the health table (exit 1 on a warning)", async () => {
+    const fs = createFieldseal({
+      provider: new MemoryKeyProvider(),
+      keys: { mode: 'embedded', masterKeyId: 'master' },
+      cache: { maxAgeMs: 60_000 },
+    });
+    const c = { tenant: 'acme', table: 't', field: 'f', record: '1' };
+    const stored = await fs.encrypt('v', c);
+    for (let i = 0; i < 100; i++) await fs.decrypt(stored, c);
+    const stats = fs.stats();
+    const file = join(dir, 'stats.json');
+    writeFileSync(file, JSON.stringify(stats));
+    const good = run(['health', file]);
+    expect(good.code, good.err).toBe(0);
+    expect(good.out).toMatch(/KMS calls per request\s+0\.0\d\d \(\d+ \/ 101 calls\)\s+healthy/);
+    expect(good.out).toMatch(/KMS request throttling\s+0 events\s+healthy/);
+    expect(good.out).toMatch(/key versions per tenant\s+no data/);
+
+    const throttled = JSON.stringify({ ...stats, throttling: { events: 3, byProvider: {} } });
+    const bad = run(['health', '-'], throttled);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toMatch(
+      /KMS request throttling\s+3 events\s+warning\s+none\s+any\s+request a KMS quota increase/,
+    );
+    const json = JSON.parse(run(['--json', 'health', '-'], throttled).out) as {
+      status: string;
+      findings: { metric: string; status: string }[];
+    };
+    expect(json.status).toBe('warning');
+    expect(json.findings.find((f) => f.metric === 'kms-throttling')?.status).toBe('warning');
+
+    const old: Partial<typeof stats> = { ...stats };
+    delete old.keyVersions;
+    const refused = run(['health', '-'], JSON.stringify(old));
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('stats.keyVersions: expected an object');
+    expect(run(['health', '-'], 'not json').err).toContain('not JSON');
   });
 
   it('refuses a second process on the same embedded database', async () => {

@@ -52,6 +52,20 @@ describe('Vault client retries (3 attempts, exponential backoff)', () => {
     });
   }
 
+  it('counts each HTTP 429 as a throttling event (a 503 is not one)', async () => {
+    const p = await provider();
+    vault.inject({ kind: 'status', status: 429 }, 1, 'transit/');
+    vault.inject({ kind: 'status', status: 503 }, 1, 'transit/');
+    const { key } = await p.generateDataKey('k', ctx);
+    key.release();
+    expect(p.throttles).toBe(1);
+    vault.inject({ kind: 'status', status: 429 }, 3, 'transit/');
+    await expect(p.generateDataKey('k', ctx)).rejects.toMatchObject({
+      code: 'ERR_PROVIDER_UNAVAILABLE',
+    });
+    expect(p.throttles).toBe(4);
+  });
+
   it('four 503s in a row → ERR_PROVIDER_UNAVAILABLE after exactly 3 attempts', async () => {
     const p = await provider();
     vault.inject({ kind: 'status', status: 503 }, 4, 'transit/');

@@ -156,18 +156,22 @@ describe('stats().keyEvents recorder', () => {
   it('counts disconnects and stamps the last loss and return', () => {
     const m = new MetricsRecorder();
     const cache = { hits: 0, misses: 0, evictions: 0, entries: 0 };
-    expect(m.stats(cache as never).keyEvents).toEqual({ state: 'none', disconnects: 0 });
+    const versions = { tenants: 0, maxPerTenant: 0, tenantsByVersionCount: {} };
+    expect(m.stats(cache as never, versions, []).keyEvents).toEqual({
+      state: 'none',
+      disconnects: 0,
+    });
     m.keyEventBusState('connected', new Date('2026-01-01T00:00:00Z'));
     m.keyEventBusState('disconnected', new Date('2026-01-01T00:00:01Z'));
     m.keyEventBusState('disconnected', new Date('2026-01-01T00:00:02Z'));
-    expect(m.stats(cache as never).keyEvents).toEqual({
+    expect(m.stats(cache as never, versions, []).keyEvents).toEqual({
       state: 'disconnected',
       disconnects: 1,
       lastDisconnectAt: '2026-01-01T00:00:01.000Z',
     });
     m.keyEventBusState('connected', new Date('2026-01-01T00:00:03Z'));
     m.keyEventBusState('disconnected', new Date('2026-01-01T00:00:04Z'));
-    expect(m.stats(cache as never).keyEvents).toEqual({
+    expect(m.stats(cache as never, versions, []).keyEvents).toEqual({
       state: 'disconnected',
       disconnects: 2,
       lastDisconnectAt: '2026-01-01T00:00:04.000Z',

@@ -116,3 +116,31 @@ export function cacheIdOfTenant(id: string, tenant: string): boolean {
   const at = TENANT_AT[parts[0] ?? ''];
   return at !== undefined && parts[at] === tenant;
 }
+
+/**
+ * How many key-store data-key versions each tenant has among cache `ids` (the versions it
+ * read or wrote within the cache's lifetime): tenants counted by number of versions, with no
+ * tenant id in the result.
+ * @internal
+ */
+export function versionsPerTenant(ids: Iterable<string>): {
+  tenants: number;
+  maxPerTenant: number;
+  tenantsByVersionCount: Record<string, number>;
+} {
+  const perTenant = new Map<string, number>();
+  for (const id of ids) {
+    if (!id.startsWith('1:s')) continue;
+    const parts = cacheIdParts(id);
+    if (parts[0] !== 's' || parts.length !== 4) continue;
+    const tenant = parts[2]!;
+    perTenant.set(tenant, (perTenant.get(tenant) ?? 0) + 1);
+  }
+  let maxPerTenant = 0;
+  const tenantsByVersionCount: Record<string, number> = {};
+  for (const n of perTenant.values()) {
+    if (n > maxPerTenant) maxPerTenant = n;
+    tenantsByVersionCount[n] = (tenantsByVersionCount[n] ?? 0) + 1;
+  }
+  return { tenants: perTenant.size, maxPerTenant, tenantsByVersionCount };
+}

@@ -19,7 +19,7 @@ import {
   type KmsClientSupplier,
 } from './kms-client.js';
 import { EncryptionContextNames, type EncryptionContextKeys } from './encryption-context-keys.js';
-import { classifyKmsFailure, mapKmsFailure } from './kms-error-mapping.js';
+import { classifyKmsFailure, isThrottling, mapKmsFailure } from './kms-error-mapping.js';
 import { RetryPolicy, type AwsKmsRetryOptions } from './retry-policy.js';
 
 /**
@@ -203,6 +203,9 @@ export class AwsKmsKeyProvider extends KeyProvider {
       (signal) => call(client, signal),
       (f) => classifyKmsFailure(f.error, f.timedOut) === 'transient',
       (f) => mapKmsFailure(operation, f.error, f.timedOut, details),
+      (f) => {
+        if (!f.timedOut && isThrottling(f.error)) this.noteThrottled();
+      },
     );
   }
 }

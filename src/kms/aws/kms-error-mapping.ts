@@ -54,6 +54,22 @@ interface SdkErrorShape {
   $metadata?: { httpStatusCode?: number; requestId?: string };
 }
 
+/** AWS error names that mean "slow down" (request rate over the quota). */
+const THROTTLING = new Set([
+  'ThrottlingException',
+  'ThrottledException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+]);
+
+/**
+ * Whether a failed KMS call was throttled (an attempt the health figures count).
+ * @internal
+ */
+export function isThrottling(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && THROTTLING.has(nameOf(error));
+}
+
 const TRANSIENT = new Set([
   'ThrottlingException',
   'ThrottledException',

@@ -79,11 +79,13 @@ export class RetryPolicy {
   /**
    * Run `attempt` until it succeeds, fails finally, or attempts run out; the last failure is
    * thrown through `fail`. Each attempt gets an AbortSignal that fires at the timeout.
+   * `observe` sees every failed attempt once, the last one included.
    */
   async run<T>(
     attempt: (signal: AbortSignal) => Promise<T>,
     retryable: (failure: AttemptFailure) => boolean,
     fail: (failure: AttemptFailure) => Error,
+    observe?: (failure: AttemptFailure) => void,
   ): Promise<T> {
     for (let n = 1; ; n++) {
       const controller = new AbortController();
@@ -104,6 +106,7 @@ export class RetryPolicy {
         // (GenerateDataKey and Decrypt return the plaintext data key).
         void call.then(wipeLate, () => undefined);
         const failure = { error, timedOut: controller.signal.aborted };
+        observe?.(failure);
         if (n >= this.maxAttempts || !retryable(failure)) throw fail(failure);
       } finally {
         clearTimeout(timer);
