@@ -154,7 +154,8 @@ export class MetricsRecorder {
     keyVersions: FieldsealStats['keyVersions'],
     providers: readonly KeyProvider[],
   ): FieldsealStats {
-    const byProvider: Record<string, number> = {};
+    // Null prototype: provider ids such as `constructor` are keys, never inherited members.
+    const byProvider = Object.create(null) as Record<string, number>;
     let events = 0;
     for (const p of providers) {
       byProvider[p.id] = (byProvider[p.id] ?? 0) + p.throttles;

@@ -13,7 +13,10 @@ import type { FieldsealStats } from './fieldseal-stats.js';
  */
 export function readStatsSnapshot(raw: unknown): FieldsealStats {
   const s = record(raw, 'stats');
-  const providerCalls: Record<string, { generate: number; wrap: number; unwrap: number }> = {};
+  const providerCalls = Object.create(null) as Record<
+    string,
+    { generate: number; wrap: number; unwrap: number }
+  >;
   const calls = record(s.providerCalls, 'stats.providerCalls');
   for (const id of Object.keys(calls)) {
     const c = record(calls[id], `stats.providerCalls.${id}`);
@@ -74,13 +77,21 @@ export function readStatsSnapshot(raw: unknown): FieldsealStats {
   };
 }
 
+/**
+ * `v`'s own enumerable data properties as a null-prototype object: nothing inherited, no
+ * getter run.
+ */
 function record(v: unknown, name: string): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) {
     throw new TypeError(
       `${name}: expected an object (write the file with JSON.stringify(fs.stats()) from this fieldseal version)`,
     );
   }
-  return v as Record<string, unknown>;
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const [key, d] of Object.entries(Object.getOwnPropertyDescriptors(v))) {
+    if (d.enumerable === true && 'value' in d) out[key] = d.value;
+  }
+  return out;
 }
 
 function count(v: unknown, name: string): number {

@@ -102,8 +102,9 @@ export function checkKeyEncoding(
   throw new TypeError(`${name}: expected one of ${allowed}, got ${describeValue(value)}`);
 }
 
+/** The kind of a refused option, never its text: a misplaced key could be in it. */
 function describeValue(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value.slice(0, 20)) : typeof value;
+  return typeof value === 'string' ? `a string of ${value.length} characters` : typeof value;
 }
 
 const HEX = /^[0-9a-fA-F]*$/;

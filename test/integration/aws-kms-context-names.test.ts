@@ -154,6 +154,8 @@ describe('encryptionContextKeys', () => {
       { tenant: 'x'.repeat(129) },
       { tenant: 'key' },
       { tenant: 'same', version: 'same' },
+      { key: 'Tenant' }, // AWS compares context names without regard to case
+      { tenant: 'tenant_id', version: 'TENANT_ID' },
       { tenant: 5 },
       'tenant_id',
       ['tenant_id'],
@@ -188,6 +190,9 @@ describe('encryptionContextKeys', () => {
         message: 'encryption context entry "tenant_id" would be sent twice',
       }),
     );
+    await expect(
+      provider.generateDataKey(tenantMasterKeyAlias('acme'), { tenant: 'acme', Tenant_ID: 'x' }),
+    ).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_CONTEXT' }));
     expect(f.kms.count()).toBe(calls);
   });
 

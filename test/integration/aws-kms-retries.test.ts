@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { inspect } from 'node:util';
-import { createFieldseal, isFieldsealError } from '../../src/index.js';
+import { MultiKeyProvider, createFieldseal, isFieldsealError } from '../../src/index.js';
 import { AwsKmsKeyProvider } from '../../src/kms/aws/index.js';
 import { startAwsKmsFixture, type AwsKmsFixture } from '../loopback/aws-kms-fixture.js';
 import type { KmsFault } from '../loopback/aws-kms-faults.js';
@@ -50,6 +50,22 @@ describe('AWS KMS retries (MongoDB-style retryable reads and writes)', () => {
     ).rejects.toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE' });
     expect(p.throttles).toBe(4);
     expect(fs.stats().throttling).toEqual({ events: 4, byProvider: { 'aws-kms': 4 } });
+  });
+
+  it('throttling behind a MultiKeyProvider reaches stats() through it', async () => {
+    const inner = provider();
+    const multi = new MultiKeyProvider({
+      masterKeys: { pair: [{ provider: inner, masterKeyId: mk }] },
+    });
+    const fs = createFieldseal({
+      provider: multi,
+      keys: { mode: 'embedded', masterKeyId: 'pair' },
+      cache: { maxAgeMs: 60_000 },
+    });
+    f.kms.faults.inject('throttle', { times: 2 });
+    await fs.encrypt('v', { tenant: 'acme', table: 't', field: 'f', record: '1' });
+    expect(inner.throttles).toBe(2);
+    expect(fs.stats().throttling).toEqual({ events: 2, byProvider: { multi: 2 } });
   });
 
   it('four transient failures in a row: ERR_PROVIDER_UNAVAILABLE after exactly 3 attempts', async () => {

@@ -299,7 +299,7 @@ describe('fieldseal CLI on embedded PGlite', () => {
     expect(json.status).toBe('warning');
     expect(json.findings.find((f) => f.metric === 'kms-throttling')?.status).toBe('warning');
 
-    const old: Partial<typeof stats> = { ...stats };
+    const old: Record<string, unknown> = { ...stats };
     delete old.keyVersions;
     const refused = run(['health', '-'], JSON.stringify(old));
     expect(refused.code).toBe(1);

@@ -164,9 +164,11 @@ export class LoopbackKms {
       };
       this.trail.push(event);
       if (policy?.context !== undefined && CONTEXT_OPERATIONS.has(op)) {
-        const sent = context(body);
+        const sent = Object.entries(context(body));
         for (const [name, value] of Object.entries(policy.context)) {
-          if (sent[name] !== value) {
+          // Condition keys name context entries without regard to case, as in AWS.
+          const matching = sent.filter(([k]) => k.toLowerCase() === name.toLowerCase());
+          if (matching.length === 0 || matching.some(([, v]) => v !== value)) {
             throw new KmsError(
               'AccessDeniedException',
               `User ${caller} is not authorized to perform: kms:${op} (condition kms:EncryptionContext:${name})`,

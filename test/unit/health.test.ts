@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   createFieldseal,
   evaluateHealth,
+  readStatsSnapshot,
   type EncryptionContext,
   type FieldsealStats,
   type HealthFinding,
@@ -175,6 +176,41 @@ describe('stats(): the figures health needs, from a real client', () => {
     expect(JSON.stringify(report)).not.toContain('acme-canary-tenant');
     fs.clearCache();
     expect(fs.stats().keyVersions.tenants).toBe(0);
+  });
+
+  it('throttling by provider id is a plain count even for an id such as constructor', () => {
+    const fs = createFieldseal({
+      provider: new MemoryKeyProvider({ id: 'constructor' }),
+      keys: { mode: 'embedded', masterKeyId: 'master' },
+      cache: { maxAgeMs: 60_000 },
+    });
+    expect(fs.stats().throttling).toEqual({ events: 0, byProvider: { constructor: 0 } });
+  });
+
+  it('readStatsSnapshot takes own data properties only: nothing inherited, no getter run', () => {
+    const valid = JSON.parse(JSON.stringify(stats({ calls: 100 }))) as Record<string, unknown>;
+    expect(readStatsSnapshot(valid).latency.decrypt.count).toBe(100);
+    expect(() => readStatsSnapshot(Object.create(valid))).toThrow(/stats\.providerCalls/);
+    let ran = false;
+    const withGetter = { ...valid };
+    Object.defineProperty(withGetter, 'throttling', {
+      enumerable: true,
+      get: () => {
+        ran = true;
+        return { events: 0, byProvider: {} };
+      },
+    });
+    expect(() => readStatsSnapshot(withGetter)).toThrow(/stats\.throttling/);
+    expect(ran).toBe(false);
+    const polluted = JSON.parse(
+      JSON.stringify(valid).replace(
+        '"providerCalls":{',
+        '"providerCalls":{"__proto__":{"generate":1,"wrap":0,"unwrap":0},',
+      ),
+    ) as unknown;
+    const read = readStatsSnapshot(polluted);
+    expect(Object.getPrototypeOf(read.providerCalls)).toBe(null);
+    expect(evaluateHealth(read).findings[0]?.display).toContain('(1 / 100 calls)');
   });
 
   it('throttling: none for a provider that never throttles', async () => {

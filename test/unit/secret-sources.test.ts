@@ -293,7 +293,17 @@ describe("per-key 'utf8' encoding (the GraphQL seed's raw 32-character keys)", (
     }
   });
 
-  it('refuses an unknown encoding name when the source is built', () => {
+  it('refuses an unknown encoding name when the source is built, never quoting it', () => {
+    const misplaced = '0123456789abcdefSECRETKEYTEXT';
+    let message = '';
+    try {
+      new EnvSecretSource({ keys: {}, encoding: misplaced as 'utf8', env: {} });
+    } catch (err) {
+      message = String((err as Error).message);
+    }
+    expect(message).toBe(
+      "encoding: expected one of 'base64', 'hex', 'utf8', got a string of 29 characters",
+    );
     expect(
       () =>
         new EnvSecretSource({

@@ -61,9 +61,12 @@ export class EncryptionContextNames {
         }
         if (value !== name) rename.set(name, value);
       }
-      const targets = NAMES.map((n) => rename.get(n) ?? n);
+      // AWS compares context names without regard to case in policy conditions and grants.
+      const targets = NAMES.map((n) => (rename.get(n) ?? n).toLowerCase());
       if (new Set(targets).size !== targets.length) {
-        throw new TypeError('encryptionContextKeys: two entries would be sent under one name');
+        throw new TypeError(
+          'encryptionContextKeys: two entries would be sent under one name (names are compared without regard to case)',
+        );
       }
     }
     this.#rename = rename;
@@ -76,17 +79,19 @@ export class EncryptionContextNames {
 
   /**
    * The encryption context for `context`: a fresh object with each renamed entry under its
-   * configured name. An entry that would land on a name the context already has is refused
-   * (the context must mean one thing to the KMS).
+   * configured name. An entry that would land on a name the context already has, in any
+   * letter case, is refused (the context must mean one thing to the KMS and its policies).
    * @throws InvalidContextError on such a collision.
    */
   toKms(context: KeyContext): Record<string, string> {
     const out: Record<string, string> = {};
+    const seen = new Set<string>();
     for (const [name, value] of Object.entries(context)) {
       const target = this.#rename.get(name) ?? name;
-      if (Object.prototype.hasOwnProperty.call(out, target)) {
+      if (seen.has(target.toLowerCase())) {
         throw new InvalidContextError(`encryption context entry "${target}" would be sent twice`);
       }
+      seen.add(target.toLowerCase());
       Object.defineProperty(out, target, {
         value,
         enumerable: true,

@@ -231,6 +231,20 @@ export class MultiKeyProvider extends KeyProvider {
     );
   }
 
+  /** Its own throttling answers plus those of every provider it wraps through (each once). */
+  override get throttles(): number {
+    let n = super.throttles;
+    const seen = new Set<KeyProvider>();
+    for (const list of this.#targets.values()) {
+      for (const { provider } of list) {
+        if (seen.has(provider)) continue;
+        seen.add(provider);
+        n += provider.throttles;
+      }
+    }
+    return n;
+  }
+
   #targetsOf(masterKeyId: string): readonly MultiWrapTarget[] {
     const targets = this.#targets.get(masterKeyId);
     if (targets === undefined) {
