@@ -1,12 +1,24 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import {
+  constants,
+  generateKeyPairSync,
+  privateDecrypt,
+  randomBytes,
+  randomUUID,
+  timingSafeEqual,
+  type KeyObject,
+} from 'node:crypto';
 
 /** The loopback KMS's keys and aliases (test/loopback/aws-kms-server.ts), with KMS's errors. */
 
-export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
+export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingImport';
 export interface LoopbackKey {
   readonly id: string;
   readonly arn: string;
-  readonly material: Buffer;
+  /** Empty for an EXTERNAL key until its material is imported. */
+  material: Buffer;
+  readonly origin: 'AWS_KMS' | 'EXTERNAL';
+  /** The open import (GetParametersForImport) of an EXTERNAL key. */
+  importing?: { token: Buffer; privateKey: KeyObject; oaepHash: 'sha1' | 'sha256'; until: number };
   readonly tags: { TagKey: string; TagValue: string }[];
   readonly description: string;
   readonly created: number;
@@ -46,14 +58,19 @@ export class LoopbackKeys {
   create(b: Json): Json {
     const id = randomUUID();
     const tags = Array.isArray(b.Tags) ? (b.Tags as { TagKey: string; TagValue: string }[]) : [];
+    const origin = b.Origin ?? 'AWS_KMS';
+    if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') {
+      throw new KmsError('UnsupportedOperationException', 'this Origin is not supported');
+    }
     const key: LoopbackKey = {
       id,
       arn: `arn:aws:kms:${this.#region}:${ACCOUNT}:key/${id}`,
-      material: randomBytes(32),
+      material: origin === 'EXTERNAL' ? Buffer.alloc(0) : randomBytes(32),
+      origin,
       tags: tags.map((t) => ({ TagKey: t.TagKey, TagValue: t.TagValue })),
       description: typeof b.Description === 'string' ? b.Description : '',
       created: Date.now() / 1000,
-      state: 'Enabled',
+      state: origin === 'EXTERNAL' ? 'PendingImport' : 'Enabled',
     };
     this.#keys.set(id, key);
     return { KeyMetadata: this.metadata(key) };
@@ -72,6 +89,81 @@ export class LoopbackKeys {
     if (target.includes('alias/')) throw new KmsError('ValidationException', 'target is an alias');
     this.#aliases.set(name, this.resolve(target).id);
     return {};
+  }
+
+  /**
+   * GetParametersForImport: a fresh RSA wrapping key and import token for an EXTERNAL key
+   * (RSAES_OAEP_SHA_1 / RSAES_OAEP_SHA_256, RSA_2048 / RSA_3072 / RSA_4096), valid 24 hours.
+   */
+  parametersForImport(b: Json): Json {
+    const key = this.resolve(str(b.KeyId, 'KeyId'));
+    if (key.origin !== 'EXTERNAL') {
+      throw new KmsError('UnsupportedOperationException', `${key.arn} origin is not EXTERNAL`);
+    }
+    if (key.state === 'PendingDeletion') throw pendingDeletion(key);
+    const hash = { RSAES_OAEP_SHA_1: 'sha1', RSAES_OAEP_SHA_256: 'sha256' } as const;
+    const oaepHash = hash[str(b.WrappingAlgorithm, 'WrappingAlgorithm') as keyof typeof hash];
+    const bits = { RSA_2048: 2048, RSA_3072: 3072, RSA_4096: 4096 }[
+      str(b.WrappingKeySpec, 'WrappingKeySpec')
+    ];
+    if (oaepHash === undefined || bits === undefined) {
+      throw new KmsError('ValidationException', 'unsupported wrapping algorithm or key spec');
+    }
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: bits });
+    const token = randomBytes(64);
+    const until = Math.floor(Date.now() / 1000) + 86_400;
+    key.importing = { token, privateKey, oaepHash, until };
+    return {
+      KeyId: key.arn,
+      ImportToken: token.toString('base64'),
+      PublicKey: publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+      ParametersValidTo: until,
+    };
+  }
+
+  /**
+   * ImportKeyMaterial: the 32-byte material wrapped under the open import's public key, with
+   * its token. A key that had material before only takes the same material back.
+   */
+  importKeyMaterial(b: Json): Json {
+    const key = this.resolve(str(b.KeyId, 'KeyId'));
+    const open = key.importing;
+    const token = Buffer.from(str(b.ImportToken, 'ImportToken'), 'base64');
+    if (
+      open === undefined ||
+      open.token.length !== token.length ||
+      !timingSafeEqual(open.token, token) ||
+      Date.now() / 1000 > open.until
+    ) {
+      throw new KmsError('InvalidImportTokenException', 'import token is not valid');
+    }
+    let material: Buffer;
+    try {
+      material = privateDecrypt(
+        {
+          key: open.privateKey,
+          padding: constants.RSA_PKCS1_OAEP_PADDING,
+          oaepHash: open.oaepHash,
+        },
+        Buffer.from(str(b.EncryptedKeyMaterial, 'EncryptedKeyMaterial'), 'base64'),
+      );
+    } catch {
+      throw new KmsError('InvalidCiphertextException', 'EncryptedKeyMaterial is not valid');
+    }
+    if (material.length !== 32) {
+      throw new KmsError('IncorrectKeyMaterialException', 'key material must be 256 bits');
+    }
+    if (key.material.length > 0 && !key.material.equals(material)) {
+      throw new KmsError('IncorrectKeyMaterialException', 'not the key material of this key');
+    }
+    const model = b.ExpirationModel ?? 'KEY_MATERIAL_EXPIRES';
+    if (model === 'KEY_MATERIAL_EXPIRES' && typeof b.ValidTo !== 'number') {
+      throw new KmsError('ValidationException', 'ValidTo is required when the material expires');
+    }
+    key.material = material;
+    delete key.importing;
+    if (key.state === 'PendingImport') key.state = 'Enabled';
+    return { KeyId: key.arn };
   }
 
   /** ScheduleKeyDeletion with a 7–30 day window (default 30). */
@@ -128,13 +220,16 @@ export class LoopbackKeys {
       KeyState: key.state,
       KeySpec: 'SYMMETRIC_DEFAULT',
       KeyManager: 'CUSTOMER',
-      Origin: 'AWS_KMS',
+      Origin: key.origin,
       ...(key.deletionDate === undefined ? {} : { DeletionDate: key.deletionDate }),
     };
   }
 }
 
 export function checkUsable(key: LoopbackKey): void {
+  if (key.state === 'PendingImport') {
+    throw new KmsError('KMSInvalidStateException', `${key.arn} is pending import.`);
+  }
   if (key.state === 'Disabled') throw new KmsError('DisabledException', `${key.arn} is disabled.`);
   if (key.state === 'PendingDeletion') throw pendingDeletion(key);
 }

@@ -91,6 +91,11 @@ export class LoopbackKms {
       : this.operations.filter((o) => o === operation).length;
   }
 
+  /** A copy of a key's material (to prove what an import stored). */
+  keyMaterial(keyIdOrAlias: string): Buffer {
+    return Buffer.from(this.#keys.resolve(keyIdOrAlias).material);
+  }
+
   /** Set a key's state directly (as an administrator in the console would). */
   setKeyState(keyIdOrAlias: string, state: KeyState): void {
     const key = this.#keys.resolve(keyIdOrAlias);
@@ -219,9 +224,16 @@ export class LoopbackKms {
       case 'EnableKey': {
         const key = this.#keys.resolve(str(b.KeyId, 'KeyId'));
         if (key.state === 'PendingDeletion') throw pendingDeletion(key);
+        if (key.state === 'PendingImport') {
+          throw new KmsError('KMSInvalidStateException', `${key.arn} is pending import.`);
+        }
         key.state = op === 'EnableKey' ? 'Enabled' : 'Disabled';
         return {};
       }
+      case 'GetParametersForImport':
+        return this.#keys.parametersForImport(b);
+      case 'ImportKeyMaterial':
+        return this.#keys.importKeyMaterial(b);
       case 'ScheduleKeyDeletion':
         return this.#keys.scheduleDeletion(b);
       default:

@@ -7,9 +7,11 @@ import {
   type Fieldseal,
 } from '../../src/index.js';
 import { MemoryKeyStore } from '../../src/testing/index.js';
+import { randomBytes } from 'node:crypto';
 import {
   AwsKmsKeyProvider,
   createTenantMasterKey,
+  importTenantMasterKey,
   tenantMasterKeyAlias,
 } from '../../src/kms/aws/index.js';
 import { startAwsKmsFixture, type AwsKmsFixture } from '../loopback/aws-kms-fixture.js';
@@ -165,6 +167,25 @@ describe('seed 003: per-tenant encryption and key management', () => {
       code: 'ERR_KEY_SHREDDED',
     });
     cold.close();
+  });
+
+  it("With BYOK you import your own key material into the provider's KMS, which then holds and uses it", async () => {
+    const material = randomBytes(32); // generated and escrowed by the customer
+    const key = await importTenantMasterKey({
+      client: f.admin,
+      tenant: 'byok-corp',
+      aliasPrefix: 'tenant',
+      keyMaterial: material,
+      wrappingKeySpec: 'RSA_2048',
+    });
+    expect(key.alias).toBe('alias/tenant/byok-corp');
+    expect(f.kms.keyMaterial(key.keyId).equals(material)).toBe(true);
+    await fs.provisionTenant('byok-corp');
+    const stored = await fs.encrypt('contract terms', row('byok-corp'));
+    const cold = client();
+    expect(await cold.decrypt(stored, row('byok-corp'))).toBe('contract terms');
+    cold.close();
+    material.fill(0);
   });
 
   it('KMS request throttling — ThrottlingException seen — Request quota increase; batch via data keys', async () => {

@@ -18,6 +18,10 @@ export type { KmsClientLike, KmsClientSettings, KmsClientSupplier } from './kms-
 export type { AwsKmsRetryOptions } from './retry-policy.js';
 export { AwsKmsCallError } from './kms-error-mapping.js';
 export {
+  importTenantMasterKey,
+  type ImportTenantMasterKeyOptions,
+} from './imported-tenant-master-key.js';
+export {
   createTenantMasterKey,
   tenantMasterKeyAlias,
   type CreateTenantMasterKeyOptions,

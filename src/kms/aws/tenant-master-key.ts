@@ -83,15 +83,38 @@ export async function createTenantMasterKey(
   options: CreateTenantMasterKeyOptions,
 ): Promise<TenantMasterKey> {
   const alias = tenantMasterKeyAlias(options.tenant, options.aliasPrefix);
-  const { client, tenant } = options;
+  const { client } = options;
   const details = { keyRef: alias };
+  const { keyId, arn } = await createTenantKey(options, 'AWS_KMS', details);
+  try {
+    await client.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: keyId }));
+  } catch (err) {
+    await discardNewKey(client, keyId);
+    throw mapKmsFailure('CreateAlias', err, false, details);
+  }
+  return Object.freeze({ keyId, arn, alias });
+}
+
+/**
+ * `CreateKey` of a tenant's symmetric key, tagged with its tenant id. Not retried (a retried
+ * CreateKey can leave an orphan key).
+ * @internal
+ */
+export async function createTenantKey(
+  options: CreateTenantMasterKeyOptions,
+  origin: 'AWS_KMS' | 'EXTERNAL',
+  details: { keyRef: string },
+): Promise<{ keyId: string; arn: string }> {
+  const { client, tenant } = options;
+  const byok = origin === 'EXTERNAL' ? ' (BYOK)' : '';
   let created;
   try {
     created = await client.send(
       new CreateKeyCommand({
         KeyUsage: 'ENCRYPT_DECRYPT',
         KeySpec: 'SYMMETRIC_DEFAULT',
-        Description: options.description ?? `fieldseal master key of tenant ${tenant}`,
+        Origin: origin,
+        Description: options.description ?? `fieldseal master key of tenant ${tenant}${byok}`,
         Tags: [{ TagKey: options.tagKey ?? 'tenant_id', TagValue: tenant }],
       }),
     );
@@ -103,13 +126,17 @@ export async function createTenantMasterKey(
   if (keyId === undefined || arn === undefined) {
     throw new ProviderUnavailableError('AWS KMS CreateKey returned no key id', { details });
   }
-  try {
-    await client.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: keyId }));
-  } catch (err) {
-    await client
-      .send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }))
-      .catch(() => undefined);
-    throw mapKmsFailure('CreateAlias', err, false, details);
-  }
-  return Object.freeze({ keyId, arn, alias });
+  return { keyId, arn };
+}
+
+/**
+ * Schedule the deletion of a key just created whose set-up failed (7 days, the least), so no
+ * half-made key is left behind. Its own failure is ignored: the set-up's error is the one to
+ * report.
+ * @internal
+ */
+export async function discardNewKey(client: KmsClientLike, keyId: string): Promise<void> {
+  await client
+    .send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }))
+    .catch(() => undefined);
 }
