@@ -44,9 +44,26 @@ export class LoopbackKeys {
   readonly #keys = new Map<string, LoopbackKey>();
   readonly #aliases = new Map<string, string>();
   readonly #region: string;
+  readonly #strictRegion: boolean;
 
-  constructor(region: string) {
+  constructor(region: string, strictRegion = false) {
     this.#region = region;
+    this.#strictRegion = strictRegion;
+  }
+
+  /** Add the replica of a multi-Region key of another Region; returns its ARN here. */
+  adoptReplica(primary: LoopbackKey): string {
+    if (!primary.id.startsWith('mrk-')) {
+      throw new KmsError('UnsupportedOperationException', 'not a multi-Region key');
+    }
+    const replica: LoopbackKey = {
+      ...primary,
+      arn: `arn:aws:kms:${this.#region}:${ACCOUNT}:key/${primary.id}`,
+      material: Buffer.from(primary.material),
+      tags: primary.tags.map((t) => ({ ...t })),
+    };
+    this.#keys.set(primary.id, replica);
+    return replica.arn;
   }
 
   /** The key whose id a ciphertext blob names, if it exists. */
@@ -56,7 +73,7 @@ export class LoopbackKeys {
 
   /** CreateKey. */
   create(b: Json): Json {
-    const id = randomUUID();
+    const id = b.MultiRegion === true ? `mrk-${randomBytes(16).toString('hex')}` : randomUUID();
     const tags = Array.isArray(b.Tags) ? (b.Tags as { TagKey: string; TagValue: string }[]) : [];
     const origin = b.Origin ?? 'AWS_KMS';
     if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') {
@@ -187,8 +204,13 @@ export class LoopbackKeys {
   /** A key by id, key ARN, alias name or alias ARN; NotFoundException otherwise. */
   resolve(keyId: string): LoopbackKey {
     let id = keyId;
-    const arn = /^arn:aws:kms:[a-z0-9-]+:\d{12}:(key|alias)\/(.+)$/.exec(keyId);
-    if (arn !== null) id = arn[1] === 'alias' ? `alias/${arn[2]}` : (arn[2] ?? '');
+    const arn = /^arn:aws:kms:([a-z0-9-]+):\d{12}:(key|alias)\/(.+)$/.exec(keyId);
+    if (arn !== null) {
+      if (this.#strictRegion && arn[1] !== this.#region) {
+        throw new KmsError('NotFoundException', `Key '${keyId}' does not exist in ${this.#region}`);
+      }
+      id = arn[2] === 'alias' ? `alias/${arn[3]}` : (arn[3] ?? '');
+    }
     if (id.startsWith('alias/')) {
       const target = this.#aliases.get(id);
       if (target === undefined)
@@ -221,6 +243,7 @@ export class LoopbackKeys {
       KeySpec: 'SYMMETRIC_DEFAULT',
       KeyManager: 'CUSTOMER',
       Origin: key.origin,
+      MultiRegion: key.id.startsWith('mrk-'),
       ...(key.deletionDate === undefined ? {} : { DeletionDate: key.deletionDate }),
     };
   }

@@ -44,7 +44,7 @@ interface LoopbackPolicy {
 const CONTEXT_OPERATIONS = new Set(['GenerateDataKey', 'Encrypt', 'Decrypt', 'ReEncrypt']);
 
 export class LoopbackKms {
-  readonly region = 'us-east-1';
+  readonly region: string;
   /** Fault injection (throttling, 5xx, latency, hang, dropped connection, malformed JSON). */
   readonly faults = new KmsFaults();
   /** Every request received, in order, by operation name (faulted ones included). */
@@ -56,11 +56,13 @@ export class LoopbackKms {
   readonly trail: TrailEvent[] = [];
   /** Simulated IAM: access key id → what it may call (absent: everything). */
   readonly #policies = new Map<string, LoopbackPolicy>();
-  readonly #keys = new LoopbackKeys(this.region);
+  readonly #keys: LoopbackKeys;
   readonly #server: Server;
   #port = 0;
 
-  private constructor() {
+  private constructor(region: string, strictRegion: boolean) {
+    this.region = region;
+    this.#keys = new LoopbackKeys(region, strictRegion);
     this.#server = createServer((req, res) => void this.#handle(req, res));
     // Never close an idle keep-alive socket under a client during a test (Node's default is
     // 5 s): on a loaded machine the SDK could reuse it just as it closes and see ECONNRESET,
@@ -69,8 +71,10 @@ export class LoopbackKms {
   }
 
   /** Listen on 127.0.0.1 on a free port. */
-  static async start(): Promise<LoopbackKms> {
-    const kms = new LoopbackKms();
+  static async start(options: { region?: string } = {}): Promise<LoopbackKms> {
+    // Started for a named Region, the server refuses ARNs of other Regions, as KMS does; the
+    // default one serves any ARN (tests that fake several Regions on one server).
+    const kms = new LoopbackKms(options.region ?? 'us-east-1', options.region !== undefined);
     await new Promise<void>((resolve) => kms.#server.listen(0, '127.0.0.1', resolve));
     kms.#port = (kms.#server.address() as AddressInfo).port;
     return kms;
@@ -89,6 +93,14 @@ export class LoopbackKms {
     return operation === undefined
       ? this.operations.length
       : this.operations.filter((o) => o === operation).length;
+  }
+
+  /**
+   * Replicate a multi-Region key (`mrk-…`) into `to`'s Region: the same key id and material
+   * under an ARN of that Region (what `ReplicateKey` makes).
+   */
+  replicateTo(keyIdOrAlias: string, to: LoopbackKms): string {
+    return to.#keys.adoptReplica(this.#keys.resolve(keyIdOrAlias));
   }
 
   /** A copy of a key's material (to prove what an import stored). */
@@ -257,6 +269,8 @@ export class LoopbackKms {
 
   #decrypt(b: Json): Json {
     const blob = Buffer.from(str(b.CiphertextBlob, 'CiphertextBlob'), 'base64');
+    // A named key that does not exist here is NotFoundException, before the blob is read.
+    if (typeof b.KeyId === 'string') this.#keys.resolve(b.KeyId);
     const keyId = blobKeyId(blob);
     const key = keyId === undefined ? undefined : this.#keys.byId(keyId);
     if (key === undefined) {

@@ -53,6 +53,15 @@ export interface AwsKmsKeyProviderOptions extends KmsClientSettings {
    * under the same naming.
    */
   readonly encryptionContextKeys?: EncryptionContextKeys;
+  /**
+   * Use multi-Region keys through their replica in this Region: every call for a multi-Region
+   * key ARN of another Region (`arn:aws:kms:us-east-1:…:key/mrk-…`) goes to this Region, as the
+   * ARN of the key's replica here. Values written in one Region are then read in another,
+   * next to a replicated table, without calls across Regions. A Region without a replica of
+   * the key fails closed (`ERR_KEY_NOT_CONFIGURED`); no call goes to the ARN's own Region.
+   * Other ids (single-Region keys, aliases, bare key ids) are not changed.
+   */
+  readonly replicaRegion?: string;
 }
 
 /**
@@ -86,10 +95,19 @@ export class AwsKmsKeyProvider extends KeyProvider {
   readonly #retry: RetryPolicy;
   readonly #deletionWindowDays: number;
   readonly #contextNames: EncryptionContextNames;
+  readonly #replicaRegion: string | undefined;
 
   constructor(options: AwsKmsKeyProviderOptions = {}) {
     super();
     this.#contextNames = new EncryptionContextNames(options.encryptionContextKeys);
+    const replicaRegion = options.replicaRegion;
+    if (
+      replicaRegion !== undefined &&
+      (typeof replicaRegion !== 'string' || !REGION.test(replicaRegion))
+    ) {
+      throw new TypeError('replicaRegion: expected an AWS Region such as eu-west-1');
+    }
+    this.#replicaRegion = replicaRegion;
     this.id = options.id ?? 'aws-kms';
     this.#clients = new KmsClientPool(options.client, options);
     this.#retry = new RetryPolicy(options.retry);
@@ -104,10 +122,11 @@ export class AwsKmsKeyProvider extends KeyProvider {
     masterKeyId: string,
     context: KeyContext,
   ): Promise<{ plaintext: Uint8Array; wrapped: Uint8Array }> {
-    const out = await this.#send('GenerateDataKey', masterKeyId, (client, abortSignal) =>
+    const keyId = this.#keyIdFor(masterKeyId);
+    const out = await this.#send('GenerateDataKey', keyId, (client, abortSignal) =>
       client.send(
         new GenerateDataKeyCommand({
-          KeyId: masterKeyId,
+          KeyId: keyId,
           KeySpec: 'AES_256',
           EncryptionContext: this.#contextNames.toKms(context),
         }),
@@ -126,10 +145,11 @@ export class AwsKmsKeyProvider extends KeyProvider {
     key: Uint8Array,
     context: KeyContext,
   ): Promise<Uint8Array> {
-    const out = await this.#send('Encrypt', masterKeyId, (client, abortSignal) =>
+    const keyId = this.#keyIdFor(masterKeyId);
+    const out = await this.#send('Encrypt', keyId, (client, abortSignal) =>
       client.send(
         new EncryptCommand({
-          KeyId: masterKeyId,
+          KeyId: keyId,
           Plaintext: key,
           EncryptionContext: this.#contextNames.toKms(context),
         }),
@@ -147,11 +167,12 @@ export class AwsKmsKeyProvider extends KeyProvider {
     wrapped: Uint8Array,
     context: KeyContext,
   ): Promise<Uint8Array> {
-    const out = await this.#send('Decrypt', masterKeyId, (client, abortSignal) =>
+    const keyId = this.#keyIdFor(masterKeyId);
+    const out = await this.#send('Decrypt', keyId, (client, abortSignal) =>
       client.send(
         // KeyId pins the master key: a blob of another key is IncorrectKeyException.
         new DecryptCommand({
-          KeyId: masterKeyId,
+          KeyId: keyId,
           CiphertextBlob: wrapped,
           EncryptionContext: this.#contextNames.toKms(context),
         }),
@@ -191,6 +212,17 @@ export class AwsKmsKeyProvider extends KeyProvider {
     }
   }
 
+  /**
+   * The key id to send for `masterKeyId`: with `replicaRegion`, a multi-Region key ARN of
+   * another Region becomes its replica's ARN in that Region.
+   */
+  #keyIdFor(masterKeyId: string): string {
+    const region = this.#replicaRegion;
+    if (region === undefined) return masterKeyId;
+    const m = MRK_ARN.exec(masterKeyId);
+    return m === null ? masterKeyId : `${m[1]}${region}${m[3]}`;
+  }
+
   /** One KMS operation under the retry policy; failures come out as fieldseal errors. */
   #send<T>(
     operation: string,
@@ -209,6 +241,11 @@ export class AwsKmsKeyProvider extends KeyProvider {
     );
   }
 }
+
+/** An AWS Region name (`eu-west-1`, `us-gov-west-1`, `ap-southeast-2`). */
+const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/;
+/** A multi-Region key ARN: prefix up to the Region, the Region, the rest (`:acct:key/mrk-…`). */
+const MRK_ARN = /^(arn:aws[a-z-]*:kms:)([a-z0-9-]+)(:\d{12}:key\/mrk-[0-9a-f]{32})$/;
 
 function pending(date: Date | undefined): MasterKeyDestruction {
   if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
