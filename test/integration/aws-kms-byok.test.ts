@@ -1,9 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { CreateKeyCommand, DescribeKeyCommand, ListResourceTagsCommand } from '@aws-sdk/client-kms';
+import {
+  CreateAliasCommand,
+  CreateKeyCommand,
+  DescribeKeyCommand,
+  ListResourceTagsCommand,
+} from '@aws-sdk/client-kms';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createFieldseal } from '../../src/index.js';
 import { MemoryKeyStore } from '../../src/testing/index.js';
-import { importTenantMasterKey } from '../../src/kms/aws/index.js';
+import {
+  createTenantMasterKey,
+  importTenantMasterKey,
+  type KmsClientLike,
+} from '../../src/kms/aws/index.js';
 import { startAwsKmsFixture, type AwsKmsFixture } from '../loopback/aws-kms-fixture.js';
 
 // BYOK: importTenantMasterKey through the real SDK client against the loopback KMS, which
@@ -119,5 +128,134 @@ describe('importTenantMasterKey (BYOK)', () => {
     expect(String((err as Error & { cause?: unknown }).cause)).toContain(
       'KMSInvalidStateException',
     );
+  });
+
+  it('an alias answer lost after KMS created it keeps the key (both helpers); no key is discarded', async () => {
+    const lossy: KmsClientLike = {
+      send: async (command: Parameters<KmsClientLike['send']>[0]) => {
+        const out: unknown = await f.admin.send(command as never);
+        if (command instanceof CreateAliasCommand) {
+          throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+        }
+        return out as never;
+      },
+    } as KmsClientLike;
+    const imported = await importTenantMasterKey({
+      client: lossy,
+      tenant: 'byok-lost',
+      keyMaterial: randomBytes(32),
+      wrappingKeySpec: 'RSA_2048',
+    });
+    const created = await createTenantMasterKey({ client: lossy, tenant: 'cmk-lost' });
+    for (const { alias, keyId } of [imported, created]) {
+      const meta = await f.admin.send(new DescribeKeyCommand({ KeyId: alias }));
+      expect(meta.KeyMetadata).toMatchObject({ KeyId: keyId, KeyState: 'Enabled' });
+    }
+  });
+
+  it('a key whose deletion cannot be scheduled either is named in the error, to be deleted by hand', async () => {
+    f.kms.faults.inject('server-error', { operations: ['ImportKeyMaterial'] });
+    f.kms.faults.inject('server-error', { operations: ['ScheduleKeyDeletion'] });
+    const from = f.kms.trail.length;
+    const err = await importTenantMasterKey({
+      client: f.admin,
+      tenant: 'byok-orphan',
+      keyMaterial: randomBytes(32),
+      wrappingKeySpec: 'RSA_2048',
+    }).catch((e: unknown) => e as Error);
+    const keyId = f.kms.trail
+      .slice(from)
+      .find((e) => e.operation === 'GetParametersForImport')?.keyId;
+    expect(keyId).toBeDefined();
+    expect(err).toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE' });
+    expect((err as Error).message).toContain(
+      `the new key ${keyId!} could not be scheduled for deletion`,
+    );
+  });
+
+  it('reads the material through the typed array itself: no Proxy, getter, length or valueOf', async () => {
+    const real = randomBytes(32);
+    const before = f.kms.count();
+    const proxy = new Proxy(real, {});
+    await expect(
+      importTenantMasterKey({ client: f.admin, tenant: 'byok-proxy', keyMaterial: proxy }),
+    ).rejects.toMatchObject({ code: 'ERR_INVALID_KEY_MATERIAL' });
+    const short = new Proxy(randomBytes(16), {
+      get: (t, k) => (k === 'byteLength' || k === 'length' ? 32 : (Reflect.get(t, k) as unknown)),
+    });
+    await expect(
+      importTenantMasterKey({ client: f.admin, tenant: 'byok-short', keyMaterial: short }),
+    ).rejects.toMatchObject({ code: 'ERR_INVALID_KEY_MATERIAL' });
+    expect(f.kms.count()).toBe(before);
+    const spoofed = Buffer.from(real);
+    Object.defineProperty(spoofed, 'length', { value: 16 });
+    Object.defineProperty(spoofed, 'valueOf', { value: () => Buffer.alloc(32) });
+    const key = await importTenantMasterKey({
+      client: f.admin,
+      tenant: 'byok-spoofed',
+      keyMaterial: spoofed,
+      wrappingKeySpec: 'RSA_2048',
+    });
+    expect(f.kms.keyMaterial(key.keyId).equals(real)).toBe(true);
+  });
+
+  it('validTo: within the next 365 days, read once; the material then expires and the key refuses use', async () => {
+    for (const bad of [
+      new Date(Date.now() - 1000),
+      new Date(Date.now() + 400 * 86_400_000),
+      new Date(NaN),
+      '2030-01-01',
+    ]) {
+      await expect(
+        importTenantMasterKey({
+          client: f.admin,
+          tenant: 'byok-date',
+          keyMaterial: randomBytes(32),
+          validTo: bad as Date,
+        }),
+      ).rejects.toThrow(TypeError);
+    }
+    const validTo = new Date(Date.now() + 30 * 86_400_000);
+    const pending = importTenantMasterKey({
+      client: f.admin,
+      tenant: 'byok-expiring',
+      keyMaterial: randomBytes(32),
+      wrappingKeySpec: 'RSA_2048',
+      validTo,
+    });
+    validTo.setTime(0); // too late: the date was read when the call began
+    const key = await pending;
+    const meta = await f.admin.send(new DescribeKeyCommand({ KeyId: key.alias }));
+    expect(meta.KeyMetadata?.ExpirationModel).toBe('KEY_MATERIAL_EXPIRES');
+    const p = f.provider({ retry: { maxAttempts: 1 } });
+    const { key: dataKey, wrapped } = await p.generateDataKey(key.alias, { tenant: 'x' });
+    dataKey.release();
+    f.kms.expireKeyMaterial(key.alias);
+    await expect(p.unwrapDataKey(key.alias, wrapped, { tenant: 'x' })).rejects.toMatchObject({
+      code: 'ERR_PROVIDER_UNAVAILABLE',
+    });
+  });
+
+  it('refuses a wrapping key weaker than asked for, and discards the key', async () => {
+    f.kms.importWrappingKeyBits = 1024;
+    const from = f.kms.trail.length;
+    try {
+      await expect(
+        importTenantMasterKey({
+          client: f.admin,
+          tenant: 'byok-weak',
+          keyMaterial: randomBytes(32),
+          wrappingKeySpec: 'RSA_2048',
+        }),
+      ).rejects.toMatchObject({
+        code: 'ERR_PROVIDER_UNAVAILABLE',
+        message: expect.stringContaining('a wrapping key that is not RSA-2048') as unknown,
+      });
+    } finally {
+      f.kms.importWrappingKeyBits = undefined;
+    }
+    const ops = f.kms.trail.slice(from).map((e) => e.operation);
+    expect(ops).not.toContain('ImportKeyMaterial');
+    expect(ops).toContain('ScheduleKeyDeletion');
   });
 });

@@ -17,6 +17,8 @@ export interface LoopbackKey {
   /** Empty for an EXTERNAL key until its material is imported. */
   material: Buffer;
   readonly origin: 'AWS_KMS' | 'EXTERNAL';
+  /** When imported material expires (seconds since the epoch), for KEY_MATERIAL_EXPIRES. */
+  validTo?: number;
   /** The open import (GetParametersForImport) of an EXTERNAL key. */
   importing?: { token: Buffer; privateKey: KeyObject; oaepHash: 'sha1' | 'sha256'; until: number };
   readonly tags: { TagKey: string; TagValue: string }[];
@@ -41,6 +43,8 @@ export class KmsError extends Error {
 const ACCOUNT = '111122223333';
 
 export class LoopbackKeys {
+  /** Test hook: the RSA size GetParametersForImport really uses (a KMS answering wrongly). */
+  importKeyBits: number | undefined;
   readonly #keys = new Map<string, LoopbackKey>();
   readonly #aliases = new Map<string, string>();
   readonly #region: string;
@@ -126,7 +130,9 @@ export class LoopbackKeys {
     if (oaepHash === undefined || bits === undefined) {
       throw new KmsError('ValidationException', 'unsupported wrapping algorithm or key spec');
     }
-    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: bits });
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', {
+      modulusLength: this.importKeyBits ?? bits,
+    });
     const token = randomBytes(64);
     const until = Math.floor(Date.now() / 1000) + 86_400;
     key.importing = { token, privateKey, oaepHash, until };
@@ -174,13 +180,27 @@ export class LoopbackKeys {
       throw new KmsError('IncorrectKeyMaterialException', 'not the key material of this key');
     }
     const model = b.ExpirationModel ?? 'KEY_MATERIAL_EXPIRES';
-    if (model === 'KEY_MATERIAL_EXPIRES' && typeof b.ValidTo !== 'number') {
-      throw new KmsError('ValidationException', 'ValidTo is required when the material expires');
+    const now = Date.now() / 1000;
+    if (
+      model === 'KEY_MATERIAL_EXPIRES' &&
+      (typeof b.ValidTo !== 'number' || b.ValidTo <= now || b.ValidTo > now + 365 * 86_400)
+    ) {
+      throw new KmsError('ValidationException', 'ValidTo must be in the next 365 days');
     }
     key.material = material;
+    if (model === 'KEY_MATERIAL_EXPIRES') key.validTo = b.ValidTo as number;
+    else delete key.validTo;
     delete key.importing;
     if (key.state === 'PendingImport') key.state = 'Enabled';
     return { KeyId: key.arn };
+  }
+
+  /** What KMS does when imported material expires: the material goes, the key awaits import. */
+  expireMaterial(keyId: string): void {
+    const key = this.resolve(keyId);
+    key.material.fill(0);
+    key.material = Buffer.alloc(0);
+    key.state = 'PendingImport';
   }
 
   /** ScheduleKeyDeletion with a 7–30 day window (default 30). */
@@ -243,6 +263,13 @@ export class LoopbackKeys {
       KeySpec: 'SYMMETRIC_DEFAULT',
       KeyManager: 'CUSTOMER',
       Origin: key.origin,
+      ...(key.origin === 'EXTERNAL'
+        ? {
+            ExpirationModel:
+              key.validTo === undefined ? 'KEY_MATERIAL_DOES_NOT_EXPIRE' : 'KEY_MATERIAL_EXPIRES',
+            ...(key.validTo === undefined ? {} : { ValidTo: key.validTo }),
+          }
+        : {}),
       MultiRegion: key.id.startsWith('mrk-'),
       ...(key.deletionDate === undefined ? {} : { DeletionDate: key.deletionDate }),
     };

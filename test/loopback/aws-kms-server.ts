@@ -103,6 +103,16 @@ export class LoopbackKms {
     return to.#keys.adoptReplica(this.#keys.resolve(keyIdOrAlias));
   }
 
+  /** Make GetParametersForImport use RSA keys of this size whatever was asked (a bad KMS). */
+  set importWrappingKeyBits(bits: number | undefined) {
+    this.#keys.importKeyBits = bits;
+  }
+
+  /** Expire a key's imported material now, as KMS does at its ValidTo. */
+  expireKeyMaterial(keyIdOrAlias: string): void {
+    this.#keys.expireMaterial(keyIdOrAlias);
+  }
+
   /** A copy of a key's material (to prove what an import stored). */
   keyMaterial(keyIdOrAlias: string): Buffer {
     return Buffer.from(this.#keys.resolve(keyIdOrAlias).material);

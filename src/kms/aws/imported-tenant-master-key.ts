@@ -1,9 +1,5 @@
-import { constants, createPublicKey, publicEncrypt } from 'node:crypto';
-import {
-  CreateAliasCommand,
-  GetParametersForImportCommand,
-  ImportKeyMaterialCommand,
-} from '@aws-sdk/client-kms';
+import { constants, createPublicKey, publicEncrypt, type KeyObject } from 'node:crypto';
+import { GetParametersForImportCommand, ImportKeyMaterialCommand } from '@aws-sdk/client-kms';
 import {
   InvalidKeyMaterialError,
   ProviderUnavailableError,
@@ -11,8 +7,9 @@ import {
 } from '../../errors.js';
 import { mapKmsFailure } from './kms-error-mapping.js';
 import {
+  abandonNewKey,
+  aliasNewKey,
   createTenantKey,
-  discardNewKey,
   tenantMasterKeyAlias,
   type CreateTenantMasterKeyOptions,
   type TenantMasterKey,
@@ -65,20 +62,16 @@ export async function importTenantMasterKey(
   const alias = tenantMasterKeyAlias(options.tenant, options.aliasPrefix);
   const { client } = options;
   const spec = options.wrappingKeySpec ?? 'RSA_4096';
-  if (!['RSA_2048', 'RSA_3072', 'RSA_4096'].includes(spec)) {
+  if (!Object.hasOwn(BITS, spec)) {
     throw new TypeError('wrappingKeySpec: expected RSA_2048, RSA_3072 or RSA_4096');
   }
-  const validTo = options.validTo;
-  if (validTo !== undefined && (!(validTo instanceof Date) || Number.isNaN(validTo.getTime()))) {
-    throw new TypeError('validTo: expected a valid Date');
-  }
-  const given = options.keyMaterial;
-  if (!(given instanceof Uint8Array) || given.byteLength !== 32) {
-    throw new InvalidKeyMaterialError('keyMaterial: expected exactly 32 bytes', {
+  const validTo = checkValidTo(options.validTo);
+  const material = copyMaterial(options.keyMaterial);
+  if (material === undefined) {
+    throw new InvalidKeyMaterialError('keyMaterial: expected a Uint8Array of exactly 32 bytes', {
       details: { keyRef: alias },
     });
   }
-  const material = Buffer.from(given);
   const details = { keyRef: alias };
   try {
     const { keyId, arn } = await createTenantKey(options, 'EXTERNAL', details);
@@ -91,14 +84,7 @@ export async function importTenantMasterKey(
           WrappingKeySpec: spec,
         }),
       );
-      if (params.PublicKey === undefined || params.ImportToken === undefined) {
-        throw new ProviderUnavailableError('AWS KMS returned no import parameters', { details });
-      }
-      const wrappingKey = createPublicKey({
-        key: Buffer.from(params.PublicKey),
-        format: 'der',
-        type: 'spki',
-      });
+      const wrappingKey = checkedWrappingKey(params, keyId, BITS[spec], details);
       const wrapped = publicEncrypt(
         { key: wrappingKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
         material,
@@ -114,14 +100,89 @@ export async function importTenantMasterKey(
             : { ExpirationModel: 'KEY_MATERIAL_EXPIRES' as const, ValidTo: validTo }),
         }),
       );
-      operation = 'CreateAlias';
-      await client.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: keyId }));
     } catch (err) {
-      await discardNewKey(client, keyId);
-      throw isFieldsealError(err) ? err : mapKmsFailure(operation, err, false, details);
+      const error = isFieldsealError(err) ? err : mapKmsFailure(operation, err, false, details);
+      throw await abandonNewKey(client, keyId, error);
     }
+    await aliasNewKey(client, alias, keyId, details);
     return Object.freeze({ keyId, arn, alias });
   } finally {
     material.fill(0);
   }
+}
+
+const BITS = { RSA_2048: 2048, RSA_3072: 3072, RSA_4096: 4096 } as const;
+const DAY_MS = 86_400_000;
+
+/** `validTo` read once (the Date's own time value): in the future, at most 365 days ahead. */
+function checkValidTo(validTo: unknown): Date | undefined {
+  if (validTo === undefined) return undefined;
+  let ms: number;
+  try {
+    ms = Date.prototype.getTime.call(validTo);
+  } catch {
+    throw new TypeError('validTo: expected a Date');
+  }
+  const now = Date.now();
+  if (Number.isNaN(ms) || ms <= now || ms > now + 365 * DAY_MS) {
+    throw new TypeError('validTo: expected a date in the next 365 days (the range KMS accepts)');
+  }
+  return new Date(ms);
+}
+
+const TYPED_ARRAY = Object.getPrototypeOf(Uint8Array.prototype) as object;
+/** The intrinsic getters, called on the caller's object: they read internal slots only. */
+const typedArrayName = intrinsicGetter<string | undefined>(Symbol.toStringTag);
+const typedArrayLength = intrinsicGetter<number>('byteLength');
+
+function intrinsicGetter<T>(name: PropertyKey): (this: unknown) => T {
+  const descriptor = Reflect.getOwnPropertyDescriptor(TYPED_ARRAY, name);
+  return descriptor?.get as (this: unknown) => T;
+}
+
+/**
+ * A private copy of the caller's material, read through the typed array's internal slots only
+ * (no getter, `valueOf` or `length` of the caller's object runs; a Proxy is refused), or
+ * `undefined` when it is not a Uint8Array of exactly 32 bytes.
+ */
+function copyMaterial(given: unknown): Buffer | undefined {
+  try {
+    if (typedArrayName.call(given) !== 'Uint8Array') return undefined;
+    if (typedArrayLength.call(given) !== 32) return undefined;
+  } catch {
+    return undefined;
+  }
+  const copy = Buffer.alloc(32);
+  Uint8Array.prototype.set.call(copy, given as Uint8Array);
+  return copy;
+}
+
+/**
+ * The RSA public key GetParametersForImport returned, checked: an import token, the key this
+ * import is for, and an RSA key of the size asked for (a weaker key would expose the material).
+ */
+function checkedWrappingKey(
+  params: { KeyId?: string; PublicKey?: Uint8Array; ImportToken?: Uint8Array },
+  keyId: string,
+  bits: number,
+  details: { keyRef: string },
+): KeyObject {
+  const refuse = (why: string): ProviderUnavailableError =>
+    new ProviderUnavailableError(`AWS KMS GetParametersForImport returned ${why}`, { details });
+  if (params.PublicKey === undefined || params.ImportToken === undefined) {
+    throw refuse('no public key or import token');
+  }
+  if (params.KeyId !== undefined && params.KeyId !== keyId && !params.KeyId.endsWith(`/${keyId}`)) {
+    throw refuse('the parameters of another key');
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: Buffer.from(params.PublicKey), format: 'der', type: 'spki' });
+  } catch {
+    throw refuse('a public key that cannot be read');
+  }
+  if (key.asymmetricKeyType !== 'rsa' || key.asymmetricKeyDetails?.modulusLength !== bits) {
+    throw refuse(`a wrapping key that is not RSA-${bits}`);
+  }
+  return key;
 }

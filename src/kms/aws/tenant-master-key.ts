@@ -1,6 +1,7 @@
 import {
   CreateAliasCommand,
   CreateKeyCommand,
+  DescribeKeyCommand,
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
 import { ProviderUnavailableError } from '../../errors.js';
@@ -86,12 +87,7 @@ export async function createTenantMasterKey(
   const { client } = options;
   const details = { keyRef: alias };
   const { keyId, arn } = await createTenantKey(options, 'AWS_KMS', details);
-  try {
-    await client.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: keyId }));
-  } catch (err) {
-    await discardNewKey(client, keyId);
-    throw mapKmsFailure('CreateAlias', err, false, details);
-  }
+  await aliasNewKey(client, alias, keyId, details);
   return Object.freeze({ keyId, arn, alias });
 }
 
@@ -130,13 +126,49 @@ export async function createTenantKey(
 }
 
 /**
- * Schedule the deletion of a key just created whose set-up failed (7 days, the least), so no
- * half-made key is left behind. Its own failure is ignored: the set-up's error is the one to
- * report.
+ * Name a key just created with its alias. When `CreateAlias` fails, the alias is looked up:
+ * if it names this key after all (an answer lost after KMS acted), the key is kept. Otherwise
+ * the key is abandoned ({@link abandonNewKey}) and the error thrown.
  * @internal
  */
-export async function discardNewKey(client: KmsClientLike, keyId: string): Promise<void> {
-  await client
-    .send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }))
-    .catch(() => undefined);
+export async function aliasNewKey(
+  client: KmsClientLike,
+  alias: string,
+  keyId: string,
+  details: { keyRef: string },
+): Promise<void> {
+  try {
+    await client.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: keyId }));
+  } catch (err) {
+    if (await aliasNames(client, alias, keyId)) return;
+    throw await abandonNewKey(client, keyId, mapKmsFailure('CreateAlias', err, false, details));
+  }
+}
+
+async function aliasNames(client: KmsClientLike, alias: string, keyId: string): Promise<boolean> {
+  try {
+    const out = await client.send(new DescribeKeyCommand({ KeyId: alias }));
+    return out.KeyMetadata?.KeyId === keyId;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Schedule the deletion of a key just created whose set-up failed (7 days, the least), so no
+ * half-made key is left behind, and return `error` to throw. If the deletion cannot be
+ * scheduled either, the error's message says which key is left, for an operator to delete.
+ * @internal
+ */
+export async function abandonNewKey(
+  client: KmsClientLike,
+  keyId: string,
+  error: Error,
+): Promise<Error> {
+  try {
+    await client.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }));
+  } catch {
+    error.message += `; the new key ${keyId} could not be scheduled for deletion: schedule it yourself (aws kms schedule-key-deletion --key-id ${keyId})`;
+  }
+  return error;
 }
