@@ -34,6 +34,10 @@ export {
 } from './postgres-key-events.js';
 export * from './backfill/index.js';
 export {
+  fraiseqlValueReader,
+  type FraiseqlValueReaderOptions,
+} from './seed-format/fraiseql-value-reader.js';
+export {
   postgresAuditSink,
   type PostgresAuditSink,
   type PostgresAuditSinkOptions,

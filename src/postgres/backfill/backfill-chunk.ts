@@ -229,7 +229,7 @@ async function convertLegacy(
   // Legacy plaintext: fs.decrypt returns it (and counts it) only for a field whose policy
   // allows plaintext reads; any other field fails closed here.
   const raw = await fs.decrypt(stored, context);
-  const typed = f.legacy === undefined ? raw : f.legacy(raw as string | Uint8Array);
+  const typed = f.legacy === undefined ? raw : f.legacy(raw as string | Uint8Array, row);
   if (!hasKind(f.planned.kind, typed)) {
     throw new UnsupportedValueError(
       `legacy value of ${f.planned.qualified} is not a ${f.planned.kind}: give a legacy converter`,

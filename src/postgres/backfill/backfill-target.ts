@@ -16,15 +16,20 @@ import { checkIdentifier, q } from '../repository/repository-columns.js';
  */
 
 /**
- * Converts a legacy plaintext value (as the column holds it) into the field's typed value, for
- * plaintext migrations with `runBackfill`.
+ * Converts a legacy value (as the column holds it) into the field's typed value, for
+ * migrations with `runBackfill`: plaintext, or another system's ciphertext (see
+ * `fraiseqlValueReader`). `row` is the row the backfill read: its key columns and backfilled
+ * columns.
  * @example
  * ```ts
  * const token: LegacyConverter = (raw) => Buffer.from(raw as string, 'base64');
  * await runBackfill({ sql, fs, model: User, legacy: { token } });
  * ```
  */
-export type LegacyConverter = (raw: string | Uint8Array) => FieldValue;
+export type LegacyConverter = (
+  raw: string | Uint8Array,
+  row?: Readonly<Record<string, unknown>>,
+) => FieldValue;
 
 /** One encrypted column of the target. @internal */
 export interface TargetField {

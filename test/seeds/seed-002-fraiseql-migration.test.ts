@@ -1,0 +1,174 @@
+import { createCipheriv, randomBytes } from 'node:crypto';
+import type { PGlite } from '@electric-sql/pglite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  EnvSecretSource,
+  createFieldseal,
+  defineModel,
+  field,
+  type Fieldseal,
+  type SecretKey,
+} from '../../src/index.js';
+import {
+  PostgresKeyStore,
+  createPostgresRepository,
+  fraiseqlValueReader,
+  fromPGlite,
+  runBackfill,
+  type SqlClient,
+} from '../../src/postgres/index.js';
+import { MemoryKeyProvider } from '../../src/testing/index.js';
+import { migratedPGlite } from '../integration/pg-env.js';
+
+/*
+ * Seed 002: a FraiseQL table migrated by fieldseal's backfill. The rows are written as
+ * FraiseQL writes them ([12-byte nonce][ciphertext][16-byte tag], base64 in TEXT, AAD
+ * "user:{id}:field:{name}:op:{op}"), with the seed's raw key; fraiseqlValueReader opens them,
+ * and the backfill seals them under the tenant's fieldseal key.
+ */
+
+const EMAIL_KEY = '01234567890123456789012345678901';
+const TENANT = 'fraiseql';
+
+/** FraiseQL's encryption, as its documentation describes it. */
+function fraiseqlEncrypt(plaintext: string, aad: string): string {
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', Buffer.from(EMAIL_KEY), nonce, {
+    authTagLength: 16,
+  });
+  cipher.setAAD(Buffer.from(aad));
+  const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return Buffer.concat([nonce, ct, cipher.getAuthTag()]).toString('base64');
+}
+
+/** FraiseQL's tb_user as a model; the migration job's copy lets legacy values in (counted). */
+const userModel = (allowPlaintextRead: boolean) =>
+  defineModel({
+    table: 'tb_user',
+    tenant: 'tenant',
+    key: ['id'],
+    fields: {
+      tenant: field.string(),
+      id: field.string(),
+      email: field.string().encrypted({ storage: 'text', allowPlaintextRead }),
+    },
+  });
+const User = userModel(false);
+const UserInMigration = userModel(true);
+
+describe('seed 002: migrating FraiseQL-encrypted columns', () => {
+  let db: PGlite;
+  let sql: SqlClient;
+  let key: SecretKey;
+  let app: Fieldseal;
+  let migration: Fieldseal;
+  const provider = new MemoryKeyProvider();
+  const aad = (row: Readonly<Record<string, unknown>>): string[] =>
+    ['insert', 'update'].map((op) => `user:${String(row.id)}:field:email:op:${op}`);
+
+  beforeAll(async () => {
+    db = await migratedPGlite();
+    sql = fromPGlite(db);
+    const store = new PostgresKeyStore({ sql });
+    const options = {
+      provider,
+      keys: { mode: 'store', store, masterKeyId: 'master' },
+      cache: { maxAgeMs: 60_000 },
+    } as const;
+    app = createFieldseal({ ...options, admin: true, fields: User.policies });
+    // Only the migration's client reads legacy values (counted); the application's refuses them.
+    migration = createFieldseal({ ...options, fields: UserInMigration.policies });
+    await app.provisionTenant(TENANT);
+    await createPostgresRepository({ sql, fs: app, model: User }).createTable();
+    key = await new EnvSecretSource({
+      keys: { email: { variable: 'FIELD_ENCRYPTION_KEY_EMAIL', encoding: 'utf8' } },
+      env: { FIELD_ENCRYPTION_KEY_EMAIL: EMAIL_KEY },
+    }).getKey('email');
+  });
+  afterAll(async () => {
+    app.close();
+    migration.close();
+    await db.close();
+  });
+
+  async function insertFraiseql(id: string, email: string, op = 'insert'): Promise<void> {
+    const stored = fraiseqlEncrypt(email, `user:${id}:field:email:op:${op}`);
+    await db.query('INSERT INTO tb_user (tenant, id, email) VALUES ($1, $2, $3)', [
+      TENANT,
+      id,
+      stored,
+    ]);
+  }
+
+  it("FraiseQL's stored values are read by fieldseal's backfill and sealed under the tenant key", async () => {
+    for (let i = 0; i < 30; i++)
+      await insertFraiseql(`u${i}`, `user${i}@example.com`, i % 3 === 0 ? 'update' : 'insert');
+    const users = createPostgresRepository({ sql, fs: app, model: User });
+    // Before the backfill the application refuses them: a FraiseQL ciphertext is never a value.
+    await expect(users.get(TENANT, ['u1'])).rejects.toMatchObject({
+      code: 'ERR_PLAINTEXT_IN_ENCRYPTED_FIELD',
+    });
+    const report = await runBackfill({
+      sql,
+      fs: migration,
+      model: UserInMigration,
+      name: 'from-fraiseql',
+      fields: ['email'],
+      chunkSize: 8,
+      legacy: { email: fraiseqlValueReader({ key, aad }) },
+    });
+    expect(report).toMatchObject({ complete: true, rowsWritten: 30 });
+    expect(migration.stats().plaintextReads).toEqual({ 'tb_user.email': 30 });
+    for (let i = 0; i < 30; i++) {
+      expect(await users.get(TENANT, [`u${i}`])).toEqual({
+        tenant: TENANT,
+        id: `u${i}`,
+        email: `user${i}@example.com`,
+      });
+    }
+    const raw = await db.query<{ email: string }>('SELECT email FROM tb_user');
+    for (const r of raw.rows) expect(r.email.startsWith('fs1:')).toBe(true);
+  });
+
+  it('a ciphertext cannot be moved from one record to another: the backfill stops, fail closed', async () => {
+    await insertFraiseql('v1', 'victim@example.com');
+    const moved = fraiseqlEncrypt('attacker@example.com', 'user:v2:field:email:op:insert');
+    await db.query('UPDATE tb_user SET email = $1 WHERE id = $2', [moved, 'v1']);
+    const err = await runBackfill({
+      sql,
+      fs: migration,
+      model: UserInMigration,
+      name: 'moved',
+      fields: ['email'],
+      legacy: { email: fraiseqlValueReader({ key, aad }) },
+    }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_BACKFILL_FAILED', details: { field: 'tb_user.email' } });
+    expect((err as Error).cause).toMatchObject({ code: 'ERR_AUTHENTICATION_FAILED' });
+    const { rows } = await db.query<{ email: string }>("SELECT email FROM tb_user WHERE id = 'v1'");
+    expect(rows[0]!.email).toBe(moved); // left as it was
+    await db.query("DELETE FROM tb_user WHERE id = 'v1'");
+  });
+
+  it('the reader refuses what is not a FraiseQL value: bad base64, too short, wrong key', () => {
+    const read = fraiseqlValueReader({ key, aad: () => 'user:x:field:email:op:insert' });
+    const good = fraiseqlEncrypt('a@b.c', 'user:x:field:email:op:insert');
+    expect(read(good, {})).toBe('a@b.c');
+    expect(() => read(`${good} `, {})).toThrow(
+      expect.objectContaining({ code: 'ERR_MALFORMED_CIPHERTEXT' }),
+    );
+    expect(() => read(Buffer.alloc(27).toString('base64'), {})).toThrow(
+      expect.objectContaining({ code: 'ERR_MALFORMED_CIPHERTEXT' }),
+    );
+    const flipped = Buffer.from(good, 'base64');
+    flipped[14]! ^= 1;
+    expect(() => read(flipped.toString('base64'), {})).toThrow(
+      expect.objectContaining({ code: 'ERR_AUTHENTICATION_FAILED' }),
+    );
+    expect(() => read(Buffer.from(good, 'base64'), {})).not.toThrow(); // BYTEA holds raw bytes
+    expect(() => fraiseqlValueReader({ key: 'k' as never })).toThrow(TypeError);
+    const noAad = fraiseqlValueReader({ key });
+    expect(() => noAad(good, {})).toThrow(
+      expect.objectContaining({ code: 'ERR_AUTHENTICATION_FAILED' }),
+    );
+  });
+});
