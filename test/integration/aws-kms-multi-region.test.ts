@@ -124,6 +124,21 @@ describe('multi-Region keys through replicaRegion', () => {
     expect(servers.get('us-east-1')!.count('GenerateDataKey')).toBe(before + 1);
   });
 
+  it('an ARN that names a multi-Region key in another form never goes to its own Region', async () => {
+    const us = servers.get('us-east-1')!.count();
+    const p = provider('eu-west-1', { replicaRegion: 'eu-west-1' });
+    const upper = primaryArn.replace(
+      /mrk-([0-9a-f]+)$/,
+      (_, hex: string) => `mrk-${hex.toUpperCase()}`,
+    );
+    for (const id of [upper, `${primaryArn}0`, primaryArn.replace(/mrk-[0-9a-f]{4}/, 'mrk-')]) {
+      await expect(p.generateDataKey(id, { tenant: 'acme' }), id).rejects.toMatchObject({
+        code: 'ERR_KEY_NOT_CONFIGURED',
+      });
+    }
+    expect(servers.get('us-east-1')!.count()).toBe(us);
+  });
+
   it('refuses a replicaRegion that is not a Region name', () => {
     for (const bad of ['EU-WEST-1', 'eu-west', 'europe', '', 'eu-west-1 ', 5]) {
       expect(

@@ -31,15 +31,17 @@ const EMAIL_KEY = '01234567890123456789012345678901';
 const TENANT = 'fraiseql';
 
 /** FraiseQL's encryption, as its documentation describes it. */
-function fraiseqlEncrypt(plaintext: string, aad: string): string {
+function fraiseqlEncryptBytes(plaintext: Buffer, aad: string): string {
   const nonce = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', Buffer.from(EMAIL_KEY), nonce, {
     authTagLength: 16,
   });
   cipher.setAAD(Buffer.from(aad));
-  const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  const ct = Buffer.concat([cipher.update(plaintext), cipher.final()]);
   return Buffer.concat([nonce, ct, cipher.getAuthTag()]).toString('base64');
 }
+const fraiseqlEncrypt = (plaintext: string, aad: string): string =>
+  fraiseqlEncryptBytes(Buffer.from(plaintext, 'utf8'), aad);
 
 /** FraiseQL's tb_user as a model; the migration job's copy lets legacy values in (counted). */
 const userModel = (allowPlaintextRead: boolean) =>
@@ -149,6 +151,36 @@ describe('seed 002: migrating FraiseQL-encrypted columns', () => {
     await db.query("DELETE FROM tb_user WHERE id = 'v1'");
   });
 
+  it('a converter sees a frozen copy of the row: it cannot redirect the write to another row', async () => {
+    await insertFraiseql('w1', 'w1@example.com');
+    await insertFraiseql('w2', 'w2@example.com');
+    const seen: Record<string, unknown>[] = [];
+    const err = await runBackfill({
+      sql,
+      fs: migration,
+      model: UserInMigration,
+      name: 'redirect',
+      fields: ['email'],
+      legacy: {
+        email: fraiseqlValueReader({
+          key,
+          aad: (row) => {
+            seen.push({ ...row });
+            (row as Record<string, unknown>).id = 'w2';
+            return aad(row);
+          },
+        }),
+      },
+    }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_BACKFILL_FAILED' });
+    expect(Object.keys(seen[0]!).sort()).toEqual(['email', 'id', 'tenant']);
+    const { rows } = await db.query<{ id: string; email: string }>(
+      "SELECT id, email FROM tb_user WHERE id IN ('w1', 'w2') ORDER BY id",
+    );
+    for (const r of rows) expect(r.email.startsWith('fs1:')).toBe(false); // both untouched
+    await db.query("DELETE FROM tb_user WHERE id IN ('w1', 'w2')");
+  });
+
   it('the reader refuses what is not a FraiseQL value: bad base64, too short, wrong key', () => {
     const read = fraiseqlValueReader({ key, aad: () => 'user:x:field:email:op:insert' });
     const good = fraiseqlEncrypt('a@b.c', 'user:x:field:email:op:insert');
@@ -164,7 +196,26 @@ describe('seed 002: migrating FraiseQL-encrypted columns', () => {
     expect(() => read(flipped.toString('base64'), {})).toThrow(
       expect.objectContaining({ code: 'ERR_AUTHENTICATION_FAILED' }),
     );
-    expect(() => read(Buffer.from(good, 'base64'), {})).not.toThrow(); // BYTEA holds raw bytes
+    expect(read(Buffer.from(good), {})).toBe('a@b.c'); // a BYTEA column holds the base64 text
+    expect(() => read(Buffer.from(good, 'base64'), {})).toThrow(
+      expect.objectContaining({ code: 'ERR_MALFORMED_CIPHERTEXT' }),
+    );
+    const latin1 = fraiseqlEncryptBytes(
+      Buffer.from([0x41, 0xff, 0xfe, 0x42]),
+      'user:x:field:email:op:insert',
+    );
+    expect(() => read(latin1, {})).toThrow(
+      expect.objectContaining({
+        code: 'ERR_MALFORMED_CIPHERTEXT',
+        message: expect.stringContaining("as: 'bytes'") as unknown,
+      }),
+    );
+    const asBytes = fraiseqlValueReader({
+      key,
+      aad: () => 'user:x:field:email:op:insert',
+      as: 'bytes',
+    });
+    expect(asBytes(latin1, {})).toEqual(Buffer.from([0x41, 0xff, 0xfe, 0x42]));
     expect(() => fraiseqlValueReader({ key: 'k' as never })).toThrow(TypeError);
     const noAad = fraiseqlValueReader({ key });
     expect(() => noAad(good, {})).toThrow(

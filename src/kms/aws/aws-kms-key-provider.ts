@@ -5,7 +5,7 @@ import {
   GenerateDataKeyCommand,
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
-import { ProviderUnavailableError, isFieldsealError } from '../../errors.js';
+import { KeyNotConfiguredError, ProviderUnavailableError, isFieldsealError } from '../../errors.js';
 import type { KeyContext } from '../../envelope/context.js';
 import {
   KeyProvider,
@@ -220,6 +220,12 @@ export class AwsKmsKeyProvider extends KeyProvider {
     const region = this.#replicaRegion;
     if (region === undefined) return masterKeyId;
     const m = MRK_ARN.exec(masterKeyId);
+    if (m === null && /:key\/mrk-/i.test(masterKeyId)) {
+      // Not a well-formed multi-Region key ARN: never send it to the Region it names.
+      throw new KeyNotConfiguredError(`"${masterKeyId}" is not a multi-Region key ARN`, {
+        details: { keyRef: `${this.id}:${masterKeyId}` },
+      });
+    }
     return m === null ? masterKeyId : `${m[1]}${region}${m[3]}`;
   }
 
@@ -245,7 +251,7 @@ export class AwsKmsKeyProvider extends KeyProvider {
 /** An AWS Region name (`eu-west-1`, `us-gov-west-1`, `ap-southeast-2`). */
 const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/;
 /** A multi-Region key ARN: prefix up to the Region, the Region, the rest (`:acct:key/mrk-…`). */
-const MRK_ARN = /^(arn:aws[a-z-]*:kms:)([a-z0-9-]+)(:\d{12}:key\/mrk-[0-9a-f]{32})$/;
+const MRK_ARN = /^(arn:aws[a-z-]*:kms:)([a-z0-9-]+)(:\d{12}:key\/mrk-[0-9a-fA-F]{32})$/;
 
 function pending(date: Date | undefined): MasterKeyDestruction {
   if (!(date instanceof Date) || Number.isNaN(date.getTime())) {

@@ -217,6 +217,16 @@ async function reencryptRows(
 const isShredded = (error: unknown): boolean =>
   isFieldsealError(error) && error.code === 'ERR_KEY_SHREDDED';
 
+/**
+ * What a converter sees of a row: a frozen copy of its key and backfilled columns. The row
+ * itself keys the UPDATE and its compare-and-set, so no converter may touch it.
+ */
+function rowCopy(row: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
+  const copy: Record<string, unknown> = { ...row };
+  delete copy[ROW_VERSION];
+  return Object.freeze(copy);
+}
+
 /** A legacy plaintext value sealed under the tenant's current key. */
 async function convertLegacy(
   fs: Fieldseal,
@@ -229,7 +239,7 @@ async function convertLegacy(
   // Legacy plaintext: fs.decrypt returns it (and counts it) only for a field whose policy
   // allows plaintext reads; any other field fails closed here.
   const raw = await fs.decrypt(stored, context);
-  const typed = f.legacy === undefined ? raw : f.legacy(raw as string | Uint8Array, row);
+  const typed = f.legacy === undefined ? raw : f.legacy(raw as string | Uint8Array, rowCopy(row));
   if (!hasKind(f.planned.kind, typed)) {
     throw new UnsupportedValueError(
       `legacy value of ${f.planned.qualified} is not a ${f.planned.kind}: give a legacy converter`,

@@ -34,8 +34,8 @@ const TAG = 16;
 
 /**
  * A {@link LegacyConverter} for `runBackfill` that opens values written by FraiseQL's field
- * encryption (the GraphQL seed): `[12-byte nonce][ciphertext][16-byte GCM tag]`, base64 in a
- * TEXT column (or raw in BYTEA), AES-256-GCM under the column's key with its AAD context
+ * encryption (the GraphQL seed): `[12-byte nonce][ciphertext][16-byte GCM tag]` as base64 text
+ * (in a TEXT column, or as the bytes of a BYTEA one), AES-256-GCM under the column's key with its AAD context
  * string. The backfill then seals the plaintext under the tenant's fieldseal key.
  *
  * Fail closed: text that is not canonical base64, a value shorter than nonce + tag, or one that
@@ -77,9 +77,15 @@ export function fraiseqlValueReader(options: FraiseqlValueReaderOptions): Legacy
       const plain = open(key, bytes, context);
       if (plain === undefined) continue;
       if (as === 'bytes') return plain;
-      const text = new TextDecoder('utf-8', { fatal: true }).decode(plain);
-      plain.fill(0);
-      return text;
+      try {
+        return new TextDecoder('utf-8', { fatal: true }).decode(plain);
+      } catch {
+        throw new MalformedCiphertextError(
+          "FraiseQL plaintext is not valid UTF-8 (read it with as: 'bytes')",
+        );
+      } finally {
+        plain.fill(0);
+      }
     }
     throw new AuthenticationFailedError(
       `FraiseQL value does not authenticate under its key and ${candidates.length} AAD string(s)`,
@@ -96,14 +102,26 @@ function aadStrings(value: unknown): readonly string[] {
   return list;
 }
 
-/** The stored bytes: canonical base64 text (TEXT) or the raw value (BYTEA). */
+/**
+ * The stored bytes: FraiseQL stores base64 text, in a TEXT column or as the bytes of a BYTEA
+ * one. (Text also never starts with the envelope's magic byte, so no value is mistaken for an
+ * envelope.)
+ */
 function storedBytes(raw: string | Uint8Array): Buffer {
-  if (typeof raw !== 'string') return Buffer.from(raw);
-  const bytes = Buffer.from(raw, 'base64');
-  if (bytes.toString('base64') !== raw) {
+  const text = typeof raw === 'string' ? raw : decodeUtf8(raw);
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.toString('base64') !== text) {
     throw new MalformedCiphertextError('FraiseQL value is not canonical base64');
   }
   return bytes;
+}
+
+function decodeUtf8(raw: Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(raw);
+  } catch {
+    throw new MalformedCiphertextError('FraiseQL value is not base64 text');
+  }
 }
 
 /** AES-256-GCM open, or `undefined` when the tag does not verify. */
