@@ -72,11 +72,6 @@ export class EncryptionContextNames {
     this.#rename = rename;
   }
 
-  /** Whether any entry is renamed. */
-  get renamed(): boolean {
-    return this.#rename.size > 0;
-  }
-
   /**
    * The encryption context for `context`: a fresh object with each renamed entry under its
    * configured name. An entry that would land on a name the context already has, in any
