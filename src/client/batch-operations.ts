@@ -12,6 +12,7 @@ import { wipeEncoded, type FieldValue } from '../envelope/plaintext.js';
 import type { CacheLease, DataKeyCache } from '../keys/data-key-cache.js';
 import { mapLimit } from '../lib/map-limit.js';
 import type { ValueOperation } from '../metrics/metrics-sink.js';
+import type { FieldKey } from './field-key.js';
 import type { FieldRules, PreparedEnvelope, PreparedWrite } from './field-rules.js';
 import type { KeyRef } from '../envelope/key-ref.js';
 import type { DecryptItem, EncryptItem, Reencrypted, Settled as SettledItem } from './items.js';
@@ -114,28 +115,28 @@ export class BatchOperations {
     );
     try {
       const chunks: WriteChunk[] = [];
-      // Chunks being filled, by tenant: for the tenant's master key, then per field master key
-      // (a data key is never shared across master keys).
+      // Chunks being filled, by tenant: for the tenant's key, then per field key (a field's
+      // own master key or key context: a data key is never shared across them).
       const current = new Map<string, WriteChunk>();
       let byFieldKey: Map<string, Map<string, WriteChunk>> | undefined;
       prepared.forEach((p, index) => {
         if (p === undefined) return;
         let open = current;
-        if (p.masterKeyId !== undefined) {
+        if (p.fieldKey !== undefined) {
           byFieldKey ??= new Map();
-          open = byFieldKey.get(p.masterKeyId) ?? new Map<string, WriteChunk>();
-          byFieldKey.set(p.masterKeyId, open);
+          open = byFieldKey.get(p.fieldKey.id) ?? new Map<string, WriteChunk>();
+          byFieldKey.set(p.fieldKey.id, open);
         }
         let chunk = open.get(p.tenant);
         if (chunk === undefined || chunk.indexes.length >= this.#cache.maxUses) {
-          chunk = { tenant: p.tenant, masterKeyId: p.masterKeyId, indexes: [] };
+          chunk = { tenant: p.tenant, fieldKey: p.fieldKey, indexes: [] };
           open.set(p.tenant, chunk);
           chunks.push(chunk);
         }
         chunk.indexes.push(index);
       });
       const out: Buffer[] = [];
-      await mapLimit(chunks, this.#loadConcurrency, async ({ tenant, masterKeyId, indexes }) => {
+      await mapLimit(chunks, this.#loadConcurrency, async ({ tenant, fieldKey, indexes }) => {
         // The whole chunk is sealed in one synchronous step with a key that is current at
         // that moment (never one whose tenant was shredded while it loaded).
         const sealChunk = (lease: Settled<CacheLease<WriteKeyExtra>>): void => {
@@ -170,7 +171,7 @@ export class BatchOperations {
           }
         };
         try {
-          await this.#resolver.withWriteKey(tenant, indexes.length, masterKeyId, (key) =>
+          await this.#resolver.withWriteKey(tenant, indexes.length, fieldKey, (key) =>
             sealChunk({ ok: true, value: key }),
           );
         } catch (error) {
@@ -278,6 +279,7 @@ export class BatchOperations {
       {
         ref: PreparedEnvelope['env']['keyRef'];
         tenant: string;
+        fieldKey: FieldKey | undefined;
         indexes: number[];
         envs: PreparedEnvelope['env'][];
         contexts: Buffer[];
@@ -290,13 +292,14 @@ export class BatchOperations {
           results[index] = { ok: true, value: p.value as T };
           return;
         }
-        const id = this.#resolver.readId(p.env.keyRef, p.tenant);
+        const id = this.#resolver.readId(p.env.keyRef, p.tenant, p.fieldKey);
         if (refs !== undefined) refs[index] = { ref: p.env.keyRef, tenant: p.tenant };
         const group = groups.get(id);
         if (group === undefined) {
           groups.set(id, {
             ref: p.env.keyRef,
             tenant: p.tenant,
+            fieldKey: p.fieldKey,
             indexes: [index],
             envs: [p.env],
             contexts: [p.contextBytes],
@@ -313,7 +316,7 @@ export class BatchOperations {
     await mapLimit(
       [...groups.values()],
       this.#loadConcurrency,
-      async ({ ref, tenant, indexes, envs, contexts }) => {
+      async ({ ref, tenant, fieldKey, indexes, envs, contexts }) => {
         const openGroup = (lease: Settled<CacheLease<ReadKeyExtra>>): void => {
           let opened = 0;
           // Every member's per-value key in one AES call (a member whose commitment does not
@@ -359,7 +362,7 @@ export class BatchOperations {
           }
         };
         try {
-          await this.#resolver.withReadKey(ref, tenant, indexes.length, (key) =>
+          await this.#resolver.withReadKey(ref, tenant, indexes.length, fieldKey, (key) =>
             openGroup({ ok: true, value: key }),
           );
         } catch (error) {
@@ -398,11 +401,11 @@ export class BatchOperations {
   }
 }
 
-/** Items of one batch sealed under one data key: one tenant, one master key. */
+/** Items of one batch sealed under one data key: one tenant, one field key. */
 interface WriteChunk {
   readonly tenant: string;
-  /** The field's own master key, or `undefined` for the tenant's. */
-  readonly masterKeyId: string | undefined;
+  /** The field's own master key and key context, or `undefined` for the tenant's key. */
+  readonly fieldKey: FieldKey | undefined;
   readonly indexes: number[];
 }
 

@@ -17,6 +17,7 @@ import {
   type PaddingOption,
 } from '../envelope/plaintext.js';
 import { ownData } from '../lib/own-data.js';
+import { checkKeyContext, fieldKeyOf, type FieldKey } from './field-key.js';
 import { checkFieldMasterKeyId } from './field-master-key.js';
 import type { MetricsRecorder } from './metrics.js';
 import type { FieldPolicy, KeysConfig, Mode } from './options.js';
@@ -35,8 +36,8 @@ export interface PreparedWrite {
   readonly tenant: string;
   readonly contextBytes: Buffer;
   readonly plaintext: EncodedPlaintext;
-  /** The field's own master key (embedded mode), or `undefined`: the tenant's. */
-  readonly masterKeyId: string | undefined;
+  /** The field's own master key and key context, or `undefined`: the tenant's key. */
+  readonly fieldKey: FieldKey | undefined;
 }
 
 /** A stored value checked and parsed, waiting for the key it names. @internal */
@@ -45,6 +46,8 @@ export interface PreparedEnvelope {
   readonly tenant: string;
   readonly env: ParsedEnvelope;
   readonly contextBytes: Buffer;
+  /** The field's key context (the provider context its data keys are bound to), if any. */
+  readonly fieldKey: FieldKey | undefined;
 }
 
 /** @internal */
@@ -59,6 +62,7 @@ const POLICY_KEYS: ReadonlySet<string> = new Set([
   'allowPlaintextRead',
   'pad',
   'masterKeyId',
+  'keyContext',
 ]);
 
 /**
@@ -76,6 +80,10 @@ function snapshotPolicy(name: string, policy: unknown): FieldPolicy {
     if (!POLICY_KEYS.has(key)) throw new TypeError(`fields["${name}"]: unknown option "${key}"`);
     if (out[key] === undefined) delete out[key];
   }
+  // The caller's object is read once, here: the policy keeps a checked, frozen copy.
+  if (out.keyContext !== undefined) {
+    out.keyContext = checkKeyContext(out.keyContext, `fields["${name}"].keyContext`);
+  }
   return Object.freeze(out);
 }
 
@@ -90,6 +98,8 @@ export class FieldRules {
   /** The master keys fields name (`FieldPolicy.masterKeyId`): shared by every tenant. */
   readonly fieldMasterKeys: ReadonlySet<string>;
   readonly #fields: ReadonlyMap<string, FieldPolicy>;
+  /** The data-key settings of the policies that have any (master key, key context). */
+  readonly #fieldKeys: ReadonlyMap<FieldPolicy, FieldKey>;
   readonly #hasPolicies: boolean;
   readonly #metrics: MetricsRecorder;
 
@@ -106,6 +116,7 @@ export class FieldRules {
     // returning) a policy object cannot change a checked policy afterwards, and no lookup
     // keyed by table and field names can reach Object.prototype.
     const policies = new Map<string, FieldPolicy>();
+    const fieldKeys = new Map<FieldPolicy, FieldKey>();
     for (const [name, given] of Object.entries(fields)) {
       const policy = snapshotPolicy(name, given);
       policies.set(name, policy);
@@ -124,10 +135,20 @@ export class FieldRules {
         }
         fieldMasterKeys.add(policy.masterKeyId);
       }
+      const fieldKey = fieldKeyOf(policy.masterKeyId, policy.keyContext);
+      if (fieldKey !== undefined) {
+        if (fieldKey.context !== undefined && keysMode !== 'embedded') {
+          throw new TypeError(
+            `fields["${name}"].keyContext: entries other than tenant need keys.mode "embedded" (a key-store data key serves every field of its tenant, so it cannot be bound to one field's context)`,
+          );
+        }
+        fieldKeys.set(policy, fieldKey);
+      }
     }
     this.mode = mode;
     this.fieldMasterKeys = fieldMasterKeys;
     this.#fields = policies;
+    this.#fieldKeys = fieldKeys;
     this.#hasPolicies = policies.size > 0;
     this.#metrics = metrics;
   }
@@ -147,8 +168,9 @@ export class FieldRules {
         details: fieldOf(ctx),
       });
     }
+    const fieldKey = this.#fieldKey(policy, ctx);
     const plaintext = encodePlaintext(value, bucketSize(pad ?? policy.pad));
-    return { tenant: ctx.tenant, contextBytes, plaintext, masterKeyId: policy.masterKeyId };
+    return { tenant: ctx.tenant, contextBytes, plaintext, fieldKey };
   }
 
   /**
@@ -178,6 +200,7 @@ export class FieldRules {
         tenant: ctx.tenant,
         env: parseEnvelope(classified.bytes),
         contextBytes,
+        fieldKey: undefined,
       };
     }
     const policy = this.#policy(checked);
@@ -186,6 +209,7 @@ export class FieldRules {
         details: fieldOf(ctx),
       });
     }
+    const fieldKey = this.#fieldKey(policy, ctx);
     const classified = classifyStored(stored);
     if (classified.kind === 'plaintext') {
       const { field } = fieldOf(ctx);
@@ -200,7 +224,23 @@ export class FieldRules {
       tenant: ctx.tenant,
       env: parseEnvelope(classified.bytes),
       contextBytes,
+      fieldKey,
     };
+  }
+
+  /**
+   * The field's data-key settings, refusing a tenant its key context does not name (before
+   * any key is asked for: such a value is never sealed or opened).
+   */
+  #fieldKey(policy: FieldPolicy, ctx: EncryptionContext): FieldKey | undefined {
+    if (policy.masterKeyId === undefined && policy.keyContext === undefined) return undefined;
+    const fieldKey = this.#fieldKeys.get(policy);
+    if (fieldKey?.tenant !== undefined && fieldKey.tenant !== ctx.tenant) {
+      throw new InvalidContextError("the field's keyContext names another tenant", {
+        details: fieldOf(ctx),
+      });
+    }
+    return fieldKey;
   }
 
   /** The configured policy of `table.field` (an empty frozen object when none). */

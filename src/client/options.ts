@@ -40,6 +40,7 @@ export type KeyAdminOperation =
  *   'customers.ssn': { pad: 'bucket-16' },
  *   'customers.phone': { allowPlaintextRead: true }, // being migrated
  *   'customers.card': { masterKeyId: 'arn:aws:kms:eu-west-1:111122223333:alias/payments' },
+ *   'customers.dob': { keyContext: { purpose: 'pii' } }, // sent to the KMS with the tenant
  * };
  * ```
  */
@@ -64,6 +65,19 @@ export interface FieldPolicy {
    * id, not per field).
    */
   readonly masterKeyId?: string;
+  /**
+   * Static entries added to the provider context of this field's data keys, e.g.
+   * `{ purpose: 'pii' }`: with AWS KMS they are sent as encryption context next to `tenant`,
+   * so CloudTrail records them and key policies can require them
+   * (`kms:EncryptionContext:purpose`). The field then has data keys of its own (one per tenant
+   * and master key), and only a client with the same `keyContext` can unwrap them. A
+   * `tenant` entry restricts the field to that one tenant: any other is refused with
+   * `ERR_INVALID_CONTEXT` before a key is touched. 1 to 16 entries; names distinct without
+   * regard to case, not `key`, `version` or starting with `aws`. Entries other than `tenant`
+   * need embedded mode (a store key serves every field of its tenant). See docs/models.md
+   * ("Key context").
+   */
+  readonly keyContext?: Readonly<Record<string, string>>;
 }
 
 /**

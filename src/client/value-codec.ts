@@ -39,7 +39,7 @@ export class ValueCodec {
     const item = this.#rules.prepareWrite(value, context, pad);
     let lease: CacheLease<WriteKeyExtra> | undefined;
     try {
-      lease = this.#resolver.peekWrite(item.tenant, 1, item.masterKeyId);
+      lease = this.#resolver.peekWrite(item.tenant, 1, item.fieldKey);
     } catch (err) {
       wipeEncoded(item.plaintext);
       throw err;
@@ -50,7 +50,7 @@ export class ValueCodec {
 
   async #sealCold(item: PreparedWrite): Promise<Buffer> {
     try {
-      return await this.#resolver.withWriteKey(item.tenant, 1, item.masterKeyId, (lease) =>
+      return await this.#resolver.withWriteKey(item.tenant, 1, item.fieldKey, (lease) =>
         this.#sealWith(item, lease),
       );
     } finally {
@@ -88,9 +88,9 @@ export class ValueCodec {
         lease.key.release();
       }
     };
-    const warm = this.#resolver.peekRead(item.env.keyRef, item.tenant, 1);
+    const warm = this.#resolver.peekRead(item.env.keyRef, item.tenant, 1, item.fieldKey);
     if (warm !== undefined) return open(warm);
-    return this.#resolver.withReadKey(item.env.keyRef, item.tenant, 1, open);
+    return this.#resolver.withReadKey(item.env.keyRef, item.tenant, 1, item.fieldKey, open);
   }
 
   /** Count a failure and make sure it is a FieldsealError (programming errors pass through). */

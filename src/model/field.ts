@@ -1,5 +1,6 @@
 import type { BlindIndexOptions } from '../blind-index/options.js';
 import { resolveOptions } from '../blind-index/options.js';
+import { checkKeyContext } from '../client/field-key.js';
 import type { Mode } from '../client/options.js';
 import type { PaddingOption } from '../envelope/plaintext.js';
 
@@ -29,6 +30,7 @@ export type StorageKind = 'binary' | 'text';
  * @example
  * ```ts
  * const options: EncryptedFieldOptions = { mode: 'WriteOnly', pad: 'bucket-16', context: { purpose: 'kyc' } };
+ * const ssn: EncryptedFieldOptions = { keyContext: { purpose: 'pii' } }; // sent to the KMS too
  * const card: EncryptedFieldOptions = { masterKeyId: 'arn:aws:kms:eu-west-1:111122223333:alias/payments' };
  * ```
  */
@@ -48,6 +50,14 @@ export interface EncryptedFieldOptions<St extends StorageKind = StorageKind> {
    * names `tenant`, `table`, `field` and `record` are reserved).
    */
   readonly context?: Readonly<Record<string, string>>;
+  /**
+   * Static entries bound into this field's data keys: sent to the key provider as context
+   * with the tenant (AWS KMS: the encryption context CloudTrail records and key policies can
+   * require), e.g. `{ purpose: 'pii' }`. The field gets data keys of its own. A `tenant` entry
+   * restricts the field to that tenant. Embedded mode, except a lone `tenant`. Becomes the
+   * field's `keyContext` policy; see docs/models.md ("Key context").
+   */
+  readonly keyContext?: Readonly<Record<string, string>>;
   /** Stored form (default `'binary'`). */
   readonly storage?: St;
   /**
@@ -157,6 +167,9 @@ export class FieldBuilder<
     const copy: EncryptedFieldOptions = {
       ...options,
       ...(options.context === undefined ? {} : { context: Object.freeze({ ...options.context }) }),
+      ...(options.keyContext === undefined
+        ? {}
+        : { keyContext: checkKeyContext(options.keyContext, 'encrypted(): keyContext') }),
     };
     return new FieldBuilder<T, St, N, O>({ ...spec, encryption: Object.freeze(copy) });
   }

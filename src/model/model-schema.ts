@@ -1,3 +1,4 @@
+import { checkKeyContext } from '../client/field-key.js';
 import { checkFieldMasterKeyId } from '../client/field-master-key.js';
 import type { FieldPolicy } from '../client/options.js';
 import { encodeContext } from '../envelope/context.js';
@@ -203,7 +204,15 @@ function planField(table: string, name: string, spec: FieldSpec): FieldSchema {
   if (spec.indexed || (options as { indexed?: unknown }).indexed === true) {
     fail(`${where}: an encrypted field cannot be indexed (its stored form is randomised)`);
   }
-  const { mode, allowPlaintextRead, pad, storage = 'binary', context = {}, masterKeyId } = options;
+  const {
+    mode,
+    allowPlaintextRead,
+    pad,
+    storage = 'binary',
+    context = {},
+    masterKeyId,
+    keyContext,
+  } = options;
   if (mode !== undefined && !MODES.has(mode)) {
     fail(`${where}: mode: expected 'ReadWrite', 'WriteOnly' or 'ReadOnly'`);
   }
@@ -232,7 +241,9 @@ function planField(table: string, name: string, spec: FieldSpec): FieldSchema {
   }
   for (const [entry, value] of Object.entries(context)) {
     if (RESERVED_CONTEXT.has(entry)) {
-      fail(`${where}: context: "${entry}" is reserved (tenant, table, field, record)`);
+      fail(
+        `${where}: context: "${entry}" is reserved (tenant, table, field, record)${entry === 'tenant' ? '; keyContext: { tenant } restricts a field to one tenant and sends it to the KMS' : ''}`,
+      );
     }
     if (typeof value !== 'string') fail(`${where}: context: "${entry}" must be a string`);
   }
@@ -242,11 +253,22 @@ function planField(table: string, name: string, spec: FieldSpec): FieldSchema {
   } catch (err) {
     fail(`${where}: context: ${(err as Error).message}`);
   }
+  if (keyContext !== undefined) {
+    const checked = checkKeyContext(keyContext, `${where}: keyContext`);
+    const inAad = new Set(Object.keys(context).map((n) => n.toLowerCase()));
+    for (const entry of Object.keys(checked)) {
+      // One name, one meaning: a context entry and a key-context entry would be two.
+      if (inAad.has(entry.toLowerCase())) {
+        fail(`${where}: "${entry}" is in both context and keyContext; name it once`);
+      }
+    }
+  }
   const policy: FieldPolicy = Object.freeze({
     ...(mode === undefined ? {} : { mode }),
     ...(allowPlaintextRead === undefined ? {} : { allowPlaintextRead }),
     ...(pad === undefined ? {} : { pad }),
     ...(masterKeyId === undefined ? {} : { masterKeyId }),
+    ...(keyContext === undefined ? {} : { keyContext }),
   });
   return Object.freeze({
     ...base,

@@ -56,18 +56,32 @@ export function assertRegistered(fs: Fieldseal, plan: ModelSchema): void {
 
 /**
  * Equal in effect: an absent mode is ReadWrite, absent plaintext reads are off, pads by size,
- * and the field's master key is the same (or absent on both sides).
+ * and the field's master key and key context are the same (or absent on both sides).
  */
 function samePolicy(actual: FieldPolicy, declared: FieldEncryptionSchema): boolean {
   const want = declared.policy;
   if ((actual.mode ?? 'ReadWrite') !== (want.mode ?? 'ReadWrite')) return false;
   if ((actual.allowPlaintextRead === true) !== (want.allowPlaintextRead === true)) return false;
   if (actual.masterKeyId !== want.masterKeyId) return false;
+  if (!sameEntries(actual.keyContext, want.keyContext)) return false;
   try {
     return bucketSize(actual.pad) === declared.bucket;
   } catch {
     return false;
   }
+}
+
+/** Both absent, or the same names with the same values (both are checked, frozen copies). */
+function sameEntries(
+  a: Readonly<Record<string, string>> | undefined,
+  b: Readonly<Record<string, string>> | undefined,
+): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  const names = Object.keys(a);
+  return (
+    names.length === Object.keys(b).length &&
+    names.every((n) => Object.hasOwn(b, n) && a[n] === b[n])
+  );
 }
 
 /**

@@ -12,8 +12,8 @@ import {
   type FieldsealOptions,
 } from '../../src/index.js';
 import { planDestruction } from '../../src/client/master-key-destruction.js';
-import { parseEnvelope } from '../../src/envelope/envelope.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
+import { wrappedOf } from './wrapped-key.js';
 
 // A field's own master key (`FieldPolicy.masterKeyId`, `.encrypted({ masterKeyId })`) in
 // embedded mode, with the in-memory provider. The AWS KMS version (regions, ARNs, disabled
@@ -49,13 +49,6 @@ function setup(
 function masterOf(stored: string | Uint8Array): string | undefined {
   const ref = inspectEnvelope(stored)?.keyRef;
   return ref?.kind === 'embedded' ? ref.masterKeyId : undefined;
-}
-
-/** The wrapped data key an envelope carries: equal wrapped keys mean one data key. */
-function wrappedOf(stored: string): string {
-  const ref = parseEnvelope(Buffer.from(stored.slice('fs1:'.length), 'base64url')).keyRef;
-  if (ref.kind !== 'embedded') throw new Error('expected an embedded envelope');
-  return Buffer.from(ref.wrapped).toString('hex');
 }
 
 describe('a field master key (embedded mode)', () => {

@@ -2,20 +2,29 @@ import type { KeyRef } from '../../envelope/key-ref.js';
 import { cacheId, cacheIdParts } from '../../lib/cache-id.js';
 
 /**
- * Cache id of an embedded-mode write key: one data key per (writer, master key, tenant), so two
- * master keys (a tenant's and a field's) never share a data key.
+ * Cache id of an embedded-mode write key: one data key per (writer, master key, tenant, field
+ * key context), so two master keys (a tenant's and a field's), or two key contexts, never share
+ * a data key.
  * @internal
  */
-export function writeCacheId(providerId: string, masterKeyId: string, tenant: string): string {
-  return cacheId('w', providerId, masterKeyId, tenant);
+export function writeCacheId(
+  providerId: string,
+  masterKeyId: string,
+  tenant: string,
+  contextId?: string,
+): string {
+  return contextId === undefined
+    ? cacheId('w', providerId, masterKeyId, tenant)
+    : cacheId('w', providerId, masterKeyId, tenant, contextId);
 }
 
 /**
  * Cache id of the key an envelope names, for `tenant`: equal ids mean one key. The tenant is
- * part of every id, so a key admitted for one tenant never serves another.
+ * part of every id, so a key admitted for one tenant never serves another; so is the field's
+ * key context (`contextId`) of an embedded key, which was unwrapped under it.
  * @internal
  */
-export function readCacheId(ref: KeyRef, tenant: string): string {
+export function readCacheId(ref: KeyRef, tenant: string, contextId?: string): string {
   if (ref.kind === 'store') return storeReadId(ref.keyId, tenant, ref.version);
   const wrapped = Buffer.from(ref.wrapped.buffer, ref.wrapped.byteOffset, ref.wrapped.byteLength);
   const recent = embeddedIds.get(tenant);
@@ -24,17 +33,23 @@ export function readCacheId(ref: KeyRef, tenant: string): string {
       if (
         e.providerId === ref.providerId &&
         e.masterKeyId === ref.masterKeyId &&
+        e.contextId === contextId &&
         e.wrapped.equals(wrapped)
       ) {
         return e.id;
       }
     }
   }
-  const id = cacheId('e', ref.providerId, ref.masterKeyId, tenant, wrapped.toString('base64'));
+  const base64 = wrapped.toString('base64');
+  const id =
+    contextId === undefined
+      ? cacheId('e', ref.providerId, ref.masterKeyId, tenant, base64)
+      : cacheId('e', ref.providerId, ref.masterKeyId, tenant, base64, contextId);
   if (interned >= MAX_INTERNED || embeddedCount >= MAX_EMBEDDED) clearInterned();
   const entry = {
     providerId: ref.providerId,
     masterKeyId: ref.masterKeyId,
+    contextId,
     wrapped: Buffer.from(wrapped),
     id,
   };
@@ -57,7 +72,13 @@ export function readCacheId(ref: KeyRef, tenant: string): string {
  */
 const embeddedIds = new Map<
   string,
-  { providerId: string; masterKeyId: string; wrapped: Buffer; id: string }[]
+  {
+    providerId: string;
+    masterKeyId: string;
+    contextId: string | undefined;
+    wrapped: Buffer;
+    id: string;
+  }[]
 >();
 const RECENT_EMBEDDED = 4;
 /**

@@ -1,6 +1,7 @@
 import { KeyNotConfiguredError } from '../../errors.js';
 import { encodeHeaderPrefix, type KeyRef } from '../../envelope/key-ref.js';
 import type { CacheLease } from '../../keys/data-key-cache.js';
+import type { FieldKey } from '../field-key.js';
 import { isHeaderMasterKeyId } from '../field-master-key.js';
 import { readCacheId, writeCacheId } from './cache-ids.js';
 import { leaseEmbeddedRead } from './embedded-reads.js';
@@ -30,37 +31,47 @@ export class EmbeddedKeySource implements KeySource {
   peekWrite(
     tenant: string,
     uses: number,
-    fieldMaster: string | undefined,
+    field: FieldKey | undefined,
   ): CacheLease<WriteKeyExtra> | undefined {
     const { cache, writer, policy } = this.#parts;
-    // A field without a master key of its own takes the unchanged path (no extra work).
+    // A field without a master key or key context of its own takes the unchanged path.
+    if (field === undefined) {
+      return cache.tryAcquire(writeCacheId(writer.id, policy.masterFor(tenant), tenant), uses);
+    }
     return cache.tryAcquire(
-      writeCacheId(writer.id, fieldMaster ?? policy.masterFor(tenant), tenant),
+      writeCacheId(
+        writer.id,
+        field.masterKeyId ?? policy.masterFor(tenant),
+        tenant,
+        field.contextId,
+      ),
       uses,
     );
   }
 
   /**
-   * @param fieldMaster - the field's own master key, if it has one: the data key is then
-   *   generated under it, and cached per (writer, master key, tenant) like any other write
-   *   key, so two master keys never share a data key.
+   * @param field - the field's own master key and key context, if it has them: the data key is
+   *   then generated under that master key and provider context, and cached per (writer,
+   *   master key, tenant, key context) like any other write key, so two master keys or two
+   *   key contexts never share a data key.
    */
   async forWrite(
     tenant: string,
     uses: number,
-    fieldMaster: string | undefined,
+    field: FieldKey | undefined,
     gen: number,
   ): Promise<CacheLease<WriteKeyExtra>> {
     const { cache, writer: provider, policy, generations, observe, keyReads } = this.#parts;
-    const master = fieldMaster ?? policy.masterFor(tenant);
+    const master = field?.masterKeyId ?? policy.masterFor(tenant);
+    const contextId = field?.contextId;
     // An id the envelope header cannot hold is refused before any (paid) provider call.
     if (!isHeaderMasterKeyId(master)) {
       throw new KeyNotConfiguredError('the master key id does not fit an envelope header');
     }
-    return cache.acquire(writeCacheId(provider.id, master, tenant), uses, async () => {
+    return cache.acquire(writeCacheId(provider.id, master, tenant, contextId), uses, async () => {
       const { key, wrapped } = await observe(
         { operation: 'generate', providerId: provider.id, masterKeyId: master, tenant },
-        () => provider.generateDataKey(master, embeddedContext(tenant)),
+        () => provider.generateDataKey(master, embeddedContext(tenant, field?.context)),
         releaseGenerated,
       );
       generations.assertCurrent(tenant, gen, key);
@@ -83,7 +94,7 @@ export class EmbeddedKeySource implements KeySource {
       // provider cannot unwrap (public-key, write-only): then the key must not be readable
       // from this process's memory either, beyond the writes it serves.
       if (provider.capabilities.unwrap) {
-        cache.insert(readCacheId(ref, tenant), key, { reads: keyReads?.cell(ref) });
+        cache.insert(readCacheId(ref, tenant, contextId), key, { reads: keyReads?.cell(ref) });
       }
       return { key, extra: { prefix } };
     });
@@ -94,6 +105,7 @@ export class EmbeddedKeySource implements KeySource {
     tenant: string,
     uses: number,
     gen: number,
+    field: FieldKey | undefined,
   ): Promise<CacheLease<ReadKeyExtra>> {
     if (ref.kind === 'store') {
       return Promise.reject(
@@ -102,7 +114,7 @@ export class EmbeddedKeySource implements KeySource {
         }),
       );
     }
-    return leaseEmbeddedRead(this.#parts, ref, tenant, uses, gen);
+    return leaseEmbeddedRead(this.#parts, ref, tenant, uses, gen, field);
   }
 
   /** Embedded mode has no versions: every value is sealed again under the current write key. */

@@ -1,6 +1,7 @@
 import { KeyNotConfiguredError } from '../../errors.js';
 import type { KeyRef } from '../../envelope/key-ref.js';
 import type { CacheLease } from '../../keys/data-key-cache.js';
+import type { FieldKey } from '../field-key.js';
 import { readCacheId } from './cache-ids.js';
 import { releaseKey, type KeySourceParts, type ReadKeyExtra } from './key-source.js';
 import { embeddedContext } from './provider-context.js';
@@ -9,6 +10,7 @@ import { embeddedContext } from './provider-context.js';
  * Lease the data key a self-contained (embedded) envelope carries, unwrapped once per cache
  * fill. Both key sources read such envelopes (a store-mode client reads those written before a
  * move to the store, or by an embedded ingest service).
+ * @param field - the field's key context: the key is unwrapped under it (and cached by it).
  * @param beforeUnwrap - a last refusal before the (paid) provider call, once the master key is
  *   accepted: the store source refuses shredded tenants there.
  * @internal
@@ -19,9 +21,10 @@ export function leaseEmbeddedRead(
   tenant: string,
   uses: number,
   gen: number,
+  field: FieldKey | undefined,
   beforeUnwrap?: () => Promise<void>,
 ): Promise<CacheLease<ReadKeyExtra>> {
-  return parts.cache.acquire(readCacheId(ref, tenant), uses, async () => {
+  return parts.cache.acquire(readCacheId(ref, tenant, field?.contextId), uses, async () => {
     const provider = parts.providers.get(ref.providerId);
     if (provider === undefined) {
       throw new KeyNotConfiguredError('no configured key provider matches the envelope', {
@@ -39,7 +42,12 @@ export function leaseEmbeddedRead(
         masterKeyId: ref.masterKeyId,
         tenant,
       },
-      () => provider.unwrapDataKey(ref.masterKeyId, ref.wrapped, embeddedContext(tenant)),
+      () =>
+        provider.unwrapDataKey(
+          ref.masterKeyId,
+          ref.wrapped,
+          embeddedContext(tenant, field?.context),
+        ),
       releaseKey,
     );
     parts.generations.assertCurrent(tenant, gen, key);

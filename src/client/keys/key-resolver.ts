@@ -3,6 +3,7 @@ import type { CacheLease, DataKeyCache } from '../../keys/data-key-cache.js';
 import { cacheIdOfTenant, readCacheId } from './cache-ids.js';
 import type { KeySource, ReadKeyExtra, WriteKeyExtra } from './key-source.js';
 import type { PurgeGenerations } from './purge-generations.js';
+import type { FieldKey } from '../field-key.js';
 
 /**
  * The hot path's key lookup: data keys for writes (the tenant's current key) and reads (the
@@ -30,19 +31,23 @@ export class KeyResolver {
 
   /**
    * The tenant's write key if it is cached (synchronous hot path), else `undefined`.
-   * @param fieldMaster - the field's own master key (embedded mode), if it has one.
+   * @param field - the field's own master key and key context (embedded mode), if any.
    */
-  peekWrite(
-    tenant: string,
-    uses: number,
-    fieldMaster?: string,
-  ): CacheLease<WriteKeyExtra> | undefined {
-    return this.#source.peekWrite(tenant, uses, fieldMaster);
+  peekWrite(tenant: string, uses: number, field?: FieldKey): CacheLease<WriteKeyExtra> | undefined {
+    return this.#source.peekWrite(tenant, uses, field);
   }
 
-  /** The key an envelope names if it is cached (synchronous hot path), else `undefined`. */
-  peekRead(ref: KeyRef, tenant: string, uses: number): CacheLease<ReadKeyExtra> | undefined {
-    return this.#cache.tryAcquire(readCacheId(ref, tenant), uses);
+  /**
+   * The key an envelope names if it is cached (synchronous hot path), else `undefined`.
+   * @param field - the field's key context, part of a self-contained key's cache id.
+   */
+  peekRead(
+    ref: KeyRef,
+    tenant: string,
+    uses: number,
+    field?: FieldKey,
+  ): CacheLease<ReadKeyExtra> | undefined {
+    return this.#cache.tryAcquire(readCacheId(ref, tenant, field?.contextId), uses);
   }
 
   /**
@@ -54,12 +59,12 @@ export class KeyResolver {
   withWriteKey<T>(
     tenant: string,
     uses: number,
-    fieldMaster: string | undefined,
+    field: FieldKey | undefined,
     use: (lease: CacheLease<WriteKeyExtra>) => T,
   ): Promise<T> {
     return this.#generations.withCurrent(
       tenant,
-      (gen) => this.#source.forWrite(tenant, uses, fieldMaster, gen),
+      (gen) => this.#source.forWrite(tenant, uses, field, gen),
       use,
     );
   }
@@ -69,11 +74,12 @@ export class KeyResolver {
     ref: KeyRef,
     tenant: string,
     uses: number,
+    field: FieldKey | undefined,
     use: (lease: CacheLease<ReadKeyExtra>) => T,
   ): Promise<T> {
     return this.#generations.withCurrent(
       tenant,
-      (gen) => this.#source.forRead(ref, tenant, uses, gen),
+      (gen) => this.#source.forRead(ref, tenant, uses, gen, field),
       use,
     );
   }
@@ -84,8 +90,8 @@ export class KeyResolver {
   }
 
   /** Cache id of the key an envelope names, for `tenant`: equal ids mean one key. */
-  readId(ref: KeyRef, tenant: string): string {
-    return readCacheId(ref, tenant);
+  readId(ref: KeyRef, tenant: string, field?: FieldKey): string {
+    return readCacheId(ref, tenant, field?.contextId);
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { KeyRef } from '../../envelope/key-ref.js';
 import type { CacheLease, DataKeyCache } from '../../keys/data-key-cache.js';
 import type { DataKey } from '../../keys/data-key.js';
+import type { FieldKey } from '../field-key.js';
 import type { KeyProvider } from '../../kms/key-provider.js';
 import type { KeyReadCounter, ReadCell } from '../../metrics/key-read-counter.js';
 import type { ProviderCallObserver } from '../provider-calls.js';
@@ -33,26 +34,30 @@ export interface KeySource {
   readonly keyId: string;
   /**
    * The tenant's write key if it is cached (synchronous hot path), else `undefined`.
-   * @param fieldMaster - the field's own master key (embedded mode only), if it has one.
+   * @param field - the field's own master key and key context (embedded mode only), if any.
    */
   peekWrite(
     tenant: string,
     uses: number,
-    fieldMaster: string | undefined,
+    field: FieldKey | undefined,
   ): CacheLease<WriteKeyExtra> | undefined;
   /** The tenant's current write key, leased for `uses` encryptions. */
   forWrite(
     tenant: string,
     uses: number,
-    fieldMaster: string | undefined,
+    field: FieldKey | undefined,
     gen: number,
   ): Promise<CacheLease<WriteKeyExtra>>;
-  /** The key an envelope names, for `tenant`, leased for `uses` decryptions. */
+  /**
+   * The key an envelope names, for `tenant`, leased for `uses` decryptions.
+   * @param field - the field's key context, which a self-contained key is unwrapped under.
+   */
   forRead(
     ref: KeyRef,
     tenant: string,
     uses: number,
     gen: number,
+    field: FieldKey | undefined,
   ): Promise<CacheLease<ReadKeyExtra>>;
   /**
    * Whether a value sealed under `ref` is already under the key new writes of the tenant use,

@@ -1,12 +1,13 @@
 import type { KeyContext } from '../../envelope/context.js';
 
 /**
- * Provider context of a self-contained (embedded) data key: the tenant. Part of the format:
- * a provider binds the wrapped key to it, so changing it makes every stored key unopenable.
+ * Provider context of a self-contained (embedded) data key: the tenant, and the field's key
+ * context if it has one (`FieldPolicy.keyContext`, without `tenant`). Part of the format: a
+ * provider binds the wrapped key to it, so changing it makes every stored key unopenable.
  * @internal
  */
-export function embeddedContext(tenant: string): KeyContext {
-  return { tenant };
+export function embeddedContext(tenant: string, field?: KeyContext): KeyContext {
+  return field === undefined ? { tenant } : { ...field, tenant };
 }
 
 /**

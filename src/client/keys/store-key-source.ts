@@ -8,6 +8,7 @@ import { encodeHeaderPrefix, type KeyRef } from '../../envelope/key-ref.js';
 import type { CacheLease } from '../../keys/data-key-cache.js';
 import type { DataKey } from '../../keys/data-key.js';
 import type { KeyStore, StoredKeyVersion } from '../../keys/key-store.js';
+import type { FieldKey } from '../field-key.js';
 import { ActiveVersions } from './active-versions.js';
 import { readCacheId } from './cache-ids.js';
 import { leaseEmbeddedRead } from './embedded-reads.js';
@@ -42,9 +43,9 @@ export class StoreKeySource implements KeySource {
   peekWrite(
     tenant: string,
     uses: number,
-    fieldMaster: string | undefined,
+    field: FieldKey | undefined,
   ): CacheLease<WriteKeyExtra> | undefined {
-    if (fieldMaster !== undefined) throw fieldMasterInStoreMode();
+    if (field !== undefined) refuseFieldKey(field);
     const version = this.#active.peek(tenant);
     if (version === undefined) return undefined;
     return this.#parts.cache.tryAcquire(
@@ -56,10 +57,10 @@ export class StoreKeySource implements KeySource {
   async forWrite(
     tenant: string,
     uses: number,
-    fieldMaster: string | undefined,
+    field: FieldKey | undefined,
     gen: number,
   ): Promise<CacheLease<WriteKeyExtra>> {
-    if (fieldMaster !== undefined) throw fieldMasterInStoreMode();
+    if (field !== undefined) refuseFieldKey(field);
     const active = await this.#active.load(tenant);
     return this.#lease(tenant, this.keyId, active.version, uses, gen, active.row);
   }
@@ -69,11 +70,12 @@ export class StoreKeySource implements KeySource {
     tenant: string,
     uses: number,
     gen: number,
+    field: FieldKey | undefined,
   ): Promise<CacheLease<ReadKeyExtra>> {
     if (ref.kind === 'store') return this.#lease(tenant, ref.keyId, ref.version, uses, gen);
     // A store-mode client knows which tenants were shredded: their self-contained envelopes
     // (written before a move to store mode, or by an embedded ingest service) die with them.
-    return leaseEmbeddedRead(this.#parts, ref, tenant, uses, gen, async () => {
+    return leaseEmbeddedRead(this.#parts, ref, tenant, uses, gen, field, async () => {
       if (await isShredded(this.#store, tenant, this.keyId)) {
         throw new KeyShreddedError('tenant has been shredded', {
           details: { keyRef: `${ref.providerId}:${ref.masterKeyId}` },
@@ -151,8 +153,15 @@ export class StoreKeySource implements KeySource {
 }
 
 /** Defence in depth: `createFieldseal` already refuses field master keys in store mode. */
-function fieldMasterInStoreMode(): KeyNotConfiguredError {
-  return new KeyNotConfiguredError(
-    'a field master key needs keys.mode "embedded" (store-mode data keys are per tenant and key id)',
-  );
+/**
+ * A field's own master key or key context cannot choose a store-mode data key (they are per
+ * tenant and key id, shared by every field): the client refuses such policies at construction,
+ * and this is the write path's last check. A key context naming only the tenant is no choice.
+ */
+function refuseFieldKey(field: FieldKey): void {
+  if (field.masterKeyId !== undefined || field.context !== undefined) {
+    throw new KeyNotConfiguredError(
+      'a field master key or key context needs keys.mode "embedded" (store-mode data keys are per tenant and key id)',
+    );
+  }
 }
