@@ -123,4 +123,68 @@ describe('AwsKmsKeyProvider clients', () => {
       message: 'AWS KMS master key is not in a usable state',
     });
   });
+
+  describe('configFrom: the region and credentials of another SDK client', () => {
+    // An SDK client's resolved config, as DynamoDBClient holds it: a region provider, and
+    // credentials behind a getter.
+    const sdkClient = (accessKeyId: string, region = f.kms.region) => {
+      const config = { region: () => Promise.resolve(region) };
+      Object.defineProperty(config, 'credentials', {
+        get: () => () => Promise.resolve({ accessKeyId, secretAccessKey: 'x' }),
+      });
+      return { config };
+    };
+    const lastCaller = () => f.kms.trail.at(-1);
+
+    it('KMS calls are made as that identity, in that Region', async () => {
+      const [id] = await f.tenants('inherit-t');
+      const provider = new AwsKmsKeyProvider({
+        configFrom: sdkClient('AKIDINHERITED', 'eu-central-1'),
+        endpoint: f.kms.endpoint,
+      });
+      await provider.generateDataKey(id!, ctx);
+      expect(lastCaller()).toMatchObject({
+        accessKeyId: 'AKIDINHERITED',
+        signedRegion: 'eu-central-1',
+      });
+    });
+
+    it('an explicit region and credentials win', async () => {
+      const [id] = await f.tenants('inherit-u');
+      const provider = new AwsKmsKeyProvider({
+        configFrom: sdkClient('AKIDINHERITED', 'eu-central-1'),
+        region: 'eu-north-1',
+        clientConfig: { credentials: { accessKeyId: 'AKIDEXPLICIT', secretAccessKey: 'x' } },
+        endpoint: f.kms.endpoint,
+      });
+      await provider.generateDataKey(id!, ctx);
+      expect(lastCaller()).toMatchObject({
+        accessKeyId: 'AKIDEXPLICIT',
+        signedRegion: 'eu-north-1',
+      });
+    });
+
+    it.each([
+      ['not a client', 42, /expected an AWS SDK v3 client/],
+      ['a client without config', {}, /expected an AWS SDK v3 client/],
+      ['a config without region', { config: {} }, /has no region/],
+      [
+        'credentials that are not',
+        { config: { region: 'eu-west-1', credentials: 'AKID' } },
+        /not credentials/,
+      ],
+    ])('refuses %s when the provider is built', (_, configFrom, message) => {
+      expect(() => new AwsKmsKeyProvider({ configFrom: configFrom as never })).toThrow(message);
+    });
+
+    it('refuses configFrom next to a client (nothing could be inherited)', () => {
+      expect(
+        () =>
+          new AwsKmsKeyProvider({
+            configFrom: sdkClient('AKIDX'),
+            client: new KMSClient({ region: 'eu-west-1' }),
+          }),
+      ).toThrow(/not both/);
+    });
+  });
 });

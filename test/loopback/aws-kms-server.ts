@@ -29,6 +29,8 @@ import {
 export interface TrailEvent {
   readonly operation: string;
   readonly accessKeyId?: string;
+  /** The Region the request was signed for (SigV4 credential scope), as CloudTrail's awsRegion. */
+  readonly signedRegion?: string;
   readonly keyId?: string;
   readonly encryptionContext?: Readonly<Record<string, string>>;
   errorCode?: string;
@@ -60,8 +62,11 @@ export class LoopbackKms {
   readonly #server: Server;
   #port = 0;
 
+  readonly #strictRegion: boolean;
+
   private constructor(region: string, strictRegion: boolean) {
     this.region = region;
+    this.#strictRegion = strictRegion;
     this.#keys = new LoopbackKeys(region, strictRegion);
     this.#server = createServer((req, res) => void this.#handle(req, res));
     // Never close an idle keep-alive socket under a client during a test (Node's default is
@@ -167,7 +172,18 @@ export class LoopbackKms {
       if (req.method !== 'POST' || !String(req.headers['content-type']).includes('amz-json')) {
         throw new KmsError('UnknownOperationException', 'bad request');
       }
-      const caller = /Credential=([A-Z0-9]+)\//.exec(String(req.headers.authorization))?.[1];
+      // SigV4: Credential=<access key id>/<date>/<region>/kms/aws4_request
+      const scope = /Credential=([^/,\s]+)\/\d{8}\/([a-z0-9-]+)\//.exec(
+        String(req.headers.authorization),
+      );
+      const caller = scope?.[1];
+      if (this.#strictRegion && scope?.[2] !== undefined && scope[2] !== this.region) {
+        // As KMS: a request signed for another Region is refused before anything else.
+        throw new KmsError(
+          'InvalidSignatureException',
+          `Credential should be scoped to a valid region, not '${scope[2]}'`,
+        );
+      }
       policy = caller === undefined ? undefined : this.#policies.get(caller);
       if (policy !== undefined && !policy.operations.includes(op)) {
         throw new KmsError(
@@ -184,6 +200,7 @@ export class LoopbackKms {
       event = {
         operation: op,
         ...(caller === undefined ? {} : { accessKeyId: caller }),
+        ...(scope?.[2] === undefined ? {} : { signedRegion: scope[2] }),
         ...(typeof body.KeyId === 'string' ? { keyId: body.KeyId } : {}),
         ...(typeof body.EncryptionContext === 'object' && body.EncryptionContext !== null
           ? { encryptionContext: { ...(body.EncryptionContext as Record<string, string>) } }

@@ -14,7 +14,12 @@
  */
 export { AwsKmsKeyProvider, type AwsKmsKeyProviderOptions } from './aws-kms-key-provider.js';
 export type { EncryptionContextKeys } from './encryption-context-keys.js';
-export type { KmsClientLike, KmsClientSettings, KmsClientSupplier } from './kms-client.js';
+export type {
+  AwsSdkClientLike,
+  KmsClientLike,
+  KmsClientSettings,
+  KmsClientSupplier,
+} from './kms-client.js';
 export type { AwsKmsRetryOptions } from './retry-policy.js';
 export { AwsKmsCallError } from './kms-error-mapping.js';
 export {

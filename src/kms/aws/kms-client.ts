@@ -36,6 +36,62 @@ export interface KmsClientSettings {
   readonly endpoint?: string;
   /** Other `KMSClient` settings (credentials, request handler...). */
   readonly clientConfig?: Omit<KMSClientConfig, 'maxAttempts' | 'region' | 'endpoint'>;
+  /**
+   * Another AWS SDK v3 client whose region and credentials the KMS clients inherit, e.g. the
+   * application's `DynamoDBClient`, so KMS calls are made as the same identity in the same
+   * Region without configuring them twice. `region` and `clientConfig.credentials`, when
+   * given, win. Its `config.region` and `config.credentials` are read once, when the provider
+   * is built.
+   */
+  readonly configFrom?: AwsSdkClientLike;
+}
+
+/**
+ * Any AWS SDK v3 client (`DynamoDBClient`, `S3Client`, ...): its resolved `config` holds the
+ * region and credential providers {@link KmsClientSettings.configFrom} inherits.
+ * @example
+ * ```ts
+ * const ddb: AwsSdkClientLike = new DynamoDBClient({ region: 'eu-west-1' });
+ * const provider = new AwsKmsKeyProvider({ configFrom: ddb });
+ * ```
+ */
+export interface AwsSdkClientLike {
+  readonly config: object;
+}
+
+/** Region and credentials read from {@link KmsClientSettings.configFrom}. */
+interface Inherited {
+  readonly region: KMSClientConfig['region'];
+  readonly credentials: KMSClientConfig['credentials'];
+}
+
+/**
+ * Read `client.config.region` and `.credentials` once (the SDK makes `credentials` a getter,
+ * so it is read, once, rather than refused). Each must be what an SDK client holds: a region
+ * string or provider function, credentials object or provider function.
+ */
+function inherit(client: unknown): Inherited {
+  const config: unknown =
+    typeof client === 'object' && client !== null ? Reflect.get(client, 'config') : undefined;
+  if (typeof config !== 'object' || config === null) {
+    throw new TypeError('configFrom: expected an AWS SDK v3 client (e.g. a DynamoDBClient)');
+  }
+  const region: unknown = Reflect.get(config, 'region');
+  const credentials: unknown = Reflect.get(config, 'credentials');
+  if (typeof region !== 'string' && typeof region !== 'function') {
+    throw new TypeError("configFrom: the client's config has no region");
+  }
+  if (
+    credentials !== undefined &&
+    typeof credentials !== 'function' &&
+    (typeof credentials !== 'object' || credentials === null)
+  ) {
+    throw new TypeError("configFrom: the client's config.credentials is not credentials");
+  }
+  return {
+    region: region as KMSClientConfig['region'],
+    credentials: credentials as KMSClientConfig['credentials'],
+  };
 }
 
 const ARN_REGION = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:(?:key|alias)\//;
@@ -66,17 +122,26 @@ export class KmsClientPool {
   readonly #make: KmsClientSupplier;
 
   constructor(client: KmsClientLike | KmsClientSupplier | undefined, settings: KmsClientSettings) {
+    if (client !== undefined && settings.configFrom !== undefined) {
+      // Clients the caller built have their own region and credentials: nothing to inherit.
+      throw new TypeError('configFrom: give it or a client (or supplier), not both');
+    }
     if (typeof client === 'function') this.#make = client;
     else if (client !== undefined) this.#make = () => client;
     else {
-      this.#make = (region) =>
-        new KMSClient({
+      const from = settings.configFrom === undefined ? undefined : inherit(settings.configFrom);
+      const credentials = settings.clientConfig?.credentials ?? from?.credentials;
+      this.#make = (region) => {
+        const chosen = region ?? settings.region ?? from?.region;
+        return new KMSClient({
           ...settings.clientConfig,
-          ...((region ?? settings.region) ? { region: region ?? settings.region } : {}),
+          ...(credentials === undefined ? {} : { credentials }),
+          ...(chosen ? { region: chosen } : {}),
           ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
           // The provider's retry policy is the only one (docs/providers.md, "AWS KMS").
           maxAttempts: 1,
         });
+      };
     }
   }
 
