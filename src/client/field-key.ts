@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { KeyContext } from '../envelope/context.js';
 import { cacheId } from '../lib/cache-id.js';
 import { ownData } from '../lib/own-data.js';
@@ -15,7 +16,10 @@ export interface FieldKey {
   readonly context: KeyContext | undefined;
   /** The tenant the key context names (`keyContext.tenant`), if it names one. */
   readonly tenant: string | undefined;
-  /** Canonical form of {@link context}: part of every cache id of its keys. */
+  /**
+   * A short digest of {@link context}'s canonical form: part of every cache id of its keys
+   * (short, so that a large context does not multiply the memory of every id).
+   */
   readonly contextId: string | undefined;
   /** Equal ids: one data key per tenant (batches group writes by it). */
   readonly id: string;
@@ -23,20 +27,26 @@ export interface FieldKey {
 
 /**
  * Names the key-store context uses, and which a field may therefore never set: a data key's
- * provider context must mean one thing.
+ * provider context must mean one thing. `__proto__` cannot be an entry of a plain object copy
+ * (an assignment to it sets the prototype), so a provider could silently lose it.
  */
-const RESERVED = new Set(['key', 'version']);
+const RESERVED = new Set(['key', 'version', '__proto__']);
 const MAX_ENTRIES = 16;
+/** UTF-8 bytes: what providers limit (the canonical context allows 255 per name). */
 const MAX_NAME = 128;
 const MAX_VALUE = 1024;
 
+function wellFormed(text: string): boolean {
+  return Buffer.from(text, 'utf8').toString('utf8') === text;
+}
+
 /**
  * Check a field's `keyContext` (read once, own enumerable data properties only) and return a
- * frozen copy with its names sorted: 1 to 16 entries; names of 1-128 characters, distinct
- * without regard to case (KMS policy conditions ignore case), not starting with `aws` (AWS
- * reserves those) and none of `key`, `version` (the key-store context's); values non-empty
- * strings of at most 1024 characters. `tenant` may be given: the field's values then belong to
- * that tenant only.
+ * frozen, null-prototype copy with its names sorted: 1 to 16 entries; names of 1-128 UTF-8
+ * bytes, well-formed, distinct without regard to case (KMS policy conditions ignore case), not
+ * starting with `aws` (AWS reserves those) and none of `key`, `version` (the key-store
+ * context's) or `__proto__`; values non-empty, well-formed strings of at most 1024 UTF-8
+ * bytes. `tenant` may be given: the field's values then belong to that tenant only.
  * @throws TypeError naming `where` and the entry.
  * @internal
  */
@@ -59,30 +69,34 @@ export function checkKeyContext(value: unknown, where: string): KeyContext {
   const out = Object.create(null) as Record<string, string>;
   for (const name of names) {
     const entry = own[name];
-    if (name.length > MAX_NAME) {
-      throw new TypeError(`${where}: entry names are at most ${MAX_NAME} characters`);
+    if (name.length === 0 || Buffer.byteLength(name, 'utf8') > MAX_NAME || !wellFormed(name)) {
+      throw new TypeError(
+        `${where}: entry names are 1 to ${MAX_NAME} UTF-8 bytes of well-formed Unicode`,
+      );
     }
     if (/^aws/i.test(name)) {
       throw new TypeError(`${where}.${name}: names starting with "aws" are reserved by AWS`);
     }
-    if (
-      RESERVED.has(name.toLowerCase()) ||
-      (name.toLowerCase() === 'tenant' && name !== 'tenant')
-    ) {
+    const lowered = name.toLowerCase();
+    if (RESERVED.has(lowered) || (lowered === 'tenant' && name !== 'tenant')) {
       throw new TypeError(
         `${where}.${name}: reserved (key and version are the key store's; the tenant is "tenant")`,
       );
     }
-    if (lower.has(name.toLowerCase())) {
+    if (lower.has(lowered)) {
       throw new TypeError(`${where}.${name}: two entries differ only in letter case`);
     }
-    lower.add(name.toLowerCase());
-    if (typeof entry !== 'string' || entry.length === 0 || entry.length > MAX_VALUE) {
+    lower.add(lowered);
+    if (
+      typeof entry !== 'string' ||
+      entry.length === 0 ||
+      Buffer.byteLength(entry, 'utf8') > MAX_VALUE
+    ) {
       throw new TypeError(
-        `${where}.${name}: expected a non-empty string of at most ${MAX_VALUE} characters`,
+        `${where}.${name}: expected a non-empty string of at most ${MAX_VALUE} UTF-8 bytes`,
       );
     }
-    if (Buffer.from(entry, 'utf8').toString('utf8') !== entry) {
+    if (!wellFormed(entry)) {
       throw new TypeError(`${where}.${name}: expected well-formed Unicode`);
     }
     out[name] = entry;
@@ -116,7 +130,10 @@ export function fieldKeyOf(
     }
     if (parts.length > 0) {
       context = Object.freeze(rest);
-      contextId = cacheId(...parts);
+      // Names are sorted and the parts length-prefixed, so equal digests mean equal contexts.
+      contextId = createHash('sha256')
+        .update(cacheId(...parts))
+        .digest('base64url');
     }
   }
   return Object.freeze({

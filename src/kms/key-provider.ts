@@ -269,7 +269,8 @@ function freezeContext(context: KeyContext): KeyContext {
   if (typeof context !== 'object' || context === null) {
     throw new TypeError('context: expected an object of strings');
   }
-  const copy: Record<string, string> = {};
+  // Null prototype: an entry named `__proto__` is kept as an entry, never lost to a setter.
+  const copy = Object.create(null) as Record<string, string>;
   for (const [k, v] of Object.entries(context)) {
     if (typeof v !== 'string') throw new TypeError(`context.${k}: expected a string`);
     copy[k] = v;

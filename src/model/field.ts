@@ -1,6 +1,7 @@
 import type { BlindIndexOptions } from '../blind-index/options.js';
 import { resolveOptions } from '../blind-index/options.js';
 import { checkKeyContext } from '../client/field-key.js';
+import { ownData } from '../lib/own-data.js';
 import type { Mode } from '../client/options.js';
 import type { PaddingOption } from '../envelope/plaintext.js';
 
@@ -164,13 +165,17 @@ export class FieldBuilder<
     if (typeof options !== 'object' || options === null) {
       throw new TypeError('encrypted(): expected an options object');
     }
-    const copy: EncryptedFieldOptions = {
-      ...options,
-      ...(options.context === undefined ? {} : { context: Object.freeze({ ...options.context }) }),
-      ...(options.keyContext === undefined
+    // Read once, own data only: an inherited (polluted) option never becomes a field's policy.
+    const own = ownData(options, (why, key) => {
+      throw new TypeError(`encrypted(): ${key}: ${why} properties are not read; pass plain data`);
+    }) as EncryptedFieldOptions;
+    // Null prototype: whoever reads the spec later sees the given options and nothing else.
+    const copy: EncryptedFieldOptions = Object.assign(Object.create(null) as object, own, {
+      ...(own.context === undefined ? {} : { context: Object.freeze({ ...own.context }) }),
+      ...(own.keyContext === undefined
         ? {}
-        : { keyContext: checkKeyContext(options.keyContext, 'encrypted(): keyContext') }),
-    };
+        : { keyContext: checkKeyContext(own.keyContext, 'encrypted(): keyContext') }),
+    });
     return new FieldBuilder<T, St, N, O>({ ...spec, encryption: Object.freeze(copy) });
   }
 

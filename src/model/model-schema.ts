@@ -253,8 +253,10 @@ function planField(table: string, name: string, spec: FieldSpec): FieldSchema {
   } catch (err) {
     fail(`${where}: context: ${(err as Error).message}`);
   }
+  let checkedKeyContext: Readonly<Record<string, string>> | undefined;
   if (keyContext !== undefined) {
     const checked = checkKeyContext(keyContext, `${where}: keyContext`);
+    checkedKeyContext = checked;
     const inAad = new Set(Object.keys(context).map((n) => n.toLowerCase()));
     for (const entry of Object.keys(checked)) {
       // One name, one meaning: a context entry and a key-context entry would be two.
@@ -268,7 +270,7 @@ function planField(table: string, name: string, spec: FieldSpec): FieldSchema {
     ...(allowPlaintextRead === undefined ? {} : { allowPlaintextRead }),
     ...(pad === undefined ? {} : { pad }),
     ...(masterKeyId === undefined ? {} : { masterKeyId }),
-    ...(keyContext === undefined ? {} : { keyContext }),
+    ...(checkedKeyContext === undefined ? {} : { keyContext: checkedKeyContext }),
   });
   return Object.freeze({
     ...base,

@@ -196,6 +196,35 @@ describe('encryptionContextKeys', () => {
     expect(f.kms.count()).toBe(calls);
   });
 
+  it("refuses a field's key context under the renamed key or version name, before calling KMS", async () => {
+    // Else the field's data keys would carry exactly a key-store key's encryption context.
+    const provider = f.provider({ encryptionContextKeys: { key: 'keyId', version: 'keyVersion' } });
+    const fs = createFieldseal({
+      provider,
+      cache: { maxAgeMs: 60_000 },
+      keys: { mode: 'embedded', masterKeyId: tenantMasterKeyAlias('acme') },
+      fields: { 'users.ssn': { keyContext: { keyId: 'k1', KeyVersion: '1' } } },
+    });
+    const calls = f.kms.count();
+    await expect(fs.encrypt('x', valueCtx('acme'))).rejects.toMatchObject({
+      code: 'ERR_INVALID_CONTEXT',
+    });
+    await expect(
+      provider.generateDataKey(tenantMasterKeyAlias('acme'), { tenant: 'acme', keyversion: '1' }),
+    ).rejects.toMatchObject({ code: 'ERR_INVALID_CONTEXT' });
+    expect(f.kms.count()).toBe(calls);
+    // Under the default names a key context may use keyId: it is nobody's name.
+    const plain = createFieldseal({
+      provider: f.provider(),
+      cache: { maxAgeMs: 60_000 },
+      keys: { mode: 'embedded', masterKeyId: tenantMasterKeyAlias('acme') },
+      fields: { 'users.ssn': { keyContext: { keyId: 'k1' } } },
+    });
+    expect(await plain.decrypt(await plain.encrypt('y', valueCtx('acme')), valueCtx('acme'))).toBe(
+      'y',
+    );
+  });
+
   it('is read from the configuration file, and unknown entries there are refused', () => {
     const config = validateProviderConfig(
       { kind: 'aws-kms', masterKeyId: 'alias/x', encryptionContextKeys: { tenant: 'tenant_id' } },

@@ -9,6 +9,7 @@ import {
   type FieldsealOptions,
 } from '../../src/index.js';
 import { MemoryKeyProvider, MemoryKeyStore } from '../../src/testing/index.js';
+import { checkKeyContext, fieldKeyOf } from '../../src/client/field-key.js';
 import { wrappedOf } from './wrapped-key.js';
 
 // A field's key context (`FieldPolicy.keyContext`, `.encrypted({ keyContext })`): static
@@ -253,7 +254,16 @@ describe('key context: validation', () => {
     ['a number', { purpose: 1 }, /non-empty string/],
     ['an empty value', { purpose: '' }, /non-empty string/],
     ['a long value', { purpose: 'x'.repeat(1025) }, /at most 1024/],
-    ['a long name', { ['n'.repeat(129)]: 'x' }, /at most 128/],
+    ['a long name', { ['n'.repeat(129)]: 'x' }, /1 to 128 UTF-8 bytes/],
+    ['a name of 129 UTF-8 bytes', { ['€'.repeat(43)]: 'x' }, /1 to 128 UTF-8 bytes/],
+    ['an empty name', { '': 'x' }, /1 to 128 UTF-8 bytes/],
+    ['a name with a lone surrogate', { 'a\ud800': 'x' }, /well-formed/],
+    [
+      '__proto__ (lost by any plain-object copy)',
+      JSON.parse('{"__proto__":"pii"}') as object,
+      /reserved/,
+    ],
+    ['a value of 1025 UTF-8 bytes', { purpose: 'é'.repeat(512) + 'x' }, /at most 1024 UTF-8 bytes/],
     ['a lone surrogate', { purpose: '\ud800' }, /well-formed/],
   ])('refuses %s at createFieldseal', (_, keyContext, message) => {
     expect(build(keyContext)).toThrow(message);
@@ -280,6 +290,76 @@ describe('key context: validation', () => {
     await fs.encrypt('1', ctx('acme', 'ssn'));
     expect(generate.mock.calls[0]![1]).toEqual({ purpose: 'pii', tenant: 'acme' });
     expect(fs.fieldPolicy('users', 'ssn').keyContext).toEqual({ purpose: 'pii' });
+  });
+});
+
+describe('key context: review follow-ups', () => {
+  it('a provider keeps a context entry named __proto__ (it never silently disappears)', async () => {
+    const provider = new MemoryKeyProvider({ masterKeys: ['master'] });
+    const withProto = JSON.parse('{"__proto__":"pii","tenant":"acme"}') as Record<string, string>;
+    const { key, wrapped } = await provider.generateDataKey('master', withProto);
+    key.release();
+    await expect(
+      provider.unwrapDataKey('master', wrapped, { tenant: 'acme' }),
+    ).rejects.toMatchObject({ code: 'ERR_KEY_UNWRAP_FAILED' });
+    (await provider.unwrapDataKey('master', wrapped, withProto)).release();
+  });
+
+  it('a polluted Object.prototype lends no model field a key context (or master key)', () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    Object.defineProperty(proto, 'keyContext', {
+      value: { tenant: 'evil', purpose: 'attacker' },
+      configurable: true,
+    });
+    Object.defineProperty(proto, 'masterKeyId', { value: 'mk-evil', configurable: true });
+    try {
+      const User = defineModel({
+        table: 'users',
+        tenant: 'tenantId',
+        key: ['id'],
+        fields: { id: field.string(), tenantId: field.string(), ssn: field.string().encrypted() },
+      });
+      expect(Object.hasOwn(User.policies['users.ssn'], 'keyContext')).toBe(false);
+      expect(Object.hasOwn(User.policies['users.ssn'], 'masterKeyId')).toBe(false);
+    } finally {
+      delete proto.keyContext;
+      delete proto.masterKeyId;
+    }
+  });
+
+  it('field options are read once: getters are refused, the model keeps a frozen copy', () => {
+    const raw = { purpose: 'pii' };
+    const options = Object.defineProperty({}, 'keyContext', { get: () => raw, enumerable: true });
+    expect(() => field.string().encrypted(options)).toThrow(/accessor properties are not read/);
+    const User = defineModel({
+      table: 'users',
+      tenant: 'tenantId',
+      key: ['id'],
+      fields: {
+        id: field.string(),
+        tenantId: field.string(),
+        ssn: field.string().encrypted({ keyContext: raw }),
+      },
+    });
+    raw.purpose = 'changed';
+    const kept = User.policies['users.ssn'].keyContext!;
+    expect(kept).toEqual({ purpose: 'pii' });
+    expect(Object.isFrozen(kept)).toBe(true);
+  });
+
+  it('cache ids carry a short digest of the key context, however large it is', () => {
+    const big = Object.fromEntries(
+      [...Array(16).keys()].map((i) => [`${'n'.repeat(120)}${i}`, 'v'.repeat(1024)]),
+    );
+    const id = fieldKeyOf(undefined, checkKeyContext(big, 'k'))!.contextId!;
+    expect(id.length).toBeLessThanOrEqual(43);
+    // Equal contexts, whatever their order, share it; different ones do not.
+    expect(fieldKeyOf(undefined, checkKeyContext({ a: '1', b: '2' }, 'k'))!.contextId).toBe(
+      fieldKeyOf(undefined, checkKeyContext({ b: '2', a: '1' }, 'k'))!.contextId,
+    );
+    expect(fieldKeyOf(undefined, checkKeyContext({ a: '1', b: '2' }, 'k'))!.contextId).not.toBe(
+      fieldKeyOf(undefined, checkKeyContext({ a: '12' }, 'k'))!.contextId,
+    );
   });
 });
 

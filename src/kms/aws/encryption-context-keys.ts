@@ -31,6 +31,12 @@ const NAME = /^[A-Za-z0-9_.:/-]{1,128}$/;
  */
 export class EncryptionContextNames {
   readonly #rename: ReadonlyMap<string, string>;
+  /**
+   * The lower-cased KMS names of `tenant`, `key` and `version` (renamed or not) → the entry
+   * that alone may be sent under each: any other entry (a field's key context) arriving under
+   * one would make one context look like another to the KMS and its policies.
+   */
+  readonly #reserved: ReadonlyMap<string, string>;
 
   constructor(raw: unknown) {
     const rename = new Map<string, string>();
@@ -70,12 +76,14 @@ export class EncryptionContextNames {
       }
     }
     this.#rename = rename;
+    this.#reserved = new Map(NAMES.map((n) => [(rename.get(n) ?? n).toLowerCase(), n]));
   }
 
   /**
    * The encryption context for `context`: a fresh object with each renamed entry under its
-   * configured name. An entry that would land on a name the context already has, in any
-   * letter case, is refused (the context must mean one thing to the KMS and its policies).
+   * configured name. An entry that would land on a name the context already has, or on the
+   * name of the tenant, key or version entry, in any letter case, is refused (the context must
+   * mean one thing to the KMS and its policies).
    * @throws InvalidContextError on such a collision.
    */
   toKms(context: KeyContext): Record<string, string> {
@@ -85,6 +93,12 @@ export class EncryptionContextNames {
       const target = this.#rename.get(name) ?? name;
       if (seen.has(target.toLowerCase())) {
         throw new InvalidContextError(`encryption context entry "${target}" would be sent twice`);
+      }
+      const owner = this.#reserved.get(target.toLowerCase());
+      if (owner !== undefined && owner !== name) {
+        throw new InvalidContextError(
+          `encryption context entry "${target}" is the name of the ${owner} entry`,
+        );
       }
       seen.add(target.toLowerCase());
       Object.defineProperty(out, target, {
