@@ -59,7 +59,8 @@ export function checkKeyContext(value: unknown, where: string): KeyContext {
     (why, key) => {
       throw new TypeError(`${where}.${key}: ${why} properties are not read; pass plain data`);
     },
-    { symbols: 'refuse' },
+    // A hidden entry would be silently left out of what the provider binds: refuse it.
+    { symbols: 'refuse', hidden: 'refuse' },
   );
   const names = Object.keys(own).sort();
   if (names.length === 0 || names.length > MAX_ENTRIES) {

@@ -275,6 +275,8 @@ describe('key context: validation', () => {
     expect(build(getter)).toThrow(/accessor properties are not read/);
     expect(run).not.toHaveBeenCalled();
     expect(build({ purpose: 'pii', [Symbol('x')]: 'y' })).toThrow(/symbol/);
+    const hidden = Object.defineProperty({ purpose: 'pii' }, 'tenant', { value: 'acme' });
+    expect(build(hidden)).toThrow(/hidden/);
   });
 
   it('store mode refuses entries other than tenant', () => {
