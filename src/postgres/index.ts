@@ -35,7 +35,9 @@ export {
 export * from './backfill/index.js';
 export {
   fraiseqlValueReader,
+  type FraiseqlSingleKeyOptions,
   type FraiseqlValueReaderOptions,
+  type FraiseqlVersionedOptions,
 } from './seed-format/fraiseql-value-reader.js';
 export {
   postgresAuditSink,

@@ -24,7 +24,9 @@ import { migratedPGlite } from '../integration/pg-env.js';
  * Seed 002: a FraiseQL table migrated by fieldseal's backfill. The rows are written as
  * FraiseQL writes them ([12-byte nonce][ciphertext][16-byte tag], base64 in TEXT, AAD
  * "user:{id}:field:{name}:op:{op}"), with the seed's raw key; fraiseqlValueReader opens them,
- * and the backfill seals them under the tenant's fieldseal key.
+ * and the backfill seals them under the tenant's fieldseal key. FraiseQL's versioned variant
+ * (VersionedFieldEncryption in its fraiseql-secrets crate: a 2-byte little-endian key version,
+ * then the same layout without AAD) is migrated the same way.
  */
 
 const EMAIL_KEY = '01234567890123456789012345678901';
@@ -42,6 +44,20 @@ function fraiseqlEncryptBytes(plaintext: Buffer, aad: string): string {
 }
 const fraiseqlEncrypt = (plaintext: string, aad: string): string =>
   fraiseqlEncryptBytes(Buffer.from(plaintext, 'utf8'), aad);
+
+/**
+ * FraiseQL's versioned variant (`VersionedFieldEncryption::encrypt`): the key version as a
+ * little-endian u16, then `[nonce][ciphertext][tag]` under that version's key, without AAD.
+ */
+function fraiseqlEncryptVersioned(plaintext: string, version: number, key: string): string {
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', Buffer.from(key), nonce, { authTagLength: 16 });
+  const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  const prefix = Buffer.alloc(2);
+  prefix.writeUInt16LE(version, 0);
+  return Buffer.concat([prefix, nonce, ct, cipher.getAuthTag()]).toString('base64');
+}
+const EMAIL_KEY_V2 = 'abcdefghijklmnopqrstuvwxyz012345';
 
 /** FraiseQL's tb_user as a model; the migration job's copy lets legacy values in (counted). */
 const userModel = (allowPlaintextRead: boolean) =>
@@ -221,5 +237,108 @@ describe('seed 002: migrating FraiseQL-encrypted columns', () => {
     expect(() => noAad(good, {})).toThrow(
       expect.objectContaining({ code: 'ERR_AUTHENTICATION_FAILED' }),
     );
+  });
+
+  describe("FraiseQL's versioned variant (VersionedFieldEncryption)", () => {
+    let v1: SecretKey;
+    let v2: SecretKey;
+    beforeAll(async () => {
+      const source = new EnvSecretSource({
+        keys: {
+          v1: { variable: 'FIELD_ENCRYPTION_KEY_EMAIL', encoding: 'utf8' },
+          v2: { variable: 'FIELD_ENCRYPTION_KEY_EMAIL_V2', encoding: 'utf8' },
+        },
+        env: { FIELD_ENCRYPTION_KEY_EMAIL: EMAIL_KEY, FIELD_ENCRYPTION_KEY_EMAIL_V2: EMAIL_KEY_V2 },
+      });
+      v1 = await source.getKey('v1');
+      v2 = await source.getKey('v2');
+    });
+
+    it('a column written under a primary key and a fallback is migrated, each value under the key of its version', async () => {
+      await db.query("DELETE FROM tb_user WHERE id LIKE 'ver%'");
+      for (let i = 0; i < 12; i++) {
+        const stored =
+          i % 2 === 0
+            ? fraiseqlEncryptVersioned(`ver${i}@example.com`, 1, EMAIL_KEY)
+            : fraiseqlEncryptVersioned(`ver${i}@example.com`, 2, EMAIL_KEY_V2);
+        await db.query('INSERT INTO tb_user (tenant, id, email) VALUES ($1, $2, $3)', [
+          TENANT,
+          `ver${i}`,
+          stored,
+        ]);
+      }
+      const before = migration.stats().plaintextReads['tb_user.email'] ?? 0;
+      const report = await runBackfill({
+        sql,
+        fs: migration,
+        model: UserInMigration,
+        name: 'from-fraiseql-versioned',
+        fields: ['email'],
+        chunkSize: 5,
+        legacy: { email: fraiseqlValueReader({ versions: { 1: v1, 2: v2 } }) },
+      });
+      expect(report).toMatchObject({ complete: true, rowsWritten: 12 });
+      expect(migration.stats().plaintextReads['tb_user.email']).toBe(before + 12);
+      const users = createPostgresRepository({ sql, fs: app, model: User });
+      for (let i = 0; i < 12; i++) {
+        expect((await users.get(TENANT, [`ver${i}`]))?.email).toBe(`ver${i}@example.com`);
+      }
+    });
+
+    it('a version without a key stops the backfill (ERR_KEY_NOT_CONFIGURED) and leaves the row as it was', async () => {
+      const stored = fraiseqlEncryptVersioned('old@example.com', 7, EMAIL_KEY);
+      await db.query('INSERT INTO tb_user (tenant, id, email) VALUES ($1, $2, $3)', [
+        TENANT,
+        'ver-unknown',
+        stored,
+      ]);
+      const err = await runBackfill({
+        sql,
+        fs: migration,
+        model: UserInMigration,
+        name: 'versioned-unknown',
+        fields: ['email'],
+        legacy: { email: fraiseqlValueReader({ versions: { 1: v1, 2: v2 } }) },
+      }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'ERR_BACKFILL_FAILED' });
+      expect((err as Error).cause).toMatchObject({ code: 'ERR_KEY_NOT_CONFIGURED' });
+      const { rows } = await db.query<{ email: string }>(
+        "SELECT email FROM tb_user WHERE id = 'ver-unknown'",
+      );
+      expect(rows[0]!.email).toBe(stored);
+      await db.query("DELETE FROM tb_user WHERE id = 'ver-unknown'");
+    });
+
+    it("the versioned reader refuses a value under another version's key, a tampered version, an unversioned value, and bad options", () => {
+      const read = fraiseqlValueReader({ versions: { 1: v1, 2: v2 } });
+      const good = fraiseqlEncryptVersioned('a@b.c', 2, EMAIL_KEY_V2);
+      expect(read(good, {})).toBe('a@b.c');
+      // The version names the key: relabelled as version 1, it is opened under v1 and fails.
+      const relabelled = Buffer.from(good, 'base64');
+      relabelled.writeUInt16LE(1, 0);
+      expect(() => read(relabelled.toString('base64'), {})).toThrow(
+        expect.objectContaining({ code: 'ERR_AUTHENTICATION_FAILED' }),
+      );
+      // An unversioned value (FieldEncryption) is not read as a versioned one.
+      const unversioned = fraiseqlEncrypt('a@b.c', 'user:x:field:email:op:insert');
+      expect(() => read(unversioned, {})).toThrow(
+        expect.objectContaining({ code: expect.stringMatching(/^ERR_/) as unknown }),
+      );
+      expect(() => read(Buffer.alloc(29).toString('base64'), {})).toThrow(
+        expect.objectContaining({ code: 'ERR_MALFORMED_CIPHERTEXT' }),
+      );
+      expect(() => fraiseqlValueReader({ versions: {} })).toThrow(/at least one key/);
+      expect(() => fraiseqlValueReader({ versions: { 65536: v1 } })).toThrow(/0 to 65535/);
+      expect(() => fraiseqlValueReader({ versions: { '01': v1 } as never })).toThrow(/0 to 65535/);
+      expect(() => fraiseqlValueReader({ versions: { 1: 'k' } as never })).toThrow(/SecretKey/);
+      expect(() => fraiseqlValueReader({ versions: { 1: v1 }, key: v1 } as never)).toThrow(
+        /not both/,
+      );
+      expect(() => fraiseqlValueReader({ versions: { 1: v1 }, aad: () => 'x' } as never)).toThrow(
+        /without AAD/,
+      );
+      const getter = Object.defineProperty({}, '1', { get: () => v1, enumerable: true });
+      expect(() => fraiseqlValueReader({ versions: getter })).toThrow(/accessor/);
+    });
   });
 });
