@@ -340,5 +340,57 @@ describe('seed 002: migrating FraiseQL-encrypted columns', () => {
       const getter = Object.defineProperty({}, '1', { get: () => v1, enumerable: true });
       expect(() => fraiseqlValueReader({ versions: getter })).toThrow(/accessor/);
     });
+
+    it('options are read once, own data only, and only a SecretKey that calls back opens values (review follow-ups)', () => {
+      const proto = Object.prototype as Record<string, unknown>;
+      Object.defineProperty(proto, 'versions', { value: { 1: v2 }, configurable: true });
+      Object.defineProperty(proto, 'as', { value: 'bytes', configurable: true });
+      try {
+        // The single-key path ignores a polluted `versions`, and `as` stays 'string'.
+        const single = fraiseqlValueReader({ key, aad: () => 'user:x:field:email:op:insert' });
+        expect(single(fraiseqlEncrypt('a@b.c', 'user:x:field:email:op:insert'), {})).toBe('a@b.c');
+        // Inherited options are not read.
+        expect(() => fraiseqlValueReader(Object.create({ versions: { 1: v1 } }) as never)).toThrow(
+          TypeError,
+        );
+      } finally {
+        delete proto.versions;
+        delete proto.as;
+      }
+      expect(() =>
+        fraiseqlValueReader(
+          Object.defineProperty({}, 'versions', {
+            get: () => ({ 1: v1 }),
+            enumerable: true,
+          }) as never,
+        ),
+      ).toThrow(/accessor/);
+      const hidden = Object.defineProperty({ 1: v1 }, '2', { value: v2 });
+      expect(() => fraiseqlValueReader({ versions: hidden })).toThrow(/hidden/);
+      // A key-like object, or a SecretKey whose use() answers without calling back, is refused.
+      expect(() =>
+        fraiseqlValueReader({ versions: { 1: { use: () => Buffer.from('forged') } } as never }),
+      ).toThrow(/SecretKey/);
+      class Forged extends (v1.constructor as new (...a: never[]) => SecretKey) {
+        override use<T>(): T {
+          return Buffer.from('forged') as T;
+        }
+      }
+      const forged = Object.create(Forged.prototype) as SecretKey;
+      const read = fraiseqlValueReader({ versions: { 2: forged } });
+      expect(() => read(fraiseqlEncryptVersioned('a@b.c', 2, EMAIL_KEY_V2), {})).toThrow(
+        /did not call back/,
+      );
+    });
+
+    it('a leading byte-order mark is plaintext, kept; in base64 text it is refused', () => {
+      const read = fraiseqlValueReader({ versions: { 1: v1 } });
+      expect(read(fraiseqlEncryptVersioned('\uFEFFabc', 1, EMAIL_KEY), {})).toBe('\uFEFFabc');
+      const good = fraiseqlEncryptVersioned('abc', 1, EMAIL_KEY);
+      const withBom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(good)]);
+      expect(() => read(withBom, {})).toThrow(
+        expect.objectContaining({ code: 'ERR_MALFORMED_CIPHERTEXT' }),
+      );
+    });
   });
 });

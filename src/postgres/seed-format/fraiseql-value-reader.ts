@@ -3,7 +3,7 @@ import {
   AuthenticationFailedError,
   KeyNotConfiguredError,
   MalformedCiphertextError,
-  type SecretKey,
+  SecretKey,
 } from '../../index.js';
 import { ownData } from '../../integration/index.js';
 import type { LegacyConverter } from '../backfill/backfill-target.js';
@@ -104,13 +104,22 @@ export function fraiseqlValueReader(options: FraiseqlValueReaderOptions): Legacy
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('fraiseqlValueReader: expected { key, aad? } or { versions }');
   }
-  const { key, aad, versions } = options;
-  const as = options.as ?? 'string';
+  // Read once, own data only: a polluted prototype never chooses the layout or the key.
+  const own = ownData(options, (why, name) => {
+    throw new TypeError(`fraiseqlValueReader: ${name}: ${why} properties are not read`);
+  }) as {
+    key?: SecretKey;
+    aad?: FraiseqlSingleKeyOptions['aad'];
+    versions?: FraiseqlVersionedOptions['versions'];
+    as?: 'string' | 'bytes';
+  };
+  const { key, aad, versions } = own;
+  const as = own.as ?? 'string';
   if (as !== 'string' && as !== 'bytes') throw new TypeError("as: expected 'string' or 'bytes'");
   const text = (plain: Buffer): string | Buffer => {
     if (as === 'bytes') return plain;
     try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(plain);
+      return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(plain);
     } catch {
       throw new MalformedCiphertextError(
         "FraiseQL plaintext is not valid UTF-8 (read it with as: 'bytes')",
@@ -146,7 +155,7 @@ export function fraiseqlValueReader(options: FraiseqlValueReaderOptions): Legacy
       return text(plain);
     };
   }
-  if (typeof key?.use !== 'function') {
+  if (!(key instanceof SecretKey)) {
     throw new TypeError('key: expected a SecretKey (from a secret source)');
   }
   if (aad !== undefined && typeof aad !== 'function') {
@@ -178,19 +187,24 @@ function versionKeys(versions: unknown): ReadonlyMap<number, SecretKey> {
   if (typeof versions !== 'object' || versions === null || Array.isArray(versions)) {
     throw new TypeError('versions: expected an object of key version → SecretKey');
   }
-  const own = ownData(versions, (why, name) => {
-    throw new TypeError(`versions.${name}: ${why} properties are not read; pass plain data`);
-  });
+  const own = ownData(
+    versions,
+    (why, name) => {
+      throw new TypeError(`versions.${name}: ${why} properties are not read; pass plain data`);
+    },
+    // A hidden entry would only surface as an unknown version, row by row: refuse it now.
+    { symbols: 'refuse', hidden: 'refuse' },
+  );
   const keys = new Map<number, SecretKey>();
   for (const [name, value] of Object.entries(own)) {
     const version = Number(name);
     if (!/^(0|[1-9]\d*)$/.test(name) || version > 0xffff) {
       throw new TypeError(`versions.${name}: expected a key version from 0 to 65535`);
     }
-    if (typeof (value as Partial<SecretKey> | null)?.use !== 'function') {
+    if (!(value instanceof SecretKey)) {
       throw new TypeError(`versions.${name}: expected a SecretKey (from a secret source)`);
     }
-    keys.set(version, value as SecretKey);
+    keys.set(version, value);
   }
   if (keys.size === 0) throw new TypeError('versions: expected at least one key');
   return keys;
@@ -221,16 +235,22 @@ function storedBytes(raw: string | Uint8Array): Buffer {
 
 function decodeUtf8(raw: Uint8Array): string {
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(raw);
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(raw);
   } catch {
     throw new MalformedCiphertextError('FraiseQL value is not base64 text');
   }
 }
 
-/** AES-256-GCM open, or `undefined` when the tag does not verify. */
+/**
+ * AES-256-GCM open, or `undefined` when the tag does not verify. The result is what the
+ * decipher produced inside the key's callback, never what `use` returns.
+ */
 function open(key: SecretKey, bytes: Buffer, context: string | undefined): Buffer | undefined {
-  return key.use((k) => {
-    if (k.length !== 32) throw new TypeError('key: expected 32 bytes');
+  let ran = false;
+  let result: Buffer | undefined;
+  key.use((k: unknown) => {
+    if (!Buffer.isBuffer(k) || k.length !== 32) throw new TypeError('key: expected 32 bytes');
+    ran = true;
     const decipher = createDecipheriv('aes-256-gcm', k, bytes.subarray(0, NONCE), {
       authTagLength: TAG,
     });
@@ -239,10 +259,11 @@ function open(key: SecretKey, bytes: Buffer, context: string | undefined): Buffe
     const out = decipher.update(bytes.subarray(NONCE, bytes.length - TAG));
     try {
       decipher.final();
-      return out;
+      result = out;
     } catch {
       out.fill(0);
-      return undefined;
     }
   });
+  if (!ran) throw new TypeError('key: use() did not call back with the key');
+  return result;
 }
