@@ -36,10 +36,6 @@ const MAX_ENTRIES = 16;
 const MAX_NAME = 128;
 const MAX_VALUE = 1024;
 
-function wellFormed(text: string): boolean {
-  return Buffer.from(text, 'utf8').toString('utf8') === text;
-}
-
 /**
  * Check a field's `keyContext` (read once, own enumerable data properties only) and return a
  * frozen, null-prototype copy with its names sorted: 1 to 16 entries; names of 1-128 UTF-8
@@ -70,7 +66,7 @@ export function checkKeyContext(value: unknown, where: string): KeyContext {
   const out = Object.create(null) as Record<string, string>;
   for (const name of names) {
     const entry = own[name];
-    if (name.length === 0 || Buffer.byteLength(name, 'utf8') > MAX_NAME || !wellFormed(name)) {
+    if (name.length === 0 || Buffer.byteLength(name, 'utf8') > MAX_NAME || !name.isWellFormed()) {
       throw new TypeError(
         `${where}: entry names are 1 to ${MAX_NAME} UTF-8 bytes of well-formed Unicode`,
       );
@@ -97,7 +93,7 @@ export function checkKeyContext(value: unknown, where: string): KeyContext {
         `${where}.${name}: expected a non-empty string of at most ${MAX_VALUE} UTF-8 bytes`,
       );
     }
-    if (!wellFormed(entry)) {
+    if (!entry.isWellFormed()) {
       throw new TypeError(`${where}.${name}: expected well-formed Unicode`);
     }
     out[name] = entry;

@@ -1,4 +1,4 @@
-import { CreateAliasCommand, CreateKeyCommand } from '@aws-sdk/client-kms';
+import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
@@ -105,7 +105,7 @@ describeDynamo('seed 000: EncryptedAttribute (pydynox)', () => {
     const region = await ddb.config.region();
     // A KMS of the DynamoDB client's Region only: a call signed for any other is refused.
     kms = await LoopbackKms.start({ region });
-    const admin = new (await import('@aws-sdk/client-kms')).KMSClient({
+    const admin = new KMSClient({
       region,
       endpoint: kms.endpoint,
       credentials: kms.credentials,

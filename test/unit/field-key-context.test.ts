@@ -5,6 +5,7 @@ import {
   defineModel,
   encryptRecord,
   field,
+  type EncryptedFieldOptions,
   type FieldPolicy,
   type FieldsealOptions,
 } from '../../src/index.js';
@@ -23,6 +24,19 @@ const ctx = (tenant: string, f: string, record = 'r1') => ({
   field: f,
   record,
 });
+
+/** A `users` model whose only encrypted field is `ssn`, encrypted with `options`. */
+const usersWithSsn = (options: EncryptedFieldOptions = {}) =>
+  defineModel({
+    table: 'users',
+    tenant: 'tenantId',
+    key: ['id'],
+    fields: {
+      id: field.string(),
+      tenantId: field.string(),
+      ssn: field.string().encrypted(options),
+    },
+  });
 
 /** One provider (one master key) shared by every client of a test: writers and readers. */
 let shared = new MemoryKeyProvider({ masterKeys: ['master'] });
@@ -315,12 +329,7 @@ describe('key context: review follow-ups', () => {
     });
     Object.defineProperty(proto, 'masterKeyId', { value: 'mk-evil', configurable: true });
     try {
-      const User = defineModel({
-        table: 'users',
-        tenant: 'tenantId',
-        key: ['id'],
-        fields: { id: field.string(), tenantId: field.string(), ssn: field.string().encrypted() },
-      });
+      const User = usersWithSsn();
       expect(Object.hasOwn(User.policies['users.ssn'], 'keyContext')).toBe(false);
       expect(Object.hasOwn(User.policies['users.ssn'], 'masterKeyId')).toBe(false);
     } finally {
@@ -333,16 +342,7 @@ describe('key context: review follow-ups', () => {
     const raw = { purpose: 'pii' };
     const options = Object.defineProperty({}, 'keyContext', { get: () => raw, enumerable: true });
     expect(() => field.string().encrypted(options)).toThrow(/accessor properties are not read/);
-    const User = defineModel({
-      table: 'users',
-      tenant: 'tenantId',
-      key: ['id'],
-      fields: {
-        id: field.string(),
-        tenantId: field.string(),
-        ssn: field.string().encrypted({ keyContext: raw }),
-      },
-    });
+    const User = usersWithSsn({ keyContext: raw });
     raw.purpose = 'changed';
     const kept = User.policies['users.ssn'].keyContext!;
     expect(kept).toEqual({ purpose: 'pii' });
@@ -401,17 +401,7 @@ describe('key context in models', () => {
   });
 
   it('refuses a name in both context and keyContext, and points context.tenant at keyContext', () => {
-    const define = (options: object) => () =>
-      defineModel({
-        table: 'users',
-        tenant: 'tenantId',
-        key: ['id'],
-        fields: {
-          id: field.string(),
-          tenantId: field.string(),
-          ssn: field.string().encrypted(options),
-        },
-      });
+    const define = (options: EncryptedFieldOptions) => () => usersWithSsn(options);
     expect(define({ context: { purpose: 'a' }, keyContext: { Purpose: 'b' } })).toThrow(
       /in both context and keyContext/,
     );
